@@ -1,0 +1,1 @@
+//! conninfo (work in progress).

@@ -1,0 +1,76 @@
+//! The command-line grammar of `pccdb` (clap derive) and the dispatch to `cmd/*`.
+//!
+//! Every flag carries a doc comment: clap turns it into `--help`, which is the reference.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::cmd;
+use crate::outcome::Outcome;
+
+/// pccdb: the PCC database platform tool (local cluster, provisioning, migrations, secrets, checks).
+#[derive(Debug, Parser)]
+#[command(name = "pccdb", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Options every command understands.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by all commands.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Output format: `human` (tables and sentences) or `json` (one JSON document on stdout).
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human, env = "PCCDB_OUTPUT")]
+    pub output: OutputFormat,
+    /// More log detail on stderr (-v: debug, -vv: trace). RUST_LOG overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// How a command prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Readable text for a terminal.
+    Human,
+    /// One JSON document on stdout, for scripts and pipelines.
+    Json,
+}
+
+/// The commands of `pccdb`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Local development cluster: a real PostgreSQL primary and streaming replica under ./.pcc/dev.
+    #[command(subcommand)]
+    Dev(cmd::dev::DevCommand),
+}
+
+impl Cli {
+    /// Runs the selected command.
+    ///
+    /// # Errors
+    /// Whatever the command reports; `main` prints it and exits with code 1.
+    pub fn run(self) -> anyhow::Result<Outcome> {
+        match self.command {
+            Command::Dev(command) => cmd::dev::run(command, &self.global),
+        }
+    }
+}
+
+/// Sends `tracing` output to stderr, so stdout stays clean for results (and JSON).
+pub fn init_logging(global: &GlobalArgs) {
+    let default = match global.verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

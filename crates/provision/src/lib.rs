@@ -1,0 +1,1 @@
+//! provision (work in progress).

@@ -1,0 +1,1 @@
+//! secrets (work in progress).
