@@ -47,7 +47,10 @@ impl PgBinaries {
                 return Self::from_dir(dir);
             }
             return Err(LauncherError::BinariesNotFound {
-                searched: format!("PCC_PG_BIN={} (missing initdb, pg_ctl or postgres)", dir.display()),
+                searched: format!(
+                    "PCC_PG_BIN={} (missing initdb, pg_ctl or postgres)",
+                    dir.display()
+                ),
             });
         }
         searched.push("PCC_PG_BIN (unset)".to_owned());
@@ -74,7 +77,9 @@ impl PgBinaries {
             }
         }
         searched.push("PATH".to_owned());
-        Err(LauncherError::BinariesNotFound { searched: searched.join(", ") })
+        Err(LauncherError::BinariesNotFound {
+            searched: searched.join(", "),
+        })
     }
 
     /// Uses `dir` as is, reading the server version from `postgres --version`.
@@ -83,14 +88,15 @@ impl PgBinaries {
     /// [`LauncherError::CommandFailed`] when `postgres --version` cannot run.
     pub fn from_dir(dir: PathBuf) -> Result<Self> {
         let program = dir.join("postgres");
-        let output = Command::new(&program).arg("--version").output().map_err(|e| {
-            LauncherError::CommandFailed {
+        let output = Command::new(&program)
+            .arg("--version")
+            .output()
+            .map_err(|e| LauncherError::CommandFailed {
                 program: program.display().to_string(),
                 action: "reporting its version".into(),
                 status: "not started".into(),
                 output: e.to_string(),
-            }
-        })?;
+            })?;
         // "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)" -> "15.18"
         let text = String::from_utf8_lossy(&output.stdout);
         let version = text
@@ -156,8 +162,12 @@ mod tests {
     #[test]
     fn missing_everywhere_names_package_and_variable() {
         let empty = tempfile::tempdir().expect("tempdir");
-        let err = PgBinaries::locate_with(None, empty.path(), Some(empty.path().as_os_str().to_owned()))
-            .expect_err("nothing to find");
+        let err = PgBinaries::locate_with(
+            None,
+            empty.path(),
+            Some(empty.path().as_os_str().to_owned()),
+        )
+        .expect_err("nothing to find");
         let text = err.to_string();
         assert!(text.contains("apt-get install postgresql"), "{text}");
         assert!(text.contains("PCC_PG_BIN"), "{text}");
@@ -166,8 +176,12 @@ mod tests {
     #[test]
     fn explicit_directory_without_server_is_rejected_not_skipped() {
         let empty = tempfile::tempdir().expect("tempdir");
-        let err = PgBinaries::locate_with(Some(empty.path().to_owned()), Path::new("/nonexistent"), None)
-            .expect_err("explicit dir is empty");
+        let err = PgBinaries::locate_with(
+            Some(empty.path().to_owned()),
+            Path::new("/nonexistent"),
+            None,
+        )
+        .expect_err("explicit dir is empty");
         assert!(err.to_string().contains("PCC_PG_BIN="), "{err}");
     }
 }

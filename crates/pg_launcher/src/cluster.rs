@@ -67,7 +67,12 @@ impl Default for ClusterOptions {
 impl ClusterOptions {
     /// Options for a throwaway test cluster: not durable, removed when dropped or at process exit.
     pub fn ephemeral() -> Self {
-        Self { durable: false, ephemeral: true, max_connections: 300, ..Self::default() }
+        Self {
+            durable: false,
+            ephemeral: true,
+            max_connections: 300,
+            ..Self::default()
+        }
     }
 }
 
@@ -163,7 +168,11 @@ impl Cluster {
                 cluster.arm_watchdog()?;
             }
             let started = cluster.start_all()?;
-            let action = if started { UpAction::Started } else { UpAction::AlreadyRunning };
+            let action = if started {
+                UpAction::Started
+            } else {
+                UpAction::AlreadyRunning
+            };
             return Ok((cluster, action));
         }
         let cluster = Self::create(layout, options)?;
@@ -180,8 +189,10 @@ impl Cluster {
         let bins = PgBinaries::from_dir(state.bin_dir.clone()).or_else(|_| PgBinaries::locate())?;
         let user = ServerUser::detect()?;
         let password_path = layout.password_file();
-        let password = std::fs::read_to_string(&password_path)
-            .map_err(io_err("reading the superuser password from", &password_path))?;
+        let password = std::fs::read_to_string(&password_path).map_err(io_err(
+            "reading the superuser password from",
+            &password_path,
+        ))?;
         Ok(Self {
             layout,
             bins,
@@ -215,7 +226,11 @@ impl Cluster {
             None
         };
         // The data directories are created here, empty, so the server user (not us) owns them.
-        let mut private_dirs = vec![socket_dir.clone(), layout.log_dir(), layout.data_dir(NodeName::Primary)];
+        let mut private_dirs = vec![
+            socket_dir.clone(),
+            layout.log_dir(),
+            layout.data_dir(NodeName::Primary),
+        ];
         if options.replica {
             private_dirs.push(layout.data_dir(NodeName::Replica));
         }
@@ -238,7 +253,11 @@ impl Cluster {
             server_version: bins.version().to_owned(),
             socket_dir,
             primary_port: free_port()?,
-            replica_port: if options.replica { Some(free_port()?) } else { None },
+            replica_port: if options.replica {
+                Some(free_port()?)
+            } else {
+                None
+            },
             replica_promoted: false,
             options: PersistedOptions {
                 durable: options.durable,
@@ -250,7 +269,14 @@ impl Cluster {
                 extra_conf: options.extra_conf.clone(),
             },
         };
-        let cluster = Self { layout, bins, user, password, state: Mutex::new(state), watchdog };
+        let cluster = Self {
+            layout,
+            bins,
+            user,
+            password,
+            state: Mutex::new(state),
+            watchdog,
+        };
         cluster.initdb()?;
         cluster.start_with_port_retry(NodeName::Primary)?;
         if options.replica {
@@ -272,7 +298,14 @@ impl Cluster {
         command
             .arg("-D")
             .arg(&data)
-            .args(["-U", SUPERUSER, "-E", "UTF8", "--locale=C", "--data-checksums"])
+            .args([
+                "-U",
+                SUPERUSER,
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--data-checksums",
+            ])
             .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
             .arg(format!("--pwfile={}", pwfile.display()));
         if !durable {
@@ -313,7 +346,18 @@ impl Cluster {
             .arg(&data)
             .arg("-h")
             .arg(&socket_dir)
-            .args(["-p", &port.to_string(), "-U", SUPERUSER, "-X", "stream", "-R", "-C", "-S", SLOT])
+            .args([
+                "-p",
+                &port.to_string(),
+                "-U",
+                SUPERUSER,
+                "-X",
+                "stream",
+                "-R",
+                "-C",
+                "-S",
+                SLOT,
+            ])
             .args(["-c", "fast"]);
         if !durable {
             command.arg("--no-sync");
@@ -359,11 +403,25 @@ impl Cluster {
     fn state(&self) -> MutexGuard<'_, ClusterState> {
         // A panic while holding the lock cannot leave the state half-written (plain data), so
         // recovering from poisoning is safe.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn node(&self, node: NodeName) -> Node {
-        Node { data_dir: self.layout.data_dir(node), log_file: self.layout.log_file(node) }
+        let (socket_dir, port) = {
+            let state = self.state();
+            let port = match node {
+                NodeName::Primary => state.primary_port,
+                NodeName::Replica => state.replica_port.unwrap_or_default(),
+            };
+            (state.socket_dir.clone(), port)
+        };
+        Node {
+            data_dir: self.layout.data_dir(node),
+            log_file: self.layout.log_file(node),
+            socket_lock: socket_dir.join(format!(".s.PGSQL.{port}.lock")),
+        }
     }
 
     fn arm_watchdog(&mut self) -> Result<()> {
@@ -390,7 +448,11 @@ impl Cluster {
 
     /// The nodes this cluster has.
     pub fn nodes(&self) -> Vec<NodeName> {
-        if self.has_replica() { vec![NodeName::Primary, NodeName::Replica] } else { vec![NodeName::Primary] }
+        if self.has_replica() {
+            vec![NodeName::Primary, NodeName::Replica]
+        } else {
+            vec![NodeName::Primary]
+        }
     }
 
     /// Whether a replica was created.
@@ -467,9 +529,11 @@ impl Cluster {
     pub fn start(&self, node: NodeName) -> Result<()> {
         self.ensure_node(node)?;
         self.write_conf(node)?;
-        self.node(node).start(&self.bins, &self.user).map_err(|f| match f {
-            StartFailure::PortInUse(e) | StartFailure::Other(e) => e,
-        })
+        self.node(node)
+            .start(&self.bins, &self.user)
+            .map_err(|f| match f {
+                StartFailure::PortInUse(e) | StartFailure::Other(e) => e,
+            })
     }
 
     /// Stops a node with a fast shutdown (no-op when stopped).
@@ -517,7 +581,9 @@ impl Cluster {
     pub fn promote(&self) -> Result<()> {
         self.ensure_node(NodeName::Replica)?;
         let mut command = self.user.command(&self.bins.program("pg_ctl"));
-        command.args(["promote", "-w", "-s", "-t", "60", "-D"]).arg(self.layout.data_dir(NodeName::Replica));
+        command
+            .args(["promote", "-w", "-s", "-t", "60", "-D"])
+            .arg(self.layout.data_dir(NodeName::Replica));
         run(command, "promoting the replica")?;
         {
             let mut state = self.state();
@@ -534,7 +600,14 @@ impl Cluster {
     /// [`LauncherError::CommandFailed`] with the server's message.
     pub fn query(&self, node: NodeName, db: &str, sql: &str) -> Result<String> {
         let endpoint = self.endpoint(node)?;
-        psql(&self.bins.program("psql"), &endpoint.socket_dir, endpoint.port, &endpoint.user, db, sql)
+        psql(
+            &self.bins.program("psql"),
+            &endpoint.socket_dir,
+            endpoint.port,
+            &endpoint.user,
+            db,
+            sql,
+        )
     }
 
     /// Waits until the primary reports a streaming replica.
@@ -575,10 +648,21 @@ impl Cluster {
                 let role = pid.and_then(|_| {
                     self.query(node, "postgres", "SELECT pg_is_in_recovery()")
                         .ok()
-                        .map(|r| if r == "t" { "standby".to_owned() } else { "primary".to_owned() })
+                        .map(|r| {
+                            if r == "t" {
+                                "standby".to_owned()
+                            } else {
+                                "primary".to_owned()
+                            }
+                        })
                 });
                 let port = self.endpoint(node).map(|e| e.port).unwrap_or_default();
-                NodeStatus { node, port, pid, role }
+                NodeStatus {
+                    node,
+                    port,
+                    pid,
+                    role,
+                }
             })
             .collect();
         let replication = self
@@ -645,10 +729,10 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        if self.watchdog.is_some() {
-            if let Err(err) = self.teardown() {
-                tracing::warn!(error = %err, "could not clean up the test cluster");
-            }
+        if self.watchdog.is_some()
+            && let Err(err) = self.teardown()
+        {
+            tracing::warn!(error = %err, "could not clean up the test cluster");
         }
     }
 }
@@ -664,15 +748,21 @@ fn write_private(path: &Path, contents: &str) -> Result<()> {
         .mode(0o600)
         .open(path)
         .map_err(io_err("creating", path))?;
-    file.write_all(contents.as_bytes()).map_err(io_err("writing", path))?;
+    file.write_all(contents.as_bytes())
+        .map_err(io_err("writing", path))?;
     // An existing file keeps its old mode on open; make sure.
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io_err("setting permissions of", path))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(io_err("setting permissions of", path))
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago. The server may still lose it to another
 /// process before binding; callers retry with another port.
 fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(io_err("probing a free port on", "127.0.0.1"))?;
-    let port = listener.local_addr().map_err(io_err("probing a free port on", "127.0.0.1"))?.port();
+    let listener = TcpListener::bind(("127.0.0.1", 0))
+        .map_err(io_err("probing a free port on", "127.0.0.1"))?;
+    let port = listener
+        .local_addr()
+        .map_err(io_err("probing a free port on", "127.0.0.1"))?
+        .port();
     Ok(port)
 }

@@ -100,7 +100,9 @@ impl Layout {
         let dir = if dir.is_absolute() {
             dir.to_owned()
         } else {
-            std::env::current_dir().map_err(io_err("reading", "current directory"))?.join(dir)
+            std::env::current_dir()
+                .map_err(io_err("reading", "current directory"))?
+                .join(dir)
         };
         Ok(Self { dir })
     }
@@ -147,7 +149,9 @@ impl Layout {
             .as_os_str()
             .as_encoded_bytes()
             .iter()
-            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3));
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+            });
         std::env::temp_dir().join(format!("pcc-sock-{hash:016x}"))
     }
 
@@ -160,12 +164,16 @@ impl Layout {
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(LauncherError::NotACluster { dir: self.dir.clone() });
+                return Err(LauncherError::NotACluster {
+                    dir: self.dir.clone(),
+                });
             }
             Err(e) => return Err(io_err("reading", &path)(e)),
         };
-        serde_json::from_str(&text)
-            .map_err(|e| LauncherError::BadState { path, reason: e.to_string() })
+        serde_json::from_str(&text).map_err(|e| LauncherError::BadState {
+            path,
+            reason: e.to_string(),
+        })
     }
 
     /// Writes `cluster.json` atomically (write a sibling, then rename).
@@ -175,8 +183,10 @@ impl Layout {
     pub fn write_state(&self, state: &ClusterState) -> Result<()> {
         let path = self.state_file();
         let tmp = self.dir.join("cluster.json.tmp");
-        let text = serde_json::to_string_pretty(state)
-            .map_err(|e| LauncherError::BadState { path: path.clone(), reason: e.to_string() })?;
+        let text = serde_json::to_string_pretty(state).map_err(|e| LauncherError::BadState {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
         std::fs::write(&tmp, text + "\n").map_err(io_err("writing", &tmp))?;
         std::fs::rename(&tmp, &path).map_err(io_err("renaming", &path))
     }
@@ -188,10 +198,19 @@ mod tests {
 
     #[test]
     fn long_cluster_paths_get_a_short_socket_directory() {
-        let long = Layout::new(&PathBuf::from(format!("/tmp/{}", "x".repeat(120)))).expect("layout");
+        let long =
+            Layout::new(&PathBuf::from(format!("/tmp/{}", "x".repeat(120)))).expect("layout");
         let socket = long.preferred_socket_dir();
-        assert!(socket.as_os_str().len() <= MAX_SOCKET_DIR_LEN, "{}", socket.display());
-        assert_eq!(socket, long.preferred_socket_dir(), "stable for the same cluster");
+        assert!(
+            socket.as_os_str().len() <= MAX_SOCKET_DIR_LEN,
+            "{}",
+            socket.display()
+        );
+        assert_eq!(
+            socket,
+            long.preferred_socket_dir(),
+            "stable for the same cluster"
+        );
     }
 
     #[test]

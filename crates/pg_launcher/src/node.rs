@@ -22,6 +22,8 @@ const PG_CTL_TIMEOUT_S: u64 = 120;
 pub struct Node {
     pub(crate) data_dir: PathBuf,
     pub(crate) log_file: PathBuf,
+    /// `<socket dir>/.s.PGSQL.<port>.lock`, which a crashed postmaster leaves behind too.
+    pub(crate) socket_lock: PathBuf,
 }
 
 /// Why a start failed, when it matters to the caller.
@@ -50,16 +52,28 @@ impl Node {
         self.remove_stale_pid().map_err(StartFailure::Other)?;
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            let log_len = std::fs::metadata(&self.log_file).map(|m| m.len()).unwrap_or(0);
+            let log_len = std::fs::metadata(&self.log_file)
+                .map(|m| m.len())
+                .unwrap_or(0);
             let mut command = user.command(&bins.program("pg_ctl"));
             command
-                .args(["start", "-w", "-s", "-t", &PG_CTL_TIMEOUT_S.to_string(), "-D"])
+                .args([
+                    "start",
+                    "-w",
+                    "-s",
+                    "-t",
+                    &PG_CTL_TIMEOUT_S.to_string(),
+                    "-D",
+                ])
                 .arg(&self.data_dir)
                 .arg("-l")
                 .arg(&self.log_file)
                 // Own process group: a Ctrl-C meant for the caller's terminal must not stop the server.
                 .process_group(0);
-            match run(command, &format!("starting the server in {}", self.data_dir.display())) {
+            match run(
+                command,
+                &format!("starting the server in {}", self.data_dir.display()),
+            ) {
                 Ok(_) => return Ok(()),
                 Err(err) => {
                     let log = self.log_since(log_len);
@@ -85,14 +99,29 @@ impl Node {
         }
         let mut command = user.command(&bins.program("pg_ctl"));
         command
-            .args(["stop", "-w", "-s", "-m", mode, "-t", &PG_CTL_TIMEOUT_S.to_string(), "-D"])
+            .args([
+                "stop",
+                "-w",
+                "-s",
+                "-m",
+                mode,
+                "-t",
+                &PG_CTL_TIMEOUT_S.to_string(),
+                "-D",
+            ])
             .arg(&self.data_dir);
-        run(command, &format!("stopping the server in {}", self.data_dir.display())).map(|_| ())
+        run(
+            command,
+            &format!("stopping the server in {}", self.data_dir.display()),
+        )
+        .map(|_| ())
     }
 
     /// Sends SIGKILL to the postmaster, as a crash would. Its backends notice and exit by themselves.
     pub(crate) fn kill9(&self) -> Result<bool> {
-        let Some(pid) = self.running_pid() else { return Ok(false) };
+        let Some(pid) = self.running_pid() else {
+            return Ok(false);
+        };
         kill(Pid::from_raw(pid), Signal::SIGKILL)
             .map_err(|e| io_err("killing the postmaster of", &self.data_dir)(e.into()))?;
         // Wait until the process is gone, so "killed" means killed when we return.
@@ -103,18 +132,25 @@ impl Node {
         Ok(true)
     }
 
-    /// Removes `postmaster.pid` when no live postmaster owns it (after a crash or a reboot).
+    /// Removes `postmaster.pid` and the socket lock file when no live postmaster owns them (after a
+    /// crash or a reboot). PostgreSQL does this itself only when the recorded pid no longer exists;
+    /// a killed postmaster can linger as a zombie until its new parent reaps it, and a recycled pid
+    /// can belong to an unrelated process.
     fn remove_stale_pid(&self) -> Result<()> {
         let pid_file = self.data_dir.join("postmaster.pid");
-        if let Some(pid) = read_pid(&self.data_dir) {
-            if !is_postmaster_of(pid, &self.data_dir) {
-                tracing::info!(data_dir = %self.data_dir.display(), pid, "removing stale postmaster.pid");
-                match std::fs::remove_file(&pid_file) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(io_err("removing", &pid_file)(e)),
-                }
-            }
+        if let Some(pid) = read_pid(&self.data_dir)
+            && !is_postmaster_of(pid, &self.data_dir)
+        {
+            tracing::info!(data_dir = %self.data_dir.display(), pid, "removing stale postmaster.pid");
+            remove_if_present(&pid_file)?;
+        }
+        let socket_pid = std::fs::read_to_string(&self.socket_lock)
+            .ok()
+            .and_then(|t| t.lines().next().and_then(|l| l.trim().parse::<i32>().ok()));
+        if let Some(pid) = socket_pid
+            && !is_postmaster_of(pid, &self.data_dir)
+        {
+            remove_if_present(&self.socket_lock)?;
         }
         Ok(())
     }
@@ -129,13 +165,26 @@ impl Node {
 /// Adds the new server log lines to a pg_ctl failure: pg_ctl itself only says "could not start server".
 fn with_log(err: LauncherError, log: &str) -> LauncherError {
     match err {
-        LauncherError::CommandFailed { program, action, status, output } => LauncherError::CommandFailed {
+        LauncherError::CommandFailed {
+            program,
+            action,
+            status,
+            output,
+        } => LauncherError::CommandFailed {
             program,
             action,
             status,
             output: format!("{output} | server log: {}", last_lines(log, 6)),
         },
         other => other,
+    }
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err("removing", path)(e)),
     }
 }
 
@@ -156,7 +205,11 @@ fn pid_alive(pid: i32) -> bool {
 fn is_zombie(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| s.rsplit(')').next().map(|rest| rest.trim_start().starts_with('Z')))
+        .and_then(|s| {
+            s.rsplit(')')
+                .next()
+                .map(|rest| rest.trim_start().starts_with('Z'))
+        })
         .unwrap_or(false)
 }
 

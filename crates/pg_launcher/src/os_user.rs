@@ -40,13 +40,23 @@ impl ServerUser {
                 .ok()
                 .flatten()
                 .map_or_else(|| effective.to_string(), |u| u.name);
-            return Ok(Self { name, uid: effective, gid: Gid::effective(), switch: false });
+            return Ok(Self {
+                name,
+                uid: effective,
+                gid: Gid::effective(),
+                switch: false,
+            });
         }
         match User::from_name(wanted) {
-            Ok(Some(user)) if !user.uid.is_root() => {
-                Ok(Self { name: user.name, uid: user.uid, gid: user.gid, switch: true })
-            }
-            _ => Err(LauncherError::NoOsUser { user: wanted.to_owned() }),
+            Ok(Some(user)) if !user.uid.is_root() => Ok(Self {
+                name: user.name,
+                uid: user.uid,
+                gid: user.gid,
+                switch: true,
+            }),
+            _ => Err(LauncherError::NoOsUser {
+                user: wanted.to_owned(),
+            }),
         }
     }
 
@@ -66,7 +76,10 @@ impl ServerUser {
         if self.switch {
             // std drops supplementary groups when uid is set as root; HOME would still point at
             // root's home, where the server user may not write.
-            command.uid(self.uid.as_raw()).gid(self.gid.as_raw()).env("HOME", "/tmp");
+            command
+                .uid(self.uid.as_raw())
+                .gid(self.gid.as_raw())
+                .env("HOME", "/tmp");
         }
         command
     }
@@ -101,7 +114,9 @@ impl ServerUser {
         use std::os::unix::fs::MetadataExt;
         let mut blocked = None;
         for ancestor in dir.ancestors().skip(1) {
-            let Ok(meta) = std::fs::metadata(ancestor) else { continue };
+            let Ok(meta) = std::fs::metadata(ancestor) else {
+                continue;
+            };
             let mode = meta.mode();
             let searchable = if meta.uid() == self.uid.as_raw() {
                 mode & 0o100 != 0
@@ -115,7 +130,10 @@ impl ServerUser {
             }
         }
         match blocked {
-            Some(path) => Err(LauncherError::Unreachable { user: self.name.clone(), path }),
+            Some(path) => Err(LauncherError::Unreachable {
+                user: self.name.clone(),
+                path,
+            }),
             None => Ok(()),
         }
     }
@@ -127,7 +145,8 @@ mod tests {
 
     #[test]
     fn root_without_the_user_gets_a_clear_error() {
-        let err = ServerUser::detect_with(Uid::from_raw(0), "no-such-user-pcc").expect_err("no user");
+        let err =
+            ServerUser::detect_with(Uid::from_raw(0), "no-such-user-pcc").expect_err("no user");
         let text = err.to_string();
         assert!(text.contains("no-such-user-pcc"), "{text}");
         assert!(text.contains("PCC_PG_OS_USER"), "{text}");

@@ -21,7 +21,9 @@ pub struct TlsMaterial {
 
 impl std::fmt::Debug for TlsMaterial {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsMaterial").field("server_key_pem", &"<redacted>").finish_non_exhaustive()
+        f.debug_struct("TlsMaterial")
+            .field("server_key_pem", &"<redacted>")
+            .finish_non_exhaustive()
     }
 }
 
@@ -33,7 +35,9 @@ pub fn generate() -> Result<TlsMaterial> {
     let cert_err = |e: rcgen::Error| LauncherError::Certificate(e.to_string());
 
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(cert_err)?;
-    ca_params.distinguished_name.push(DnType::CommonName, "pccdb local cluster CA");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "pccdb local cluster CA");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca_key = KeyPair::generate().map_err(cert_err)?;
@@ -41,13 +45,19 @@ pub fn generate() -> Result<TlsMaterial> {
 
     let mut server_params =
         CertificateParams::new(vec!["localhost".to_owned()]).map_err(cert_err)?;
-    server_params.distinguished_name.push(DnType::CommonName, "localhost");
-    server_params.subject_alt_names.push(SanType::IpAddress([127, 0, 0, 1].into()));
+    server_params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    server_params
+        .subject_alt_names
+        .push(SanType::IpAddress([127, 0, 0, 1].into()));
     server_params
         .subject_alt_names
         .push(SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()));
     let server_key = KeyPair::generate().map_err(cert_err)?;
-    let server_cert = server_params.signed_by(&server_key, &ca).map_err(cert_err)?;
+    let server_cert = server_params
+        .signed_by(&server_key, &ca)
+        .map_err(cert_err)?;
 
     Ok(TlsMaterial {
         ca_cert_pem: ca.pem(),
@@ -61,8 +71,16 @@ mod tests {
     #[test]
     fn generates_pem_and_hides_the_key_from_debug() {
         let material = super::generate().expect("generate");
-        assert!(material.ca_cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
-        assert!(material.server_cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(
+            material
+                .ca_cert_pem
+                .starts_with("-----BEGIN CERTIFICATE-----")
+        );
+        assert!(
+            material
+                .server_cert_pem
+                .starts_with("-----BEGIN CERTIFICATE-----")
+        );
         assert!(material.server_key_pem.contains("PRIVATE KEY"));
         assert!(!format!("{material:?}").contains("PRIVATE KEY"));
     }

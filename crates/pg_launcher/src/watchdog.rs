@@ -60,10 +60,15 @@ impl Watchdog {
             .stderr(Stdio::null())
             // Not in the owner's process group: a Ctrl-C that kills the tests must not kill the cleanup.
             .process_group(0);
-        let mut child = command.spawn().map_err(io_err("starting the cleanup watchdog for", dir))?;
+        let mut child = command
+            .spawn()
+            .map_err(io_err("starting the cleanup watchdog for", dir))?;
         let stdin = child.stdin.take().ok_or_else(|| {
             io_err("starting the cleanup watchdog for", dir)(std::io::Error::other("no stdin pipe"))
         })?;
-        Ok(Self { _stdin: stdin, _child: child })
+        Ok(Self {
+            _stdin: stdin,
+            _child: child,
+        })
     }
 }

@@ -1,1 +1,24 @@
-//! test_support (work in progress).
+//! Test harness for every crate that talks to PostgreSQL.
+//!
+//! - [`cluster()`]: one real primary + streaming replica per test binary (a `pg_launcher` cluster in
+//!   a temporary directory, started on first use, removed when the process exits however it exits).
+//!   With `PCC_TEST_DATABASE_URL` set (and optionally `PCC_TEST_REPLICA_URL`), tests use that server
+//!   instead.
+//! - [`database()`] / [`database_from()`]: a fresh database per test, created with
+//!   `CREATE DATABASE ... TEMPLATE`, dropped when the test passes, kept (name printed) when it fails.
+//!   Tests therefore run in parallel without seeing each other's data.
+//! - [`dedicated_cluster()`]: a private cluster for tests that kill, restart, promote or slow down
+//!   servers, so they never disturb the shared one.
+//!
+//! Cargo runs a test binary's tests as threads of one process, each `#[tokio::test]` with its own
+//! runtime; the shared cluster is therefore started synchronously and holds no runtime objects.
+
+mod cluster;
+mod database;
+mod names;
+mod tls;
+
+pub use cluster::{Server, TestCluster, cluster, dedicated_cluster};
+pub use database::{Target, Template, TestDatabase, database, database_from};
+pub use names::unique_name;
+pub use tls::{connect, tls_connector};
