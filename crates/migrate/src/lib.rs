@@ -1,1 +1,8 @@
-//! migrate (work in progress).
+//! `migrate`: a Flyway-compatible migration engine for PostgreSQL (work in progress).
+
+pub mod callback;
+pub mod checksum;
+pub mod name;
+pub mod placeholder;
+pub mod sql;
+pub mod version;
