@@ -1,0 +1,314 @@
+//! Rendering a [`ConnSpec`] back to text: an Npgsql string and a libpq URI, each in a redacted
+//! form (password shown as `********`, for logs and `Display`) and a secret form (the real
+//! password, returned only as a [`SecretString`]).
+//!
+//! Only settings that differ from the target syntax's defaults are written, so output stays
+//! short and parses back to an equal spec. Lossy cases (no keyword in the target syntax):
+//! `keepalives_count` and a keepalive interval without an idle time in Npgsql; a root
+//! certificate under `sslmode=require` in libpq (libpq would verify with it; it is unused anyway).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::host::{Host, HostSpec};
+use crate::modes::{ChannelBinding, SslMode, SslNegotiation, TargetSessionAttrs};
+use crate::spec::{ConnSpec, PoolSettings};
+use crate::values::whole_secs;
+
+/// What is shown in place of a password.
+pub const REDACTED: &str = "********";
+
+/// Characters left as they are in URI components (RFC 3986 unreserved).
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Password {
+    Redacted,
+    Revealed,
+}
+
+impl ConnSpec {
+    /// The spec as an Npgsql connection string, password replaced by `********`.
+    pub fn to_npgsql_redacted(&self) -> String {
+        self.npgsql(Password::Redacted)
+    }
+
+    /// The spec as an Npgsql connection string including the password.
+    pub fn to_npgsql_secret(&self) -> SecretString {
+        SecretString::from(self.npgsql(Password::Revealed))
+    }
+
+    /// The spec as a libpq URI, password replaced by `********`.
+    pub fn to_libpq_uri_redacted(&self) -> String {
+        self.uri(Password::Redacted)
+    }
+
+    /// The spec as a libpq URI including the password (our extension parameters included).
+    pub fn to_libpq_uri_secret(&self) -> SecretString {
+        SecretString::from(self.uri(Password::Revealed))
+    }
+
+    fn npgsql(&self, password: Password) -> String {
+        let defaults = ConnSpec::for_host("localhost", 5432);
+        let mut out = Vec::<(&str, String)>::new();
+        let hosts: Vec<String> = self.hosts.iter().map(npgsql_host).collect();
+        out.push(("Host", hosts.join(",")));
+        push_opt(&mut out, "Database", self.database.as_deref());
+        push_opt(&mut out, "Username", self.username.as_deref());
+        if let Some(secret) = &self.password {
+            out.push(("Password", reveal(secret, password)));
+        }
+        push_path(&mut out, "Passfile", self.passfile.as_deref());
+        if self.ssl_mode != SslMode::Prefer {
+            out.push(("SSL Mode", self.ssl_mode.npgsql_name().to_owned()));
+        }
+        if self.ssl_negotiation != SslNegotiation::Postgres {
+            out.push(("SSL Negotiation", self.ssl_negotiation.npgsql_name().to_owned()));
+        }
+        if self.channel_binding != ChannelBinding::Prefer {
+            out.push(("Channel Binding", self.channel_binding.npgsql_name().to_owned()));
+        }
+        push_path(&mut out, "Root Certificate", self.root_cert.as_deref());
+        push_path(&mut out, "SSL Certificate", self.client_cert.as_deref());
+        push_path(&mut out, "SSL Key", self.client_key.as_deref());
+        if self.target_session_attrs != TargetSessionAttrs::Any {
+            out.push(("Target Session Attributes", self.target_session_attrs.name().to_owned()));
+        }
+        if self.load_balance_hosts {
+            out.push(("Load Balance Hosts", "true".to_owned()));
+        }
+        if self.host_recheck != defaults.host_recheck {
+            out.push(("Host Recheck Seconds", whole_secs(self.host_recheck).to_string()));
+        }
+        if self.connect_timeout != defaults.connect_timeout {
+            out.push(("Timeout", opt_secs(self.connect_timeout)));
+        }
+        if self.command_timeout != defaults.command_timeout {
+            out.push(("Command Timeout", opt_secs(self.command_timeout)));
+        }
+        npgsql_pool(&mut out, &self.pool, &defaults.pool);
+        let keepalives = &self.keepalives;
+        if let Some(app) = keepalives.app_interval {
+            out.push(("Keepalive", whole_secs(app).to_string()));
+        }
+        if keepalives.tcp {
+            out.push(("Tcp Keepalive", "true".to_owned()));
+        }
+        if let Some(idle) = keepalives.idle {
+            out.push(("Tcp Keepalive Time", whole_secs(idle).to_string()));
+            if let Some(interval) = keepalives.interval {
+                out.push(("Tcp Keepalive Interval", whole_secs(interval).to_string()));
+            }
+        }
+        push_opt(&mut out, "Application Name", self.application_name.as_deref());
+        push_opt(&mut out, "Search Path", self.search_path.as_deref());
+        push_opt(&mut out, "Options", self.options.as_deref());
+        push_opt(&mut out, "Timezone", self.timezone.as_deref());
+        push_opt(&mut out, "Client Encoding", self.client_encoding.as_deref());
+        if self.include_error_detail {
+            out.push(("Include Error Detail", "true".to_owned()));
+        }
+        let mut text = String::new();
+        for (key, value) in out {
+            if !text.is_empty() {
+                text.push(';');
+            }
+            let _ = write!(text, "{key}={}", npgsql_quote(&value));
+        }
+        text
+    }
+
+    fn uri(&self, password: Password) -> String {
+        let mut text = String::from("postgresql://");
+        if self.username.is_some() || self.password.is_some() {
+            if let Some(user) = &self.username {
+                text.push_str(&encode(user));
+            }
+            if let Some(secret) = &self.password {
+                text.push(':');
+                match password {
+                    Password::Redacted => text.push_str(REDACTED),
+                    Password::Revealed => text.push_str(&encode(secret.expose_secret())),
+                }
+            }
+            text.push('@');
+        }
+        let hosts: Vec<String> = self.hosts.iter().map(uri_host).collect();
+        text.push_str(&hosts.join(","));
+        if let Some(db) = &self.database {
+            text.push('/');
+            text.push_str(&encode(db));
+        }
+        let query = self.uri_params();
+        for (i, (key, value)) in query.iter().enumerate() {
+            text.push(if i == 0 { '?' } else { '&' });
+            let _ = write!(text, "{key}={}", encode(value));
+        }
+        text
+    }
+
+    fn uri_params(&self) -> Vec<(&'static str, String)> {
+        let defaults = ConnSpec::for_host("localhost", 5432);
+        let mut out = Vec::new();
+        push_path(&mut out, "passfile", self.passfile.as_deref());
+        if self.ssl_mode != SslMode::Prefer {
+            out.push(("sslmode", self.ssl_mode.libpq_name().to_owned()));
+        }
+        if self.ssl_negotiation != SslNegotiation::Postgres {
+            out.push(("sslnegotiation", self.ssl_negotiation.libpq_name().to_owned()));
+        }
+        if self.channel_binding != ChannelBinding::Prefer {
+            out.push(("channel_binding", self.channel_binding.libpq_name().to_owned()));
+        }
+        if self.ssl_mode != SslMode::Require {
+            push_path(&mut out, "sslrootcert", self.root_cert.as_deref());
+        }
+        push_path(&mut out, "sslcert", self.client_cert.as_deref());
+        push_path(&mut out, "sslkey", self.client_key.as_deref());
+        if self.target_session_attrs != TargetSessionAttrs::Any {
+            out.push(("target_session_attrs", self.target_session_attrs.name().to_owned()));
+        }
+        if self.load_balance_hosts {
+            out.push(("load_balance_hosts", "random".to_owned()));
+        }
+        if self.host_recheck != defaults.host_recheck {
+            out.push(("host_recheck_seconds", whole_secs(self.host_recheck).to_string()));
+        }
+        if let Some(timeout) = self.connect_timeout {
+            out.push(("connect_timeout", whole_secs(timeout).to_string()));
+        }
+        if let Some(timeout) = self.command_timeout {
+            out.push(("command_timeout", whole_secs(timeout).to_string()));
+        }
+        let (pool, default_pool) = (&self.pool, &defaults.pool);
+        if !pool.pooling {
+            out.push(("pooling", "false".to_owned()));
+        }
+        if pool.min_size != default_pool.min_size {
+            out.push(("min_pool_size", pool.min_size.to_string()));
+        }
+        if pool.max_size != default_pool.max_size {
+            out.push(("max_pool_size", pool.max_size.to_string()));
+        }
+        if pool.idle_lifetime != default_pool.idle_lifetime {
+            out.push(("connection_idle_lifetime", whole_secs(pool.idle_lifetime).to_string()));
+        }
+        if pool.pruning_interval != default_pool.pruning_interval {
+            out.push((
+                "connection_pruning_interval",
+                whole_secs(pool.pruning_interval).to_string(),
+            ));
+        }
+        if pool.max_lifetime != default_pool.max_lifetime {
+            out.push(("connection_lifetime", opt_secs(pool.max_lifetime)));
+        }
+        let keepalives = &self.keepalives;
+        if !keepalives.tcp {
+            out.push(("keepalives", "0".to_owned()));
+        }
+        let seconds = |d: Option<Duration>| d.map(|d| whole_secs(d).to_string());
+        if let Some(idle) = seconds(keepalives.idle) {
+            out.push(("keepalives_idle", idle));
+        }
+        if let Some(interval) = seconds(keepalives.interval) {
+            out.push(("keepalives_interval", interval));
+        }
+        if let Some(retries) = keepalives.retries {
+            out.push(("keepalives_count", retries.to_string()));
+        }
+        if let Some(app) = seconds(keepalives.app_interval) {
+            out.push(("keepalive", app));
+        }
+        push_opt(&mut out, "application_name", self.application_name.as_deref());
+        push_opt(&mut out, "search_path", self.search_path.as_deref());
+        push_opt(&mut out, "options", self.options.as_deref());
+        push_opt(&mut out, "timezone", self.timezone.as_deref());
+        push_opt(&mut out, "client_encoding", self.client_encoding.as_deref());
+        if self.include_error_detail {
+            out.push(("include_error_detail", "true".to_owned()));
+        }
+        out
+    }
+}
+
+fn npgsql_pool(out: &mut Vec<(&str, String)>, pool: &PoolSettings, defaults: &PoolSettings) {
+    if !pool.pooling {
+        out.push(("Pooling", "false".to_owned()));
+    }
+    if pool.min_size != defaults.min_size {
+        out.push(("Minimum Pool Size", pool.min_size.to_string()));
+    }
+    if pool.max_size != defaults.max_size {
+        out.push(("Maximum Pool Size", pool.max_size.to_string()));
+    }
+    if pool.idle_lifetime != defaults.idle_lifetime {
+        out.push(("Connection Idle Lifetime", whole_secs(pool.idle_lifetime).to_string()));
+    }
+    if pool.pruning_interval != defaults.pruning_interval {
+        out.push((
+            "Connection Pruning Interval",
+            whole_secs(pool.pruning_interval).to_string(),
+        ));
+    }
+    if pool.max_lifetime != defaults.max_lifetime {
+        out.push(("Connection Lifetime", opt_secs(pool.max_lifetime)));
+    }
+}
+
+fn reveal(secret: &SecretString, mode: Password) -> String {
+    match mode {
+        Password::Redacted => REDACTED.to_owned(),
+        Password::Revealed => secret.expose_secret().to_owned(),
+    }
+}
+
+fn opt_secs(duration: Option<Duration>) -> String {
+    duration.map_or(0, whole_secs).to_string()
+}
+
+fn push_opt<'a>(out: &mut Vec<(&'a str, String)>, key: &'a str, value: Option<&str>) {
+    if let Some(value) = value {
+        out.push((key, value.to_owned()));
+    }
+}
+
+fn push_path<'a>(out: &mut Vec<(&'a str, String)>, key: &'a str, value: Option<&std::path::Path>) {
+    if let Some(value) = value {
+        out.push((key, value.display().to_string()));
+    }
+}
+
+/// `host:port` for an Npgsql host list (the port is always written, so it survives `Port=`).
+fn npgsql_host(spec: &HostSpec) -> String {
+    spec.to_string()
+}
+
+fn uri_host(spec: &HostSpec) -> String {
+    let host = match &spec.host {
+        Host::Tcp(name) if name.contains(':') => format!("[{name}]"),
+        Host::Tcp(name) => encode(name),
+        Host::Unix(dir) => encode(&dir.display().to_string()),
+    };
+    format!("{host}:{}", spec.port)
+}
+
+fn encode(text: &str) -> String {
+    utf8_percent_encode(text, COMPONENT).to_string()
+}
+
+/// Double-quotes an Npgsql value when the grammar would otherwise change it.
+fn npgsql_quote(value: &str) -> String {
+    let needs = value.is_empty()
+        || value.starts_with(char::is_whitespace)
+        || value.ends_with(char::is_whitespace)
+        || value.contains([';', '"', '\''])
+        || value.contains(char::is_control);
+    if needs {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
+}
