@@ -2,7 +2,9 @@
 
 pub mod callback;
 pub mod checksum;
+pub mod model;
 pub mod name;
 pub mod placeholder;
+pub mod plan;
 pub mod sql;
 pub mod version;

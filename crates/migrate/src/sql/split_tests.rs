@@ -3,6 +3,7 @@
 
 use super::split::{SplitError, Statement, split};
 
+#[allow(dead_code)]
 mod cases {
     include!("../../tests/data/parser_cases.rs");
 }
