@@ -1,0 +1,188 @@
+//! Manifest loading: the shipped deploy/pcc.toml, and precise errors for every kind of bad manifest.
+
+use std::path::Path;
+
+use provision::manifest::{AdminCredential, Endpoints, MaxConnections, SecretsBackend};
+use provision::{Manifest, ManifestError};
+
+fn parse(text: &str) -> Result<Manifest, ManifestError> {
+    Manifest::parse(Path::new("test.toml"), text)
+}
+
+fn problems(text: &str) -> String {
+    match parse(text) {
+        Ok(_) => panic!("manifest unexpectedly valid:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const MINIMAL: &str = r#"
+version = 1
+[environments.devtest]
+primary = "Host=10.0.0.1;SSL Mode=Require"
+secrets = { backend = "gcp", project = "pcc-devtest" }
+max_connections = 100
+[services.pcc-client-api]
+pool = { min = 2, max = 15 }
+"#;
+
+#[test]
+fn the_shipped_manifest_loads_and_derives_the_seed_names() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/pcc.toml");
+    let m = Manifest::load(&path).unwrap();
+    let d = m.deployment("devtest", "pcc-client-api").unwrap();
+    assert_eq!(d.names.database.as_str(), "client_api_db_devtest");
+    assert_eq!(d.names.logins[0].as_str(), "client_api_user");
+    assert_eq!(d.names.owner.as_str(), "client_api_owner");
+    assert_eq!(d.sizing.pool.max, 15);
+    assert_eq!(d.sizing.peak_connections(), 45);
+    assert_eq!(m.admin_role.as_str(), "pcc_admin");
+    assert_eq!(m.migrator.role.as_str(), "flyway_user");
+    let dev = m.deployment("dev", "pcc-client-api").unwrap();
+    assert_eq!(dev.names.database.as_str(), "client_api_db_dev");
+    assert_eq!((dev.sizing.pods, dev.sizing.max_surge, dev.sizing.pool.max), (1, 0, 10));
+    assert!(matches!(dev.env.endpoints, Endpoints::LocalCluster(_)));
+    assert_eq!(dev.env.admin_credential, AdminCredential::LocalCluster);
+    assert_eq!(m.deployment("prod", "pcc-client-api").unwrap().sizing.pods, 3);
+    assert_eq!(d.env.max_connections, MaxConnections::Fixed(500));
+    assert_eq!(
+        d.env.secrets,
+        SecretsBackend::Gcp {
+            project: "pcc-devtest".into(),
+            api_base: None,
+            metadata_base: None
+        }
+    );
+}
+
+#[test]
+fn defaults_fill_what_is_not_written() {
+    let m = parse(MINIMAL).unwrap();
+    let d = m.deployment("devtest", "pcc-client-api").unwrap();
+    assert_eq!((d.sizing.pods, d.sizing.max_surge), (1, 1));
+    assert_eq!(d.service.timeouts.statement_timeout.to_string(), "30s");
+    assert_eq!(d.service.rotation.grace.to_string(), "65min");
+    assert_eq!(
+        d.env.admin_credential,
+        AdminCredential::Secret("pcc-admin-devtest-db".into())
+    );
+    assert_eq!(d.env.maintenance_database, "postgres");
+}
+
+#[test]
+fn an_unknown_key_is_an_error_with_its_name_and_line() {
+    let text = MINIMAL.replace("max_connections = 100", "max_conections = 100");
+    let e = problems(&text);
+    assert!(e.contains("max_conections") && e.contains("line 6"), "{e}");
+    let text = MINIMAL.replace("pool = { min = 2, max = 15 }", "pool = { min = 2, max = 15, size = 3 }");
+    assert!(problems(&text).contains("size"));
+}
+
+#[test]
+fn a_service_name_with_an_environment_suffix_is_refused() {
+    let text = MINIMAL.replace("[services.pcc-client-api]", "[services.pcc-client-api-devtest]");
+    let e = problems(&text);
+    assert!(
+        e.contains("services.pcc-client-api-devtest") && e.contains("environment suffix -devtest"),
+        "{e}"
+    );
+}
+
+#[test]
+fn names_that_break_the_convention_are_refused() {
+    for bad in ["client-api", "pcc-Client", "pcc-client_api", "pcc--x"] {
+        let text = MINIMAL.replace("[services.pcc-client-api]", &format!("[services.\"{bad}\"]"));
+        let e = problems(&text);
+        assert!(e.contains(bad) && e.contains("naming convention"), "{bad}: {e}");
+    }
+    let text = MINIMAL.replace("[environments.devtest]", "[environments.dev_test]");
+    assert!(problems(&text).contains("dev_test"));
+}
+
+#[test]
+fn identifiers_over_63_bytes_are_refused() {
+    let long = format!("pcc-{}", "portfolio-".repeat(6) + "x");
+    let text = MINIMAL.replace("pcc-client-api", &long);
+    let e = problems(&text);
+    assert!(e.contains("PostgreSQL keeps at most 63"), "{e}");
+}
+
+#[test]
+fn a_budget_that_cannot_fit_names_every_consumer() {
+    let text = MINIMAL
+        .replace("pool = { min = 2, max = 15 }", "pool = { min = 2, max = 40 }\npods = 2")
+        .replace(
+            "max_connections = 100",
+            "max_connections = 100\nreserved_connections = 10",
+        );
+    let e = problems(&text);
+    // 40 x (2 + 1) = 120 + migrations 2 + admin 5 = 127 > 100 - 10.
+    assert!(e.contains("primary needs 127 connections"), "{e}");
+    assert!(e.contains("pcc-client-api 40x3=120") && e.contains("leaves 90"), "{e}");
+}
+
+#[test]
+fn every_problem_is_listed_at_once() {
+    let text = r#"
+version = 2
+[environments.devtest]
+primary = "Host=x"
+secrets = { backend = "vault" }
+[services.pcc-a]
+pool = { min = 5, max = 2 }
+statement_timeout = "5 minutes"
+rotation = { grace = "1min" }
+[[services.pcc-a.roles]]
+name = "other_reporting"
+access = "write"
+"#;
+    let e = problems(text);
+    for needle in [
+        "version: 2 is not supported",
+        "secrets.backend: \"vault\" is not a backend",
+        "min 5 is larger than max 2",
+        "statement_timeout: unknown time unit",
+        "rotation.grace: 1min must be longer",
+        "must start with the service's base \"a_\"",
+        "\"write\" must be \"read_only\" or \"read_write\"",
+    ] {
+        assert!(e.contains(needle), "missing {needle:?} in:\n{e}");
+    }
+}
+
+#[test]
+fn overrides_must_target_deployed_environments_and_environments_must_exist() {
+    let text =
+        format!("{MINIMAL}environments = [\"devtest\", \"qa\"]\n[services.pcc-client-api.overrides.prod]\npods = 2\n");
+    let e = problems(&text);
+    assert!(e.contains("\"qa\" is not a declared environment"), "{e}");
+    assert!(e.contains("overrides.prod: the service is not deployed"), "{e}");
+}
+
+#[test]
+fn roles_claimed_twice_are_refused() {
+    let text = format!("{MINIMAL}migrator = {{ role = \"client_api_user\" }}\n");
+    // `migrator` is a top-level table; writing it after a service table makes it a service key.
+    assert!(parse(&text).is_err());
+    let text = MINIMAL.replace("version = 1", "version = 1\n[migrator]\nrole = \"client_api_user\"\n");
+    let e = problems(&text);
+    assert!(e.contains("\"client_api_user\" is claimed twice"), "{e}");
+}
+
+#[test]
+fn unknown_environments_and_services_list_what_exists() {
+    let m = parse(MINIMAL).unwrap();
+    let e = m.deployment("prod", "pcc-client-api").unwrap_err().to_string();
+    assert!(e.contains("\"prod\"") && e.contains("known: devtest"), "{e}");
+    let e = m.deployment("devtest", "pcc-x").unwrap_err().to_string();
+    assert!(e.contains("known: pcc-client-api"), "{e}");
+}
+
+#[test]
+fn local_cluster_and_primary_are_exclusive() {
+    let text = MINIMAL.replace(
+        "primary = \"Host=10.0.0.1;SSL Mode=Require\"",
+        "primary = \"Host=x\"\nlocal_cluster = \".pcc/dev\"",
+    );
+    assert!(problems(&text).contains("do not also set `primary`"));
+}
