@@ -47,10 +47,7 @@ impl PgBinaries {
                 return Self::from_dir(dir);
             }
             return Err(LauncherError::BinariesNotFound {
-                searched: format!(
-                    "PCC_PG_BIN={} (missing initdb, pg_ctl or postgres)",
-                    dir.display()
-                ),
+                searched: format!("PCC_PG_BIN={} (missing initdb, pg_ctl or postgres)", dir.display()),
             });
         }
         searched.push("PCC_PG_BIN (unset)".to_owned());
@@ -99,11 +96,7 @@ impl PgBinaries {
             })?;
         // "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)" -> "15.18"
         let text = String::from_utf8_lossy(&output.stdout);
-        let version = text
-            .split_whitespace()
-            .nth(2)
-            .unwrap_or("unknown")
-            .to_owned();
+        let version = text.split_whitespace().nth(2).unwrap_or("unknown").to_owned();
         Ok(Self { dir, version })
     }
 
@@ -162,12 +155,8 @@ mod tests {
     #[test]
     fn missing_everywhere_names_package_and_variable() {
         let empty = tempfile::tempdir().expect("tempdir");
-        let err = PgBinaries::locate_with(
-            None,
-            empty.path(),
-            Some(empty.path().as_os_str().to_owned()),
-        )
-        .expect_err("nothing to find");
+        let err = PgBinaries::locate_with(None, empty.path(), Some(empty.path().as_os_str().to_owned()))
+            .expect_err("nothing to find");
         let text = err.to_string();
         assert!(text.contains("apt-get install postgresql"), "{text}");
         assert!(text.contains("PCC_PG_BIN"), "{text}");
@@ -176,12 +165,8 @@ mod tests {
     #[test]
     fn explicit_directory_without_server_is_rejected_not_skipped() {
         let empty = tempfile::tempdir().expect("tempdir");
-        let err = PgBinaries::locate_with(
-            Some(empty.path().to_owned()),
-            Path::new("/nonexistent"),
-            None,
-        )
-        .expect_err("explicit dir is empty");
+        let err = PgBinaries::locate_with(Some(empty.path().to_owned()), Path::new("/nonexistent"), None)
+            .expect_err("explicit dir is empty");
         assert!(err.to_string().contains("PCC_PG_BIN="), "{err}");
     }
 }

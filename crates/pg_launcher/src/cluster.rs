@@ -189,10 +189,8 @@ impl Cluster {
         let bins = PgBinaries::from_dir(state.bin_dir.clone()).or_else(|_| PgBinaries::locate())?;
         let user = ServerUser::detect()?;
         let password_path = layout.password_file();
-        let password = std::fs::read_to_string(&password_path).map_err(io_err(
-            "reading the superuser password from",
-            &password_path,
-        ))?;
+        let password = std::fs::read_to_string(&password_path)
+            .map_err(io_err("reading the superuser password from", &password_path))?;
         Ok(Self {
             layout,
             bins,
@@ -226,11 +224,7 @@ impl Cluster {
             None
         };
         // The data directories are created here, empty, so the server user (not us) owns them.
-        let mut private_dirs = vec![
-            socket_dir.clone(),
-            layout.log_dir(),
-            layout.data_dir(NodeName::Primary),
-        ];
+        let mut private_dirs = vec![socket_dir.clone(), layout.log_dir(), layout.data_dir(NodeName::Primary)];
         if options.replica {
             private_dirs.push(layout.data_dir(NodeName::Replica));
         }
@@ -253,11 +247,7 @@ impl Cluster {
             server_version: bins.version().to_owned(),
             socket_dir,
             primary_port: free_port()?,
-            replica_port: if options.replica {
-                Some(free_port()?)
-            } else {
-                None
-            },
+            replica_port: if options.replica { Some(free_port()?) } else { None },
             replica_promoted: false,
             options: PersistedOptions {
                 durable: options.durable,
@@ -298,14 +288,7 @@ impl Cluster {
         command
             .arg("-D")
             .arg(&data)
-            .args([
-                "-U",
-                SUPERUSER,
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--data-checksums",
-            ])
+            .args(["-U", SUPERUSER, "-E", "UTF8", "--locale=C", "--data-checksums"])
             .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
             .arg(format!("--pwfile={}", pwfile.display()));
         if !durable {
@@ -336,9 +319,7 @@ impl Cluster {
         self.query(
             NodeName::Primary,
             "postgres",
-            &format!(
-                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{SLOT}'"
-            ),
+            &format!("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{SLOT}'"),
         )?;
         let mut command = self.user.command(&self.bins.program("pg_basebackup"));
         command
@@ -403,9 +384,7 @@ impl Cluster {
     fn state(&self) -> MutexGuard<'_, ClusterState> {
         // A panic while holding the lock cannot leave the state half-written (plain data), so
         // recovering from poisoning is safe.
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn node(&self, node: NodeName) -> Node {
@@ -529,11 +508,9 @@ impl Cluster {
     pub fn start(&self, node: NodeName) -> Result<()> {
         self.ensure_node(node)?;
         self.write_conf(node)?;
-        self.node(node)
-            .start(&self.bins, &self.user)
-            .map_err(|f| match f {
-                StartFailure::PortInUse(e) | StartFailure::Other(e) => e,
-            })
+        self.node(node).start(&self.bins, &self.user).map_err(|f| match f {
+            StartFailure::PortInUse(e) | StartFailure::Other(e) => e,
+        })
     }
 
     /// Stops a node with a fast shutdown (no-op when stopped).
@@ -657,12 +634,7 @@ impl Cluster {
                         })
                 });
                 let port = self.endpoint(node).map(|e| e.port).unwrap_or_default();
-                NodeStatus {
-                    node,
-                    port,
-                    pid,
-                    role,
-                }
+                NodeStatus { node, port, pid, role }
             })
             .collect();
         let replication = self
@@ -748,8 +720,7 @@ fn write_private(path: &Path, contents: &str) -> Result<()> {
         .mode(0o600)
         .open(path)
         .map_err(io_err("creating", path))?;
-    file.write_all(contents.as_bytes())
-        .map_err(io_err("writing", path))?;
+    file.write_all(contents.as_bytes()).map_err(io_err("writing", path))?;
     // An existing file keeps its old mode on open; make sure.
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .map_err(io_err("setting permissions of", path))
@@ -758,8 +729,7 @@ fn write_private(path: &Path, contents: &str) -> Result<()> {
 /// A TCP port on 127.0.0.1 that was free a moment ago. The server may still lose it to another
 /// process before binding; callers retry with another port.
 fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind(("127.0.0.1", 0))
-        .map_err(io_err("probing a free port on", "127.0.0.1"))?;
+    let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(io_err("probing a free port on", "127.0.0.1"))?;
     let port = listener
         .local_addr()
         .map_err(io_err("probing a free port on", "127.0.0.1"))?

@@ -21,8 +21,7 @@ pub fn write_node_conf(data_dir: &Path, state: &ClusterState, node: NodeName) ->
     let main = data_dir.join("postgresql.conf");
     let text = std::fs::read_to_string(&main).map_err(io_err("reading", &main))?;
     if !text.contains(INCLUDE_LINE) {
-        std::fs::write(&main, format!("{text}\n{INCLUDE_LINE}\n"))
-            .map_err(io_err("writing", &main))?;
+        std::fs::write(&main, format!("{text}\n{INCLUDE_LINE}\n")).map_err(io_err("writing", &main))?;
     }
     let path = data_dir.join("pcc.conf");
     std::fs::write(&path, node_settings(state, node)).map_err(io_err("writing", &path))
@@ -35,8 +34,7 @@ pub fn node_settings(state: &ClusterState, node: NodeName) -> String {
         NodeName::Primary => state.primary_port,
         NodeName::Replica => state.replica_port.unwrap_or(state.primary_port),
     };
-    let mut s =
-        String::from("# Written by pg_launcher on every start; edit cluster options instead.\n");
+    let mut s = String::from("# Written by pg_launcher on every start; edit cluster options instead.\n");
     let mut set = |key: &str, value: &str| {
         let _ = writeln!(s, "{key} = {value}");
     };
@@ -98,14 +96,8 @@ pub fn write_hba(data_dir: &Path, require_tls: bool) -> Result<()> {
          local   replication   all                    trust\n",
     );
     for net in ["127.0.0.1/32", "::1/128"] {
-        let _ = writeln!(
-            hba,
-            "{tcp:<7} all           all      {net:<14} scram-sha-256"
-        );
-        let _ = writeln!(
-            hba,
-            "{tcp:<7} replication   all      {net:<14} scram-sha-256"
-        );
+        let _ = writeln!(hba, "{tcp:<7} all           all      {net:<14} scram-sha-256");
+        let _ = writeln!(hba, "{tcp:<7} replication   all      {net:<14} scram-sha-256");
     }
     let path = data_dir.join("pg_hba.conf");
     std::fs::write(&path, hba).map_err(io_err("writing", &path))
@@ -148,10 +140,7 @@ mod tests {
         let primary = node_settings(&s, NodeName::Primary);
         let replica = node_settings(&s, NodeName::Replica);
         assert!(primary.contains("port = 5001\n") && !primary.contains("recovery_min_apply_delay"));
-        assert!(
-            replica.contains("port = 5002\n")
-                && replica.contains("recovery_min_apply_delay = '2000ms'")
-        );
+        assert!(replica.contains("port = 5002\n") && replica.contains("recovery_min_apply_delay = '2000ms'"));
         assert!(replica.contains("work_mem = '8MB'"));
     }
 

@@ -56,9 +56,7 @@ pub enum LauncherError {
         seconds: u64,
     },
     /// The directory does not hold a cluster created by this launcher.
-    #[error(
-        "{dir} does not hold a pccdb cluster (no cluster.json); run `pccdb dev up` to create one"
-    )]
+    #[error("{dir} does not hold a pccdb cluster (no cluster.json); run `pccdb dev up` to create one")]
     NotACluster {
         /// The directory inspected.
         dir: PathBuf,
@@ -94,14 +92,7 @@ pub enum LauncherError {
 pub type Result<T, E = LauncherError> = std::result::Result<T, E>;
 
 /// Wraps an `io::Error` with the action and path that failed.
-pub(crate) fn io_err(
-    action: &'static str,
-    path: impl Into<PathBuf>,
-) -> impl FnOnce(std::io::Error) -> LauncherError {
+pub(crate) fn io_err(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> LauncherError {
     let path = path.into();
-    move |source| LauncherError::Io {
-        action,
-        path,
-        source,
-    }
+    move |source| LauncherError::Io { action, path, source }
 }

@@ -164,9 +164,7 @@ impl Layout {
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(LauncherError::NotACluster {
-                    dir: self.dir.clone(),
-                });
+                return Err(LauncherError::NotACluster { dir: self.dir.clone() });
             }
             Err(e) => return Err(io_err("reading", &path)(e)),
         };
@@ -198,19 +196,10 @@ mod tests {
 
     #[test]
     fn long_cluster_paths_get_a_short_socket_directory() {
-        let long =
-            Layout::new(&PathBuf::from(format!("/tmp/{}", "x".repeat(120)))).expect("layout");
+        let long = Layout::new(&PathBuf::from(format!("/tmp/{}", "x".repeat(120)))).expect("layout");
         let socket = long.preferred_socket_dir();
-        assert!(
-            socket.as_os_str().len() <= MAX_SOCKET_DIR_LEN,
-            "{}",
-            socket.display()
-        );
-        assert_eq!(
-            socket,
-            long.preferred_socket_dir(),
-            "stable for the same cluster"
-        );
+        assert!(socket.as_os_str().len() <= MAX_SOCKET_DIR_LEN, "{}", socket.display());
+        assert_eq!(socket, long.preferred_socket_dir(), "stable for the same cluster");
     }
 
     #[test]

@@ -52,28 +52,16 @@ impl Node {
         self.remove_stale_pid().map_err(StartFailure::Other)?;
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            let log_len = std::fs::metadata(&self.log_file)
-                .map(|m| m.len())
-                .unwrap_or(0);
+            let log_len = std::fs::metadata(&self.log_file).map(|m| m.len()).unwrap_or(0);
             let mut command = user.command(&bins.program("pg_ctl"));
             command
-                .args([
-                    "start",
-                    "-w",
-                    "-s",
-                    "-t",
-                    &PG_CTL_TIMEOUT_S.to_string(),
-                    "-D",
-                ])
+                .args(["start", "-w", "-s", "-t", &PG_CTL_TIMEOUT_S.to_string(), "-D"])
                 .arg(&self.data_dir)
                 .arg("-l")
                 .arg(&self.log_file)
                 // Own process group: a Ctrl-C meant for the caller's terminal must not stop the server.
                 .process_group(0);
-            match run(
-                command,
-                &format!("starting the server in {}", self.data_dir.display()),
-            ) {
+            match run(command, &format!("starting the server in {}", self.data_dir.display())) {
                 Ok(_) => return Ok(()),
                 Err(err) => {
                     let log = self.log_since(log_len);
@@ -110,11 +98,7 @@ impl Node {
                 "-D",
             ])
             .arg(&self.data_dir);
-        run(
-            command,
-            &format!("stopping the server in {}", self.data_dir.display()),
-        )
-        .map(|_| ())
+        run(command, &format!("stopping the server in {}", self.data_dir.display())).map(|_| ())
     }
 
     /// Sends SIGKILL to the postmaster, as a crash would. Its backends notice and exit by themselves.
@@ -205,11 +189,7 @@ fn pid_alive(pid: i32) -> bool {
 fn is_zombie(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| {
-            s.rsplit(')')
-                .next()
-                .map(|rest| rest.trim_start().starts_with('Z'))
-        })
+        .and_then(|s| s.rsplit(')').next().map(|rest| rest.trim_start().starts_with('Z')))
         .unwrap_or(false)
 }
 

@@ -145,8 +145,7 @@ mod tests {
 
     #[test]
     fn root_without_the_user_gets_a_clear_error() {
-        let err =
-            ServerUser::detect_with(Uid::from_raw(0), "no-such-user-pcc").expect_err("no user");
+        let err = ServerUser::detect_with(Uid::from_raw(0), "no-such-user-pcc").expect_err("no user");
         let text = err.to_string();
         assert!(text.contains("no-such-user-pcc"), "{text}");
         assert!(text.contains("PCC_PG_OS_USER"), "{text}");

@@ -14,16 +14,15 @@ use crate::error::{LauncherError, Result};
 /// [`LauncherError::CommandFailed`] with the tail of stderr/stdout when it cannot start or exits non-zero.
 pub fn run(mut command: Command, action: &str) -> Result<Output> {
     let program = program_name(&command);
-    let output =
-        command
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| LauncherError::CommandFailed {
-                program: program.clone(),
-                action: action.to_owned(),
-                status: "not started".into(),
-                output: e.to_string(),
-            })?;
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| LauncherError::CommandFailed {
+            program: program.clone(),
+            action: action.to_owned(),
+            status: "not started".into(),
+            output: e.to_string(),
+        })?;
     if output.status.success() {
         return Ok(output);
     }
@@ -39,14 +38,7 @@ pub fn run(mut command: Command, action: &str) -> Result<Output> {
 ///
 /// # Errors
 /// [`LauncherError::CommandFailed`] with psql's message.
-pub fn psql(
-    psql: &Path,
-    socket_dir: &Path,
-    port: u16,
-    user: &str,
-    db: &str,
-    sql: &str,
-) -> Result<String> {
+pub fn psql(psql: &Path, socket_dir: &Path, port: u16, user: &str, db: &str, sql: &str) -> Result<String> {
     let mut command = Command::new(psql);
     // A clean environment: PGPASSWORD, PGSSLMODE, PGHOST... from the caller must not leak in.
     command
@@ -64,10 +56,9 @@ pub fn psql(
 }
 
 fn program_name(command: &Command) -> String {
-    Path::new(command.get_program()).file_name().map_or_else(
-        || "program".to_owned(),
-        |n| n.to_string_lossy().into_owned(),
-    )
+    Path::new(command.get_program())
+        .file_name()
+        .map_or_else(|| "program".to_owned(), |n| n.to_string_lossy().into_owned())
 }
 
 /// The last lines of a program's output, stderr first, for error messages.

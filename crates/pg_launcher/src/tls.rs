@@ -43,11 +43,8 @@ pub fn generate() -> Result<TlsMaterial> {
     let ca_key = KeyPair::generate().map_err(cert_err)?;
     let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).map_err(cert_err)?;
 
-    let mut server_params =
-        CertificateParams::new(vec!["localhost".to_owned()]).map_err(cert_err)?;
-    server_params
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
+    let mut server_params = CertificateParams::new(vec!["localhost".to_owned()]).map_err(cert_err)?;
+    server_params.distinguished_name.push(DnType::CommonName, "localhost");
     server_params
         .subject_alt_names
         .push(SanType::IpAddress([127, 0, 0, 1].into()));
@@ -55,9 +52,7 @@ pub fn generate() -> Result<TlsMaterial> {
         .subject_alt_names
         .push(SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()));
     let server_key = KeyPair::generate().map_err(cert_err)?;
-    let server_cert = server_params
-        .signed_by(&server_key, &ca)
-        .map_err(cert_err)?;
+    let server_cert = server_params.signed_by(&server_key, &ca).map_err(cert_err)?;
 
     Ok(TlsMaterial {
         ca_cert_pem: ca.pem(),
@@ -71,16 +66,8 @@ mod tests {
     #[test]
     fn generates_pem_and_hides_the_key_from_debug() {
         let material = super::generate().expect("generate");
-        assert!(
-            material
-                .ca_cert_pem
-                .starts_with("-----BEGIN CERTIFICATE-----")
-        );
-        assert!(
-            material
-                .server_cert_pem
-                .starts_with("-----BEGIN CERTIFICATE-----")
-        );
+        assert!(material.ca_cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(material.server_cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
         assert!(material.server_key_pem.contains("PRIVATE KEY"));
         assert!(!format!("{material:?}").contains("PRIVATE KEY"));
     }

@@ -63,9 +63,10 @@ impl Watchdog {
         let mut child = command
             .spawn()
             .map_err(io_err("starting the cleanup watchdog for", dir))?;
-        let stdin = child.stdin.take().ok_or_else(|| {
-            io_err("starting the cleanup watchdog for", dir)(std::io::Error::other("no stdin pipe"))
-        })?;
+        let stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| io_err("starting the cleanup watchdog for", dir)(std::io::Error::other("no stdin pipe")))?;
         Ok(Self {
             _stdin: stdin,
             _child: child,

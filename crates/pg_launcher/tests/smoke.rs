@@ -9,15 +9,10 @@ fn up_streams() {
         eprintln!("mode {:o}", std::fs::metadata(dir.path()).unwrap().mode());
     }
     let t = std::time::Instant::now();
-    let (cluster, _) =
-        Cluster::up(&dir.path().join("c"), &ClusterOptions::ephemeral()).expect("up");
+    let (cluster, _) = Cluster::up(&dir.path().join("c"), &ClusterOptions::ephemeral()).expect("up");
     eprintln!("up in {:?}", t.elapsed());
     cluster
-        .query(
-            NodeName::Primary,
-            "postgres",
-            "CREATE TABLE t AS SELECT 1 AS x",
-        )
+        .query(NodeName::Primary, "postgres", "CREATE TABLE t AS SELECT 1 AS x")
         .expect("create");
     eprintln!("{:?}", cluster.status());
 }

@@ -171,7 +171,6 @@ fn launch(options: &ClusterOptions) -> Cluster {
         .tempdir()
         .unwrap_or_else(|e| panic!("creating a temporary directory for the test cluster: {e}"))
         .keep();
-    let (cluster, _) = Cluster::up(&dir, options)
-        .unwrap_or_else(|e| panic!("starting the test cluster failed: {e}"));
+    let (cluster, _) = Cluster::up(&dir, options).unwrap_or_else(|e| panic!("starting the test cluster failed: {e}"));
     cluster
 }

@@ -26,8 +26,7 @@ pub enum Target {
 
 /// How a template database is prepared: it receives a configuration for the new, empty template
 /// database (superuser) and fills it, e.g. by running migrations.
-pub type TemplateInit =
-    fn(tokio_postgres::Config) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+pub type TemplateInit = fn(tokio_postgres::Config) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 
 /// A template database built once per test binary, on first use.
 #[derive(Debug)]
@@ -68,9 +67,7 @@ pub async fn database() -> TestDatabase {
 pub async fn database_from(template: &'static Template) -> TestDatabase {
     let cell = {
         let registry = TEMPLATES.get_or_init(Registry::default);
-        let mut map = registry
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         map.entry(template.name).or_default().clone()
     };
     let template_db = cell
@@ -116,8 +113,7 @@ async fn create_from(template: &str) -> TestDatabase {
         {
             Ok(()) => break,
             Err(e)
-                if e.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE)
-                    && Instant::now() < deadline =>
+                if e.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) && Instant::now() < deadline =>
             {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
@@ -130,12 +126,7 @@ async fn create_from(template: &str) -> TestDatabase {
 async fn admin(server: &Server) -> Client {
     connect(&server.config(&server.admin_db), server.ca_cert.as_deref())
         .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "connecting to {}:{} as {}: {e}",
-                server.host, server.port, server.user
-            )
-        })
+        .unwrap_or_else(|e| panic!("connecting to {}:{} as {}: {e}", server.host, server.port, server.user))
 }
 
 impl TestDatabase {
@@ -152,9 +143,10 @@ impl TestDatabase {
     fn server(&self, target: Target) -> &'static Server {
         match target {
             Target::Primary => self.cluster.primary(),
-            Target::Replica => self.cluster.replica().unwrap_or_else(|| {
-                panic!("this test needs a replica and the test cluster has none")
-            }),
+            Target::Replica => self
+                .cluster
+                .replica()
+                .unwrap_or_else(|| panic!("this test needs a replica and the test cluster has none")),
         }
     }
 
@@ -192,13 +184,8 @@ impl TestDatabase {
         loop {
             match connect(&config, self.cluster.ca_cert()).await {
                 Ok(client) => return client,
-                Err(_) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(20)).await
-                }
-                Err(e) => panic!(
-                    "connecting to test database {} on the replica: {e}",
-                    self.name
-                ),
+                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(20)).await,
+                Err(e) => panic!("connecting to test database {} on the replica: {e}", self.name),
             }
         }
     }
@@ -206,14 +193,8 @@ impl TestDatabase {
     /// A libpq URI for this database (`postgresql://user:password@host:port/db?sslmode=require`).
     pub fn libpq_url(&self, target: Target) -> SecretString {
         let server = self.server(target);
-        let encode = |s: &str| {
-            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-        };
-        let sslmode = if server.ca_cert.is_some() {
-            "require"
-        } else {
-            "disable"
-        };
+        let encode = |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+        let sslmode = if server.ca_cert.is_some() { "require" } else { "disable" };
         SecretString::from(format!(
             "postgresql://{}:{}@{}:{}/{}?sslmode={sslmode}",
             encode(&server.user),

@@ -19,9 +19,7 @@ pub fn unique_name(prefix: &str) -> String {
             }
         })
         .collect();
-    let suffix = Alphanumeric
-        .sample_string(&mut rand::rng(), 6)
-        .to_ascii_lowercase();
+    let suffix = Alphanumeric.sample_string(&mut rand::rng(), 6).to_ascii_lowercase();
     let budget = 63 - prefix.len() - suffix.len() - 2;
     let cleaned: String = cleaned.chars().take(budget).collect();
     format!("{prefix}_{cleaned}_{suffix}")

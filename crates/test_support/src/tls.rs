@@ -18,11 +18,8 @@ pub fn tls_connector(ca_pem_file: &Path) -> MakeRustlsConnect {
     let certs = CertificateDer::pem_file_iter(ca_pem_file)
         .unwrap_or_else(|e| panic!("reading CA certificate {}: {e}", ca_pem_file.display()));
     for cert in certs {
-        let cert = cert
-            .unwrap_or_else(|e| panic!("parsing CA certificate {}: {e}", ca_pem_file.display()));
-        roots
-            .add(cert)
-            .unwrap_or_else(|e| panic!("adding CA certificate: {e}"));
+        let cert = cert.unwrap_or_else(|e| panic!("parsing CA certificate {}: {e}", ca_pem_file.display()));
+        roots.add(cert).unwrap_or_else(|e| panic!("adding CA certificate: {e}"));
     }
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)

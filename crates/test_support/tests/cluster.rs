@@ -12,16 +12,9 @@ async fn the_replica_streams_from_the_primary() {
     let cluster = cluster();
     let launched = cluster.launched().expect("launched cluster");
     let status = launched.status();
-    assert_eq!(
-        status.replication_state.as_deref(),
-        Some("streaming"),
-        "{status:?}"
-    );
+    assert_eq!(status.replication_state.as_deref(), Some("streaming"), "{status:?}");
     let roles: Vec<_> = status.nodes.iter().map(|n| n.role.clone()).collect();
-    assert_eq!(
-        roles,
-        vec![Some("primary".to_owned()), Some("standby".to_owned())]
-    );
+    assert_eq!(roles, vec![Some("primary".to_owned()), Some("standby".to_owned())]);
 }
 
 #[tokio::test]
@@ -29,9 +22,7 @@ async fn a_row_written_on_the_primary_is_readable_on_the_replica() {
     let db = database().await;
     let primary = db.connect().await;
     primary
-        .batch_execute(
-            "CREATE TABLE t (id int primary key, v text); INSERT INTO t VALUES (1, 'hello')",
-        )
+        .batch_execute("CREATE TABLE t (id int primary key, v text); INSERT INTO t VALUES (1, 'hello')")
         .await
         .expect("write on primary");
     let replica = db.connect_replica().await;
@@ -43,9 +34,7 @@ async fn a_row_written_on_the_primary_is_readable_on_the_replica() {
                 break;
             }
             // The table may not have been replayed yet.
-            Ok(None) | Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(20)).await
-            }
+            Ok(None) | Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(20)).await,
             other => panic!("row never reached the replica: {other:?}"),
         }
     }
@@ -59,11 +48,7 @@ async fn a_write_on_the_replica_fails_with_25006() {
         .batch_execute("CREATE TABLE nope (id int)")
         .await
         .expect_err("replica is read-only");
-    assert_eq!(
-        err.code(),
-        Some(&SqlState::READ_ONLY_SQL_TRANSACTION),
-        "{err}"
-    );
+    assert_eq!(err.code(), Some(&SqlState::READ_ONLY_SQL_TRANSACTION), "{err}");
 }
 
 #[tokio::test]
@@ -71,17 +56,11 @@ async fn tcp_connections_use_tls_and_plain_ones_are_refused() {
     let db = database().await;
     let client = db.connect().await;
     let ssl: bool = client
-        .query_one(
-            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-            &[],
-        )
+        .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
         .await
         .expect("pg_stat_ssl")
         .get(0);
-    assert!(
-        ssl,
-        "the server must report ssl=on for a sslmode=require connection"
-    );
+    assert!(ssl, "the server must report ssl=on for a sslmode=require connection");
 
     let mut plain = db.primary_config();
     plain.ssl_mode(tokio_postgres::config::SslMode::Disable);
@@ -121,17 +100,11 @@ async fn each_test_gets_its_own_database_dropped_after_success() {
         .await
         .expect("admin");
     let left: i64 = admin
-        .query_one(
-            "SELECT count(*) FROM pg_database WHERE datname = $1",
-            &[&name],
-        )
+        .query_one("SELECT count(*) FROM pg_database WHERE datname = $1", &[&name])
         .await
         .expect("q")
         .get(0);
-    assert_eq!(
-        left, 0,
-        "database {name} should be dropped after a passing test"
-    );
+    assert_eq!(left, 0, "database {name} should be dropped after a passing test");
 }
 
 #[test]
@@ -159,18 +132,12 @@ fn a_failing_test_keeps_its_database() {
             .await
             .expect("admin");
         admin
-            .query_one(
-                "SELECT count(*) FROM pg_database WHERE datname = $1",
-                &[&name],
-            )
+            .query_one("SELECT count(*) FROM pg_database WHERE datname = $1", &[&name])
             .await
             .expect("q")
             .get(0)
     });
-    assert_eq!(
-        kept, 1,
-        "a failing test's database must be kept for inspection"
-    );
+    assert_eq!(kept, 1, "a failing test's database must be kept for inspection");
 }
 
 #[tokio::test]
@@ -179,9 +146,7 @@ async fn libpq_urls_connect_as_printed() {
     let db = database().await;
     let url = db.libpq_url(Target::Primary);
     let config: tokio_postgres::Config = url.expose_secret().parse().expect("url parses");
-    let client = connect(&config, db.cluster().ca_cert())
-        .await
-        .expect("connect by url");
+    let client = connect(&config, db.cluster().ca_cert()).await.expect("connect by url");
     let current: String = client
         .query_one("SELECT current_database()", &[])
         .await
@@ -205,9 +170,7 @@ fn kill_9_of_the_primary_then_start_recovers_committed_data() {
         .expect("write");
     assert!(cluster.kill(NodeName::Primary).expect("kill"));
     assert!(
-        cluster
-            .query(NodeName::Primary, "postgres", "SELECT 1")
-            .is_err(),
+        cluster.query(NodeName::Primary, "postgres", "SELECT 1").is_err(),
         "server must be down"
     );
     cluster.start(NodeName::Primary).expect("start after crash");
@@ -231,9 +194,7 @@ fn a_stale_postmaster_pid_is_recovered() {
         .start(NodeName::Primary)
         .expect("start despite the stale pid file");
     assert_eq!(
-        cluster
-            .query(NodeName::Primary, "postgres", "SELECT 1")
-            .expect("query"),
+        cluster.query(NodeName::Primary, "postgres", "SELECT 1").expect("query"),
         "1"
     );
 }
@@ -241,11 +202,7 @@ fn a_stale_postmaster_pid_is_recovered() {
 #[test]
 fn promote_makes_the_replica_writable() {
     let cluster = dedicated_cluster(ClusterOptions::default());
-    let replica_write = cluster.query(
-        NodeName::Replica,
-        "postgres",
-        "CREATE TABLE before_promote (id int)",
-    );
+    let replica_write = cluster.query(NodeName::Replica, "postgres", "CREATE TABLE before_promote (id int)");
     assert!(replica_write.is_err(), "a standby must refuse writes");
     cluster.promote().expect("promote");
     cluster
@@ -279,9 +236,8 @@ fn dropping_a_dedicated_cluster_stops_it_and_removes_its_directory() {
 #[test]
 fn missing_server_binaries_give_the_clear_error() {
     let empty = tempfile::tempdir().expect("tempdir");
-    let err =
-        pg_launcher::PgBinaries::locate_with(Some(empty.path().to_owned()), empty.path(), None)
-            .expect_err("no binaries there");
+    let err = pg_launcher::PgBinaries::locate_with(Some(empty.path().to_owned()), empty.path(), None)
+        .expect_err("no binaries there");
     let text = err.to_string();
     assert!(
         text.contains("apt-get install postgresql") && text.contains("PCC_PG_BIN"),

@@ -37,11 +37,7 @@ fn two_test_binaries_at_once_do_not_collide() {
     let children: Vec<_> = (0..2)
         .map(|i| {
             Command::new(&exe)
-                .args([
-                    "a_process_uses_its_own_cluster",
-                    "--exact",
-                    "--test-threads=1",
-                ])
+                .args(["a_process_uses_its_own_cluster", "--exact", "--test-threads=1"])
                 .env("PCC_ISOLATION_REPORT", reports.path().join(format!("r{i}")))
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
@@ -60,8 +56,7 @@ fn two_test_binaries_at_once_do_not_collide() {
             String::from_utf8_lossy(&output.stdout)
         );
     }
-    let read =
-        |i: usize| std::fs::read_to_string(reports.path().join(format!("r{i}"))).expect("report");
+    let read = |i: usize| std::fs::read_to_string(reports.path().join(format!("r{i}"))).expect("report");
     let (a, b) = (read(0), read(1));
     let a: Vec<&str> = a.split_whitespace().collect();
     let b: Vec<&str> = b.split_whitespace().collect();

@@ -1,3 +1,4 @@
 //! One module per command group; each exposes its clap arguments and a `run` function.
 
 pub mod dev;
+mod dev_strings;

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian/Ubuntu machine that has only the Rust toolchain lacks:
+#   - PostgreSQL server binaries (initdb, pg_ctl, postgres, pg_basebackup, psql, pgbench), package `postgresql`;
+#   - a C compiler for crates that build C (ring), package `gcc` + `libc6-dev`.
+# Idempotent and quiet when nothing is missing. Sourced or executed by scripts/start, scripts/test and .ci/run.
+set -euo pipefail
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+have_pg_server() {
+  local dir
+  if [ -n "${PCC_PG_BIN:-}" ] && [ -x "$PCC_PG_BIN/initdb" ]; then return 0; fi
+  if command -v pg_config >/dev/null 2>&1; then
+    dir=$(pg_config --bindir 2>/dev/null || true)
+    if [ -n "$dir" ] && [ -x "$dir/initdb" ]; then return 0; fi
+  fi
+  for dir in /usr/lib/postgresql/*/bin; do
+    if [ -x "$dir/initdb" ] && [ -x "$dir/pg_basebackup" ]; then return 0; fi
+  done
+  command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1
+}
+
+# Runs a command as root: directly when we are root, through sudo otherwise.
+as_root() {
+  if [ "$(id -u)" = 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    log "need root to run: $*  (no sudo available). Run it as root, then retry."
+    exit 1
+  fi
+}
+
+apt_install() {
+  if ! command -v apt-get >/dev/null 2>&1; then
+    log "missing packages ($*) and no apt-get: install them with your package manager, or set PCC_PG_BIN."
+    exit 1
+  fi
+  log "installing $* (apt-get)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+missing=()
+have_pg_server || missing+=(postgresql postgresql-contrib)
+command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt_install "${missing[@]}"
+fi
+
+# As root, servers run as the `postgres` OS user, which the Debian package creates. If PostgreSQL came
+# from somewhere else, create the user so the launcher has someone to run initdb as.
+if [ "$(id -u)" = 0 ] && [ -z "${PCC_PG_OS_USER:-}" ] && ! id postgres >/dev/null 2>&1; then
+  log "creating the system user postgres (initdb and postgres refuse to run as root)"
+  useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+fi
+
+# Debian's package starts a cluster on port 5432 on install; we never use it, and nothing here depends on it.
+exit 0
