@@ -6,6 +6,8 @@
 
 mod raw;
 mod validate;
+mod validate_env;
+mod validate_service;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

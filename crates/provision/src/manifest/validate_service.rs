@@ -1,0 +1,236 @@
+//! Validation of one `[services.<name>]` table: pools, timeouts, rotation, extra roles,
+//! per-environment overrides and derived names.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::raw::{RawPool, RawService};
+use super::validate::Problems;
+use super::{Access, Environment, ExtraRole, Pool, Rotation, Service, ServiceEnv, Sizing, Timeouts};
+use crate::ident::Ident;
+use crate::naming::{EnvName, ServiceName, ServiceNames};
+use crate::units::Millis;
+
+fn pool(p: &mut Problems, key: &str, raw: &RawPool) -> Pool {
+    if raw.max == 0 {
+        p.push(&format!("{key}.max"), "must be at least 1");
+    }
+    if raw.min > raw.max {
+        p.push(key, format!("min {} is larger than max {}", raw.min, raw.max));
+    }
+    let max_lifetime = p.millis(&format!("{key}.max_lifetime"), raw.max_lifetime.as_ref(), 1_800_000);
+    if max_lifetime.0 == 0 {
+        p.push(
+            &format!("{key}.max_lifetime"),
+            "must be positive: rotation relies on pools replacing connections",
+        );
+    }
+    Pool {
+        min: raw.min,
+        max: raw.max,
+        max_lifetime,
+    }
+}
+
+pub(super) fn service(
+    p: &mut Problems,
+    key: &str,
+    prefix: &str,
+    name: ServiceName,
+    raw: RawService,
+    environments: &BTreeMap<EnvName, Environment>,
+) -> Option<Service> {
+    let deployed: BTreeSet<EnvName> = match &raw.environments {
+        None => environments.keys().cloned().collect(),
+        Some(list) => list
+            .iter()
+            .filter_map(|e| match environments.keys().find(|k| k.as_str() == e) {
+                Some(k) => Some(k.clone()),
+                None => {
+                    p.push(
+                        &format!("{key}.environments"),
+                        format!("{e:?} is not a declared environment"),
+                    );
+                    None
+                }
+            })
+            .collect(),
+    };
+    let timeouts = Timeouts {
+        statement_timeout: p.millis(
+            &format!("{key}.statement_timeout"),
+            raw.statement_timeout.as_ref(),
+            30_000,
+        ),
+        lock_timeout: p.millis(&format!("{key}.lock_timeout"), raw.lock_timeout.as_ref(), 5_000),
+        idle_in_transaction_session_timeout: p.millis(
+            &format!("{key}.idle_in_transaction_session_timeout"),
+            raw.idle_in_transaction_session_timeout.as_ref(),
+            60_000,
+        ),
+    };
+    let base_pool = pool(p, &format!("{key}.pool"), &raw.pool);
+    let base_replica = raw
+        .replica_pool
+        .as_ref()
+        .map(|r| pool(p, &format!("{key}.replica_pool"), r));
+    let rotation = {
+        let lifetime = base_pool
+            .max_lifetime
+            .max(base_replica.map_or(Millis(0), |r| r.max_lifetime));
+        let rk = format!("{key}.rotation");
+        let grace = p.millis(
+            &format!("{rk}.grace"),
+            raw.rotation.as_ref().and_then(|r| r.grace.as_ref()),
+            2 * lifetime.0 + 300_000,
+        );
+        if grace <= lifetime {
+            p.push(&format!("{rk}.grace"), format!("{grace} must be longer than the pools' max_lifetime {lifetime}, or pods still hold connections of the login being disabled"));
+        }
+        let max_age_days = raw.rotation.as_ref().and_then(|r| r.max_age_days).unwrap_or(90);
+        if !(1..=365).contains(&max_age_days) {
+            p.push(
+                &format!("{rk}.max_age_days"),
+                format!("{max_age_days} must be 1-365 (the seed plan rotates every 30-90 days)"),
+            );
+        }
+        Rotation { grace, max_age_days }
+    };
+    let base = name
+        .as_str()
+        .strip_prefix(prefix)
+        .unwrap_or(name.as_str())
+        .replace('-', "_");
+    let roles = extra_roles(p, key, &base, &raw);
+    let base_sizing = Sizing {
+        pool: base_pool,
+        replica_pool: base_replica,
+        pods: raw.pods.unwrap_or(1),
+        max_surge: raw.max_surge.unwrap_or(1),
+        size_estimate: p
+            .size(&format!("{key}.size_estimate"), raw.size_estimate.as_ref())
+            .unwrap_or_default(),
+        monthly_growth: p
+            .size(&format!("{key}.monthly_growth"), raw.monthly_growth.as_ref())
+            .unwrap_or_default(),
+    };
+    if base_sizing.pods == 0 {
+        p.push(&format!("{key}.pods"), "must be at least 1");
+    }
+    for env in raw.overrides.keys() {
+        if !deployed.iter().any(|d| d.as_str() == env) {
+            p.push(
+                &format!("{key}.overrides.{env}"),
+                "the service is not deployed to this environment",
+            );
+        }
+    }
+    let mut per_env = BTreeMap::new();
+    for env in &deployed {
+        let ok = format!("{key}.overrides.{env}");
+        let o = raw.overrides.get(env.as_str());
+        let sizing = match o {
+            None => base_sizing,
+            Some(o) => Sizing {
+                pool: o
+                    .pool
+                    .as_ref()
+                    .map_or(base_sizing.pool, |r| pool(p, &format!("{ok}.pool"), r)),
+                replica_pool: o
+                    .replica_pool
+                    .as_ref()
+                    .map(|r| pool(p, &format!("{ok}.replica_pool"), r))
+                    .or(base_sizing.replica_pool),
+                pods: o.pods.unwrap_or(base_sizing.pods),
+                max_surge: o.max_surge.unwrap_or(base_sizing.max_surge),
+                size_estimate: p
+                    .size(&format!("{ok}.size_estimate"), o.size_estimate.as_ref())
+                    .unwrap_or(base_sizing.size_estimate),
+                monthly_growth: p
+                    .size(&format!("{ok}.monthly_growth"), o.monthly_growth.as_ref())
+                    .unwrap_or(base_sizing.monthly_growth),
+            },
+        };
+        if sizing.pods == 0 {
+            p.push(&format!("{ok}.pods"), "must be at least 1");
+        }
+        let lifetime = sizing
+            .pool
+            .max_lifetime
+            .max(sizing.replica_pool.map_or(Millis(0), |r| r.max_lifetime));
+        if rotation.grace <= lifetime {
+            p.push(
+                &ok,
+                format!(
+                    "pool max_lifetime {lifetime} is not shorter than the rotation grace {}",
+                    rotation.grace
+                ),
+            );
+        }
+        match ServiceNames::derive(&name, prefix, env) {
+            Ok(names) => {
+                per_env.insert(env.clone(), ServiceEnv { sizing, names });
+            }
+            Err(e) => p.push(key, format!("in environment {env}: {e}")),
+        }
+    }
+    Some(Service {
+        name,
+        description: raw.description,
+        environments: deployed,
+        timeouts,
+        rotation,
+        roles,
+        per_env,
+    })
+}
+
+fn extra_roles(p: &mut Problems, key: &str, base: &str, raw: &RawService) -> Vec<ExtraRole> {
+    let mut out = Vec::new();
+    for (i, r) in raw.roles.iter().enumerate() {
+        let rk = format!("{key}.roles[{i}]");
+        let name = match Ident::parse("role", &r.name) {
+            Ok(n) => n,
+            Err(e) => {
+                p.push(&format!("{rk}.name"), e);
+                continue;
+            }
+        };
+        if !r.name.starts_with(&format!("{base}_")) {
+            p.push(
+                &format!("{rk}.name"),
+                format!("{:?} must start with the service's base \"{base}_\"", r.name),
+            );
+        }
+        let standard = ["owner", "app", "readonly", "user", "user_b"].map(|s| format!("{base}_{s}"));
+        if standard.contains(&r.name) {
+            p.push(
+                &format!("{rk}.name"),
+                format!("{:?} is one of the service's standard roles", r.name),
+            );
+        }
+        let access = match r.access.as_str() {
+            "read_only" => Access::ReadOnly,
+            "read_write" => Access::ReadWrite,
+            other => {
+                p.push(
+                    &format!("{rk}.access"),
+                    format!("{other:?} must be \"read_only\" or \"read_write\""),
+                );
+                continue;
+            }
+        };
+        if !r.login && r.connection_limit.is_some() {
+            p.push(
+                &format!("{rk}.connection_limit"),
+                "only login roles have a connection limit",
+            );
+        }
+        out.push(ExtraRole {
+            name,
+            access,
+            login: r.login,
+            connection_limit: r.connection_limit.unwrap_or(if r.login { 5 } else { 0 }),
+        });
+    }
+    out
+}
