@@ -303,6 +303,7 @@ fn encode(text: &str) -> String {
 fn npgsql_quote(value: &str) -> String {
     let needs = value.is_empty()
         || value.starts_with(char::is_whitespace)
+        || value.starts_with('=')
         || value.ends_with(char::is_whitespace)
         || value.contains([';', '"', '\''])
         || value.contains(char::is_control);

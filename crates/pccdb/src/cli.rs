@@ -45,6 +45,8 @@ pub enum Command {
     /// Local development cluster: a real PostgreSQL primary and streaming replica under ./.pcc/dev.
     #[command(subcommand)]
     Dev(cmd::dev::DevCommand),
+    /// Explain a connection string (Npgsql, libpq keyword/URI or JDBC), password redacted.
+    Conninfo(cmd::conninfo::ConninfoArgs),
 }
 
 impl Cli {
@@ -55,6 +57,7 @@ impl Cli {
     pub fn run(self) -> anyhow::Result<Outcome> {
         match self.command {
             Command::Dev(command) => cmd::dev::run(command, &self.global),
+            Command::Conninfo(args) => cmd::conninfo::run(&args, &self.global),
         }
     }
 }

@@ -54,6 +54,8 @@ struct Draft {
     spec: ConnSpec,
     hosts: Vec<String>,
     ports: Vec<String>,
+    /// The keyword or variable the port list came from, for error messages.
+    port_key: String,
     fallback_application_name: Option<String>,
     explicit: HashSet<&'static str>,
 }
@@ -104,6 +106,7 @@ impl Draft {
             spec,
             hosts: Vec::new(),
             ports: Vec::new(),
+            port_key: "port".to_owned(),
             fallback_application_name: None,
             explicit: HashSet::new(),
         }
@@ -123,16 +126,13 @@ impl Draft {
         let spec = &mut self.spec;
         match param {
             Param::Host => self.hosts = split_list(value),
-            Param::Port => self.ports = split_list(value),
-            Param::Dbname => {
-                if value.contains('=') || value.starts_with("postgres://") || value.starts_with("postgresql://") {
-                    return Err(ParseError::unsupported(
-                        key,
-                        "a connection string inside dbname is not expanded",
-                    ));
-                }
-                spec.database = text(value);
+            Param::Port => {
+                self.ports = split_list(value);
+                self.port_key = key.to_owned();
             }
+            // PQconnectdb does not expand a connection string inside dbname (only
+            // PQconnectdbParams with expand_dbname does), so neither do we: it is a name.
+            Param::Dbname => spec.database = text(value),
             Param::User => spec.username = text(value),
             Param::Password => spec.password = text(value).map(SecretString::from),
             Param::Passfile => spec.passfile = text(value).map(PathBuf::from),
@@ -248,7 +248,7 @@ impl Draft {
                 self.spec.notes.push(crate::npgsql::spec_note(shown, var));
             }
         }
-        self.spec.hosts = resolve_hosts(&self.hosts, &self.ports)?;
+        self.spec.hosts = resolve_hosts(&self.hosts, &self.ports, &self.port_key)?;
         let spec = &mut self.spec;
         if spec.application_name.is_none() {
             spec.application_name = self.fallback_application_name.take();
@@ -279,7 +279,7 @@ fn split_list(value: &str) -> Vec<String> {
 
 /// Pairs libpq's host and port lists: one port for all hosts or one per host; an empty host
 /// is the default socket directory, an empty port the default port.
-fn resolve_hosts(hosts: &[String], ports: &[String]) -> Result<Vec<HostSpec>, ParseError> {
+fn resolve_hosts(hosts: &[String], ports: &[String], port_key: &str) -> Result<Vec<HostSpec>, ParseError> {
     let hosts: Vec<&str> = if hosts.is_empty() {
         vec![""]
     } else {
@@ -300,7 +300,7 @@ fn resolve_hosts(hosts: &[String], ports: &[String]) -> Result<Vec<HostSpec>, Pa
             let port = if port_text.is_empty() {
                 DEFAULT_PORT
             } else {
-                port("port", port_text, libpq_int("port", port_text)?)?
+                port(port_key, port_text, libpq_int(port_key, port_text)?)?
             };
             let host = if host.is_empty() {
                 Host::Unix(PathBuf::from(DEFAULT_SOCKET_DIR))

@@ -81,8 +81,11 @@ pub(crate) fn split(uri: &str) -> Result<UriParts, ParseError> {
     }
     let host_offset = prefix_len + userinfo.map_or(0, |u| u.len() + 1);
     let (hosts, ports) = split_hosts(hostlist, host_offset)?;
-    if hosts.iter().any(|h| !h.is_empty()) || ports.iter().any(|p| !p.is_empty()) {
+    // Like libpq, an option is set only when the URI gives it, so PGHOST/PGPORT still apply.
+    if hosts.iter().any(|h| !h.is_empty()) {
         params.push(("host".to_owned(), hosts.join(",")));
+    }
+    if ports.iter().any(|p| !p.is_empty()) {
         params.push(("port".to_owned(), ports.join(",")));
     }
 
@@ -179,7 +182,6 @@ mod tests {
             params("postgresql://%2Fvar%2Frun%2Fpostgresql/db"),
             vec![
                 ("host".into(), "/var/run/postgresql".into()),
-                ("port".into(), String::new()),
                 ("dbname".into(), "db".into())
             ]
         );
