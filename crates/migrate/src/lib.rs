@@ -2,6 +2,7 @@
 
 pub mod callback;
 pub mod checksum;
+pub mod config;
 pub mod model;
 pub mod name;
 pub mod placeholder;
