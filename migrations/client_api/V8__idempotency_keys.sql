@@ -26,7 +26,7 @@ CREATE TABLE client_api.idempotency_key (
     -- The header value: 1 to 255 visible ASCII characters.
     CONSTRAINT idempotency_key_format CHECK (idempotency_key ~ '^[!-~]{1,255}$'),
     CONSTRAINT idempotency_key_method_format CHECK (request_method ~ '^[A-Z]{3,10}$'),
-    CONSTRAINT idempotency_key_path_format CHECK (request_path ~ '^/[!-~]{0,2047}$'),
+    CONSTRAINT idempotency_key_path_format CHECK (pg_catalog.length(request_path) <= 2048 AND request_path ~ '^/[!-~]*$'),
     CONSTRAINT idempotency_key_fingerprint_sha256 CHECK (pg_catalog.octet_length(request_fingerprint) = 32),
     CONSTRAINT idempotency_key_status_range CHECK (response_status BETWEEN 100 AND 599),
     CONSTRAINT idempotency_key_headers_object CHECK (pg_catalog.jsonb_typeof(response_headers) = 'object'),

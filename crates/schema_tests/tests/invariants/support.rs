@@ -1,0 +1,152 @@
+//! Shared test plumbing: the migrated template database, sessions that act as the service, fixtures and
+//! assertions on SQLSTATEs, constraint names and the whole-hierarchy invariant.
+
+use schema_tests::apply::{self, SERVICE_ROLE};
+use schema_tests::{migrations, migrations_dir};
+use test_support::{TestDatabase, database};
+use tokio_postgres::Client;
+use tokio_postgres::error::DbError;
+use uuid::Uuid;
+
+/// Provisions `client` like production and applies every migration as the owner.
+///
+/// Each test migrates its own database (about a second of work) rather than cloning a migrated template:
+/// `test_support::database_from` currently fails on its `DROP DATABASE ...; CREATE DATABASE ...` batch (CREATE
+/// DATABASE cannot run in the implicit transaction of a multi-statement query). Switch to a template when fixed.
+async fn migrate(client: &mut Client) {
+    let files = migrations::load(&migrations_dir()).unwrap_or_else(|e| panic!("{e}"));
+    apply::provision(client).await.unwrap_or_else(|e| panic!("{e}"));
+    apply::apply(client, &files).await.unwrap_or_else(|e| panic!("{e}"));
+    apply::grant_service_role(client).await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// One test's database.
+pub struct Db {
+    pub db: TestDatabase,
+}
+
+impl Db {
+    /// A fresh database, provisioned and migrated.
+    pub async fn new() -> Self {
+        let db = database().await;
+        migrate(&mut db.connect().await).await;
+        Self { db }
+    }
+
+    /// A superuser session (for catalog queries and what only the owner may do).
+    pub async fn admin(&self) -> Client {
+        self.db.connect().await
+    }
+
+    /// A session with the service's privileges whose transactions act for `actor` (pcc.actor).
+    pub async fn service(&self, actor: &str) -> Client {
+        let client = self.db.connect().await;
+        client
+            .batch_execute(&format!("SET ROLE {SERVICE_ROLE}; SET pcc.actor = '{actor}'"))
+            .await
+            .expect("acting as the service");
+        client
+    }
+}
+
+/// The server error inside `result`, which must have failed with `code` (and, when given, `constraint`).
+pub fn expect_error<T: std::fmt::Debug>(
+    result: Result<T, tokio_postgres::Error>,
+    code: &str,
+    constraint: Option<&str>,
+) -> DbError {
+    let error = match result {
+        Ok(value) => panic!("expected SQLSTATE {code}, but the statement succeeded: {value:?}"),
+        Err(e) => e,
+    };
+    let db = error.as_db_error().unwrap_or_else(|| panic!("expected SQLSTATE {code}, got {error}")).clone();
+    assert_eq!(db.code().code(), code, "unexpected error: {}", db.message());
+    if let Some(name) = constraint {
+        assert_eq!(db.constraint(), Some(name), "constraint of: {}", db.message());
+    }
+    db
+}
+
+/// The SQLSTATE of a failed statement, or `None` when it succeeded.
+pub fn sqlstate<T>(result: &Result<T, tokio_postgres::Error>) -> Option<String> {
+    result.as_ref().err().map(|e| e.code().map_or_else(|| e.to_string(), |c| c.code().to_owned()))
+}
+
+/// Inserts a client named `name` (legal name `<name> Ltd`) under `parent`; returns its id.
+pub async fn new_client(client: &Client, name: &str, parent: Option<Uuid>) -> Uuid {
+    client
+        .query_one(
+            "INSERT INTO client_api.client (display_name, legal_name, parent_id) VALUES ($1, $1 || ' Ltd', $2) \
+             RETURNING id",
+            &[&name, &parent],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("inserting client {name}: {}", apply::describe(&e)))
+        .get(0)
+}
+
+/// Moves `id` under `parent` through client_api.move_client.
+pub async fn move_client(client: &Client, id: Uuid, parent: Option<Uuid>) -> Result<(), tokio_postgres::Error> {
+    client.query("SELECT id FROM client_api.move_client($1, $2)", &[&id, &parent]).await.map(drop)
+}
+
+/// Asserts, for every client, that root_id, depth and path equal what its parent chain says, that the chain
+/// is acyclic and that no live client sits under a deleted one. Independent of the triggers: recomputed here
+/// from parent_id alone.
+pub async fn assert_hierarchy_consistent(client: &Client) {
+    let rows = client
+        .query(
+            "WITH RECURSIVE chain (id, root_id, depth, path, live_chain) AS (
+                 SELECT id, id, 0, '/' || id::text || '/', deleted_at IS NULL
+                   FROM client_api.client WHERE parent_id IS NULL
+                 UNION ALL
+                 SELECT c.id, chain.root_id, chain.depth + 1, chain.path || c.id::text || '/',
+                        chain.live_chain AND c.deleted_at IS NULL
+                   FROM client_api.client AS c JOIN chain ON c.parent_id = chain.id
+             )
+             SELECT c.id::text, c.path, chain.path, c.depth, chain.depth, c.root_id = chain.root_id,
+                    c.deleted_at IS NULL AND NOT EXISTS (
+                        SELECT 1 FROM client_api.client AS p
+                         WHERE p.deleted_at IS NOT NULL AND c.path LIKE p.path || '%' AND p.id <> c.id)
+                    OR c.deleted_at IS NOT NULL
+               FROM client_api.client AS c LEFT JOIN chain ON chain.id = c.id",
+            &[],
+        )
+        .await
+        .expect("hierarchy query");
+    for row in rows {
+        let id: String = row.get(0);
+        let expected: Option<String> = row.get(2);
+        let Some(expected) = expected else {
+            panic!("client {id} is not reachable from any root: its parent chain is a cycle");
+        };
+        assert_eq!(row.get::<_, String>(1), expected, "path of {id}");
+        assert_eq!(i32::from(row.get::<_, i16>(3)), row.get::<_, i32>(4), "depth of {id}");
+        assert!(row.get::<_, bool>(5), "root of {id}");
+        assert!(row.get::<_, bool>(6), "live client {id} under a deleted ancestor");
+    }
+}
+
+/// The process id of a session, to watch it wait.
+pub async fn backend_pid(client: &Client) -> i32 {
+    client.query_one("SELECT pg_backend_pid()", &[]).await.expect("pid").get(0)
+}
+
+/// Returns once session `pid` is blocked on a lock (polls pg_stat_activity; no time limit of its own, the test
+/// harness's timeout applies).
+pub async fn wait_until_blocked(observer: &Client, pid: i32) {
+    loop {
+        let waiting: bool = observer
+            .query_one(
+                "SELECT coalesce(wait_event_type = 'Lock', false) FROM pg_stat_activity WHERE pid = $1",
+                &[&pid],
+            )
+            .await
+            .expect("pg_stat_activity")
+            .get(0);
+        if waiting {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
