@@ -5,152 +5,31 @@
 //! once the replica streams. Every operation a fault test needs (stop, kill -9, restart, promote)
 //! takes `&self`, so one cluster can be shared with the tasks that drive load against it.
 
-use std::net::TcpListener;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rand::distr::{Alphanumeric, SampleString};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use crate::binaries::PgBinaries;
 use crate::conf;
 use crate::error::{LauncherError, Result, io_err};
-use crate::layout::{ClusterState, Layout, NodeName, PersistedOptions};
+use crate::layout::{ClusterState, Layout, NodeName};
 use crate::node::{Node, StartFailure};
+use crate::options::{ClusterOptions, Endpoint, UpAction};
 use crate::os_user::ServerUser;
 use crate::run::{psql, run};
-use crate::tls;
 use crate::watchdog::Watchdog;
-
-/// The physical replication slot that keeps WAL for the replica.
-const SLOT: &str = "pcc_replica";
-/// The superuser created by initdb.
-const SUPERUSER: &str = "postgres";
-/// Port allocation attempts when another process grabs a port between our probe and the bind.
-const PORT_ATTEMPTS: usize = 5;
-
-/// How to create a cluster. Ignored (except `ephemeral`) when the directory already holds one.
-#[derive(Debug, Clone)]
-pub struct ClusterOptions {
-    /// Create a streaming replica.
-    pub replica: bool,
-    /// `recovery_min_apply_delay` of the replica (for lag tests).
-    pub recovery_min_apply_delay: Option<Duration>,
-    /// Extra postgresql.conf settings for both servers, e.g. `("work_mem", "'8MB'")`.
-    pub extra_conf: Vec<(String, String)>,
-    /// Keep fsync on (development) or trade durability against OS crashes for speed (tests).
-    pub durable: bool,
-    /// Accept only TLS connections over TCP, as AlloyDB does.
-    pub require_tls: bool,
-    /// max_connections of both servers (AlloyDB's default in the seed plan: 500).
-    pub max_connections: u32,
-    /// Stop the servers and delete the directory when the [`Cluster`] is dropped or the process exits.
-    pub ephemeral: bool,
-}
-
-impl Default for ClusterOptions {
-    fn default() -> Self {
-        Self {
-            replica: true,
-            recovery_min_apply_delay: None,
-            extra_conf: Vec::new(),
-            durable: true,
-            require_tls: true,
-            max_connections: 500,
-            ephemeral: false,
-        }
-    }
-}
-
-impl ClusterOptions {
-    /// Options for a throwaway test cluster: not durable, removed when dropped or at process exit.
-    pub fn ephemeral() -> Self {
-        Self {
-            durable: false,
-            ephemeral: true,
-            max_connections: 300,
-            ..Self::default()
-        }
-    }
-}
-
-/// Where and as whom to reach one server.
-#[derive(Clone)]
-pub struct Endpoint {
-    /// Always `127.0.0.1`.
-    pub host: String,
-    /// The TCP port.
-    pub port: u16,
-    /// The unix socket directory (trust authentication; reachable by root and the cluster owner).
-    pub socket_dir: PathBuf,
-    /// The superuser name.
-    pub user: String,
-    /// The superuser password.
-    pub password: SecretString,
-}
-
-impl std::fmt::Debug for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("socket_dir", &self.socket_dir)
-            .field("user", &self.user)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
-
-/// What [`Cluster::up`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpAction {
-    /// The cluster was created.
-    Created,
-    /// It existed; one or more servers were started.
-    Started,
-    /// Everything was already running; nothing changed.
-    AlreadyRunning,
-}
-
-/// Observed state of one server.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct NodeStatus {
-    /// Which node.
-    pub node: NodeName,
-    /// TCP port.
-    pub port: u16,
-    /// Postmaster pid, when running.
-    pub pid: Option<i32>,
-    /// `primary` or `standby`, when running and reachable.
-    pub role: Option<String>,
-}
-
-/// Observed state of the cluster.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ClusterStatus {
-    /// The cluster directory.
-    pub dir: PathBuf,
-    /// Server version.
-    pub server_version: String,
-    /// Each node.
-    pub nodes: Vec<NodeStatus>,
-    /// `pg_stat_replication.state` of the replica's connection, as seen by the primary.
-    pub replication_state: Option<String>,
-    /// Replay lag reported by the primary, in milliseconds.
-    pub replay_lag_ms: Option<u64>,
-}
 
 /// A running (or stopped) local cluster.
 #[derive(Debug)]
 pub struct Cluster {
-    layout: Layout,
-    bins: PgBinaries,
-    user: ServerUser,
-    password: SecretString,
-    state: Mutex<ClusterState>,
-    watchdog: Option<Watchdog>,
+    pub(crate) layout: Layout,
+    pub(crate) bins: PgBinaries,
+    pub(crate) user: ServerUser,
+    pub(crate) password: SecretString,
+    pub(crate) state: Mutex<ClusterState>,
+    pub(crate) watchdog: Option<Watchdog>,
 }
 
 impl Cluster {
@@ -201,179 +80,7 @@ impl Cluster {
         })
     }
 
-    fn create(layout: Layout, options: &ClusterOptions) -> Result<Self> {
-        let bins = PgBinaries::locate()?;
-        let user = ServerUser::detect()?;
-        let dir = layout.dir().to_owned();
-        // 0755 when servers run as another user (it must traverse); secrets inside are 0600.
-        let mode = if user.switches() { 0o755 } else { 0o700 };
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(mode)
-            .create(&dir)
-            .map_err(io_err("creating directory", &dir))?;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode))
-            .map_err(io_err("setting permissions of", &dir))?;
-        user.check_reachable(&dir.join("primary"))?;
-
-        let socket_dir = layout.preferred_socket_dir();
-        let outside_socket = (!socket_dir.starts_with(&dir)).then(|| socket_dir.clone());
-        let watchdog = if options.ephemeral {
-            Some(Watchdog::arm(&dir, outside_socket.as_deref())?)
-        } else {
-            None
-        };
-        // The data directories are created here, empty, so the server user (not us) owns them.
-        let mut private_dirs = vec![socket_dir.clone(), layout.log_dir(), layout.data_dir(NodeName::Primary)];
-        if options.replica {
-            private_dirs.push(layout.data_dir(NodeName::Replica));
-        }
-        for private in &private_dirs {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(private)
-                .map_err(io_err("creating directory", private))?;
-            user.own(private, false)?;
-        }
-
-        let password = SecretString::from(Alphanumeric.sample_string(&mut rand::rng(), 32));
-        write_private(&layout.password_file(), password.expose_secret())?;
-
-        let state = ClusterState {
-            format: 1,
-            superuser: SUPERUSER.to_owned(),
-            bin_dir: bins.dir().to_owned(),
-            server_version: bins.version().to_owned(),
-            socket_dir,
-            primary_port: free_port()?,
-            replica_port: if options.replica { Some(free_port()?) } else { None },
-            replica_promoted: false,
-            options: PersistedOptions {
-                durable: options.durable,
-                require_tls: options.require_tls,
-                max_connections: options.max_connections,
-                recovery_min_apply_delay_ms: options
-                    .recovery_min_apply_delay
-                    .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-                extra_conf: options.extra_conf.clone(),
-            },
-        };
-        let cluster = Self {
-            layout,
-            bins,
-            user,
-            password,
-            state: Mutex::new(state),
-            watchdog,
-        };
-        cluster.initdb()?;
-        cluster.start_with_port_retry(NodeName::Primary)?;
-        if options.replica {
-            cluster.basebackup()?;
-            cluster.start_with_port_retry(NodeName::Replica)?;
-            cluster.wait_for_streaming(Duration::from_secs(60))?;
-        }
-        Ok(cluster)
-    }
-
-    fn initdb(&self) -> Result<()> {
-        let data = self.layout.data_dir(NodeName::Primary);
-        // initdb reads the password from a file the server user can read; removed right after.
-        let pwfile = self.layout.dir().join("initdb.pwfile");
-        write_private(&pwfile, self.password.expose_secret())?;
-        self.user.own(&pwfile, false)?;
-        let durable = self.state().options.durable;
-        let mut command = self.user.command(&self.bins.program("initdb"));
-        command
-            .arg("-D")
-            .arg(&data)
-            .args(["-U", SUPERUSER, "-E", "UTF8", "--locale=C", "--data-checksums"])
-            .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
-            .arg(format!("--pwfile={}", pwfile.display()));
-        if !durable {
-            command.arg("--no-sync");
-        }
-        let result = run(command, "creating the primary's data directory");
-        let _ = std::fs::remove_file(&pwfile);
-        result?;
-
-        let material = tls::generate()?;
-        write_private(&data.join("server.key"), &material.server_key_pem)?;
-        std::fs::write(data.join("server.crt"), &material.server_cert_pem)
-            .map_err(io_err("writing", data.join("server.crt")))?;
-        std::fs::write(self.layout.ca_file(), &material.ca_cert_pem)
-            .map_err(io_err("writing", self.layout.ca_file()))?;
-        self.user.own(&data, true)?;
-        conf::write_hba(&data, self.state().options.require_tls)?;
-        self.user.own(&data, true)
-    }
-
-    fn basebackup(&self) -> Result<()> {
-        let data = self.layout.data_dir(NodeName::Replica);
-        let (socket_dir, port, durable) = {
-            let s = self.state();
-            (s.socket_dir.clone(), s.primary_port, s.options.durable)
-        };
-        // A slot left by an earlier replica of this primary would make -C fail.
-        self.query(
-            NodeName::Primary,
-            "postgres",
-            &format!("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{SLOT}'"),
-        )?;
-        let mut command = self.user.command(&self.bins.program("pg_basebackup"));
-        command
-            .arg("-D")
-            .arg(&data)
-            .arg("-h")
-            .arg(&socket_dir)
-            .args([
-                "-p",
-                &port.to_string(),
-                "-U",
-                SUPERUSER,
-                "-X",
-                "stream",
-                "-R",
-                "-C",
-                "-S",
-                SLOT,
-            ])
-            .args(["-c", "fast"]);
-        if !durable {
-            command.arg("--no-sync");
-        }
-        run(command, "copying the primary into the replica")?;
-        Ok(())
-    }
-
-    /// Starts a node, moving it to a fresh port if another process took its port in the meantime
-    /// (only before the cluster is in use: afterwards a port change would break connection strings).
-    fn start_with_port_retry(&self, node: NodeName) -> Result<()> {
-        let mut attempt = 1;
-        loop {
-            self.write_conf(node)?;
-            match self.node(node).start(&self.bins, &self.user) {
-                Ok(()) => {
-                    self.layout.write_state(&self.state())?;
-                    return Ok(());
-                }
-                Err(StartFailure::PortInUse(err)) if attempt < PORT_ATTEMPTS => {
-                    tracing::debug!(%node, error = %err, "port taken, trying another");
-                    let port = free_port()?;
-                    let mut state = self.state();
-                    match node {
-                        NodeName::Primary => state.primary_port = port,
-                        NodeName::Replica => state.replica_port = Some(port),
-                    }
-                    attempt += 1;
-                }
-                Err(StartFailure::PortInUse(err) | StartFailure::Other(err)) => return Err(err),
-            }
-        }
-    }
-
-    fn write_conf(&self, node: NodeName) -> Result<()> {
+    pub(crate) fn write_conf(&self, node: NodeName) -> Result<()> {
         let data = self.layout.data_dir(node);
         let state = self.state().clone();
         conf::write_node_conf(&data, &state, node)?;
@@ -381,13 +88,13 @@ impl Cluster {
         self.user.own(&data.join("postgresql.conf"), false)
     }
 
-    fn state(&self) -> MutexGuard<'_, ClusterState> {
+    pub(crate) fn state(&self) -> MutexGuard<'_, ClusterState> {
         // A panic while holding the lock cannot leave the state half-written (plain data), so
         // recovering from poisoning is safe.
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn node(&self, node: NodeName) -> Node {
+    pub(crate) fn node(&self, node: NodeName) -> Node {
         let (socket_dir, port) = {
             let state = self.state();
             let port = match node {
@@ -587,83 +294,6 @@ impl Cluster {
         )
     }
 
-    /// Waits until the primary reports a streaming replica.
-    ///
-    /// # Errors
-    /// [`LauncherError::Timeout`] after `timeout`.
-    pub fn wait_for_streaming(&self, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let streaming = self
-                .query(
-                    NodeName::Primary,
-                    "postgres",
-                    "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'",
-                )
-                .map(|n| n != "0")
-                .unwrap_or(false);
-            if streaming {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(LauncherError::Timeout {
-                    what: "the replica to stream from the primary".into(),
-                    seconds: timeout.as_secs(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-    }
-
-    /// Reports which servers run, their roles and the replication state.
-    pub fn status(&self) -> ClusterStatus {
-        let nodes = self
-            .nodes()
-            .into_iter()
-            .map(|node| {
-                let pid = self.node(node).running_pid();
-                let role = pid.and_then(|_| {
-                    self.query(node, "postgres", "SELECT pg_is_in_recovery()")
-                        .ok()
-                        .map(|r| {
-                            if r == "t" {
-                                "standby".to_owned()
-                            } else {
-                                "primary".to_owned()
-                            }
-                        })
-                });
-                let port = self.endpoint(node).map(|e| e.port).unwrap_or_default();
-                NodeStatus { node, port, pid, role }
-            })
-            .collect();
-        let replication = self
-            .query(
-                NodeName::Primary,
-                "postgres",
-                "SELECT state || ' ' || coalesce((extract(epoch from replay_lag) * 1000)::bigint::text, '') \
-                 FROM pg_stat_replication LIMIT 1",
-            )
-            .ok()
-            .filter(|s| !s.is_empty());
-        let (replication_state, replay_lag_ms) = match replication {
-            Some(row) => {
-                let mut parts = row.split(' ');
-                let state = parts.next().map(str::to_owned);
-                let lag = parts.next().and_then(|l| l.parse().ok());
-                (state, lag)
-            }
-            None => (None, None),
-        };
-        ClusterStatus {
-            dir: self.layout.dir().to_owned(),
-            server_version: self.server_version(),
-            nodes,
-            replication_state,
-            replay_lag_ms,
-        }
-    }
-
     /// Stops every server immediately and deletes the cluster directory.
     ///
     /// # Errors
@@ -707,32 +337,4 @@ impl Drop for Cluster {
             tracing::warn!(error = %err, "could not clean up the test cluster");
         }
     }
-}
-
-/// Writes a file readable only by its owner.
-fn write_private(path: &Path, contents: &str) -> Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io_err("creating", path))?;
-    file.write_all(contents.as_bytes()).map_err(io_err("writing", path))?;
-    // An existing file keeps its old mode on open; make sure.
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(io_err("setting permissions of", path))
-}
-
-/// A TCP port on 127.0.0.1 that was free a moment ago. The server may still lose it to another
-/// process before binding; callers retry with another port.
-fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(io_err("probing a free port on", "127.0.0.1"))?;
-    let port = listener
-        .local_addr()
-        .map_err(io_err("probing a free port on", "127.0.0.1"))?
-        .port();
-    Ok(port)
 }

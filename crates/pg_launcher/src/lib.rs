@@ -22,16 +22,21 @@
 mod binaries;
 mod cluster;
 mod conf;
+mod create;
 mod error;
 mod layout;
 mod node;
+mod options;
 mod os_user;
 mod run;
+mod status;
 mod tls;
 mod watchdog;
 
 pub use binaries::PgBinaries;
-pub use cluster::{Cluster, ClusterOptions, ClusterStatus, Endpoint, NodeStatus, UpAction};
+pub use cluster::Cluster;
 pub use error::{LauncherError, Result};
 pub use layout::NodeName;
+pub use options::{ClusterOptions, Endpoint, UpAction};
 pub use os_user::ServerUser;
+pub use status::{ClusterStatus, NodeStatus};

@@ -21,9 +21,12 @@ pub struct Server {
     pub password: SecretString,
     /// Database to connect to for administration (`postgres`).
     pub admin_db: String,
-    /// The CA to verify the server's certificate with; `None` connects without TLS.
+    /// The CA to verify the server's certificate with; `None` encrypts without verifying.
     pub ca_cert: Option<PathBuf>,
+    /// Whether to use TLS at all (launched clusters require it; a URL with `sslmode=disable` turns it off).
+    pub tls: bool,
 }
+
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -37,6 +40,21 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
+    /// A `conninfo` spec for `dbname` on this server as the superuser (TLS verified against the
+    /// cluster CA when known), for code under test that takes connection specs.
+    pub fn spec(&self, dbname: &str) -> conninfo::ConnSpec {
+        let spec = conninfo::ConnSpec::for_host(&self.host, self.port)
+            .with_user(&self.user)
+            .with_password(self.password.clone())
+            .with_database(dbname)
+            .with_application_name("test_support");
+        match (&self.ca_cert, self.tls) {
+            (Some(ca), true) => spec.with_ssl_mode(conninfo::SslMode::VerifyFull).with_root_cert(ca),
+            (None, true) => spec.with_ssl_mode(conninfo::SslMode::Require),
+            (_, false) => spec.with_ssl_mode(conninfo::SslMode::Disable),
+        }
+    }
+
     /// A tokio-postgres configuration for `dbname` on this server.
     pub fn config(&self, dbname: &str) -> tokio_postgres::Config {
         use secrecy::ExposeSecret;
@@ -49,9 +67,11 @@ impl Server {
             .dbname(dbname)
             .application_name("test_support")
             .connect_timeout(std::time::Duration::from_secs(10));
-        if self.ca_cert.is_some() {
-            config.ssl_mode(tokio_postgres::config::SslMode::Require);
-        }
+        config.ssl_mode(if self.tls {
+            tokio_postgres::config::SslMode::Require
+        } else {
+            tokio_postgres::config::SslMode::Disable
+        });
         config
     }
 
@@ -64,6 +84,7 @@ impl Server {
             password: endpoint.password,
             admin_db: "postgres".to_owned(),
             ca_cert: Some(cluster.ca_cert_path()),
+            tls: true,
         })
     }
 
@@ -86,6 +107,7 @@ impl Server {
             password: SecretString::from(password),
             admin_db: config.get_dbname().unwrap_or("postgres").to_owned(),
             ca_cert: std::env::var_os("PCC_TEST_CA_CERT").map(PathBuf::from),
+            tls: config.get_ssl_mode() != tokio_postgres::config::SslMode::Disable,
         }
     }
 }

@@ -190,11 +190,17 @@ impl TestDatabase {
         }
     }
 
+    /// A `conninfo` spec for this database on the primary or the replica (superuser, TLS verified
+    /// against the cluster CA), for code under test that takes connection specs.
+    pub fn spec(&self, target: Target) -> conninfo::ConnSpec {
+        self.server(target).spec(&self.name)
+    }
+
     /// A libpq URI for this database (`postgresql://user:password@host:port/db?sslmode=require`).
     pub fn libpq_url(&self, target: Target) -> SecretString {
         let server = self.server(target);
         let encode = |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
-        let sslmode = if server.ca_cert.is_some() { "require" } else { "disable" };
+        let sslmode = if server.tls { "require" } else { "disable" };
         SecretString::from(format!(
             "postgresql://{}:{}@{}:{}/{}?sslmode={sslmode}",
             encode(&server.user),

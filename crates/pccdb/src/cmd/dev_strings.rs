@@ -1,6 +1,7 @@
 //! The connection strings `pccdb dev up` prints: the seed plan's Npgsql form and the libpq URI form,
 //! for the primary and for the replica (`Target Session Attributes=read-only`), usable as printed.
 
+use conninfo::{ConnSpec, SslMode, TargetSessionAttrs};
 use pg_launcher::Endpoint;
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -20,26 +21,18 @@ pub struct NodeStrings {
 
 /// The strings for one node; `read_only` adds the replica's target session attributes.
 pub fn for_node(endpoint: &Endpoint, read_only: bool) -> NodeStrings {
-    let password = endpoint.password.expose_secret();
-    let mut npgsql = format!(
-        "Host={};Port={};Database=postgres;Username={};Password={};",
-        endpoint.host, endpoint.port, endpoint.user, password
-    );
+    let mut spec = ConnSpec::for_host(&endpoint.host, endpoint.port)
+        .with_database("postgres")
+        .with_user(&endpoint.user)
+        .with_password(endpoint.password.clone())
+        .with_ssl_mode(SslMode::Require);
     if read_only {
-        npgsql.push_str("Target Session Attributes=read-only;");
-    }
-    npgsql.push_str("SSL Mode=Require");
-    let mut uri = format!(
-        "postgresql://{}:{}@{}:{}/postgres?sslmode=require",
-        endpoint.user, password, endpoint.host, endpoint.port
-    );
-    if read_only {
-        uri.push_str("&target_session_attrs=read-only");
+        spec = spec.with_target_session_attrs(TargetSessionAttrs::ReadOnly);
     }
     NodeStrings {
         host: endpoint.host.clone(),
         port: endpoint.port,
-        npgsql,
-        uri,
+        npgsql: spec.to_npgsql_secret().expose_secret().to_owned(),
+        uri: spec.to_libpq_uri_secret().expose_secret().to_owned(),
     }
 }
