@@ -7,5 +7,6 @@ pub mod model;
 pub mod name;
 pub mod placeholder;
 pub mod plan;
+pub mod resolve;
 pub mod sql;
 pub mod version;
