@@ -41,7 +41,7 @@ impl Ident {
                 name: raw.to_owned(),
             });
         }
-        if raw.starts_with("pg_") || is_reserved(raw) {
+        if raw.starts_with("pg_") || is_reserved(raw) || what == "role" && RESERVED_ROLE_NAMES.contains(&raw) {
             return Err(NameError::Reserved {
                 what,
                 name: raw.to_owned(),
@@ -70,111 +70,24 @@ impl AsRef<str> for Ident {
 
 /// PostgreSQL's reserved key words (those that cannot be a role, database or schema name
 /// without quotes), from the SQL key words appendix of the PostgreSQL 15 documentation.
+#[rustfmt::skip]
 const RESERVED: &[&str] = &[
-    "all",
-    "analyse",
-    "analyze",
-    "and",
-    "any",
-    "array",
-    "as",
-    "asc",
-    "asymmetric",
-    "authorization",
-    "binary",
-    "both",
-    "case",
-    "cast",
-    "check",
-    "collate",
-    "collation",
-    "column",
-    "concurrently",
-    "constraint",
-    "create",
-    "cross",
-    "current_catalog",
-    "current_date",
-    "current_role",
-    "current_schema",
-    "current_time",
-    "current_timestamp",
-    "current_user",
-    "default",
-    "deferrable",
-    "desc",
-    "distinct",
-    "do",
-    "else",
-    "end",
-    "except",
-    "false",
-    "fetch",
-    "for",
-    "foreign",
-    "freeze",
-    "from",
-    "full",
-    "grant",
-    "group",
-    "having",
-    "ilike",
-    "in",
-    "initially",
-    "inner",
-    "intersect",
-    "into",
-    "is",
-    "isnull",
-    "join",
-    "lateral",
-    "leading",
-    "left",
-    "like",
-    "limit",
-    "localtime",
-    "localtimestamp",
-    "natural",
-    "not",
-    "notnull",
-    "null",
-    "offset",
-    "on",
-    "only",
-    "or",
-    "order",
-    "outer",
-    "overlaps",
-    "placing",
-    "primary",
-    "public",
-    "references",
-    "returning",
-    "right",
-    "select",
-    "session_user",
-    "similar",
-    "some",
-    "symmetric",
-    "system_user",
-    "table",
-    "tablesample",
-    "then",
-    "to",
-    "trailing",
-    "true",
-    "union",
-    "unique",
-    "user",
-    "using",
-    "variadic",
-    "verbose",
-    "when",
-    "where",
-    "window",
-    "with",
-    "none",
+    "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "authorization",
+    "binary", "both", "case", "cast", "check", "collate", "collation", "column", "concurrently",
+    "constraint", "create", "cross", "current_catalog", "current_date", "current_role",
+    "current_schema", "current_time", "current_timestamp", "current_user", "default", "deferrable",
+    "desc", "distinct", "do", "else", "end", "except", "false", "fetch", "for", "foreign", "freeze",
+    "from", "full", "grant", "group", "having", "ilike", "in", "initially", "inner", "intersect",
+    "into", "is", "isnull", "join", "lateral", "leading", "left", "like", "limit", "localtime",
+    "localtimestamp", "natural", "not", "notnull", "null", "offset", "on", "only", "or", "order",
+    "outer", "overlaps", "placing", "primary", "references", "returning", "right", "select",
+    "session_user", "similar", "some", "symmetric", "system_user", "table", "tablesample", "then",
+    "to", "trailing", "true", "union", "unique", "user", "using", "variadic", "verbose", "when",
+    "where", "window", "with",
 ];
+
+/// Names PostgreSQL refuses for roles although they are not key words.
+const RESERVED_ROLE_NAMES: &[&str] = &["public", "none"];
 
 fn is_reserved(word: &str) -> bool {
     RESERVED.contains(&word)
@@ -220,6 +133,11 @@ mod tests {
             Err(NameError::Reserved { .. })
         ));
         assert!(matches!(Ident::parse("role", "user"), Err(NameError::Reserved { .. })));
+        assert!(matches!(
+            Ident::parse("role", "public"),
+            Err(NameError::Reserved { .. })
+        ));
+        assert!(Ident::parse("schema", "public").is_ok());
     }
 
     #[test]

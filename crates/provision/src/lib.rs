@@ -2,7 +2,11 @@
 //!
 //! Work in progress: manifest, naming, budget.
 
+pub mod acl;
 pub mod budget;
+pub mod catalog;
+pub mod desired;
+pub mod diff;
 mod error;
 mod ident;
 pub mod manifest;
