@@ -199,7 +199,7 @@ pub fn desired(manifest: &Manifest, env: &Environment, cluster: &ClusterSnapshot
     roles.insert(
         0,
         DesiredRole {
-            name: migrator.clone(),
+            name: migrator,
             login: LoginPolicy::Rotated,
             inherit: false,
             connection_limit: i32::try_from(env.migration_headroom).unwrap_or(i32::MAX),

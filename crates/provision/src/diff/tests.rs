@@ -233,7 +233,7 @@ fn converged(user: &str, superuser: bool) -> (Desired, ClusterSnapshot, BTreeMap
     (d, c, dbs)
 }
 
-fn db_snapshot<'a>(dbs: &'a mut BTreeMap<String, DbState>) -> &'a mut DatabaseSnapshot {
+fn db_snapshot(dbs: &mut BTreeMap<String, DbState>) -> &mut DatabaseSnapshot {
     match dbs.get_mut("client_api_db_devtest").unwrap() {
         DbState::Read(s) => s,
         _ => unreachable!(),
