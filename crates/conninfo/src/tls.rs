@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{WebPkiServerVerifier, verify_server_cert_signed_by_trust_anchor};
-use rustls::crypto::{WebPkiSupportedAlgorithms, verify_tls12_signature, verify_tls13_signature};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
@@ -55,28 +55,7 @@ pub enum TlsError {
 /// [`TlsError`] when a needed file is missing or unreadable.
 pub fn tls_connector(spec: &ConnSpec) -> Result<MakeRustlsConnect, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier: Arc<dyn ServerCertVerifier> = match spec.ssl_mode {
-        SslMode::VerifyCa | SslMode::VerifyFull => {
-            let path = spec
-                .root_cert
-                .as_deref()
-                .ok_or(TlsError::MissingRootCert(spec.ssl_mode))?;
-            let roots = Arc::new(load_roots(path)?);
-            if spec.ssl_mode == SslMode::VerifyFull {
-                WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
-                    .build()
-                    .map_err(|err| file_error("root certificate", path, err))?
-            } else {
-                Arc::new(ChainOnly {
-                    roots,
-                    algorithms: provider.signature_verification_algorithms,
-                })
-            }
-        }
-        _ => Arc::new(AnyCertificate {
-            algorithms: provider.signature_verification_algorithms,
-        }),
-    };
+    let verifier = server_verifier(spec, &provider)?;
     let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .dangerous()
@@ -92,6 +71,27 @@ pub fn tls_connector(spec: &ConnSpec) -> Result<MakeRustlsConnect, TlsError> {
         config.alpn_protocols = vec![b"postgresql".to_vec()];
     }
     Ok(MakeRustlsConnect::new(config))
+}
+
+/// The certificate verifier for the spec's TLS mode.
+fn server_verifier(spec: &ConnSpec, provider: &Arc<CryptoProvider>) -> Result<Arc<dyn ServerCertVerifier>, TlsError> {
+    let algorithms = provider.signature_verification_algorithms;
+    if !spec.ssl_mode.verifies_chain() {
+        return Ok(Arc::new(AnyCertificate { algorithms }));
+    }
+    let path = spec
+        .root_cert
+        .as_deref()
+        .ok_or(TlsError::MissingRootCert(spec.ssl_mode))?;
+    let roots = Arc::new(load_roots(path)?);
+    if spec.ssl_mode.verifies_host_name() {
+        let verifier = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+            .build()
+            .map_err(|err| file_error("root certificate", path, err))?;
+        Ok(verifier)
+    } else {
+        Ok(Arc::new(ChainOnly { roots, algorithms }))
+    }
 }
 
 fn file_error(what: &'static str, path: &Path, reason: impl fmt::Display) -> TlsError {
@@ -213,15 +213,75 @@ impl ServerCertVerifier for ChainOnly {
     }
 }
 
-/// Exposed for tests of this crate: whether a mode's connector would need a root certificate.
-#[cfg(test)]
-pub(crate) fn needs_root(mode: SslMode) -> bool {
-    mode.verifies_chain()
-}
-
 #[cfg(test)]
 mod tests {
+    use std::io::Write as _;
+
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+
     use super::*;
+
+    struct Pki {
+        ca_file: tempfile::NamedTempFile,
+        server: CertificateDer<'static>,
+    }
+
+    /// A CA and a server certificate for `localhost` / 127.0.0.1 signed by it.
+    fn pki() -> Pki {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let server_key = KeyPair::generate().unwrap();
+        let server_params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let server = server_params.signed_by(&server_key, &issuer).unwrap();
+        let mut ca_file = tempfile::NamedTempFile::new().unwrap();
+        ca_file.write_all(ca.pem().as_bytes()).unwrap();
+        Pki {
+            ca_file,
+            server: server.der().clone(),
+        }
+    }
+
+    fn verify(
+        mode: SslMode,
+        root: &Path,
+        cert: &CertificateDer<'_>,
+        name: &str,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let spec = ConnSpec::for_host("h", 5432).with_ssl_mode(mode).with_root_cert(root);
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = server_verifier(&spec, &provider).unwrap();
+        let name = ServerName::try_from(name.to_owned()).unwrap();
+        verifier.verify_server_cert(cert, &[], &name, &[], UnixTime::now())
+    }
+
+    #[test]
+    fn verify_full_checks_the_name_verify_ca_does_not() {
+        let pki = pki();
+        let root = pki.ca_file.path();
+        assert!(verify(SslMode::VerifyFull, root, &pki.server, "localhost").is_ok());
+        assert!(verify(SslMode::VerifyFull, root, &pki.server, "127.0.0.1").is_ok());
+        let wrong_name = verify(SslMode::VerifyFull, root, &pki.server, "db.example.com").unwrap_err();
+        assert!(wrong_name.to_string().contains("not valid for name"), "{wrong_name}");
+        assert!(verify(SslMode::VerifyCa, root, &pki.server, "db.example.com").is_ok());
+    }
+
+    fn make_other_ca() -> tempfile::NamedTempFile {
+        pki().ca_file
+    }
+
+    #[test]
+    fn a_foreign_ca_fails_both_verifying_modes_and_require_accepts_anything() {
+        let pki = pki();
+        let other = make_other_ca();
+        for mode in [SslMode::VerifyCa, SslMode::VerifyFull] {
+            let err = verify(mode, other.path(), &pki.server, "localhost").unwrap_err();
+            assert!(err.to_string().contains("invalid peer certificate"), "{mode}: {err}");
+        }
+        assert!(verify(SslMode::Require, other.path(), &pki.server, "anything.example").is_ok());
+    }
 
     #[test]
     fn verify_modes_need_a_root_certificate() {
@@ -230,7 +290,6 @@ mod tests {
             tls_connector(&spec),
             Err(TlsError::MissingRootCert(SslMode::VerifyFull))
         ));
-        assert!(needs_root(SslMode::VerifyCa));
         let spec = ConnSpec::for_host("h", 5432).with_ssl_mode(SslMode::Require);
         assert!(tls_connector(&spec).is_ok());
     }
@@ -242,5 +301,12 @@ mod tests {
             .with_root_cert("/nonexistent/root.crt");
         let err = tls_connector(&spec).err().unwrap();
         assert!(err.to_string().contains("/nonexistent/root.crt"), "{err}");
+    }
+
+    #[test]
+    fn half_a_client_certificate_is_an_error() {
+        let mut spec = ConnSpec::for_host("h", 5432);
+        spec.client_cert = Some("/x/client.crt".into());
+        assert!(matches!(tls_connector(&spec), Err(TlsError::IncompleteClientAuth)));
     }
 }

@@ -45,7 +45,21 @@ impl FailureReason {
                 code: db.code().code().to_owned(),
                 message: db.message().to_owned(),
             },
-            None => FailureReason::Io(err.to_string()),
+            None => {
+                // tokio-postgres' Display stops at its own message ("error performing TLS
+                // handshake"); the cause chain says why (e.g. "invalid peer certificate: ...").
+                let mut message = err.to_string();
+                let mut source = std::error::Error::source(err);
+                while let Some(cause) = source {
+                    let text = cause.to_string();
+                    if !message.contains(&text) {
+                        message.push_str(": ");
+                        message.push_str(&text);
+                    }
+                    source = cause.source();
+                }
+                FailureReason::Io(message)
+            }
         }
     }
 }

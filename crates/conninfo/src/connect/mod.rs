@@ -126,7 +126,14 @@ impl Connector {
             order.shuffle(&mut rand::rng());
         }
         let credentials = attempt::Credentials { user, password };
+        let scope = format!(
+            "{}\0{}\0{}",
+            user.or(self.base.get_user()).unwrap_or_default(),
+            self.base.get_dbname().unwrap_or_default(),
+            self.base.get_options().unwrap_or_default()
+        );
         walk::walk(
+            &scope,
             &spec.hosts,
             order,
             spec.target_session_attrs,

@@ -15,6 +15,7 @@ use crate::modes::{ServerRole, TargetSessionAttrs};
 
 /// Tries hosts in `order` until one fits `attrs`; returns the session or every host's outcome.
 pub(crate) async fn walk<C, F, Fut>(
+    scope: &str,
     hosts: &[HostSpec],
     order: Vec<usize>,
     attrs: TargetSessionAttrs,
@@ -40,7 +41,7 @@ where
         for index in candidates {
             let host = &hosts[index];
             if pass == 0
-                && let Some(observed) = host_state::fresh(host, recheck)
+                && let Some(observed) = host_state::fresh(scope, host, recheck)
                 && !observed.is_some_and(|role| attrs.prefers(role))
             {
                 deferred.push(index);
@@ -48,14 +49,14 @@ where
             }
             match attempt(index).await {
                 Err(reason) => {
-                    host_state::record(host, None);
+                    host_state::record(scope, host, None);
                     failures.push(HostFailure {
                         host: host.clone(),
                         reason,
                     });
                 }
                 Ok((session, role)) => {
-                    host_state::record(host, Some(role));
+                    host_state::record(scope, host, Some(role));
                     if attrs.prefers(role) {
                         return Ok(session);
                     }
@@ -84,7 +85,7 @@ mod tests {
             .collect();
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         runtime
-            .block_on(walk(&hosts, (0..states.len()).collect(), attrs, recheck, |i| {
+            .block_on(walk(tag, &hosts, (0..states.len()).collect(), attrs, recheck, |i| {
                 let state = states[i];
                 async move { state.map(|role| (i, role)).ok_or(FailureReason::Io("down".into())) }
             }))
