@@ -26,7 +26,8 @@ macro_rules! events {
                 match self { $(Event::$variant => $id,)* }
             }
 
-            /// Whether pccdb runs callbacks for this event (undo is a Flyway Teams feature).
+            /// Whether pccdb runs callbacks for this event (undo and connect events are Flyway Teams
+            /// features; schema-creation events are not implemented).
             pub fn is_supported(self) -> bool {
                 match self { $(Event::$variant => $supported,)* }
             }
@@ -36,7 +37,7 @@ macro_rules! events {
 
 events! {
     BeforeConnect => "beforeConnect", false;
-    AfterConnect => "afterConnect", true;
+    AfterConnect => "afterConnect", false;
     BeforeMigrate => "beforeMigrate", true;
     BeforeRepeatables => "beforeRepeatables", true;
     BeforeEachMigrate => "beforeEachMigrate", true;
@@ -73,8 +74,8 @@ events! {
     BeforeRepair => "beforeRepair", true;
     AfterRepair => "afterRepair", true;
     AfterRepairError => "afterRepairError", true;
-    CreateSchema => "createSchema", true;
-    BeforeCreateSchema => "beforeCreateSchema", true;
+    CreateSchema => "createSchema", false;
+    BeforeCreateSchema => "beforeCreateSchema", false;
 }
 
 impl std::fmt::Display for Event {

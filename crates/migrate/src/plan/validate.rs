@@ -108,14 +108,16 @@ fn check(
              (for example an INVALID index left by CREATE INDEX CONCURRENTLY), then run `pccdb repair`"
         )));
     }
-    if let (Some(a), None) = (a, r) {
-        if !a.kind.is_synthetic() && state != S::Superseded && !ignored {
-            let code = if versioned { E::AppliedVersionedMigrationNotResolved } else { E::AppliedRepeatableMigrationNotResolved };
-            return Some((code, format!(
-                "Detected applied migration not resolved locally: {label}. If you removed this migration \
-                 intentionally, run `pccdb repair` to mark it as deleted; otherwise restore the file"
-            )));
-        }
+    if let (Some(a), None) = (a, r)
+        && !a.kind.is_synthetic()
+        && state != S::Superseded
+        && !ignored
+    {
+        let code = if versioned { E::AppliedVersionedMigrationNotResolved } else { E::AppliedRepeatableMigrationNotResolved };
+        return Some((code, format!(
+            "Detected applied migration not resolved locally: {label}. If you removed this migration \
+             intentionally, run `pccdb repair` to mark it as deleted; otherwise restore the file"
+        )));
     }
     if state == S::Ignored && !ignored && r.is_some_and(|r| r.kind != MigrationKind::Baseline) {
         let code = if versioned { E::ResolvedVersionedMigrationNotApplied } else { E::ResolvedRepeatableMigrationNotApplied };

@@ -233,9 +233,7 @@ impl Splitter<'_> {
         let mut j = self.i + 1;
         while j < self.b.len() {
             let c = self.b[j];
-            if escapes && c == b'\\' {
-                j += 2;
-            } else if c == quote && self.b.get(j + 1) == Some(&quote) {
+            if (escapes && c == b'\\') || (c == quote && self.b.get(j + 1) == Some(&quote)) {
                 j += 2;
             } else if c == quote {
                 self.i = j + 1;
