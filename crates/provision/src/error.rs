@@ -83,3 +83,108 @@ pub enum ManifestError {
         known: String,
     },
 }
+
+/// Why a plan, apply, check, capacity or rotation run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    /// The manifest is wrong or does not have what was asked for.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// An endpoint in the manifest is not a usable connection string.
+    #[error("environment {env}: {detail}")]
+    Endpoint {
+        /// The environment.
+        env: String,
+        /// What is wrong (never a password).
+        detail: String,
+    },
+    /// The local cluster of a `local_cluster` environment could not be opened.
+    #[error("environment {env}: cannot open the local cluster in {}: {source} (run `pccdb dev up` first)", dir.display())]
+    LocalCluster {
+        /// The environment.
+        env: String,
+        /// Its directory.
+        dir: PathBuf,
+        /// The launcher's error (boxed: it is large and rare).
+        source: Box<pg_launcher::LauncherError>,
+    },
+    /// A secret could not be read or written.
+    #[error("{what}: {source}")]
+    Secret {
+        /// What was being done (`reading the admin credential pcc-admin-devtest-db`).
+        what: String,
+        /// The store's error (boxed: it is large).
+        source: Box<secrets::SecretError>,
+    },
+    /// No connection could be opened.
+    #[error("cannot connect to {target}: {source}")]
+    Connect {
+        /// Host, database and user (no password).
+        target: String,
+        /// Why, host by host (boxed: it is large).
+        source: Box<conninfo::ConnectError>,
+    },
+    /// Reading the catalog failed.
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
+    /// A statement failed.
+    #[error("{context}: {statement}: {}", pg_message(source))]
+    Sql {
+        /// What was being done (`apply in database client_api_db_devtest`).
+        context: String,
+        /// The statement (with any password verifier redacted).
+        statement: String,
+        /// The server's error.
+        source: tokio_postgres::Error,
+    },
+    /// The plan has items the connected role cannot do; nothing was executed.
+    #[error("refusing to apply: {} item(s) cannot be done as {user}:\n{}", blocked.len(), blocked.iter().map(|b| format!("  - {}: {}; fix: {}", b.what, b.why, b.fix)).collect::<Vec<_>>().join("\n"))]
+    Blocked {
+        /// The connected role.
+        user: String,
+        /// What cannot be done.
+        blocked: Vec<crate::diff::Blocked>,
+    },
+    /// After apply, a fresh plan still had steps (a grant from another grantor, a concurrent change).
+    #[error("apply finished but the catalog still differs from the manifest; remaining steps:\n{}", remaining.iter().map(|s| format!("  {s}")).collect::<Vec<_>>().join("\n"))]
+    NotConverged {
+        /// The statements a new plan still wants.
+        remaining: Vec<String>,
+    },
+    /// Another apply or rotation holds the lock longer than we wait.
+    #[error("another pccdb {what} holds the lock on {database} (waited {waited_s} s); retry when it finishes")]
+    LockTimeout {
+        /// `apply` or `rotate`.
+        what: &'static str,
+        /// The database holding the advisory lock.
+        database: String,
+        /// Seconds waited.
+        waited_s: u64,
+    },
+    /// Rotation cannot proceed.
+    #[error("rotation of {secret}: {detail}")]
+    Rotation {
+        /// The secret being rotated.
+        secret: String,
+        /// Why (and what to do).
+        detail: String,
+    },
+    /// A file (capacity history, local credentials) could not be read or written.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// The server's message with its SQLSTATE, or the client error.
+pub(crate) fn pg_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}

@@ -150,18 +150,12 @@ impl CachedCredential {
     /// Reads the secret and replaces the cache; the caller holds the fetch lock.
     async fn fetch_and_store(&self) -> Result<Reloaded, SecretError> {
         let read = self.store.access(&self.name, &self.version).await?;
-        let credential =
-            DbCredential::from_json(&read.value).map_err(|e| SecretError::Credential {
-                secret: self.name.to_string(),
-                version: read
-                    .version
-                    .map_or_else(|| self.version.to_string(), |v| v.to_string()),
-                detail: e.to_string(),
-            })?;
-        let mut cache = self
-            .cache
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let credential = DbCredential::from_json(&read.value).map_err(|e| SecretError::Credential {
+            secret: self.name.to_string(),
+            version: read.version.map_or_else(|| self.version.to_string(), |v| v.to_string()),
+            detail: e.to_string(),
+        })?;
+        let mut cache = self.cache.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         let (generation, changed) = match cache.as_ref() {
             Some(old) if *old.credential == credential => (old.generation, false),
             Some(old) => (old.generation + 1, true),
@@ -199,10 +193,7 @@ mod tests {
         let name = SecretName::parse("svc").unwrap();
         let alias = AliasName::parse("current").unwrap();
         let v = store
-            .add_version(
-                &name,
-                &DbCredential::new("a", SecretString::from("pa")).to_json(),
-            )
+            .add_version(&name, &DbCredential::new("a", SecretString::from("pa")).to_json())
             .await
             .unwrap();
         store.set_alias(&name, &alias, v).await.unwrap();
@@ -216,10 +207,7 @@ mod tests {
         let first = source.current().await.unwrap();
         assert_eq!(first.credential.username, "a");
         let v2 = store
-            .add_version(
-                &name,
-                &DbCredential::new("b", SecretString::from("pb")).to_json(),
-            )
+            .add_version(&name, &DbCredential::new("b", SecretString::from("pb")).to_json())
             .await
             .unwrap();
         // Not visible until the alias moves, and the cache does not re-read by itself.
@@ -239,14 +227,11 @@ mod tests {
     #[tokio::test]
     async fn max_age_refreshes_and_keeps_the_old_value_when_the_store_fails() {
         let (store, name, alias) = setup().await;
-        let source = CachedCredential::new(store.clone(), name.clone(), VersionRef::current())
-            .with_max_age(Duration::ZERO);
+        let source =
+            CachedCredential::new(store.clone(), name.clone(), VersionRef::current()).with_max_age(Duration::ZERO);
         assert_eq!(source.current().await.unwrap().credential.username, "a");
         let v2 = store
-            .add_version(
-                &name,
-                &DbCredential::new("b", SecretString::from("pb")).to_json(),
-            )
+            .add_version(&name, &DbCredential::new("b", SecretString::from("pb")).to_json())
             .await
             .unwrap();
         store.set_alias(&name, &alias, v2).await.unwrap();
@@ -260,10 +245,7 @@ mod tests {
     async fn a_malformed_value_is_an_error_naming_the_secret() {
         let store = Arc::new(MemoryStore::new());
         let name = SecretName::parse("bad").unwrap();
-        store
-            .add_version(&name, &SecretString::from("not json"))
-            .await
-            .unwrap();
+        store.add_version(&name, &SecretString::from("not json")).await.unwrap();
         let source = CachedCredential::new(store, name, VersionRef::Latest);
         let err = source.current().await.unwrap_err().to_string();
         assert!(err.contains("bad") && err.contains("version 1"), "{err}");

@@ -29,8 +29,7 @@ impl fmt::Debug for DbCredential {
 
 impl PartialEq for DbCredential {
     fn eq(&self, other: &Self) -> bool {
-        self.username == other.username
-            && self.password.expose_secret() == other.password.expose_secret()
+        self.username == other.username && self.password.expose_secret() == other.password.expose_secret()
     }
 }
 
@@ -79,11 +78,7 @@ impl DbCredential {
                 serde_json::error::Category::Data => "missing field or wrong type",
                 serde_json::error::Category::Eof => "truncated JSON",
             };
-            CredentialFormatError::Json(format!(
-                "{category} at line {} column {}",
-                e.line(),
-                e.column()
-            ))
+            CredentialFormatError::Json(format!("{category} at line {} column {}", e.line(), e.column()))
         })?;
         if wire.username.is_empty() {
             return Err(CredentialFormatError::EmptyUsername);
@@ -124,8 +119,7 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_ignored() {
-        let raw =
-            SecretString::from(r#"{"username":"u","password":"p","rotated_at":"2026-01-01"}"#);
+        let raw = SecretString::from(r#"{"username":"u","password":"p","rotated_at":"2026-01-01"}"#);
         assert_eq!(DbCredential::from_json(&raw).unwrap().username, "u");
     }
 

@@ -14,8 +14,7 @@ use crate::error::SecretError;
 use crate::name::{AliasName, SecretName, VersionId, VersionRef};
 use crate::store::{SecretStore, SecretVersion, VersionInfo};
 
-const READ_ONLY_HINT: &str =
-    "environment variables are read-only here; use a file or Secret Manager store to rotate";
+const READ_ONLY_HINT: &str = "environment variables are read-only here; use a file or Secret Manager store to rotate";
 
 /// Reads secrets from environment variables named `<prefix><SECRET_NAME>`.
 #[derive(Debug, Clone)]
@@ -26,9 +25,7 @@ pub struct EnvStore {
 impl EnvStore {
     /// A store reading variables that start with `prefix` (`PCC_SECRET_`).
     pub fn new(prefix: impl Into<String>) -> Self {
-        Self {
-            prefix: prefix.into(),
-        }
+        Self { prefix: prefix.into() }
     }
 
     /// The variable that holds `name`.
@@ -36,13 +33,7 @@ impl EnvStore {
         let tail: String = name
             .as_str()
             .chars()
-            .map(|c| {
-                if c == '-' {
-                    '_'
-                } else {
-                    c.to_ascii_uppercase()
-                }
-            })
+            .map(|c| if c == '-' { '_' } else { c.to_ascii_uppercase() })
             .collect();
         format!("{}{tail}", self.prefix)
     }
@@ -73,10 +64,7 @@ impl EnvStore {
         }
     }
 
-    fn read_only<T: Send + 'static>(
-        &self,
-        operation: &'static str,
-    ) -> BoxFuture<'_, Result<T, SecretError>> {
+    fn read_only<T: Send + 'static>(&self, operation: &'static str) -> BoxFuture<'_, Result<T, SecretError>> {
         let err = SecretError::Unsupported {
             store: self.describe(),
             operation,
@@ -108,10 +96,7 @@ impl SecretStore for EnvStore {
         self.read_only("adding a version")
     }
 
-    fn list_versions<'a>(
-        &'a self,
-        _name: &'a SecretName,
-    ) -> BoxFuture<'a, Result<Vec<VersionInfo>, SecretError>> {
+    fn list_versions<'a>(&'a self, _name: &'a SecretName) -> BoxFuture<'a, Result<Vec<VersionInfo>, SecretError>> {
         self.read_only("listing versions")
     }
 
@@ -172,10 +157,7 @@ mod tests {
                 .unwrap_err()
                 .is_not_found()
         );
-        let err = store
-            .add_version(&path, &SecretString::from("x"))
-            .await
-            .unwrap_err();
+        let err = store.add_version(&path, &SecretString::from("x")).await.unwrap_err();
         assert!(matches!(err, SecretError::Unsupported { .. }), "{err}");
     }
 
@@ -185,9 +167,6 @@ mod tests {
         let name = SecretName::parse("db").unwrap();
         let err = store.access(&name, &VersionRef::Latest).await.unwrap_err();
         assert!(err.is_not_found());
-        assert!(
-            err.to_string().contains("PCC_TEST_SURELY_UNSET_DB"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("PCC_TEST_SURELY_UNSET_DB"), "{err}");
     }
 }

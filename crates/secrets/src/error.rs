@@ -86,9 +86,7 @@ pub enum SecretError {
         detail: String,
     },
     /// The payload's CRC32C does not match the checksum Secret Manager sent with it.
-    #[error(
-        "checksum mismatch reading version {version} of secret {secret}: the payload was corrupted in transit"
-    )]
+    #[error("checksum mismatch reading version {version} of secret {secret}: the payload was corrupted in transit")]
     Checksum {
         /// The secret id.
         secret: String,
@@ -143,9 +141,7 @@ pub enum SecretError {
 impl SecretError {
     /// True when the secret or the requested version does not exist (as opposed to an outage).
     pub fn is_not_found(&self) -> bool {
-        matches!(
-            self,
-            Self::SecretNotFound { .. } | Self::VersionNotFound { .. }
-        ) || matches!(self, Self::Api { status: 404, .. })
+        matches!(self, Self::SecretNotFound { .. } | Self::VersionNotFound { .. })
+            || matches!(self, Self::Api { status: 404, .. })
     }
 }

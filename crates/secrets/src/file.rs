@@ -162,11 +162,7 @@ impl FileStore {
                 path: adir.clone(),
                 source,
             })?;
-            let Some(alias) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| AliasName::parse(s).ok())
-            else {
+            let Some(alias) = entry.file_name().to_str().and_then(|s| AliasName::parse(s).ok()) else {
                 continue;
             };
             let path = entry.path();
@@ -175,24 +171,17 @@ impl FileStore {
                 path: path.clone(),
                 source,
             })?;
-            let version = text
-                .trim()
-                .parse::<VersionId>()
-                .map_err(|e| SecretError::Malformed {
-                    store: self.describe(),
-                    what: format!("alias file {}", path.display()),
-                    detail: e.to_string(),
-                })?;
+            let version = text.trim().parse::<VersionId>().map_err(|e| SecretError::Malformed {
+                store: self.describe(),
+                what: format!("alias file {}", path.display()),
+                detail: e.to_string(),
+            })?;
             out.insert(alias, version);
         }
         Ok(out)
     }
 
-    fn access_now(
-        &self,
-        name: &SecretName,
-        version: &VersionRef,
-    ) -> Result<SecretVersion, SecretError> {
+    fn access_now(&self, name: &SecretName, version: &VersionRef) -> Result<SecretVersion, SecretError> {
         let dir = match self.layout(name)? {
             Layout::Missing => return Err(self.not_found(name)),
             Layout::Plain(path) => {
@@ -237,12 +226,7 @@ impl FileStore {
     }
 
     /// The versioned directory of `name`, created when missing; a plain file is refused.
-    fn versioned_dir(
-        &self,
-        name: &SecretName,
-        operation: &'static str,
-        create: bool,
-    ) -> Result<PathBuf, SecretError> {
+    fn versioned_dir(&self, name: &SecretName, operation: &'static str, create: bool) -> Result<PathBuf, SecretError> {
         match self.layout(name)? {
             Layout::Versioned(dir) => Ok(dir),
             Layout::Plain(_) => Err(SecretError::Unsupported {
@@ -276,10 +260,7 @@ impl FileStore {
         let tmp = write_private_temp(&vdir, value.expose_secret().as_bytes())?;
         // A hard link creates the final name only if it does not exist, and with the complete
         // content: two concurrent writers never share a number and a reader never sees half a file.
-        let mut next = self
-            .versions_in(&dir)?
-            .last()
-            .map_or(1, |v| v.version.get() + 1);
+        let mut next = self.versions_in(&dir)?.last().map_or(1, |v| v.version.get() + 1);
         let result = loop {
             let target = vdir.join(next.to_string());
             match fs::hard_link(&tmp, &target) {
@@ -319,12 +300,7 @@ impl FileStore {
             })
     }
 
-    fn set_alias_now(
-        &self,
-        name: &SecretName,
-        alias: &AliasName,
-        version: VersionId,
-    ) -> Result<(), SecretError> {
+    fn set_alias_now(&self, name: &SecretName, alias: &AliasName, version: VersionId) -> Result<(), SecretError> {
         let dir = self.versioned_dir(name, "moving an alias", false)?;
         if !dir.join("versions").join(version.to_string()).exists() {
             return Err(self.version_missing(name, &version));
@@ -342,10 +318,7 @@ impl FileStore {
         })
     }
 
-    fn aliases_now(
-        &self,
-        name: &SecretName,
-    ) -> Result<BTreeMap<AliasName, VersionId>, SecretError> {
+    fn aliases_now(&self, name: &SecretName) -> Result<BTreeMap<AliasName, VersionId>, SecretError> {
         match self.layout(name)? {
             Layout::Missing => Err(self.not_found(name)),
             Layout::Plain(_) => Ok(BTreeMap::new()),
@@ -400,15 +373,13 @@ fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, SecretError> + Send + 'static,
 ) -> BoxFuture<'static, Result<T, SecretError>> {
     async move {
-        tokio::task::spawn_blocking(work)
-            .await
-            .unwrap_or_else(|join| {
-                Err(SecretError::Io {
-                    action: "run file operation",
-                    path: PathBuf::new(),
-                    source: std::io::Error::other(join.to_string()),
-                })
+        tokio::task::spawn_blocking(work).await.unwrap_or_else(|join| {
+            Err(SecretError::Io {
+                action: "run file operation",
+                path: PathBuf::new(),
+                source: std::io::Error::other(join.to_string()),
             })
+        })
     }
     .boxed()
 }
@@ -437,10 +408,7 @@ impl SecretStore for FileStore {
         blocking(move || store.add_now(&name, &value))
     }
 
-    fn list_versions<'a>(
-        &'a self,
-        name: &'a SecretName,
-    ) -> BoxFuture<'a, Result<Vec<VersionInfo>, SecretError>> {
+    fn list_versions<'a>(&'a self, name: &'a SecretName) -> BoxFuture<'a, Result<Vec<VersionInfo>, SecretError>> {
         let (store, name) = (self.clone(), name.clone());
         blocking(move || store.list_now(&name))
     }

@@ -43,16 +43,10 @@ impl MemoryStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<SecretName, Entry>> {
         // A panic while holding the lock cannot leave an entry half-written (every update is a
         // single push or insert), so a poisoned lock is still consistent.
-        self.secrets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.secrets.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn access_now(
-        &self,
-        name: &SecretName,
-        version: &VersionRef,
-    ) -> Result<SecretVersion, SecretError> {
+    fn access_now(&self, name: &SecretName, version: &VersionRef) -> Result<SecretVersion, SecretError> {
         let secrets = self.lock();
         let entry = secrets.get(name).ok_or_else(|| self.not_found(name))?;
         let missing = || SecretError::VersionNotFound {
@@ -127,10 +121,10 @@ impl SecretStore for MemoryStore {
     ) -> BoxFuture<'a, Result<VersionId, SecretError>> {
         let mut secrets = self.lock();
         let entry = secrets.entry(name.clone()).or_default();
-        let version = entry.versions.last().map_or_else(
-            || VersionId::new(1).expect("1 is not 0"),
-            |(i, _)| i.version.next(),
-        );
+        let version = entry
+            .versions
+            .last()
+            .map_or_else(|| VersionId::new(1).expect("1 is not 0"), |(i, _)| i.version.next());
         let info = VersionInfo {
             version,
             state: VersionState::Enabled,
@@ -142,10 +136,7 @@ impl SecretStore for MemoryStore {
         async move { Ok(version) }.boxed()
     }
 
-    fn list_versions<'a>(
-        &'a self,
-        name: &'a SecretName,
-    ) -> BoxFuture<'a, Result<Vec<VersionInfo>, SecretError>> {
+    fn list_versions<'a>(&'a self, name: &'a SecretName) -> BoxFuture<'a, Result<Vec<VersionInfo>, SecretError>> {
         let secrets = self.lock();
         let result = secrets
             .get(name)
@@ -162,11 +153,7 @@ impl SecretStore for MemoryStore {
         let mut secrets = self.lock();
         let result = match secrets.get_mut(name) {
             None => Err(self.not_found(name)),
-            Some(entry) => match entry
-                .versions
-                .iter_mut()
-                .find(|(i, _)| i.version == version)
-            {
+            Some(entry) => match entry.versions.iter_mut().find(|(i, _)| i.version == version) {
                 None => Err(self.version_missing(name, version)),
                 Some((info, _)) => {
                     if info.state == VersionState::Enabled {
@@ -224,14 +211,8 @@ mod tests {
     async fn latest_skips_disabled_versions_and_aliases_follow_set_alias() {
         let store = MemoryStore::new();
         let n = name("s");
-        let v1 = store
-            .add_version(&n, &SecretString::from("one"))
-            .await
-            .unwrap();
-        let v2 = store
-            .add_version(&n, &SecretString::from("two"))
-            .await
-            .unwrap();
+        let v1 = store.add_version(&n, &SecretString::from("one")).await.unwrap();
+        let v2 = store.add_version(&n, &SecretString::from("two")).await.unwrap();
         assert_eq!((v1.get(), v2.get()), (1, 2));
         let alias = AliasName::parse("current").unwrap();
         store.set_alias(&n, &alias, v1).await.unwrap();
@@ -242,27 +223,15 @@ mod tests {
         let got = store.access(&n, &VersionRef::Latest).await.unwrap();
         assert_eq!(got.version, Some(v1));
         let err = store.access(&n, &VersionRef::Number(v2)).await.unwrap_err();
-        assert!(
-            matches!(err, SecretError::VersionNotEnabled { .. }),
-            "{err}"
-        );
+        assert!(matches!(err, SecretError::VersionNotEnabled { .. }), "{err}");
     }
 
     #[tokio::test]
     async fn missing_secret_and_missing_alias_are_not_found() {
         let store = MemoryStore::new();
         let n = name("nope");
-        assert!(
-            store
-                .access(&n, &VersionRef::Latest)
-                .await
-                .unwrap_err()
-                .is_not_found()
-        );
-        store
-            .add_version(&n, &SecretString::from("x"))
-            .await
-            .unwrap();
+        assert!(store.access(&n, &VersionRef::Latest).await.unwrap_err().is_not_found());
+        store.add_version(&n, &SecretString::from("x")).await.unwrap();
         assert!(
             store
                 .access(&n, &VersionRef::current())
@@ -272,12 +241,6 @@ mod tests {
         );
         let ghost = VersionId::new(9).unwrap();
         let alias = AliasName::parse("current").unwrap();
-        assert!(
-            store
-                .set_alias(&n, &alias, ghost)
-                .await
-                .unwrap_err()
-                .is_not_found()
-        );
+        assert!(store.set_alias(&n, &alias, ghost).await.unwrap_err().is_not_found());
     }
 }

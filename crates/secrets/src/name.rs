@@ -13,7 +13,8 @@ use std::str::FromStr;
 use crate::error::NameError;
 
 /// The id of a secret (`client-api-devtest-db`), valid in every backend.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
 pub struct SecretName(String);
 
 impl SecretName {
@@ -25,9 +26,7 @@ impl SecretName {
     pub fn parse(raw: &str) -> Result<Self, NameError> {
         let ok = !raw.is_empty()
             && raw.len() <= 255
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if ok {
             Ok(Self(raw.to_owned()))
         } else {
@@ -96,7 +95,8 @@ impl FromStr for VersionId {
 }
 
 /// A version alias (`current`): a movable name for one version of a secret.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
 pub struct AliasName(String);
 
 impl AliasName {

@@ -105,10 +105,7 @@ pub trait SecretStore: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// Missing secret, backend without versions, unreachable backend.
-    fn list_versions<'a>(
-        &'a self,
-        name: &'a SecretName,
-    ) -> BoxFuture<'a, Result<Vec<VersionInfo>, SecretError>>;
+    fn list_versions<'a>(&'a self, name: &'a SecretName) -> BoxFuture<'a, Result<Vec<VersionInfo>, SecretError>>;
 
     /// Disables one version; disabling a disabled version succeeds.
     ///

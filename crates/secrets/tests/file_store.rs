@@ -6,9 +6,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::sync::Arc;
 
 use secrecy::{ExposeSecret as _, SecretString};
-use secrets::{
-    AliasName, FileStore, SecretError, SecretName, SecretStore, VersionRef, VersionState,
-};
+use secrets::{AliasName, FileStore, SecretError, SecretName, SecretStore, VersionRef, VersionState};
 
 fn name(s: &str) -> SecretName {
     SecretName::parse(s).unwrap()
@@ -24,20 +22,14 @@ async fn a_kubernetes_mount_is_re_read_after_the_data_symlink_moves() {
     std::os::unix::fs::symlink("..2026_01", root.join("..data")).unwrap();
     std::os::unix::fs::symlink("..data/db", root.join("db")).unwrap();
     let store = FileStore::new(root);
-    let got = store
-        .access(&name("db"), &VersionRef::current())
-        .await
-        .unwrap();
+    let got = store.access(&name("db"), &VersionRef::current()).await.unwrap();
     assert_eq!((got.version, got.value.expose_secret()), (None, "old"));
 
     std::fs::create_dir(root.join("..2026_02")).unwrap();
     std::fs::write(root.join("..2026_02/db"), "new").unwrap();
     std::os::unix::fs::symlink("..2026_02", root.join("..data_tmp")).unwrap();
     std::fs::rename(root.join("..data_tmp"), root.join("..data")).unwrap();
-    let got = store
-        .access(&name("db"), &VersionRef::Latest)
-        .await
-        .unwrap();
+    let got = store.access(&name("db"), &VersionRef::Latest).await.unwrap();
     assert_eq!(got.value.expose_secret(), "new");
 
     let err = store
@@ -52,14 +44,8 @@ async fn the_versioned_layout_keeps_versions_aliases_and_states() {
     let dir = tempfile::tempdir().unwrap();
     let store = FileStore::new(dir.path().join("secrets"));
     let n = name("client-api-dev-db");
-    let v1 = store
-        .add_version(&n, &SecretString::from("one"))
-        .await
-        .unwrap();
-    let v2 = store
-        .add_version(&n, &SecretString::from("two"))
-        .await
-        .unwrap();
+    let v1 = store.add_version(&n, &SecretString::from("one")).await.unwrap();
+    let v2 = store.add_version(&n, &SecretString::from("two")).await.unwrap();
     let current = AliasName::parse("current").unwrap();
     store.set_alias(&n, &current, v1).await.unwrap();
     assert_eq!(
@@ -71,20 +57,11 @@ async fn the_versioned_layout_keeps_versions_aliases_and_states() {
             .expose_secret(),
         "one"
     );
-    assert_eq!(
-        store.access(&n, &VersionRef::Latest).await.unwrap().version,
-        Some(v2)
-    );
+    assert_eq!(store.access(&n, &VersionRef::Latest).await.unwrap().version, Some(v2));
     store.set_alias(&n, &current, v2).await.unwrap();
     store.disable_version(&n, v1).await.unwrap();
     store.disable_version(&n, v1).await.unwrap();
-    let states: Vec<_> = store
-        .list_versions(&n)
-        .await
-        .unwrap()
-        .iter()
-        .map(|v| v.state)
-        .collect();
+    let states: Vec<_> = store.list_versions(&n).await.unwrap().iter().map(|v| v.state).collect();
     assert_eq!(states, [VersionState::Disabled, VersionState::Enabled]);
     assert!(matches!(
         store.access(&n, &VersionRef::Number(v1)).await.unwrap_err(),
@@ -94,15 +71,9 @@ async fn the_versioned_layout_keeps_versions_aliases_and_states() {
 
     // Private on disk.
     let vfile = dir.path().join("secrets/client-api-dev-db/versions/2");
-    assert_eq!(
-        std::fs::metadata(&vfile).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(&vfile).unwrap().permissions().mode() & 0o777, 0o600);
     let vdir = dir.path().join("secrets/client-api-dev-db");
-    assert_eq!(
-        std::fs::metadata(&vdir).unwrap().permissions().mode() & 0o777,
-        0o700
-    );
+    assert_eq!(std::fs::metadata(&vdir).unwrap().permissions().mode() & 0o777, 0o700);
     // No temporary files left behind.
     let leftovers: Vec<_> = std::fs::read_dir(vdir.join("versions"))
         .unwrap()
@@ -117,17 +88,12 @@ async fn concurrent_writers_get_distinct_versions() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(FileStore::new(dir.path()));
     let n = name("race");
-    store
-        .add_version(&n, &SecretString::from("seed"))
-        .await
-        .unwrap();
+    store.add_version(&n, &SecretString::from("seed")).await.unwrap();
     let mut tasks = Vec::new();
     for i in 0..16 {
         let (store, n) = (store.clone(), n.clone());
         tasks.push(tokio::spawn(async move {
-            store
-                .add_version(&n, &SecretString::from(format!("v{i}")))
-                .await
+            store.add_version(&n, &SecretString::from(format!("v{i}"))).await
         }));
     }
     let mut numbers = Vec::new();
@@ -137,13 +103,8 @@ async fn concurrent_writers_get_distinct_versions() {
     numbers.sort_unstable();
     assert_eq!(numbers, (2..=17).collect::<Vec<_>>());
     for v in store.list_versions(&n).await.unwrap() {
-        let value = store
-            .access(&n, &VersionRef::Number(v.version))
-            .await
-            .unwrap();
-        assert!(
-            value.value.expose_secret().starts_with('v') || value.value.expose_secret() == "seed"
-        );
+        let value = store.access(&n, &VersionRef::Number(v.version)).await.unwrap();
+        assert!(value.value.expose_secret().starts_with('v') || value.value.expose_secret() == "seed");
     }
 }
 
@@ -152,18 +113,9 @@ async fn missing_things_are_not_found_and_alias_to_a_missing_version_is_refused(
     let dir = tempfile::tempdir().unwrap();
     let store = FileStore::new(dir.path());
     let n = name("x");
-    assert!(
-        store
-            .access(&n, &VersionRef::Latest)
-            .await
-            .unwrap_err()
-            .is_not_found()
-    );
+    assert!(store.access(&n, &VersionRef::Latest).await.unwrap_err().is_not_found());
     assert!(store.aliases(&n).await.unwrap_err().is_not_found());
-    let v = store
-        .add_version(&n, &SecretString::from("v"))
-        .await
-        .unwrap();
+    let v = store.add_version(&n, &SecretString::from("v")).await.unwrap();
     let alias = AliasName::parse("current").unwrap();
     assert!(
         store
@@ -173,8 +125,5 @@ async fn missing_things_are_not_found_and_alias_to_a_missing_version_is_refused(
             .is_not_found()
     );
     let err = store.set_alias(&n, &alias, v.next()).await.unwrap_err();
-    assert!(
-        err.is_not_found() && err.to_string().contains("version 2"),
-        "{err}"
-    );
+    assert!(err.is_not_found() && err.to_string().contains("version 2"), "{err}");
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use secrecy::{ExposeSecret as _, SecretString};
 use secrets::gcp::fake::FakeSecretManager;
 use secrets::{
-    AliasName, GcpConfig, GcpSecretManager, SecretError, SecretName, SecretStore, TokenSource,
-    VersionId, VersionRef, VersionState,
+    AliasName, GcpConfig, GcpSecretManager, SecretError, SecretName, SecretStore, TokenSource, VersionId, VersionRef,
+    VersionState,
 };
 
 const PROJECT: &str = "pcc-devtest";
@@ -37,14 +37,8 @@ async fn versions_aliases_and_latest_behave_like_secret_manager() {
     let store = client(&fake, 1);
     let n = name("client-api-devtest-db");
 
-    let v1 = store
-        .add_version(&n, &SecretString::from("first ✓"))
-        .await
-        .unwrap();
-    let v2 = store
-        .add_version(&n, &SecretString::from("second"))
-        .await
-        .unwrap();
+    let v1 = store.add_version(&n, &SecretString::from("first ✓")).await.unwrap();
+    let v2 = store.add_version(&n, &SecretString::from("second")).await.unwrap();
     assert_eq!((v1.get(), v2.get()), (1, 2));
     // The payload on the server is the exact bytes sent.
     assert_eq!(
@@ -53,10 +47,7 @@ async fn versions_aliases_and_latest_behave_like_secret_manager() {
     );
 
     let latest = store.access(&n, &VersionRef::Latest).await.unwrap();
-    assert_eq!(
-        (latest.version, latest.value.expose_secret()),
-        (Some(v2), "second")
-    );
+    assert_eq!((latest.version, latest.value.expose_secret()), (Some(v2), "second"));
     let one = store.access(&n, &VersionRef::Number(v1)).await.unwrap();
     assert_eq!(one.value.expose_secret(), "first ✓");
 
@@ -78,14 +69,8 @@ async fn versions_aliases_and_latest_behave_like_secret_manager() {
     );
 
     let versions = store.list_versions(&n).await.unwrap();
-    let states: Vec<_> = versions
-        .iter()
-        .map(|v| (v.version.get(), v.state))
-        .collect();
-    assert_eq!(
-        states,
-        [(1, VersionState::Enabled), (2, VersionState::Disabled)]
-    );
+    let states: Vec<_> = versions.iter().map(|v| (v.version.get(), v.state)).collect();
+    assert_eq!(states, [(1, VersionState::Enabled), (2, VersionState::Disabled)]);
     assert!(versions.iter().all(|v| v.created.is_some()));
 }
 
@@ -129,10 +114,7 @@ async fn tokens_are_cached_and_refreshed_after_401() {
     fake.create_secret(PROJECT, "s");
     let store = client(&fake, 1);
     let n = name("s");
-    store
-        .add_version(&n, &SecretString::from("x"))
-        .await
-        .unwrap();
+    store.add_version(&n, &SecretString::from("x")).await.unwrap();
     store.access(&n, &VersionRef::Latest).await.unwrap();
     store.list_versions(&n).await.unwrap();
     assert_eq!(fake.token_requests(), 1);
@@ -147,10 +129,7 @@ async fn transient_errors_are_retried_for_reads_but_not_for_add_version() {
     fake.create_secret(PROJECT, "s");
     let store = client(&fake, 3);
     let n = name("s");
-    store
-        .add_version(&n, &SecretString::from("x"))
-        .await
-        .unwrap();
+    store.add_version(&n, &SecretString::from("x")).await.unwrap();
     fake.fail_next(&[503, 429]);
     assert_eq!(
         store
@@ -162,10 +141,7 @@ async fn transient_errors_are_retried_for_reads_but_not_for_add_version() {
         "x"
     );
     fake.fail_next(&[503]);
-    let err = store
-        .add_version(&n, &SecretString::from("y"))
-        .await
-        .unwrap_err();
+    let err = store.add_version(&n, &SecretString::from("y")).await.unwrap_err();
     assert!(matches!(err, SecretError::Api { status: 503, .. }), "{err}");
     assert_eq!(fake.payloads(PROJECT, "s").len(), 1);
     fake.fail_next(&[503, 503, 503]);
@@ -196,10 +172,7 @@ async fn missing_secrets_and_versions_are_not_found() {
         .add_version(&name("absent"), &SecretString::from("x"))
         .await
         .unwrap_err();
-    assert!(
-        err.is_not_found() && err.to_string().contains("absent"),
-        "{err}"
-    );
+    assert!(err.is_not_found() && err.to_string().contains("absent"), "{err}");
     let nine = VersionId::new(9).unwrap();
     assert!(
         store
@@ -216,10 +189,7 @@ async fn concurrent_alias_moves_do_not_lose_each_other() {
     fake.create_secret(PROJECT, "s");
     let store = Arc::new(client(&fake, 8));
     let n = name("s");
-    let v = store
-        .add_version(&n, &SecretString::from("x"))
-        .await
-        .unwrap();
+    let v = store.add_version(&n, &SecretString::from("x")).await.unwrap();
     let mut tasks = Vec::new();
     for i in 0..6 {
         let (store, n) = (store.clone(), n.clone());
@@ -256,10 +226,7 @@ async fn static_tokens_and_bad_projects() {
         attempts: 1,
     })
     .unwrap();
-    let err = store
-        .access(&name("s"), &VersionRef::Latest)
-        .await
-        .unwrap_err();
+    let err = store.access(&name("s"), &VersionRef::Latest).await.unwrap_err();
     assert!(matches!(err, SecretError::Api { status: 401, .. }), "{err}");
     assert!(!format!("{err} {err:?} {store:?}").contains("ya29.not-issued"));
 }

@@ -3,8 +3,10 @@
 //! pg_class and pg_proc (`read.rs`).
 
 mod model;
+mod read;
 
 pub use model::{
     ClusterSnapshot, Database, DatabaseSnapshot, DbObject, DefaultAcl, Membership, ObjectKind, Platform, Role,
     RoleDbSetting, Schema, ServerSettings, Session,
 };
+pub use read::{CatalogError, read_cluster, read_database};

@@ -168,8 +168,10 @@ pub enum ObjectKind {
     Sequence,
     /// Function, procedure or aggregate.
     Routine,
-    /// Domain, enum, range or composite type.
+    /// Enum, range or composite type.
     Type,
+    /// Domain.
+    Domain,
 }
 
 impl ObjectKind {
@@ -183,6 +185,7 @@ impl ObjectKind {
             Self::Sequence => "SEQUENCE",
             Self::Routine => "ROUTINE",
             Self::Type => "TYPE",
+            Self::Domain => "DOMAIN",
         }
     }
 }

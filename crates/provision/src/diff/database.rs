@@ -322,7 +322,7 @@ fn diff_objects(plan: &mut Plan, db: &DesiredDatabase, s: &DatabaseSnapshot, pha
             );
         }
         let (target, want) = match o.kind {
-            ObjectKind::Type => continue,
+            ObjectKind::Type | ObjectKind::Domain => continue,
             ObjectKind::Sequence => (Target::Sequence(o.schema.clone(), o.name.clone()), &db.sequence_acl),
             ObjectKind::Routine => (Target::Routine(o.identity.clone()), &db.routine_acl),
             _ if o.name == db.history_table.0 => (Target::Table(o.schema.clone(), o.name.clone()), &db.history_table.1),

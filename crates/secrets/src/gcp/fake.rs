@@ -68,9 +68,7 @@ impl FakeSecretManager {
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let app = axum::Router::new()
-            .fallback(handle)
-            .with_state(state.clone());
+        let app = axum::Router::new().fallback(handle).with_state(state.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
@@ -96,9 +94,7 @@ impl FakeSecretManager {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, FakeState> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Creates an empty secret (what Terraform does in production).
@@ -164,21 +160,12 @@ fn now() -> String {
         .expect("format now")
 }
 
-async fn handle(
-    State(state): State<Shared>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut st = state
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+async fn handle(State(state): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let mut st = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let path = uri.path().to_owned();
-    let query: BTreeMap<String, String> =
-        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect();
+    let query: BTreeMap<String, String> = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
     if path == "/computeMetadata/v1/instance/service-accounts/default/token" {
         if headers.get("metadata-flavor").and_then(|v| v.to_str().ok()) != Some("Google") {
             return error(
@@ -227,22 +214,12 @@ fn route(
 ) -> Response {
     match (method.as_str(), parts) {
         ("GET", [p, "secrets", s]) => with_secret(st, p, s, |sec, name| {
-            let aliases: BTreeMap<&String, String> = sec
-                .aliases
-                .iter()
-                .map(|(k, v)| (k, v.to_string()))
-                .collect();
-            ok(
-                json!({"name": name, "versionAliases": aliases, "etag": format!("\"{}\"", sec.etag)}),
-            )
+            let aliases: BTreeMap<&String, String> = sec.aliases.iter().map(|(k, v)| (k, v.to_string())).collect();
+            ok(json!({"name": name, "versionAliases": aliases, "etag": format!("\"{}\"", sec.etag)}))
         }),
         ("PATCH", [p, "secrets", s]) => {
             if query.get("updateMask").map(String::as_str) != Some("versionAliases") {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "INVALID_ARGUMENT",
-                    "unsupported updateMask",
-                );
+                return error(StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", "unsupported updateMask");
             }
             let Ok(req) = serde_json::from_slice::<Value>(body) else {
                 return error(StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", "invalid JSON");
@@ -253,9 +230,7 @@ fn route(
             let s = s_add.trim_end_matches(":addVersion");
             with_secret(st, p, s, |sec, name| add_version(sec, name, body))
         }
-        ("GET", [p, "secrets", s, "versions"]) => {
-            with_secret(st, p, s, |sec, name| list(sec, name, query))
-        }
+        ("GET", [p, "secrets", s, "versions"]) => with_secret(st, p, s, |sec, name| list(sec, name, query)),
         ("GET", [p, "secrets", s, "versions", v_access]) if v_access.ends_with(":access") => {
             let v = v_access.trim_end_matches(":access").to_owned();
             let corrupt = std::mem::take(&mut st.corrupt_next_access);
@@ -278,9 +253,7 @@ fn route(
                 if entry.1 == "ENABLED" {
                     entry.1 = "DISABLED";
                 }
-                ok(
-                    json!({"name": format!("{name}/versions/{}", entry.0), "state": entry.1, "createTime": entry.3}),
-                )
+                ok(json!({"name": format!("{name}/versions/{}", entry.0), "state": entry.1, "createTime": entry.3}))
             })
         }
         _ => error(StatusCode::NOT_FOUND, "NOT_FOUND", "unknown method or path"),
@@ -319,11 +292,7 @@ fn add_version(sec: &mut FakeSecret, name: &str, body: &[u8]) -> Response {
     if let Some(crc) = req["payload"]["dataCrc32c"].as_str()
         && crc.parse::<i64>().ok() != Some(i64::from(crc32c::crc32c(&bytes)))
     {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_ARGUMENT",
-            "Checksum mismatch.",
-        );
+        return error(StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", "Checksum mismatch.");
     }
     let n = sec.versions.last().map_or(1, |v| v.0 + 1);
     let created = now();
@@ -334,11 +303,7 @@ fn add_version(sec: &mut FakeSecret, name: &str, body: &[u8]) -> Response {
 
 fn access(sec: &FakeSecret, name: &str, v: &str, corrupt: bool) -> Response {
     let number = if v == "latest" {
-        sec.versions
-            .iter()
-            .rev()
-            .find(|e| e.1 == "ENABLED")
-            .map(|e| e.0)
+        sec.versions.iter().rev().find(|e| e.1 == "ENABLED").map(|e| e.0)
     } else if let Ok(n) = v.parse::<i64>() {
         Some(n)
     } else {
@@ -352,10 +317,7 @@ fn access(sec: &FakeSecret, name: &str, v: &str, corrupt: bool) -> Response {
         );
     };
     if entry.1 != "ENABLED" {
-        let msg = format!(
-            "Secret Version [{name}/versions/{}] is in {} state.",
-            entry.0, entry.1
-        );
+        let msg = format!("Secret Version [{name}/versions/{}] is in {} state.", entry.0, entry.1);
         return error(StatusCode::BAD_REQUEST, "FAILED_PRECONDITION", &msg);
     }
     let mut crc = i64::from(crc32c::crc32c(&entry.2));
@@ -374,10 +336,7 @@ fn list(sec: &FakeSecret, name: &str, query: &BTreeMap<String, String>) -> Respo
         .and_then(|s| s.parse().ok())
         .unwrap_or(25)
         .clamp(1, 25_000);
-    let offset: usize = query
-        .get("pageToken")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let offset: usize = query.get("pageToken").and_then(|s| s.parse().ok()).unwrap_or(0);
     let newest_first: Vec<Value> = sec
         .versions
         .iter()
@@ -401,10 +360,7 @@ fn patch_aliases(sec: &mut FakeSecret, name: &str, req: &Value) -> Response {
     }
     let mut aliases = BTreeMap::new();
     for (k, v) in req["versionAliases"].as_object().into_iter().flatten() {
-        let n = v
-            .as_str()
-            .and_then(|s| s.parse::<i64>().ok())
-            .or_else(|| v.as_i64());
+        let n = v.as_str().and_then(|s| s.parse::<i64>().ok()).or_else(|| v.as_i64());
         match n {
             Some(n) if sec.versions.iter().any(|e| e.0 == n) => {
                 aliases.insert(k.clone(), n);
@@ -420,10 +376,6 @@ fn patch_aliases(sec: &mut FakeSecret, name: &str, req: &Value) -> Response {
     }
     sec.aliases = aliases;
     sec.etag += 1;
-    let shown: BTreeMap<&String, String> = sec
-        .aliases
-        .iter()
-        .map(|(k, v)| (k, v.to_string()))
-        .collect();
+    let shown: BTreeMap<&String, String> = sec.aliases.iter().map(|(k, v)| (k, v.to_string())).collect();
     ok(json!({"name": name, "versionAliases": shown, "etag": format!("\"{}\"", sec.etag)}))
 }

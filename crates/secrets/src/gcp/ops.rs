@@ -52,14 +52,14 @@ impl GcpSecretManager {
         body: Option<Vec<u8>>,
         retry: Retry,
     ) -> Result<bytes::Bytes, SecretError> {
-        let mut url =
-            self.api_base
-                .join(&format!("v1/{path}"))
-                .map_err(|e| SecretError::Malformed {
-                    store: self.describe(),
-                    what: "request URL".to_owned(),
-                    detail: e.to_string(),
-                })?;
+        let mut url = self
+            .api_base
+            .join(&format!("v1/{path}"))
+            .map_err(|e| SecretError::Malformed {
+                store: self.describe(),
+                what: "request URL".to_owned(),
+                detail: e.to_string(),
+            })?;
         // Errors name the URL without its query string (page tokens are noise there).
         let shown = url.to_string();
         if !query.is_empty() {
@@ -75,9 +75,7 @@ impl GcpSecretManager {
                 .request(method.clone(), url.clone())
                 .bearer_auth(token.expose_secret());
             if let Some(body) = &body {
-                request = request
-                    .header("content-type", "application/json")
-                    .body(body.clone());
+                request = request.header("content-type", "application/json").body(body.clone());
             }
             let retries_left = attempt < self.attempts;
             let response = match request.send().await {
@@ -136,11 +134,7 @@ impl GcpSecretManager {
         }
     }
 
-    fn parse<T: serde::de::DeserializeOwned>(
-        &self,
-        what: &str,
-        body: &[u8],
-    ) -> Result<T, SecretError> {
+    fn parse<T: serde::de::DeserializeOwned>(&self, what: &str, body: &[u8]) -> Result<T, SecretError> {
         // serde_json's messages may quote input; report the position only.
         serde_json::from_slice(body).map_err(|e| SecretError::Malformed {
             store: self.describe(),
@@ -161,11 +155,7 @@ impl GcpSecretManager {
             })
     }
 
-    async fn access_impl(
-        &self,
-        name: &SecretName,
-        version: &VersionRef,
-    ) -> Result<SecretVersion, SecretError> {
+    async fn access_impl(&self, name: &SecretName, version: &VersionRef) -> Result<SecretVersion, SecretError> {
         let path = format!("{}/versions/{version}:access", self.secret_path(name));
         let body = self
             .call("access", Method::GET, &path, &[], None, Retry::Idempotent)
@@ -207,11 +197,7 @@ impl GcpSecretManager {
         })
     }
 
-    async fn add_impl(
-        &self,
-        name: &SecretName,
-        value: &SecretString,
-    ) -> Result<VersionId, SecretError> {
+    async fn add_impl(&self, name: &SecretName, value: &SecretString) -> Result<VersionId, SecretError> {
         let raw = value.expose_secret().as_bytes();
         let encoded = SecretString::from(b64().encode(raw));
         let request = wire::AddVersionRequest {
@@ -223,14 +209,7 @@ impl GcpSecretManager {
         let body = serde_json::to_vec(&request).expect("serializing plain strings cannot fail");
         let path = format!("{}:addVersion", self.secret_path(name));
         let answer = self
-            .call(
-                "addVersion",
-                Method::POST,
-                &path,
-                &[],
-                Some(body),
-                Retry::OnlyUnsent,
-            )
+            .call("addVersion", Method::POST, &path, &[], Some(body), Retry::OnlyUnsent)
             .await?;
         let version: wire::Version = self.parse("addVersion response", &answer)?;
         self.version_of(&version.name)
@@ -255,9 +234,10 @@ impl GcpSecretManager {
                     Some("DISABLED") => VersionState::Disabled,
                     _ => VersionState::Destroyed,
                 };
-                let created = v.create_time.as_deref().and_then(|t| {
-                    OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-                });
+                let created = v
+                    .create_time
+                    .as_deref()
+                    .and_then(|t| OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok());
                 out.push(VersionInfo {
                     version: self.version_of(&v.name)?,
                     state,
@@ -281,17 +261,13 @@ impl GcpSecretManager {
         self.parse("secret", &body)
     }
 
-    fn alias_map(
-        &self,
-        secret: &wire::Secret,
-    ) -> Result<BTreeMap<AliasName, VersionId>, SecretError> {
+    fn alias_map(&self, secret: &wire::Secret) -> Result<BTreeMap<AliasName, VersionId>, SecretError> {
         secret
             .version_aliases
             .iter()
             .map(|(k, v)| {
                 let alias = AliasName::parse(k)?;
-                let version = u64::try_from(*v)
-                    .map_err(|_| crate::error::NameError::Version(v.to_string()))?;
+                let version = u64::try_from(*v).map_err(|_| crate::error::NameError::Version(v.to_string()))?;
                 Ok((alias, VersionId::new(version)?))
             })
             .collect()
@@ -324,21 +300,12 @@ impl GcpSecretManager {
             let body = serde_json::to_vec(&patch).expect("serializing strings cannot fail");
             let query = [("updateMask", "versionAliases")];
             match self
-                .call(
-                    "patch",
-                    Method::PATCH,
-                    &path,
-                    &query,
-                    Some(body),
-                    Retry::Idempotent,
-                )
+                .call("patch", Method::PATCH, &path, &query, Some(body), Retry::Idempotent)
                 .await
             {
                 Ok(_) => return Ok(()),
                 // The etag moved: someone else changed the secret between our read and write.
-                Err(SecretError::Api {
-                    status: 409 | 412, ..
-                }) if attempt < self.attempts => {
+                Err(SecretError::Api { status: 409 | 412, .. }) if attempt < self.attempts => {
                     tokio::time::sleep(backoff(attempt)).await;
                 }
                 Err(e) => return Err(e),
@@ -368,10 +335,7 @@ impl SecretStore for GcpSecretManager {
         self.add_impl(name, value).boxed()
     }
 
-    fn list_versions<'a>(
-        &'a self,
-        name: &'a SecretName,
-    ) -> BoxFuture<'a, Result<Vec<VersionInfo>, SecretError>> {
+    fn list_versions<'a>(&'a self, name: &'a SecretName) -> BoxFuture<'a, Result<Vec<VersionInfo>, SecretError>> {
         self.list_impl(name).boxed()
     }
 

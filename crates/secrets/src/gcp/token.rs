@@ -43,8 +43,7 @@ impl TokenSource {
     /// # Errors
     /// [`SecretError::Token`] when `GCE_METADATA_HOST` is not a usable host.
     pub fn metadata_from_env() -> Result<Self, SecretError> {
-        let host = std::env::var("GCE_METADATA_HOST")
-            .unwrap_or_else(|_| "metadata.google.internal".to_owned());
+        let host = std::env::var("GCE_METADATA_HOST").unwrap_or_else(|_| "metadata.google.internal".to_owned());
         Url::parse(&format!("http://{host}"))
             .map(Self::Metadata)
             .map_err(|e| SecretError::Token {

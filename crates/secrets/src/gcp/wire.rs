@@ -105,17 +105,13 @@ impl Int64 {
     fn value<E: serde::de::Error>(self) -> Result<i64, E> {
         match self {
             Self::Number(n) => Ok(n),
-            Self::Text(s) => s
-                .parse()
-                .map_err(|_| E::custom(format!("invalid int64 {s:?}"))),
+            Self::Text(s) => s.parse().map_err(|_| E::custom(format!("invalid int64 {s:?}"))),
         }
     }
 }
 
 fn opt_int64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    Option::<Int64>::deserialize(d)?
-        .map(Int64::value)
-        .transpose()
+    Option::<Int64>::deserialize(d)?.map(Int64::value).transpose()
 }
 
 fn alias_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, i64>, D::Error> {

@@ -1,0 +1,87 @@
+//! Zero-downtime credential rotation (issue 4, "rotate").
+//!
+//! - `decide.rs`: the state machine, a pure function with its unit tests;
+//! - `target.rs`: what has a credential in an environment;
+//! - `run.rs`: observing the secret store and the catalog, executing steps, the loop.
+//!
+//! `apply` calls [`converge`] after provisioning, which creates first credentials and
+//! finishes rotations whose grace period is over; `pccdb rotate` starts new ones.
+
+mod decide;
+mod run;
+mod target;
+
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+pub use decide::{LoginState, Mode, Observed, Step, VersionCredential, decide};
+pub use run::{MARK_PREFIX, Outcome, RotationReport, Rotator, parse_mark};
+pub use target::{RotationTarget, targets};
+
+use crate::apply::AdminSession;
+use crate::error::ProvisionError;
+use crate::manifest::{Environment, Manifest};
+use crate::target::open_store;
+
+/// Runs every target of `env` selected by `select` (all when `None`; else a service name or
+/// a login role name) in `mode`.
+///
+/// # Errors
+/// The first failing target's error (targets before it keep their progress).
+pub async fn run_targets(
+    session: &AdminSession,
+    manifest: &Manifest,
+    env: &Environment,
+    select: Option<&str>,
+    mode: Mode,
+    wait_for_grace: bool,
+    lock_wait: Duration,
+) -> Result<Vec<RotationReport>, ProvisionError> {
+    let all = targets(manifest, env);
+    let chosen: Vec<RotationTarget> = match select {
+        None => all,
+        Some(name) => {
+            let picked: Vec<_> = all
+                .iter()
+                .filter(|t| t.label == name || t.logins.iter().any(|l| l == name))
+                .cloned()
+                .collect();
+            if picked.is_empty() {
+                return Err(crate::error::ManifestError::Unknown {
+                    what: "rotation target",
+                    name: name.to_owned(),
+                    known: all.iter().map(|t| t.label.clone()).collect::<Vec<_>>().join(", "),
+                }
+                .into());
+            }
+            picked
+        }
+    };
+    let store = open_store(&env.secrets)?;
+    let mut reports = Vec::new();
+    for target in chosen {
+        let mode = match mode {
+            Mode::IfOlderThanDays(_) => Mode::IfOlderThanDays(target.max_age_days),
+            m => m,
+        };
+        let rotator = Rotator::new(session, store.clone(), target);
+        reports.push(rotator.run(mode, wait_for_grace, lock_wait).await?);
+    }
+    Ok(reports)
+}
+
+/// Creates missing credentials and finishes rotations past their grace period, for every
+/// target of `env` (what apply runs after provisioning).
+///
+/// # Errors
+/// As [`run_targets`].
+pub async fn converge(
+    session: &AdminSession,
+    manifest: &Manifest,
+    env: &Environment,
+    lock_wait: Duration,
+) -> Result<Vec<RotationReport>, ProvisionError> {
+    run_targets(session, manifest, env, None, Mode::Converge, false, lock_wait).await
+}

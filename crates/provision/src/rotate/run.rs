@@ -1,0 +1,422 @@
+//! Rotation against real systems: observe the secret store and the catalog, execute one step,
+//! observe again. The loop holds an advisory lock per secret so two rotations of one secret
+//! never interleave; `Rotator::observe` and `Rotator::execute` are public so tests can stop
+//! between any two steps (a crash) and check that a fresh run converges.
+//!
+//! The new password is generated here (OS CSPRNG), stored in the secret, and reaches the
+//! database only as a SCRAM-SHA-256 verifier computed in this process. The verifier travels as
+//! a bind parameter into a transaction-local setting that a DO block reads, so neither the
+//! client library's statement log nor the server's DDL log ever shows it (only
+//! `log_statement = all` would show the parameter, and it is a verifier, not the password).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::ExposeSecret as _;
+use secrets::{
+    AliasName, DbCredential, SecretError, SecretStore, VersionId, VersionRef, VersionState, generate_password,
+};
+use time::OffsetDateTime;
+
+use super::decide::{LoginState, Mode, Observed, Step, VersionCredential, decide};
+use super::target::RotationTarget;
+use crate::apply::AdminSession;
+use crate::error::ProvisionError;
+use crate::ident::{quote_ident, quote_literal};
+
+/// Prefix of the retirement mark in a role comment.
+pub const MARK_PREFIX: &str = "pccdb rotation: retired login; disable after ";
+/// Advisory lock class of rotations ("pcr" + 1).
+const ROTATE_LOCK_CLASS: i32 = 0x0070_6372;
+/// Steps one run may take before it is considered stuck.
+const MAX_STEPS: usize = 32;
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Converged: nothing left to do.
+    Done,
+    /// The previous login is in its grace period; run again after `until` to finish.
+    Waiting {
+        /// The login.
+        user: String,
+        /// The end of its grace period.
+        #[serde(with = "time::serde::rfc3339")]
+        until: OffsetDateTime,
+    },
+}
+
+/// What one run did to one target.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RotationReport {
+    /// The target.
+    pub target: RotationTarget,
+    /// The steps executed, in order.
+    pub steps: Vec<Step>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The `current` version afterwards.
+    pub current_version: Option<VersionId>,
+    /// The login of the current credential afterwards.
+    pub current_user: Option<String>,
+}
+
+/// Parses a retirement mark.
+pub fn parse_mark(comment: &str) -> Option<OffsetDateTime> {
+    let rest = comment.strip_prefix(MARK_PREFIX)?;
+    OffsetDateTime::parse(rest.trim(), &time::format_description::well_known::Rfc3339).ok()
+}
+
+fn lock_key(secret: &str) -> i32 {
+    // FNV-1a: stable across processes and versions (unlike Rust's hasher).
+    let mut h: u32 = 0x811c_9dc5;
+    for b in secret.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    i32::from_ne_bytes(h.to_ne_bytes())
+}
+
+/// Rotates one target as the admin of its environment.
+pub struct Rotator<'a> {
+    admin: &'a AdminSession,
+    store: Arc<dyn SecretStore>,
+    target: RotationTarget,
+}
+
+impl<'a> Rotator<'a> {
+    /// A rotator for `target`, writing to `store`.
+    pub fn new(admin: &'a AdminSession, store: Arc<dyn SecretStore>, target: RotationTarget) -> Self {
+        Self { admin, store, target }
+    }
+
+    fn secret_err(&self, what: &str, source: SecretError) -> ProvisionError {
+        ProvisionError::Secret {
+            what: format!("{what} of secret {} in {}", self.target.secret, self.store.describe()),
+            source: Box::new(source),
+        }
+    }
+
+    fn sql_err(&self, statement: String, source: tokio_postgres::Error) -> ProvisionError {
+        ProvisionError::Sql {
+            context: format!("rotation of {}", self.target.secret),
+            statement,
+            source,
+        }
+    }
+
+    async fn credential(&self, version: VersionId) -> Result<DbCredential, ProvisionError> {
+        let read = self
+            .store
+            .access(&self.target.secret, &VersionRef::Number(version))
+            .await
+            .map_err(|e| self.secret_err("reading a version", e))?;
+        DbCredential::from_json(&read.value).map_err(|e| ProvisionError::Rotation {
+            secret: self.target.secret.to_string(),
+            detail: format!("version {version} is not a credential ({e}); disable it or fix it by hand"),
+        })
+    }
+
+    /// Whether `credential` logs in to the target database (any failure counts as no).
+    async fn logs_in(&self, credential: &DbCredential) -> bool {
+        match crate::target::connect(self.admin.primary(), &self.target.database, credential).await {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::debug!(db.user = %credential.username, error = %e, "login test failed");
+                false
+            }
+        }
+    }
+
+    /// Reads the state `decide` needs.
+    ///
+    /// # Errors
+    /// Secret store and catalog errors; [`ProvisionError::Rotation`] when a login role is missing.
+    pub async fn observe(&self) -> Result<Observed, ProvisionError> {
+        let secret = &self.target.secret;
+        let (aliases, versions) = match self.store.aliases(secret).await {
+            Ok(aliases) => {
+                let versions = self
+                    .store
+                    .list_versions(secret)
+                    .await
+                    .map_err(|e| self.secret_err("listing versions", e))?;
+                (aliases, versions)
+            }
+            Err(SecretError::SecretNotFound { .. }) => (Default::default(), Vec::new()),
+            Err(e) => return Err(self.secret_err("reading aliases", e)),
+        };
+        let current_alias = AliasName::parse("current").expect("constant alias");
+        let current = match aliases.get(&current_alias) {
+            Some(v) => {
+                let created = versions.iter().find(|i| i.version == *v).and_then(|i| i.created);
+                Some(VersionCredential {
+                    version: *v,
+                    created,
+                    credential: self.credential(*v).await?,
+                })
+            }
+            None => None,
+        };
+        let floor = current.as_ref().map(|c| c.version);
+        let mut enabled: Vec<_> = versions.iter().filter(|v| v.state == VersionState::Enabled).collect();
+        enabled.sort_by_key(|v| std::cmp::Reverse(v.version));
+        let mut pending = None;
+        let mut stale = Vec::new();
+        for v in enabled {
+            if Some(v.version) == floor {
+                continue;
+            }
+            let newer = floor.is_none_or(|f| v.version > f);
+            if newer && pending.is_none() {
+                let credential = self.credential(v.version).await?;
+                let pair = self.target.logins.len() > 1;
+                let fits = self.target.logins.contains(&credential.username)
+                    && (!pair
+                        || current
+                            .as_ref()
+                            .is_none_or(|c| c.credential.username != credential.username));
+                if fits {
+                    pending = Some(VersionCredential {
+                        version: v.version,
+                        created: v.created,
+                        credential,
+                    });
+                    continue;
+                }
+            }
+            stale.push(v.version);
+        }
+        stale.sort();
+        let rows = self
+            .admin
+            .client
+            .query(
+                "SELECT rolname::text, rolcanlogin, shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = ANY($1)",
+                &[&self.target.logins],
+            )
+            .await
+            .map_err(|e| self.sql_err("SELECT ... FROM pg_roles".to_owned(), e))?;
+        let mut logins = Vec::new();
+        for name in &self.target.logins {
+            let Some(row) = rows.iter().find(|r| r.get::<_, String>(0) == *name) else {
+                return Err(ProvisionError::Rotation {
+                    secret: secret.to_string(),
+                    detail: format!("login role {name} does not exist; run `pccdb apply` first"),
+                });
+            };
+            let comment: Option<String> = row.get(2);
+            logins.push(LoginState {
+                name: name.clone(),
+                login: row.get(1),
+                retire_after: comment.as_deref().and_then(parse_mark),
+            });
+        }
+        let pending_works = match &pending {
+            Some(p) => self.logs_in(&p.credential).await,
+            None => false,
+        };
+        let current_works = match &current {
+            Some(c) => Some(self.logs_in(&c.credential).await),
+            None => None,
+        };
+        Ok(Observed {
+            current,
+            current_works,
+            pending,
+            pending_works,
+            stale_versions: stale,
+            logins,
+            now: OffsetDateTime::now_utc(),
+        })
+    }
+
+    /// Causes one step's effect.
+    ///
+    /// # Errors
+    /// Secret store and SQL errors.
+    pub async fn execute(&self, step: &Step) -> Result<(), ProvisionError> {
+        tracing::info!(secret.name = %self.target.secret, rotation.step = ?step, "rotation step");
+        let client = &self.admin.client;
+        let exec = |sql: String| async move {
+            client
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| self.sql_err(sql.clone(), e))
+        };
+        match step {
+            Step::AddPending { user } => {
+                let password = generate_password().map_err(|e| self.secret_err("generating a password", e))?;
+                let value = DbCredential::new(user.clone(), password).to_json();
+                let version = self
+                    .store
+                    .add_version(&self.target.secret, &value)
+                    .await
+                    .map_err(|e| self.secret_err("adding a version", e))?;
+                tracing::info!(secret.name = %self.target.secret, secret.version = %version, db.user = %user, "added pending credential");
+            }
+            Step::SetPassword { user, version } => {
+                let credential = self.credential(*version).await?;
+                let verifier =
+                    postgres_protocol::password::scram_sha_256(credential.password.expose_secret().as_bytes());
+                exec("BEGIN".to_owned()).await?;
+                let set = client
+                    .query("SELECT set_config('pcc.rotation_verifier', $1, true)", &[&verifier])
+                    .await
+                    .map_err(|e| {
+                        self.sql_err(
+                            "SELECT set_config('pcc.rotation_verifier', <verifier>, true)".to_owned(),
+                            e,
+                        )
+                    });
+                if let Err(e) = set {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                    return Err(e);
+                }
+                let alter = format!(
+                    "DO $pcc$ BEGIN EXECUTE format('ALTER ROLE %I WITH LOGIN PASSWORD %L', {}, current_setting('pcc.rotation_verifier')); END $pcc$",
+                    quote_literal(user)
+                );
+                if let Err(e) = exec(alter).await {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                    return Err(e);
+                }
+                exec("COMMIT".to_owned()).await?;
+            }
+            Step::MarkRetiring { user, until } => {
+                let when = until
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .expect("RFC 3339 formats any UTC time");
+                exec(format!(
+                    "COMMENT ON ROLE {} IS {}",
+                    quote_ident(user),
+                    quote_literal(&format!("{MARK_PREFIX}{when}"))
+                ))
+                .await?;
+            }
+            Step::Promote { version } => {
+                let alias = AliasName::parse("current").expect("constant alias");
+                self.store
+                    .set_alias(&self.target.secret, &alias, *version)
+                    .await
+                    .map_err(|e| self.secret_err("moving alias current", e))?;
+            }
+            Step::DisableLogin { user } => {
+                exec(format!("ALTER ROLE {} WITH NOLOGIN PASSWORD NULL", quote_ident(user))).await?
+            }
+            Step::ClearMark { user } => exec(format!("COMMENT ON ROLE {} IS NULL", quote_ident(user))).await?,
+            Step::DisableVersions { versions } => {
+                for v in versions {
+                    self.store
+                        .disable_version(&self.target.secret, *v)
+                        .await
+                        .map_err(|e| self.secret_err("disabling a version", e))?;
+                }
+            }
+            Step::Wait { .. } | Step::Done => {}
+        }
+        Ok(())
+    }
+
+    async fn lock(&self, wait: Duration) -> Result<(), ProvisionError> {
+        let client = &self.admin.client;
+        let timeout = format!("SET lock_timeout = '{}ms'", wait.as_millis());
+        client
+            .batch_execute(&timeout)
+            .await
+            .map_err(|e| self.sql_err(timeout.clone(), e))?;
+        let key = lock_key(self.target.secret.as_str());
+        match client
+            .execute("SELECT pg_advisory_lock($1, $2)", &[&ROTATE_LOCK_CLASS, &key])
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) => {
+                Err(ProvisionError::LockTimeout {
+                    what: "rotate",
+                    database: "the maintenance database".to_owned(),
+                    waited_s: wait.as_secs(),
+                })
+            }
+            Err(e) => Err(self.sql_err("SELECT pg_advisory_lock(...)".to_owned(), e)),
+        }
+    }
+
+    /// Runs the state machine until it is done, or waiting for a grace period (which it
+    /// sleeps through when `wait_for_grace`).
+    ///
+    /// # Errors
+    /// Store, SQL and lock errors; [`ProvisionError::Rotation`] when a freshly set password
+    /// still does not log in, or the run does not settle.
+    pub async fn run(
+        &self,
+        mode: Mode,
+        wait_for_grace: bool,
+        lock_wait: Duration,
+    ) -> Result<RotationReport, ProvisionError> {
+        self.lock(lock_wait).await?;
+        let result = self.run_locked(mode, wait_for_grace).await;
+        let key = lock_key(self.target.secret.as_str());
+        let _ = self
+            .admin
+            .client
+            .execute("SELECT pg_advisory_unlock($1, $2)", &[&ROTATE_LOCK_CLASS, &key])
+            .await;
+        result
+    }
+
+    async fn run_locked(&self, mode: Mode, wait_for_grace: bool) -> Result<RotationReport, ProvisionError> {
+        let mut steps = Vec::new();
+        let mut promoted = false;
+        let mut password_set: Option<VersionId> = None;
+        loop {
+            let obs = self.observe().await?;
+            let step = decide(&obs, self.target.grace, mode, promoted);
+            let outcome = match &step {
+                Step::Done => Some(Outcome::Done),
+                Step::Wait { user, until } if !wait_for_grace => Some(Outcome::Waiting {
+                    user: user.clone(),
+                    until: *until,
+                }),
+                Step::Wait { user, until } => {
+                    let left = (*until - obs.now).max(time::Duration::ZERO) + time::Duration::milliseconds(50);
+                    tracing::info!(db.user = %user, wait_ms = left.whole_milliseconds(), "waiting for the grace period");
+                    tokio::time::sleep(left.try_into().unwrap_or(Duration::ZERO)).await;
+                    continue;
+                }
+                _ => None,
+            };
+            if let Some(outcome) = outcome {
+                return Ok(RotationReport {
+                    target: self.target.clone(),
+                    steps,
+                    outcome,
+                    current_version: obs.current.as_ref().map(|c| c.version),
+                    current_user: obs.current.map(|c| c.credential.username),
+                });
+            }
+            if let Step::SetPassword { user, version } = &step {
+                if password_set == Some(*version) {
+                    return Err(ProvisionError::Rotation {
+                        secret: self.target.secret.to_string(),
+                        detail: format!(
+                            "{user} was given the password of version {version}, but logging in to {} with it still fails; check pg_hba.conf and the server log",
+                            self.target.database
+                        ),
+                    });
+                }
+                password_set = Some(*version);
+            }
+            self.execute(&step).await?;
+            promoted |= matches!(step, Step::Promote { .. });
+            steps.push(step);
+            if steps.len() > MAX_STEPS {
+                return Err(ProvisionError::Rotation {
+                    secret: self.target.secret.to_string(),
+                    detail: format!("did not settle after {MAX_STEPS} steps: {steps:?}"),
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! What has credentials to rotate in an environment: each service's login pair, each extra
+//! login role, and the migrator; with their secret, the database a login test uses, and the
+//! grace period.
+
+use secrets::SecretName;
+
+use crate::manifest::{Environment, Manifest};
+use crate::naming::role_secret;
+
+/// One rotatable credential.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RotationTarget {
+    /// What it is (`pcc-client-api`, `flyway_user`).
+    pub label: String,
+    /// A service's login pair (else a single login role).
+    pub is_service: bool,
+    /// The secret holding it.
+    pub secret: SecretName,
+    /// The login roles: two for a service (alternating), one otherwise.
+    pub logins: Vec<String>,
+    /// The database a login test connects to.
+    pub database: String,
+    /// How long the previous login stays valid after the alias moves (zero for single logins).
+    #[serde(skip)]
+    pub grace: time::Duration,
+    /// Rotate when the current credential is older than this (days).
+    pub max_age_days: u32,
+}
+
+fn secret(name: &str) -> SecretName {
+    SecretName::parse(name).expect("derived secret names use [A-Za-z0-9-] only")
+}
+
+/// Every rotation target of `env`, services first, the migrator last.
+pub fn targets(manifest: &Manifest, env: &Environment) -> Vec<RotationTarget> {
+    let mut out = Vec::new();
+    let deployments = manifest.deployments(env);
+    for d in &deployments {
+        let grace = time::Duration::milliseconds(i64::try_from(d.service.rotation.grace.0).unwrap_or(i64::MAX));
+        out.push(RotationTarget {
+            label: d.service.name.to_string(),
+            is_service: true,
+            secret: secret(&d.names.secret),
+            logins: d.names.logins.iter().map(ToString::to_string).collect(),
+            database: d.names.database.to_string(),
+            grace,
+            max_age_days: d.service.rotation.max_age_days,
+        });
+        for extra in d.service.roles.iter().filter(|r| r.login) {
+            out.push(RotationTarget {
+                label: extra.name.to_string(),
+                is_service: false,
+                secret: secret(&role_secret(&extra.name, &env.name)),
+                logins: vec![extra.name.to_string()],
+                database: d.names.database.to_string(),
+                grace: time::Duration::ZERO,
+                max_age_days: d.service.rotation.max_age_days,
+            });
+        }
+    }
+    let max_age_days = deployments
+        .iter()
+        .map(|d| d.service.rotation.max_age_days)
+        .min()
+        .unwrap_or(90);
+    out.push(RotationTarget {
+        label: manifest.migrator.role.to_string(),
+        is_service: false,
+        secret: secret(&role_secret(&manifest.migrator.role, &env.name)),
+        logins: vec![manifest.migrator.role.to_string()],
+        database: deployments
+            .first()
+            .map_or_else(|| env.maintenance_database.clone(), |d| d.names.database.to_string()),
+        grace: time::Duration::ZERO,
+        max_age_days,
+    });
+    out
+}
