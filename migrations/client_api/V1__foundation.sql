@@ -67,9 +67,9 @@ CREATE FUNCTION client_api.uuid_v7_time(u uuid) RETURNS timestamptz
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $$
     SELECT CASE WHEN client_api.uuid_is_v7(u) THEN
-        pg_catalog.to_timestamp(
-            ('x' || pg_catalog.lpad(pg_catalog.substr(pg_catalog.replace(u::text, '-', ''), 1, 12), 16, '0'))::bit(64)::bigint
-            / 1000.0)
+        timestamptz 'epoch'
+        + ('x' || pg_catalog.lpad(pg_catalog.substr(pg_catalog.replace(u::text, '-', ''), 1, 12), 16, '0'))::bit(64)::bigint
+          * interval '1 millisecond'
     END
     $$;
 

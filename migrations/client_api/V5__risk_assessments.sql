@@ -46,6 +46,12 @@ BEGIN
     END IF;
     IF NEW.next_review_due IS NULL THEN
         SELECT r.review_interval INTO interval_for_rating FROM client_api.risk_rating AS r WHERE r.rating = NEW.rating;
+        IF NOT FOUND THEN
+            -- The foreign key would say this after the NOT NULL check; say it first, in its words.
+            RAISE EXCEPTION 'risk rating % does not exist', NEW.rating
+                USING ERRCODE = 'foreign_key_violation', SCHEMA = 'client_api', TABLE = 'risk_assessment',
+                      COLUMN = 'rating', CONSTRAINT = 'risk_assessment_rating_fk';
+        END IF;
         NEW.next_review_due := ((NEW.assessed_at AT TIME ZONE 'UTC') + interval_for_rating)::date;
     END IF;
     SELECT c.deleted_at INTO client_deleted FROM client_api.client AS c WHERE c.id = NEW.client_id;

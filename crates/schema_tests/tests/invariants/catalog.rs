@@ -58,14 +58,23 @@ async fn every_foreign_key_to_a_data_table_is_backed_by_an_index() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert!(unindexed.is_empty(), "foreign keys without a leading index: {unindexed:?}");
+    assert!(
+        unindexed.is_empty(),
+        "foreign keys without a leading index: {unindexed:?}"
+    );
 }
 
 #[tokio::test]
 async fn size_band_column_agrees_with_the_size_band_table() {
     let db = Db::new().await;
     let c = db.service("alice").await;
-    let bands = c.query("SELECT band, min_employees, max_employees FROM client_api.size_band", &[]).await.expect("bands");
+    let bands = c
+        .query(
+            "SELECT band, min_employees, max_employees FROM client_api.size_band",
+            &[],
+        )
+        .await
+        .expect("bands");
     assert_eq!(bands.len(), 4);
     for band in bands {
         let name: String = band.get(0);
@@ -89,7 +98,11 @@ async fn size_band_column_agrees_with_the_size_band_table() {
                 .await
                 .expect("band")
                 .get(0);
-            assert_eq!(derived.as_deref(), Some(expected.as_str()), "{employees} employees ({name})");
+            assert_eq!(
+                derived.as_deref(),
+                Some(expected.as_str()),
+                "{employees} employees ({name})"
+            );
         }
     }
 }
@@ -99,7 +112,13 @@ async fn single_per_client_address_types_agree_with_the_unique_index() {
     let db = Db::new().await;
     let c = db.service("alice").await;
     let id = new_client(&c, "Addressed", None).await;
-    let types = c.query("SELECT address_type, single_per_client FROM client_api.address_type", &[]).await.expect("types");
+    let types = c
+        .query(
+            "SELECT address_type, single_per_client FROM client_api.address_type",
+            &[],
+        )
+        .await
+        .expect("types");
     for row in types {
         let kind: String = row.get(0);
         let single: bool = row.get(1);
@@ -120,18 +139,32 @@ async fn status_changes_follow_the_documented_graph() {
     let db = Db::new().await;
     let c = db.service("alice").await;
     let allowed: Vec<(String, String)> = c
-        .query("SELECT from_status, to_status FROM client_api.client_status_transition ORDER BY 1, 2", &[])
+        .query(
+            "SELECT from_status, to_status FROM client_api.client_status_transition ORDER BY 1, 2",
+            &[],
+        )
         .await
         .expect("graph")
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     let expected = [
-        ("active", "exited"), ("active", "suspended"), ("exited", "prospect"), ("onboarding", "active"),
-        ("onboarding", "exited"), ("onboarding", "prospect"), ("prospect", "exited"), ("prospect", "onboarding"),
-        ("suspended", "active"), ("suspended", "exited"),
+        ("active", "exited"),
+        ("active", "suspended"),
+        ("exited", "prospect"),
+        ("onboarding", "active"),
+        ("onboarding", "exited"),
+        ("onboarding", "prospect"),
+        ("prospect", "exited"),
+        ("prospect", "onboarding"),
+        ("suspended", "active"),
+        ("suspended", "exited"),
     ];
-    assert_eq!(allowed, expected.map(|(a, b)| (a.to_owned(), b.to_owned())), "docs/SCHEMA.md draws this graph");
+    assert_eq!(
+        allowed,
+        expected.map(|(a, b)| (a.to_owned(), b.to_owned())),
+        "docs/SCHEMA.md draws this graph"
+    );
     let statuses = ["prospect", "onboarding", "active", "suspended", "exited"];
     for from in statuses {
         for to in statuses {
@@ -140,7 +173,9 @@ async fn status_changes_follow_the_documented_graph() {
                 .await
                 .expect("any initial status")
                 .get(0);
-            let result = c.execute("UPDATE client_api.client SET status = $1 WHERE id = $2", &[&to, &id]).await;
+            let result = c
+                .execute("UPDATE client_api.client SET status = $1 WHERE id = $2", &[&to, &id])
+                .await;
             if from == to || expected.contains(&(from, to)) {
                 result.unwrap_or_else(|e| panic!("{from} -> {to}: {e}"));
             } else {

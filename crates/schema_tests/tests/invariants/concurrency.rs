@@ -21,9 +21,13 @@ enum Via {
 async fn reparent(c: &tokio_postgres::Client, via: Via, id: Uuid, parent: Uuid) -> Result<(), tokio_postgres::Error> {
     match via {
         Via::Function => move_client(c, id, Some(parent)).await,
-        Via::Update => {
-            c.execute("UPDATE client_api.client SET parent_id = $1 WHERE id = $2", &[&parent, &id]).await.map(drop)
-        }
+        Via::Update => c
+            .execute(
+                "UPDATE client_api.client SET parent_id = $1 WHERE id = $2",
+                &[&parent, &id],
+            )
+            .await
+            .map(drop),
     }
 }
 
@@ -51,7 +55,9 @@ async fn a_move_waiting_for_an_opposite_move_sees_its_result_and_refuses_the_cyc
             tokio::spawn(async move {
                 s2.batch_execute("BEGIN").await.expect("begin");
                 let result = reparent(&s2, via, b, a).await;
-                s2.batch_execute(if result.is_ok() { "COMMIT" } else { "ROLLBACK" }).await.expect("end");
+                s2.batch_execute(if result.is_ok() { "COMMIT" } else { "ROLLBACK" })
+                    .await
+                    .expect("end");
                 result
             })
         };
@@ -88,7 +94,10 @@ async fn simultaneous_opposite_moves_let_exactly_one_win() {
         let outcomes = [first.await.expect("one"), second.await.expect("two")];
         let wins = outcomes.iter().filter(|o| o.is_none()).count();
         assert_eq!(wins, 1, "round {round} ({via:?}): outcomes {outcomes:?}");
-        assert!(outcomes.contains(&Some("PC001".to_owned())), "round {round} ({via:?}): outcomes {outcomes:?}");
+        assert!(
+            outcomes.contains(&Some("PC001".to_owned())),
+            "round {round} ({via:?}): outcomes {outcomes:?}"
+        );
     }
     assert_hierarchy_consistent(&s1).await;
 }
@@ -119,7 +128,11 @@ async fn random_concurrent_moves_leave_a_consistent_acyclic_forest() {
             let mut outcomes = Vec::new();
             for _ in 0..40 {
                 let id = nodes[next() % nodes.len()];
-                let parent = if next() % 8 == 0 { None } else { Some(nodes[next() % nodes.len()]) };
+                let parent = if next() % 8 == 0 {
+                    None
+                } else {
+                    Some(nodes[next() % nodes.len()])
+                };
                 outcomes.push(sqlstate(&move_client(&session, id, parent).await));
             }
             outcomes
@@ -151,12 +164,17 @@ async fn soft_delete_and_child_insert_are_ordered_either_way() {
     // Delete first: the insert waits, then sees a deleted parent.
     let parent = new_client(&s1, "Parent", None).await;
     s1.batch_execute("BEGIN").await.expect("begin");
-    s1.query("SELECT 1 FROM client_api.soft_delete_client($1)", &[&parent]).await.expect("delete");
+    s1.query("SELECT 1 FROM client_api.soft_delete_client($1)", &[&parent])
+        .await
+        .expect("delete");
     let insert = {
         let s2 = Arc::clone(&s2);
         tokio::spawn(async move {
-            s2.execute("INSERT INTO client_api.client (display_name, legal_name, parent_id) VALUES ('C', 'C', $1)", &[&parent])
-                .await
+            s2.execute(
+                "INSERT INTO client_api.client (display_name, legal_name, parent_id) VALUES ('C', 'C', $1)",
+                &[&parent],
+            )
+            .await
         })
     };
     wait_until_blocked(&observer, pid2).await;
@@ -166,18 +184,28 @@ async fn soft_delete_and_child_insert_are_ordered_either_way() {
     // Insert first: the delete waits, then sees the live child.
     let parent = new_client(&s1, "Parent 2", None).await;
     s2.batch_execute("BEGIN").await.expect("begin");
-    s2.execute("INSERT INTO client_api.client (display_name, legal_name, parent_id) VALUES ('C2', 'C2', $1)", &[&parent])
-        .await
-        .expect("insert child");
+    s2.execute(
+        "INSERT INTO client_api.client (display_name, legal_name, parent_id) VALUES ('C2', 'C2', $1)",
+        &[&parent],
+    )
+    .await
+    .expect("insert child");
     let pid1 = backend_pid(&s1).await;
     let s1 = Arc::new(s1);
     let delete = {
         let s1 = Arc::clone(&s1);
-        tokio::spawn(async move { s1.query("SELECT 1 FROM client_api.soft_delete_client($1)", &[&parent]).await })
+        tokio::spawn(async move {
+            s1.query("SELECT 1 FROM client_api.soft_delete_client($1)", &[&parent])
+                .await
+        })
     };
     wait_until_blocked(&observer, pid1).await;
     s2.batch_execute("COMMIT").await.expect("commit");
-    expect_error(delete.await.expect("delete task"), "PC003", Some("client_no_live_children"));
+    expect_error(
+        delete.await.expect("delete task"),
+        "PC003",
+        Some("client_no_live_children"),
+    );
     assert_hierarchy_consistent(&s2).await;
 }
 
@@ -193,15 +221,22 @@ async fn if_match_updates_race_to_exactly_one_winner() {
         tokio::spawn(async move {
             barrier.wait().await;
             session
-                .execute("UPDATE client_api.client SET display_name = $1 WHERE id = $2 AND version = 1", &[&name, &id])
+                .execute(
+                    "UPDATE client_api.client SET display_name = $1 WHERE id = $2 AND version = 1",
+                    &[&name, &id],
+                )
                 .await
                 .expect("update")
         })
     };
-    let counts = [update(Arc::clone(&s1), "One").await, update(Arc::clone(&s2), "Two").await];
-    let counts = [counts[0].as_ref().copied().expect("one"), counts[1].as_ref().copied().expect("two")];
+    let (one, two) = (update(Arc::clone(&s1), "One"), update(Arc::clone(&s2), "Two"));
+    let counts = [one.await.expect("one"), two.await.expect("two")];
     assert_eq!(counts.iter().sum::<u64>(), 1, "rows updated per session: {counts:?}");
-    let version: i64 = s1.query_one("SELECT version FROM client_api.client WHERE id = $1", &[&id]).await.expect("v").get(0);
+    let version: i64 = s1
+        .query_one("SELECT version FROM client_api.client WHERE id = $1", &[&id])
+        .await
+        .expect("v")
+        .get(0);
     assert_eq!(version, 2);
 }
 
@@ -213,11 +248,17 @@ async fn concurrent_assessments_leave_the_latest_current() {
         let s1 = db.service("one").await;
         let s2 = Arc::new(db.service("two").await);
         let id = new_client(&s1, "Assessed", None).await;
-        let (first, second) = if newer_first { ("1 day", "2 days") } else { ("2 days", "1 day") };
+        let (first, second) = if newer_first {
+            ("1 day", "2 days")
+        } else {
+            ("2 days", "1 day")
+        };
         let assess = "INSERT INTO client_api.risk_assessment (client_id, rating, rationale, assessed_at) \
                       VALUES ($1, $2, 'review', now() - $3::text::interval)";
         s1.batch_execute("BEGIN").await.expect("begin");
-        s1.execute(assess, &[&id, &"high", &first]).await.expect("first assessment");
+        s1.execute(assess, &[&id, &"high", &first])
+            .await
+            .expect("first assessment");
         let pid2 = backend_pid(&s2).await;
         let task = {
             let s2 = Arc::clone(&s2);
@@ -226,8 +267,15 @@ async fn concurrent_assessments_leave_the_latest_current() {
         wait_until_blocked(&observer, pid2).await;
         s1.batch_execute("COMMIT").await.expect("commit");
         task.await.expect("task").expect("second assessment");
-        let current: String =
-            s1.query_one("SELECT risk_category FROM client_api.client WHERE id = $1", &[&id]).await.expect("c").get(0);
-        assert_eq!(current, if newer_first { "high" } else { "low" }, "newer_first = {newer_first}");
+        let current: String = s1
+            .query_one("SELECT risk_category FROM client_api.client WHERE id = $1", &[&id])
+            .await
+            .expect("c")
+            .get(0);
+        assert_eq!(
+            current,
+            if newer_first { "high" } else { "low" },
+            "newer_first = {newer_first}"
+        );
     }
 }

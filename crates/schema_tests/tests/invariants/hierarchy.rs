@@ -5,8 +5,17 @@ use uuid::Uuid;
 
 use crate::support::{Db, assert_hierarchy_consistent, expect_error, move_client, new_client};
 
+/// client_id, old_parent_id, new_parent_id, descendants_moved, moved_by.
+type MoveRow = (Uuid, Option<Uuid>, Option<Uuid>, i32, String);
+
 async fn place(c: &tokio_postgres::Client, id: Uuid) -> (String, i16, Uuid) {
-    let row = c.query_one("SELECT path, depth, root_id FROM client_api.client WHERE id = $1", &[&id]).await.expect("row");
+    let row = c
+        .query_one(
+            "SELECT path, depth, root_id FROM client_api.client WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .expect("row");
     (row.get(0), row.get(1), row.get(2))
 }
 
@@ -32,7 +41,9 @@ async fn moving_a_subtree_rewrites_path_depth_and_root_of_every_descendant() {
     assert_hierarchy_consistent(&c).await;
 
     // A plain UPDATE of parent_id is a move too (the function only adds lock ordering and version checks).
-    c.execute("UPDATE client_api.client SET parent_id = $1 WHERE id = $2", &[&r1, &b]).await.expect("update");
+    c.execute("UPDATE client_api.client SET parent_id = $1 WHERE id = $2", &[&r1, &b])
+        .await
+        .expect("update");
     assert_eq!(place(&c, d).await, (format!("/{r1}/{b}/{d}/"), 2, r1));
     assert_hierarchy_consistent(&c).await;
 
@@ -44,16 +55,25 @@ async fn moving_a_subtree_rewrites_path_depth_and_root_of_every_descendant() {
         )
         .await
         .expect("history");
-    let rows: Vec<(Uuid, Option<Uuid>, Option<Uuid>, i32, String)> =
-        history.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect();
+    let rows: Vec<MoveRow> = history
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
     let mover = "mover".to_owned();
     assert_eq!(
         rows,
-        [(a, Some(r1), Some(x), 2, mover.clone()), (b, Some(a), None, 1, mover.clone()), (b, None, Some(r1), 1, mover)]
+        [
+            (a, Some(r1), Some(x), 2, mover.clone()),
+            (b, Some(a), None, 1, mover.clone()),
+            (b, None, Some(r1), 1, mover)
+        ]
     );
     // Descendants rewritten by a move get a new version (their representation changed).
-    let version: i64 =
-        c.query_one("SELECT version FROM client_api.client WHERE id = $1", &[&d]).await.expect("d").get(0);
+    let version: i64 = c
+        .query_one("SELECT version FROM client_api.client WHERE id = $1", &[&d])
+        .await
+        .expect("d")
+        .get(0);
     assert_eq!(version, 4);
 }
 
@@ -66,15 +86,30 @@ async fn cycles_are_refused_at_every_distance() {
     let b = new_client(&c, "B", Some(a)).await;
     let d = new_client(&c, "D", Some(b)).await;
     for (id, parent) in [(a, a), (a, b), (a, d), (r, d)] {
-        let error = expect_error(move_client(&c, id, Some(parent)).await, "PC001", Some("client_hierarchy_acyclic"));
+        let error = expect_error(
+            move_client(&c, id, Some(parent)).await,
+            "PC001",
+            Some("client_hierarchy_acyclic"),
+        );
         assert!(error.message().contains("would create a cycle"), "{}", error.message());
-        let direct = c.execute("UPDATE client_api.client SET parent_id = $1 WHERE id = $2", &[&parent, &id]).await;
+        let direct = c
+            .execute(
+                "UPDATE client_api.client SET parent_id = $1 WHERE id = $2",
+                &[&parent, &id],
+            )
+            .await;
         expect_error(direct, "PC001", Some("client_hierarchy_acyclic"));
     }
     let missing = Uuid::now_v7();
-    expect_error(move_client(&c, a, Some(missing)).await, "23503", Some("client_parent_fk"));
+    expect_error(
+        move_client(&c, a, Some(missing)).await,
+        "23503",
+        Some("client_parent_fk"),
+    );
     expect_error(move_client(&c, missing, Some(a)).await, "PC009", None);
-    let stale = c.query("SELECT 1 FROM client_api.move_client($1, NULL, 99)", &[&a]).await;
+    let stale = c
+        .query("SELECT 1 FROM client_api.move_client($1, NULL, 99)", &[&a])
+        .await;
     expect_error(stale, "PC008", None);
     assert_hierarchy_consistent(&c).await;
 }
@@ -90,15 +125,24 @@ async fn the_hierarchy_is_at_most_sixteen_levels_deep() {
     }
     let deepest = *chain.last().expect("chain");
     let too_deep = c
-        .execute("INSERT INTO client_api.client (display_name, legal_name, parent_id) VALUES ('L16', 'L16', $1)", &[&deepest])
+        .execute(
+            "INSERT INTO client_api.client (display_name, legal_name, parent_id) VALUES ('L16', 'L16', $1)",
+            &[&deepest],
+        )
         .await;
     expect_error(too_deep, "PC002", Some("client_depth_limit"));
     // Moving a two-level subtree under level 14 would put its leaf at depth 16.
     let other = new_client(&c, "Other", None).await;
     let other_child = new_client(&c, "Other child", Some(other)).await;
     let _leaf = new_client(&c, "Other leaf", Some(other_child)).await;
-    expect_error(move_client(&c, other_child, Some(chain[14])).await, "PC002", Some("client_depth_limit"));
-    move_client(&c, other_child, Some(chain[13])).await.expect("leaf lands at depth 15");
+    expect_error(
+        move_client(&c, other_child, Some(chain[14])).await,
+        "PC002",
+        Some("client_depth_limit"),
+    );
+    move_client(&c, other_child, Some(chain[13]))
+        .await
+        .expect("leaf lands at depth 15");
     assert_hierarchy_consistent(&c).await;
 }
 
@@ -118,11 +162,26 @@ async fn derived_hierarchy_columns_cannot_be_written() {
     .expect("the statement runs");
     assert_eq!(place(&c, a).await, before);
     let row = c
-        .query_one("SELECT version, created_by, risk_category FROM client_api.client WHERE id = $1", &[&a])
+        .query_one(
+            "SELECT version, created_by, risk_category FROM client_api.client WHERE id = $1",
+            &[&a],
+        )
         .await
         .expect("row");
-    assert_eq!((row.get::<_, i64>(0), row.get::<_, String>(1), row.get::<_, Option<String>>(2)), (1, "meddler".into(), None));
-    let changed_id = c.execute("UPDATE client_api.client SET id = $1 WHERE id = $2", &[&Uuid::now_v7(), &a]).await;
+    assert_eq!(
+        (
+            row.get::<_, i64>(0),
+            row.get::<_, String>(1),
+            row.get::<_, Option<String>>(2)
+        ),
+        (1, "meddler".into(), None)
+    );
+    let changed_id = c
+        .execute(
+            "UPDATE client_api.client SET id = $1 WHERE id = $2",
+            &[&Uuid::now_v7(), &a],
+        )
+        .await;
     expect_error(changed_id, "23514", Some("client_id_immutable"));
 }
 
@@ -133,8 +192,16 @@ async fn move_history_is_append_only_and_written_only_by_moves() {
     let r = new_client(&c, "Root", None).await;
     let a = new_client(&c, "A", None).await;
     move_client(&c, a, Some(r)).await.expect("move");
-    expect_error(c.execute("UPDATE client_api.client_move SET moved_by = 'x'", &[]).await, "PC006", None);
-    expect_error(c.execute("DELETE FROM client_api.client_move", &[]).await, "PC006", None);
+    expect_error(
+        c.execute("UPDATE client_api.client_move SET moved_by = 'x'", &[]).await,
+        "PC006",
+        None,
+    );
+    expect_error(
+        c.execute("DELETE FROM client_api.client_move", &[]).await,
+        "PC006",
+        None,
+    );
     let forged = c
         .execute(
             "INSERT INTO client_api.client_move (client_id, old_root_id, new_root_id, old_path, new_path, \
@@ -146,8 +213,16 @@ async fn move_history_is_append_only_and_written_only_by_moves() {
     // TRUNCATE needs the owner's privilege; even the owner is refused.
     let admin = db.admin().await;
     admin.batch_execute("SET ROLE client_api_owner").await.expect("owner");
-    expect_error(admin.batch_execute("TRUNCATE client_api.client_move").await, "PC006", None);
-    expect_error(admin.batch_execute("TRUNCATE client_api.risk_assessment").await, "PC006", None);
+    expect_error(
+        admin.batch_execute("TRUNCATE client_api.client_move").await,
+        "PC006",
+        None,
+    );
+    expect_error(
+        admin.batch_execute("TRUNCATE client_api.risk_assessment").await,
+        "PC006",
+        None,
+    );
 }
 
 #[tokio::test]
@@ -156,9 +231,13 @@ async fn structural_changes_refuse_repeatable_read() {
     let c = db.service("mover").await;
     let r = new_client(&c, "Root", None).await;
     let a = new_client(&c, "A", None).await;
-    c.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ").await.expect("begin");
+    c.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        .await
+        .expect("begin");
     expect_error(move_client(&c, a, Some(r)).await, "PC011", None);
-    c.batch_execute("ROLLBACK; BEGIN ISOLATION LEVEL SERIALIZABLE").await.expect("begin");
+    c.batch_execute("ROLLBACK; BEGIN ISOLATION LEVEL SERIALIZABLE")
+        .await
+        .expect("begin");
     move_client(&c, a, Some(r)).await.expect("serializable is safe");
     c.batch_execute("COMMIT").await.expect("commit");
     assert_hierarchy_consistent(&c).await;

@@ -24,10 +24,17 @@ async fn lei_check_digits_match_the_shared_vectors() {
     let cases = shared_cases();
     assert!(cases.len() >= 6, "vectors found: {cases:?}");
     for (lei, valid, note) in cases {
-        let checked: bool = c.query_one("SELECT client_api.lei_is_valid($1)", &[&lei]).await.expect("check").get(0);
+        let checked: bool = c
+            .query_one("SELECT client_api.lei_is_valid($1)", &[&lei])
+            .await
+            .expect("check")
+            .get(0);
         assert_eq!(checked, valid, "{lei} ({note})");
         let insert = c
-            .execute("INSERT INTO client_api.client (display_name, legal_name, lei) VALUES ($1, $1, $1)", &[&lei])
+            .execute(
+                "INSERT INTO client_api.client (display_name, legal_name, lei) VALUES ($1, $1, $1)",
+                &[&lei],
+            )
             .await;
         if valid {
             insert.unwrap_or_else(|e| panic!("{lei} ({note}) refused: {e}"));
@@ -36,8 +43,11 @@ async fn lei_check_digits_match_the_shared_vectors() {
         }
     }
     // Lower case is not the ISO form: the service upper-cases before writing.
-    let lower: bool =
-        c.query_one("SELECT client_api.lei_is_valid(lower('HWUPKR0MPOU8FGXBT394'))", &[]).await.expect("q").get(0);
+    let lower: bool = c
+        .query_one("SELECT client_api.lei_is_valid(lower('HWUPKR0MPOU8FGXBT394'))", &[])
+        .await
+        .expect("q")
+        .get(0);
     assert!(!lower);
 }
 
@@ -48,9 +58,17 @@ async fn lei_is_unique_among_live_clients_only() {
     let insert = "INSERT INTO client_api.client (display_name, legal_name, lei) VALUES ($1, $1, '506700GE1G29325QX363') \
                   RETURNING id";
     let first: uuid::Uuid = c.query_one(insert, &[&"GLEIF"]).await.expect("first").get(0);
-    expect_error(c.query_one(insert, &[&"GLEIF again"]).await, "23505", Some("client_lei_live_key"));
-    c.query("SELECT 1 FROM client_api.soft_delete_client($1)", &[&first]).await.expect("soft delete");
-    c.query_one(insert, &[&"GLEIF reborn"]).await.expect("the deleted row no longer blocks the LEI");
+    expect_error(
+        c.query_one(insert, &[&"GLEIF again"]).await,
+        "23505",
+        Some("client_lei_live_key"),
+    );
+    c.query("SELECT 1 FROM client_api.soft_delete_client($1)", &[&first])
+        .await
+        .expect("soft delete");
+    c.query_one(insert, &[&"GLEIF reborn"])
+        .await
+        .expect("the deleted row no longer blocks the LEI");
     let restore = c.query("SELECT 1 FROM client_api.restore_client($1)", &[&first]).await;
     expect_error(restore, "23505", Some("client_lei_live_key"));
 }

@@ -10,17 +10,38 @@ async fn reference_tables_hold_the_standards() {
         let c = &c;
         async move { c.query_one(sql, &[]).await.expect(sql).get::<_, i64>(0) }
     };
-    assert_eq!(count("SELECT count(*) FROM client_api.country WHERE NOT withdrawn").await, 249);
-    assert_eq!(count("SELECT count(*) FROM client_api.currency WHERE NOT withdrawn").await, 178);
-    assert_eq!(count("SELECT count(*) FROM client_api.industry_code WHERE scheme = 'naics_2022'").await, 2125);
-    assert_eq!(count("SELECT count(*) FROM client_api.industry_code WHERE level = 2").await, 20);
+    assert_eq!(
+        count("SELECT count(*) FROM client_api.country WHERE NOT withdrawn").await,
+        249
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM client_api.currency WHERE NOT withdrawn").await,
+        178
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM client_api.industry_code WHERE scheme = 'naics_2022'").await,
+        2125
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM client_api.industry_code WHERE level = 2").await,
+        20
+    );
     let row = c
-        .query_one("SELECT alpha3, numeric_code, name FROM client_api.country WHERE alpha2 = 'DE'", &[])
+        .query_one(
+            "SELECT alpha3, numeric_code, name FROM client_api.country WHERE alpha2 = 'DE'",
+            &[],
+        )
         .await
         .expect("DE");
-    assert_eq!((row.get::<_, &str>(0), row.get::<_, &str>(1), row.get::<_, &str>(2)), ("DEU", "276", "Germany"));
+    assert_eq!(
+        (row.get::<_, &str>(0), row.get::<_, &str>(1), row.get::<_, &str>(2)),
+        ("DEU", "276", "Germany")
+    );
     let minor: Vec<(String, Option<i16>)> = c
-        .query("SELECT code, minor_units FROM client_api.currency WHERE code IN ('JPY','EUR','BHD','XAU') ORDER BY code", &[])
+        .query(
+            "SELECT code, minor_units FROM client_api.currency WHERE code IN ('JPY','EUR','BHD','XAU') ORDER BY code",
+            &[],
+        )
         .await
         .expect("currencies")
         .iter()
@@ -59,7 +80,11 @@ async fn foreign_keys_reject_unknown_codes() {
         }
     };
     expect_error(attempt("hq_country", "XX").await, "23503", Some("client_hq_country_fk"));
-    expect_error(attempt("incorporation_country", "QQ").await, "23503", Some("client_incorporation_country_fk"));
+    expect_error(
+        attempt("incorporation_country", "QQ").await,
+        "23503",
+        Some("client_incorporation_country_fk"),
+    );
     expect_error(attempt("status", "dormant").await, "23503", Some("client_status_fk"));
     attempt("hq_country", "FR").await.expect("a real country");
     let revenue = c
@@ -105,9 +130,13 @@ async fn revenue_respects_the_currency_minor_units() {
         }
     };
     insert("1250000.50", "EUR").await.expect("two decimals in EUR");
-    insert("1250000.500", "EUR").await.expect("trailing zeros are not precision");
+    insert("1250000.500", "EUR")
+        .await
+        .expect("trailing zeros are not precision");
     insert("3.125", "BHD").await.expect("three decimals in BHD");
-    insert("1.2345", "XAU").await.expect("no minor unit defined: up to four decimals");
+    insert("1.2345", "XAU")
+        .await
+        .expect("no minor unit defined: up to four decimals");
     expect_error(insert("1.5", "JPY").await, "23514", Some("client_revenue_minor_units"));
     expect_error(insert("-1", "EUR").await, "23514", Some("client_revenue_range"));
     expect_error(insert("1.00001", "XAU").await, "23514", Some("client_revenue_range"));
@@ -124,7 +153,9 @@ async fn repeatable_reference_migrations_are_idempotent_and_withdraw_instead_of_
                        || (SELECT string_agg(xmin::text, ',' ORDER BY code) FROM client_api.industry_code)";
     let before: String = admin.query_one(fingerprint, &[]).await.expect("xmins").get(0);
     let mut owner = db.admin().await;
-    schema_tests::apply::apply(&mut owner, &repeatables).await.expect("re-applying the repeatables");
+    schema_tests::apply::apply(&mut owner, &repeatables)
+        .await
+        .expect("re-applying the repeatables");
     let after: String = admin.query_one(fingerprint, &[]).await.expect("xmins").get(0);
     assert_eq!(before, after, "re-applying unchanged reference data rewrote rows");
 
@@ -137,10 +168,15 @@ async fn repeatable_reference_migrations_are_idempotent_and_withdraw_instead_of_
         .expect("extra country");
     let service = db.service("analyst").await;
     service
-        .execute("INSERT INTO client_api.client (display_name, legal_name, hq_country) VALUES ('Z', 'Z', 'ZZ')", &[])
+        .execute(
+            "INSERT INTO client_api.client (display_name, legal_name, hq_country) VALUES ('Z', 'Z', 'ZZ')",
+            &[],
+        )
         .await
         .expect("in force");
-    schema_tests::apply::apply(&mut owner, &repeatables).await.expect("re-applying the repeatables");
+    schema_tests::apply::apply(&mut owner, &repeatables)
+        .await
+        .expect("re-applying the repeatables");
     let withdrawn: bool = admin
         .query_one("SELECT withdrawn FROM client_api.country WHERE alpha2 = 'ZZ'", &[])
         .await
@@ -148,13 +184,19 @@ async fn repeatable_reference_migrations_are_idempotent_and_withdraw_instead_of_
         .get(0);
     assert!(withdrawn);
     let reuse = service
-        .execute("INSERT INTO client_api.client (display_name, legal_name, hq_country) VALUES ('Z2', 'Z2', 'ZZ')", &[])
+        .execute(
+            "INSERT INTO client_api.client (display_name, legal_name, hq_country) VALUES ('Z2', 'Z2', 'ZZ')",
+            &[],
+        )
         .await;
     let error = expect_error(reuse, "PC010", None);
     assert_eq!(error.column(), Some("hq_country"));
     // The client that already used it keeps it and can still be edited.
     service
-        .execute("UPDATE client_api.client SET website = 'https://zed.example.com' WHERE display_name = 'Z'", &[])
+        .execute(
+            "UPDATE client_api.client SET website = 'https://zed.example.com' WHERE display_name = 'Z'",
+            &[],
+        )
         .await
         .expect("existing use stays valid");
 }

@@ -14,7 +14,11 @@ async fn the_latest_assessment_is_the_current_risk() {
         .await
         .expect("assess");
     let row = c.query_one(current, &[&id]).await.expect("row");
-    assert_eq!((row.get::<_, String>(0), row.get::<_, bool>(1)), ("critical".into(), true), "default review in 3 months");
+    assert_eq!(
+        (row.get::<_, String>(0), row.get::<_, bool>(1)),
+        ("critical".into(), true),
+        "default review in 3 months"
+    );
     // A late-recorded, older assessment joins the history without replacing the current one.
     c.execute(
         "INSERT INTO client_api.risk_assessment (client_id, rating, rationale, assessed_at, next_review_due) \
@@ -23,7 +27,10 @@ async fn the_latest_assessment_is_the_current_risk() {
     )
     .await
     .expect("older assessment");
-    assert_eq!(c.query_one(current, &[&id]).await.expect("row").get::<_, String>(0), "critical");
+    assert_eq!(
+        c.query_one(current, &[&id]).await.expect("row").get::<_, String>(0),
+        "critical"
+    );
     let row = c
         .query_one(
             "SELECT count(*), bool_and(recorded_by = 'risk officer') FROM client_api.risk_assessment WHERE client_id = $1",
@@ -46,9 +53,19 @@ async fn assessments_are_validated_and_history_is_append_only() {
         )
         .await;
     expect_error(future, "23514", Some("risk_assessment_not_in_future"));
-    let blank = c.execute("INSERT INTO client_api.risk_assessment (client_id, rating, rationale) VALUES ($1, 'low', '  ')", &[&id]).await;
+    let blank = c
+        .execute(
+            "INSERT INTO client_api.risk_assessment (client_id, rating, rationale) VALUES ($1, 'low', '  ')",
+            &[&id],
+        )
+        .await;
     expect_error(blank, "23514", Some("risk_assessment_rationale_length"));
-    let unknown = c.execute("INSERT INTO client_api.risk_assessment (client_id, rating, rationale) VALUES ($1, 'severe', 'x')", &[&id]).await;
+    let unknown = c
+        .execute(
+            "INSERT INTO client_api.risk_assessment (client_id, rating, rationale) VALUES ($1, 'severe', 'x')",
+            &[&id],
+        )
+        .await;
     expect_error(unknown, "23503", Some("risk_assessment_rating_fk"));
     let past_review = c
         .execute(
@@ -57,13 +74,34 @@ async fn assessments_are_validated_and_history_is_append_only() {
         )
         .await;
     expect_error(past_review, "23514", Some("risk_assessment_review_after_assessment"));
-    c.execute("INSERT INTO client_api.risk_assessment (client_id, rating, rationale) VALUES ($1, 'medium', 'ok')", &[&id])
-        .await
-        .expect("valid");
-    expect_error(c.execute("UPDATE client_api.risk_assessment SET rating = 'low'", &[]).await, "PC006", Some("risk_assessment_append_only"));
-    expect_error(c.execute("DELETE FROM client_api.risk_assessment", &[]).await, "PC006", Some("risk_assessment_append_only"));
+    c.execute(
+        "INSERT INTO client_api.risk_assessment (client_id, rating, rationale) VALUES ($1, 'medium', 'ok')",
+        &[&id],
+    )
+    .await
+    .expect("valid");
+    expect_error(
+        c.execute("UPDATE client_api.risk_assessment SET rating = 'low'", &[])
+            .await,
+        "PC006",
+        Some("risk_assessment_append_only"),
+    );
+    expect_error(
+        c.execute("DELETE FROM client_api.risk_assessment", &[]).await,
+        "PC006",
+        Some("risk_assessment_append_only"),
+    );
     // The copy on the client cannot be overwritten by the service.
-    c.execute("UPDATE client_api.client SET risk_category = 'low' WHERE id = $1", &[&id]).await.expect("runs");
-    let current: String = c.query_one("SELECT risk_category FROM client_api.client WHERE id = $1", &[&id]).await.expect("r").get(0);
+    c.execute(
+        "UPDATE client_api.client SET risk_category = 'low' WHERE id = $1",
+        &[&id],
+    )
+    .await
+    .expect("runs");
+    let current: String = c
+        .query_one("SELECT risk_category FROM client_api.client WHERE id = $1", &[&id])
+        .await
+        .expect("r")
+        .get(0);
     assert_eq!(current, "medium");
 }

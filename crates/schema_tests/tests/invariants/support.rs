@@ -17,7 +17,9 @@ async fn migrate(client: &mut Client) {
     let files = migrations::load(&migrations_dir()).unwrap_or_else(|e| panic!("{e}"));
     apply::provision(client).await.unwrap_or_else(|e| panic!("{e}"));
     apply::apply(client, &files).await.unwrap_or_else(|e| panic!("{e}"));
-    apply::grant_service_role(client).await.unwrap_or_else(|e| panic!("{e}"));
+    apply::grant_service_role(client)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// One test's database.
@@ -59,7 +61,10 @@ pub fn expect_error<T: std::fmt::Debug>(
         Ok(value) => panic!("expected SQLSTATE {code}, but the statement succeeded: {value:?}"),
         Err(e) => e,
     };
-    let db = error.as_db_error().unwrap_or_else(|| panic!("expected SQLSTATE {code}, got {error}")).clone();
+    let db = error
+        .as_db_error()
+        .unwrap_or_else(|| panic!("expected SQLSTATE {code}, got {error}"))
+        .clone();
     assert_eq!(db.code().code(), code, "unexpected error: {}", db.message());
     if let Some(name) = constraint {
         assert_eq!(db.constraint(), Some(name), "constraint of: {}", db.message());
@@ -69,7 +74,10 @@ pub fn expect_error<T: std::fmt::Debug>(
 
 /// The SQLSTATE of a failed statement, or `None` when it succeeded.
 pub fn sqlstate<T>(result: &Result<T, tokio_postgres::Error>) -> Option<String> {
-    result.as_ref().err().map(|e| e.code().map_or_else(|| e.to_string(), |c| c.code().to_owned()))
+    result
+        .as_ref()
+        .err()
+        .map(|e| e.code().map_or_else(|| e.to_string(), |c| c.code().to_owned()))
 }
 
 /// Inserts a client named `name` (legal name `<name> Ltd`) under `parent`; returns its id.
@@ -87,7 +95,10 @@ pub async fn new_client(client: &Client, name: &str, parent: Option<Uuid>) -> Uu
 
 /// Moves `id` under `parent` through client_api.move_client.
 pub async fn move_client(client: &Client, id: Uuid, parent: Option<Uuid>) -> Result<(), tokio_postgres::Error> {
-    client.query("SELECT id FROM client_api.move_client($1, $2)", &[&id, &parent]).await.map(drop)
+    client
+        .query("SELECT id FROM client_api.move_client($1, $2)", &[&id, &parent])
+        .await
+        .map(drop)
 }
 
 /// Asserts, for every client, that root_id, depth and path equal what its parent chain says, that the chain
@@ -129,7 +140,11 @@ pub async fn assert_hierarchy_consistent(client: &Client) {
 
 /// The process id of a session, to watch it wait.
 pub async fn backend_pid(client: &Client) -> i32 {
-    client.query_one("SELECT pg_backend_pid()", &[]).await.expect("pid").get(0)
+    client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0)
 }
 
 /// Returns once session `pid` is blocked on a lock (polls pg_stat_activity; no time limit of its own, the test
