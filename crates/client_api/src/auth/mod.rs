@@ -1,0 +1,153 @@
+//! Authentication and authorization: bearer JWTs signed with RS256 or ES256, verified against a JWKS (file or
+//! URL), with the configured issuer and audience, and two scopes: `clients:read` and `clients:write`.
+//!
+//! Handlers name what they need by extractor: [`Reader`] (clients:read) or [`Writer`] (clients:write); each
+//! yields the [`Principal`], whose subject becomes the actor of audit columns. Failures are 401/403 problems.
+//! Tokens, keys and claims other than the subject are never logged.
+
+pub mod dev;
+mod jwks;
+
+pub use jwks::{JwksSource, KeySet};
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+use jsonwebtoken::{Algorithm, Validation, errors::ErrorKind};
+use serde::Deserialize;
+
+use crate::error::{ApiError, ProblemKind};
+
+/// The scope for reading.
+pub const SCOPE_READ: &str = "clients:read";
+/// The scope for writing.
+pub const SCOPE_WRITE: &str = "clients:write";
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The token's `sub`.
+    pub subject: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+}
+
+impl Principal {
+    /// Whether `scope` was granted.
+    pub fn has(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Claims {
+    sub: String,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    scp: Option<Vec<String>>,
+}
+
+/// Verifies bearer tokens.
+#[derive(Debug)]
+pub struct Authenticator {
+    keys: KeySet,
+    issuer: String,
+    audience: String,
+}
+
+impl Authenticator {
+    /// An authenticator over `keys` for `issuer` and `audience`.
+    pub fn new(keys: KeySet, issuer: String, audience: String) -> Self {
+        Self { keys, issuer, audience }
+    }
+
+    /// The principal a token stands for.
+    ///
+    /// # Errors
+    /// A 401 problem saying what is wrong with the token (never echoing it).
+    pub async fn verify(&self, token: &str) -> Result<Principal, ApiError> {
+        let unauthorized = |detail: &str| ApiError::new(ProblemKind::Unauthorized, detail);
+        let header = jsonwebtoken::decode_header(token).map_err(|_| unauthorized("the bearer token is not a JWT"))?;
+        if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+            return Err(unauthorized("the token must be signed with RS256 or ES256"));
+        }
+        let key = self
+            .keys
+            .key_for(header.kid.as_deref(), header.alg)
+            .await
+            .ok_or_else(|| unauthorized("the token's signing key (kid) is not in the trusted key set"))?;
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 30;
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| {
+            unauthorized(match e.kind() {
+                ErrorKind::ExpiredSignature => "the token has expired",
+                ErrorKind::InvalidIssuer => "the token was issued by an issuer this service does not trust",
+                ErrorKind::InvalidAudience => "the token is not meant for this service (audience)",
+                ErrorKind::ImmatureSignature => "the token is not valid yet",
+                ErrorKind::InvalidSignature => "the token's signature does not verify",
+                ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim (exp, iss, aud, sub)",
+                _ => "the token is not valid",
+            })
+        })?;
+        let claims = data.claims;
+        let mut scopes: Vec<String> =
+            claims.scope.as_deref().unwrap_or("").split_whitespace().map(str::to_owned).collect();
+        scopes.extend(claims.scp.unwrap_or_default());
+        if claims.sub.trim().is_empty() || claims.sub.len() > 200 || claims.sub.chars().any(char::is_control) {
+            return Err(unauthorized("the token's subject must be 1-200 printable characters"));
+        }
+        Ok(Principal { subject: claims.sub, scopes })
+    }
+}
+
+/// Anything that can hand out the authenticator (the application state).
+pub trait HasAuth {
+    /// The authenticator.
+    fn authenticator(&self) -> &Arc<Authenticator>;
+}
+
+async fn authenticate<S: HasAuth>(parts: &Parts, state: &S, scope: &'static str) -> Result<Principal, ApiError> {
+    let header = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::new(ProblemKind::Unauthorized, "send Authorization: Bearer <token>"))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::new(ProblemKind::Unauthorized, "the Authorization header must be `Bearer <token>`"))?;
+    let principal = state.authenticator().verify(token).await?;
+    if !principal.has(scope) {
+        return Err(ApiError::new(ProblemKind::Forbidden, format!("this endpoint needs the scope {scope}")));
+    }
+    Ok(principal)
+}
+
+/// A caller with `clients:read`.
+#[derive(Debug, Clone)]
+pub struct Reader(pub Principal);
+
+/// A caller with `clients:write`.
+#[derive(Debug, Clone)]
+pub struct Writer(pub Principal);
+
+impl<S: HasAuth + Send + Sync> FromRequestParts<S> for Reader {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        authenticate(parts, state, SCOPE_READ).await.map(Reader)
+    }
+}
+
+impl<S: HasAuth + Send + Sync> FromRequestParts<S> for Writer {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        authenticate(parts, state, SCOPE_WRITE).await.map(Writer)
+    }
+}

@@ -1,0 +1,125 @@
+//! Database settings.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `PCC_DB_PRIMARY` | - (embedded default) | primary connection string: Npgsql, libpq keyword/URI or JDBC form |
+//! | `PCC_DB_REPLICA` | - | replica connection string (lists and reports read from it) |
+//! | `PCC_DB_CREDENTIALS_FILE` | - | a mounted JSON file `{"username","password"}`; re-read when the server rejects the password |
+//! | `PCC_DB_SECRET_GCP_PROJECT` | - | read the credential from GCP Secret Manager in this project ... |
+//! | `PCC_DB_SECRET_NAME` | - | ... from this secret (alias `current`, falling back to `latest`) |
+//! | `PCC_DB_POOL_MAX` | `15` | primary pool size (seed plan: 10-20) |
+//! | `PCC_DB_REPLICA_POOL_MAX` | `10` | replica pool size |
+//! | `PCC_DB_CHECKOUT_TIMEOUT_MS` | `1000` | wait for a free connection; past it the request gets 503 + Retry-After |
+//! | `PCC_DB_STATEMENT_TIMEOUT_MS` | `5000` | `statement_timeout` of every session |
+//! | `PCC_DB_RYW_WAIT_MS` | `200` | how long a read carrying a consistency token waits for the replica before using the primary |
+//!
+//! Without a credential source the user and password of the connection strings are used.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{ConfigError, Env, millis_or, parse_or};
+
+/// Where the pools get their password.
+#[derive(Debug, Clone)]
+pub enum CredentialSource {
+    /// From the connection strings.
+    Inline,
+    /// A mounted JSON file.
+    File(PathBuf),
+    /// GCP Secret Manager.
+    Gcp {
+        /// Project id.
+        project: String,
+        /// Secret name.
+        secret: String,
+    },
+}
+
+/// Database settings.
+#[derive(Clone)]
+pub struct DbConfig {
+    /// Primary.
+    pub primary: conninfo::ConnSpec,
+    /// Replica.
+    pub replica: Option<conninfo::ConnSpec>,
+    /// Credential source.
+    pub credentials: CredentialSource,
+    /// Primary pool size.
+    pub pool_max: usize,
+    /// Replica pool size.
+    pub replica_pool_max: usize,
+    /// Checkout wait.
+    pub checkout_timeout: Duration,
+    /// statement_timeout.
+    pub statement_timeout: Duration,
+    /// Read-your-writes wait.
+    pub ryw_wait: Duration,
+}
+
+impl std::fmt::Debug for DbConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // ConnSpec's Debug redacts the password.
+        f.debug_struct("DbConfig")
+            .field("primary", &self.primary)
+            .field("replica", &self.replica)
+            .field("credentials", &self.credentials)
+            .field("pool_max", &self.pool_max)
+            .finish_non_exhaustive()
+    }
+}
+
+fn spec(env: &dyn Env, var: &'static str) -> Result<Option<conninfo::ConnSpec>, ConfigError> {
+    env.var(var)
+        .map(|text| conninfo::ConnSpec::parse(&text).map_err(|e| ConfigError::new(var, e.to_string())))
+        .transpose()
+}
+
+impl DbConfig {
+    /// Reads the variables above; `None` when `PCC_DB_PRIMARY` is not set (embedded default).
+    ///
+    /// # Errors
+    /// An unparsable connection string or number, or an incomplete credential source.
+    pub fn from_env(env: &dyn Env) -> Result<Option<Self>, ConfigError> {
+        let Some(primary) = spec(env, "PCC_DB_PRIMARY")? else {
+            if env.var("PCC_DB_REPLICA").is_some() {
+                return Err(ConfigError::new("PCC_DB_REPLICA", "is set but PCC_DB_PRIMARY is not"));
+            }
+            return Ok(None);
+        };
+        let replica = spec(env, "PCC_DB_REPLICA")?;
+        let credentials = match (
+            env.var("PCC_DB_CREDENTIALS_FILE"),
+            env.var("PCC_DB_SECRET_GCP_PROJECT"),
+            env.var("PCC_DB_SECRET_NAME"),
+        ) {
+            (None, None, None) => CredentialSource::Inline,
+            (Some(file), None, None) => CredentialSource::File(PathBuf::from(file)),
+            (None, Some(project), Some(secret)) => CredentialSource::Gcp { project, secret },
+            (Some(_), _, _) => {
+                return Err(ConfigError::new("PCC_DB_CREDENTIALS_FILE", "cannot be combined with PCC_DB_SECRET_*"));
+            }
+            (None, None, Some(_)) => {
+                return Err(ConfigError::new("PCC_DB_SECRET_GCP_PROJECT", "is required with PCC_DB_SECRET_NAME"));
+            }
+            (None, Some(_), None) => {
+                return Err(ConfigError::new("PCC_DB_SECRET_NAME", "is required with PCC_DB_SECRET_GCP_PROJECT"));
+            }
+        };
+        let pool_max: usize = parse_or(env, "PCC_DB_POOL_MAX", 15)?;
+        let replica_pool_max: usize = parse_or(env, "PCC_DB_REPLICA_POOL_MAX", 10)?;
+        if pool_max == 0 || replica_pool_max == 0 {
+            return Err(ConfigError::new("PCC_DB_POOL_MAX", "pool sizes must be at least 1"));
+        }
+        Ok(Some(Self {
+            primary,
+            replica,
+            credentials,
+            pool_max,
+            replica_pool_max,
+            checkout_timeout: millis_or(env, "PCC_DB_CHECKOUT_TIMEOUT_MS", 1000)?,
+            statement_timeout: millis_or(env, "PCC_DB_STATEMENT_TIMEOUT_MS", 5000)?,
+            ryw_wait: millis_or(env, "PCC_DB_RYW_WAIT_MS", 200)?,
+        }))
+    }
+}

@@ -1,0 +1,62 @@
+//! HTTP server settings.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `PCC_HTTP_ADDR` | `127.0.0.1:8080` | listen address (`0.0.0.0:8080` in a container) |
+//! | `PCC_HTTP_MAX_BODY_BYTES` | `65536` | larger request bodies get 413 |
+//! | `PCC_HTTP_REQUEST_TIMEOUT_MS` | `10000` | a request still running after this gets 503 |
+//! | `PCC_HTTP_DRAIN_TIMEOUT_MS` | `20000` | on SIGTERM, how long in-flight requests may finish |
+//! | `PCC_HTTP_MAX_IN_FLIGHT` | `512` | API requests served at once; more get 503 + Retry-After (operations endpoints are exempt) |
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::{ConfigError, Env, millis_or, parse_or};
+
+/// HTTP server settings.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Listen address.
+    pub addr: SocketAddr,
+    /// Request body limit.
+    pub max_body_bytes: usize,
+    /// Per-request time limit.
+    pub request_timeout: Duration,
+    /// Graceful drain limit.
+    pub drain_timeout: Duration,
+    /// Concurrency limit for API routes.
+    pub max_in_flight: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 64 * 1024,
+            request_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(20),
+            max_in_flight: 512,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// Reads the variables above.
+    ///
+    /// # Errors
+    /// A value that does not parse.
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let max_in_flight: usize = parse_or(env, "PCC_HTTP_MAX_IN_FLIGHT", d.max_in_flight)?;
+        if max_in_flight == 0 {
+            return Err(ConfigError::new("PCC_HTTP_MAX_IN_FLIGHT", "must be at least 1"));
+        }
+        Ok(Self {
+            addr: parse_or(env, "PCC_HTTP_ADDR", d.addr)?,
+            max_body_bytes: parse_or(env, "PCC_HTTP_MAX_BODY_BYTES", d.max_body_bytes)?,
+            request_timeout: millis_or(env, "PCC_HTTP_REQUEST_TIMEOUT_MS", 10_000)?,
+            drain_timeout: millis_or(env, "PCC_HTTP_DRAIN_TIMEOUT_MS", 20_000)?,
+            max_in_flight,
+        })
+    }
+}

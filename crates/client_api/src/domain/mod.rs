@@ -1,0 +1,11 @@
+//! The service's vocabulary, independent of HTTP: representations, writable fields, ETags, cursors, merge patch.
+
+pub mod client;
+pub mod contact;
+pub mod cursor;
+pub mod etag;
+pub mod format;
+pub mod merge_patch;
+pub mod metadata;
+
+pub use client::{CLIENT_COLUMNS, Client, ClientFields};

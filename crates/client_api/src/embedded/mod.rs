@@ -1,0 +1,64 @@
+//! The embedded default: with no database configured, `pcc-client-api` runs against a local primary +
+//! streaming replica (pg_launcher, in `.pcc/dev`, the directory `pccdb dev up` uses), provisioned from the
+//! manifest's `dev` environment (crates/provision), migrated (crates/migrate, as the migration user with
+//! `SET ROLE` to the owner), optionally filled with a demo portfolio, and served on 127.0.0.1:8080 with a
+//! development signing key. A second run reuses the cluster and its data.
+
+pub mod demo;
+mod setup;
+
+use std::net::SocketAddr;
+
+use secrecy::{ExposeSecret as _, SecretString};
+
+use crate::auth::dev::DevKey;
+use crate::config::DbConfig;
+
+pub use setup::prepare;
+
+/// What the embedded default prepared.
+#[derive(Debug)]
+pub struct Prepared {
+    /// How to reach the local databases as the service.
+    pub db: DbConfig,
+    /// The development signing key.
+    pub key: DevKey,
+    /// What to print once serving.
+    pub banner: Banner,
+}
+
+/// The lines printed at start: where to go and how to authenticate.
+pub struct Banner {
+    /// A development token with both scopes.
+    pub token: SecretString,
+    /// Clients in the database.
+    pub clients: i64,
+    /// Whether this run created the cluster.
+    pub created: bool,
+}
+
+impl std::fmt::Debug for Banner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Banner").field("clients", &self.clients).finish_non_exhaustive()
+    }
+}
+
+impl Banner {
+    /// Prints the URLs and the development token on stdout (the only output of the process not in the logs:
+    /// the token is meant for the developer at the terminal, and is never logged).
+    pub fn print(&self, addr: SocketAddr) {
+        let base = format!("http://{addr}");
+        println!();
+        println!("pcc-client-api is running (embedded default: local primary + replica in .pcc/dev, {} clients)", self.clients);
+        println!("  API:      {base}/v1/clients");
+        println!("  Docs:     {base}/docs");
+        println!("  OpenAPI:  {base}/openapi.json");
+        println!("  Health:   {base}/readyz   Metrics: {base}/metrics");
+        println!();
+        println!("Development token (scopes clients:read clients:write, valid 30 days):");
+        println!("  export PCC_TOKEN='{}'", self.token.expose_secret());
+        println!("  curl -H \"Authorization: Bearer $PCC_TOKEN\" '{base}/v1/clients?limit=5'");
+        println!();
+        println!("Stop with Ctrl-C; the data stays for the next run (`pccdb dev destroy` removes it).");
+    }
+}

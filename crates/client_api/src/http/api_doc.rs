@@ -1,0 +1,74 @@
+//! The OpenAPI document's root: every path and the security scheme. Adding a route means adding its handler
+//! here too (a test compares this list with the router's routes).
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::http::{addresses, clients, contacts, hierarchy, links, ops, reference, reports, risk};
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "pcc-client-api", description = "Client portfolio management: portfolio companies, their group hierarchy, metadata and contacts. Errors are RFC 9457 problem documents; see docs/API.md.", version = "1"),
+    paths(
+        clients::list::list_clients,
+        clients::create::create_client,
+        clients::get::get_client,
+        clients::update::update_client,
+        clients::delete::delete_client,
+        clients::restore::restore_client,
+        hierarchy::children::list_children,
+        hierarchy::descendants::list_descendants,
+        hierarchy::ancestors::list_ancestors,
+        hierarchy::tree::get_tree,
+        hierarchy::moves::list_moves,
+        risk::list::list_risk_assessments,
+        risk::create::create_risk_assessment,
+        addresses::list::list_addresses,
+        addresses::create::create_address,
+        addresses::update::update_address,
+        addresses::delete::delete_address,
+        links::list::list_client_contacts,
+        links::create::link_contact,
+        links::update::update_link,
+        links::delete::unlink_contact,
+        contacts::list::list_contacts,
+        contacts::create::create_contact,
+        contacts::get::get_contact,
+        contacts::update::update_contact,
+        contacts::delete::delete_contact,
+        contacts::clients::list_contact_clients,
+        reports::portfolio_summary::portfolio_summary,
+        reports::reviews_due::reviews_due,
+        reference::countries::list_countries,
+        reference::currencies::list_currencies,
+        reference::industry_codes::list_industry_codes,
+        reference::vocabularies::get_vocabulary,
+        ops::health::healthz,
+        ops::health::readyz,
+        ops::metrics::metrics,
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "clients", description = "Portfolio companies"),
+        (name = "hierarchy", description = "Group structure: children, descendants, ancestors, tree, moves"),
+        (name = "metadata", description = "Risk assessments and addresses"),
+        (name = "contacts", description = "People and their links to clients"),
+        (name = "reports", description = "Portfolio roll-ups and reviews due"),
+        (name = "reference", description = "Countries, currencies, industry codes, vocabularies"),
+        (name = "operations", description = "Health, readiness, metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}

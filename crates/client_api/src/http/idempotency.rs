@@ -1,0 +1,109 @@
+//! `Idempotency-Key` for POST (draft-ietf-httpapi-idempotency-key-header): the schema's contract (V8,
+//! docs/SCHEMA.md "Idempotency") inside the request's own write transaction. The first request with a key
+//! does the work and stores its response before committing; a retry with the same key and the same request
+//! gets the stored response (with `Idempotent-Replayed: true`); the same key for a different request is a 422.
+//! A retry that arrives while the first is still running waits for it (the key row is locked).
+
+use http::{HeaderMap, HeaderValue, StatusCode};
+use sha2::{Digest as _, Sha256};
+
+use crate::db::WriteTx;
+use crate::error::{ApiError, ProblemKind};
+use crate::http::respond::JsonResponse;
+
+/// Headers of a response that are stored with it and replayed.
+const STORED_HEADERS: &[&str] = &["location", "etag"];
+
+/// What `begin` found.
+#[derive(Debug)]
+pub enum Begun {
+    /// No key, or a new key: do the work.
+    Proceed,
+    /// The stored response of an earlier identical request.
+    Replay(JsonResponse),
+}
+
+/// The request a key is bound to.
+#[derive(Debug)]
+pub struct Keyed<'a> {
+    /// The caller (keys are per principal).
+    pub principal: &'a str,
+    /// The key.
+    pub key: Option<&'a str>,
+    /// The request path.
+    pub path: &'a str,
+    /// The raw body.
+    pub body: &'a [u8],
+}
+
+impl Keyed<'_> {
+    fn fingerprint(&self) -> Vec<u8> {
+        Sha256::digest(self.body).to_vec()
+    }
+
+    /// Starts the keyed request in `tx`.
+    ///
+    /// # Errors
+    /// 422 idempotency-key-reused when the key was used for another request.
+    pub async fn begin(&self, tx: &WriteTx) -> Result<Begun, ApiError> {
+        let Some(key) = self.key else { return Ok(Begun::Proceed) };
+        let statement = tx
+            .prepare_cached(
+                "SELECT outcome, response_status, response_headers, response_body \
+                 FROM client_api.idempotency_begin($1, $2, 'POST', $3, $4)",
+            )
+            .await?;
+        let row = tx.query_one(&statement, &[&self.principal, &key, &self.path, &self.fingerprint()]).await?;
+        let outcome: String = row.get(0);
+        match outcome.as_str() {
+            "new" => Ok(Begun::Proceed),
+            "replay" => {
+                let status: i16 = row.get(1);
+                let stored: serde_json::Value = row.get(2);
+                let body: Vec<u8> = row.get::<_, Option<Vec<u8>>>(3).unwrap_or_default();
+                let mut headers = HeaderMap::new();
+                if let Some(map) = stored.as_object() {
+                    for (name, value) in map {
+                        if let (Some(value), Ok(name)) = (value.as_str(), http::HeaderName::try_from(name.as_str())) {
+                            if let Ok(value) = HeaderValue::from_str(value) {
+                                headers.insert(name, value);
+                            }
+                        }
+                    }
+                }
+                headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+                let status = StatusCode::from_u16(u16::try_from(status).unwrap_or(500)).unwrap_or(StatusCode::OK);
+                Ok(Begun::Replay(JsonResponse::from_parts(status, body, headers)))
+            }
+            "mismatch" => Err(ApiError::new(
+                ProblemKind::IdempotencyKeyReused,
+                "this Idempotency-Key was already used for a different request; use a new key",
+            )),
+            _ => Err(ApiError::new(ProblemKind::Conflict, "this Idempotency-Key is already in use by this request")),
+        }
+    }
+
+    /// Stores `response` for the key, in the same transaction as the work.
+    ///
+    /// # Errors
+    /// The database's error.
+    pub async fn complete(&self, tx: &WriteTx, response: &JsonResponse) -> Result<(), ApiError> {
+        let Some(key) = self.key else { return Ok(()) };
+        let mut stored = serde_json::Map::new();
+        for name in STORED_HEADERS {
+            if let Some(value) = response.headers().get(*name).and_then(|v| v.to_str().ok()) {
+                stored.insert((*name).to_owned(), serde_json::Value::String(value.to_owned()));
+            }
+        }
+        let status = i16::try_from(response.status().as_u16()).unwrap_or(500);
+        let statement = tx
+            .prepare_cached("SELECT client_api.idempotency_complete($1, $2, $3, $4, $5)")
+            .await?;
+        tx.execute(
+            &statement,
+            &[&self.principal, &key, &status, &serde_json::Value::Object(stored), &response.body()],
+        )
+        .await?;
+        Ok(())
+    }
+}

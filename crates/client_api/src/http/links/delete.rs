@@ -1,0 +1,42 @@
+//! `DELETE /v1/clients/{id}/contacts/{link_id}`: unlinks (removes the link and its history). To keep the
+//! history, end the link instead (PATCH `valid_to`). `If-Match` is optional: unlinking is idempotent.
+
+use axum::extract::State;
+use axum::response::Response;
+use http::HeaderMap;
+
+use crate::app::AppState;
+use crate::auth::Writer;
+use crate::domain::etag;
+use crate::error::{ApiError, Problem, ProblemKind};
+use crate::http::extract::PathIds;
+use crate::http::respond::no_content;
+
+/// Unlink a contact.
+#[utoipa::path(delete, path = "/v1/clients/{id}/contacts/{link_id}", tag = "contacts",
+    params(("id" = uuid::Uuid, Path, description = "Client id"), ("link_id" = uuid::Uuid, Path, description = "Link id"),
+           ("If-Match" = Option<String>, Header, description = "Optional ETag check")),
+    responses((status = 204, description = "Unlinked", headers(("Pcc-Consistency-Token" = String))),
+              (status = 404, description = "No such link", body = Problem, content_type = "application/problem+json"),
+              (status = 412, description = "Changed since read", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["clients:write"])))]
+pub async fn unlink_contact(
+    State(app): State<AppState>,
+    Writer(principal): Writer,
+    PathIds(client_id, link_id): PathIds,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let condition = match headers.get(http::header::IF_MATCH) {
+        Some(_) => Some(etag::require_if_match(&headers)?),
+        None => None,
+    };
+    let tx = app.db.write(&principal.subject).await?;
+    let current = super::load(&tx, client_id, link_id).await?;
+    if condition.is_some_and(|c| !c.matches(current.version)) {
+        return Err(ApiError::new(ProblemKind::PreconditionFailed, format!("link {link_id} changed since you read it")));
+    }
+    let statement = tx.prepare_cached("DELETE FROM client_api.client_contact WHERE id = $1").await?;
+    tx.execute(&statement, &[&link_id]).await?;
+    let token = tx.commit().await?;
+    Ok(no_content(token))
+}

@@ -1,0 +1,90 @@
+//! Per-request plumbing: the request id (taken from a well-formed `X-Request-Id` or generated, echoed in the
+//! response and put in every problem's `instance`), one JSON access-log line per request (method, route
+//! template, status, duration; never the query string, bodies or headers, which may hold personal data or
+//! tokens), and the request metrics.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::HeaderValue;
+
+use crate::error::{ApiError, ProblemKind, REQUEST_ID};
+
+/// The request id header.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+fn well_formed(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Assigns the request id, logs and measures the request.
+pub async fn observe(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| well_formed(v))
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let span = tracing::info_span!("request", request_id = %id, http.method = %method, http.route = %route);
+    let mut response =
+        tracing::Instrument::instrument(REQUEST_ID.scope(id.clone(), next.run(request)), span.clone()).await;
+    let elapsed = started.elapsed();
+    let status = response.status();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    let status_label = status.as_str().to_owned();
+    metrics::counter!("http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status_label)
+        .increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method.to_string(), "route" => route.clone())
+        .record(elapsed.as_secs_f64());
+    let duration_ms = elapsed.as_secs_f64() * 1000.0;
+    if status.is_server_error() {
+        tracing::warn!(parent: &span, http.status = status.as_u16(), duration_ms, "request failed");
+    } else if route.starts_with("/v1") {
+        tracing::info!(parent: &span, http.status = status.as_u16(), duration_ms, "request served");
+    } else {
+        tracing::debug!(parent: &span, http.status = status.as_u16(), duration_ms, "request served");
+    }
+    response
+}
+
+/// The problem for a request that tower's layers refused (overload, timeout).
+pub async fn refused(error: tower::BoxError) -> Response {
+    if error.is::<tower::load_shed::error::Overloaded>() {
+        metrics::counter!("http_shed_total").increment(1);
+        return ApiError::unavailable("the service is at capacity; retry shortly", 1).into_response();
+    }
+    if error.is::<tower::timeout::error::Elapsed>() {
+        return ApiError::unavailable("the request took too long and was abandoned; retry", 1).into_response();
+    }
+    ApiError::internal(error).into_response()
+}
+
+/// 404 for unknown routes.
+pub async fn no_route() -> ApiError {
+    ApiError::new(ProblemKind::NotFound, "no resource exists at this path")
+}
+
+/// 405 for known paths with another method.
+pub async fn wrong_method() -> ApiError {
+    ApiError::new(ProblemKind::MethodNotAllowed, "this resource does not support the method")
+}
+
+/// 500 problem for a panicking handler (the panic is logged; the connection stays usable).
+pub fn panicked(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let text = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default();
+    ApiError::internal(format!("handler panicked: {text}")).into_response()
+}

@@ -1,0 +1,21 @@
+//! The HTTP side: the router, extractors that fail as problems, response helpers, middleware, and one
+//! module per resource with one file per action.
+
+pub mod addresses;
+pub mod api_doc;
+pub mod clients;
+pub mod contacts;
+pub mod extract;
+pub mod hierarchy;
+pub mod idempotency;
+pub mod links;
+pub mod middleware;
+pub mod ops;
+pub mod reference;
+pub mod reports;
+pub mod respond;
+pub mod risk;
+pub mod router;
+pub mod sql;
+
+pub use router::router;

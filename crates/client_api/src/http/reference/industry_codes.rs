@@ -1,0 +1,113 @@
+//! `GET /v1/reference/industry-codes`: codes of a scheme (NAICS 2022 by default), filtered by code prefix,
+//! level or title words, in code order with keyset pages.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::app::AppState;
+use crate::auth::Reader;
+use crate::db::Consistency;
+use crate::domain::cursor;
+use crate::error::{ApiError, ProblemKind};
+use crate::http::extract::QueryParams;
+use crate::http::respond::{Page, page};
+use crate::http::sql::like_escape;
+
+/// Filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct IndustryParams {
+    /// Scheme (default `naics_2022`).
+    pub scheme: Option<String>,
+    /// Code prefix, e.g. `54`.
+    pub prefix: Option<String>,
+    /// Hierarchy level (NAICS: 1 sector .. 5 national industry).
+    pub level: Option<i16>,
+    /// Substring of the title.
+    pub q: Option<String>,
+    /// Page size, 1-1000 (default 200).
+    pub limit: Option<u32>,
+    /// Cursor from the previous page.
+    pub cursor: Option<String>,
+}
+
+/// An industry code.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IndustryCode {
+    /// Scheme.
+    pub scheme: String,
+    /// Code.
+    pub code: String,
+    /// Title.
+    pub title: String,
+    /// Level in the scheme's hierarchy.
+    pub level: i16,
+    /// Parent code.
+    pub parent_code: Option<String>,
+    /// Top-level sector.
+    pub sector_code: String,
+    /// No longer in force.
+    pub withdrawn: bool,
+}
+
+/// Industry codes.
+#[utoipa::path(get, path = "/v1/reference/industry-codes", tag = "reference",
+    params(IndustryParams),
+    responses((status = 200, description = "Codes in code order", body = Page<IndustryCode>)),
+    security(("bearer" = ["clients:read"])))]
+pub async fn list_industry_codes(
+    State(app): State<AppState>,
+    _reader: Reader,
+    uri: http::Uri,
+    QueryParams(p): QueryParams<IndustryParams>,
+) -> Result<Response, ApiError> {
+    let limit = i64::from(p.limit.unwrap_or(200));
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid_parameter("limit", "must be between 1 and 1000"));
+    }
+    let scheme = p.scheme.clone().unwrap_or_else(|| "naics_2022".to_owned());
+    let query_id = cursor::fingerprint(&["industry", &scheme, &format!("{:?}", (&p.prefix, p.level, &p.q))]);
+    let after: Option<String> = match &p.cursor {
+        Some(text) => Some(
+            cursor::decode(text, &query_id, 1)?[0]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| ApiError::new(ProblemKind::InvalidCursor, "the cursor is not one this service issued"))?,
+        ),
+        None => None,
+    };
+    let prefix = p.prefix.as_ref().map(|x| format!("{}%", like_escape(x)));
+    let title = p.q.as_ref().map(|x| format!("%{}%", like_escape(x)));
+    let conn = app.db.read(Consistency::Any).await?;
+    let statement = conn
+        .prepare_cached(
+            "SELECT scheme, code, title, level, parent_code, sector_code, withdrawn FROM client_api.industry_code \
+             WHERE scheme = $1 AND ($2::text IS NULL OR code LIKE $2) AND ($3::int2 IS NULL OR level = $3) \
+             AND ($4::text IS NULL OR title ILIKE $4) AND ($5::text IS NULL OR code > $5) ORDER BY code LIMIT $6",
+        )
+        .await?;
+    let rows = conn.query(&statement, &[&scheme, &prefix, &p.level, &title, &after, &(limit + 1)]).await?;
+    drop(conn);
+    let mut items: Vec<IndustryCode> = rows
+        .iter()
+        .map(|r| IndustryCode {
+            scheme: r.get(0),
+            code: r.get(1),
+            title: r.get(2),
+            level: r.get(3),
+            parent_code: r.get(4),
+            sector_code: r.get(5),
+            withdrawn: r.get(6),
+        })
+        .collect();
+    let next_cursor = if items.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
+        items.pop();
+        items.last().map(|c| cursor::encode(&query_id, vec![c.code.clone().into()]))
+    } else {
+        None
+    };
+    Ok(page(&uri, &Page { items, next_cursor })?.into_response())
+}

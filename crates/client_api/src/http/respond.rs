@@ -1,0 +1,151 @@
+//! Building responses: JSON bodies, ETag / Location / consistency-token headers, and pages with Link headers.
+
+use axum::response::{IntoResponse, Response};
+use http::header::{CONTENT_TYPE, ETAG, HeaderValue, LINK, LOCATION};
+use http::{HeaderMap, StatusCode};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::{ConsistencyToken, TOKEN_HEADER};
+use crate::error::ApiError;
+
+/// A JSON response with extra headers.
+#[derive(Debug)]
+pub struct JsonResponse {
+    status: StatusCode,
+    body: Vec<u8>,
+    headers: HeaderMap,
+}
+
+impl JsonResponse {
+    /// `status` with `value` serialized.
+    ///
+    /// # Errors
+    /// Serialization failure (a bug).
+    pub fn new<T: Serialize>(status: StatusCode, value: &T) -> Result<Self, ApiError> {
+        let body = serde_json::to_vec(value).map_err(ApiError::internal)?;
+        Ok(Self { status, body, headers: HeaderMap::new() })
+    }
+
+    /// 200 with `value`.
+    ///
+    /// # Errors
+    /// Serialization failure (a bug).
+    pub fn ok<T: Serialize>(value: &T) -> Result<Self, ApiError> {
+        Self::new(StatusCode::OK, value)
+    }
+
+    /// Adds `ETag`.
+    #[must_use]
+    pub fn etag(mut self, etag: &str) -> Self {
+        if let Ok(v) = HeaderValue::from_str(etag) {
+            self.headers.insert(ETAG, v);
+        }
+        self
+    }
+
+    /// Adds `Location`.
+    #[must_use]
+    pub fn location(mut self, path: &str) -> Self {
+        if let Ok(v) = HeaderValue::from_str(path) {
+            self.headers.insert(LOCATION, v);
+        }
+        self
+    }
+
+    /// Adds the consistency token of a committed write.
+    #[must_use]
+    pub fn token(mut self, token: ConsistencyToken) -> Self {
+        if let Ok(v) = HeaderValue::from_str(&token.to_string()) {
+            self.headers.insert(TOKEN_HEADER, v);
+        }
+        self
+    }
+
+    /// Adds a `Link` header.
+    #[must_use]
+    pub fn link(mut self, value: &str) -> Self {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.append(LINK, v);
+        }
+        self
+    }
+
+    /// Adds any header.
+    #[must_use]
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.insert(name, v);
+        }
+        self
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The serialized body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The extra headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// Rebuilds a stored response (idempotent replay).
+    pub fn from_parts(status: StatusCode, body: Vec<u8>, headers: HeaderMap) -> Self {
+        Self { status, body, headers }
+    }
+}
+
+impl IntoResponse for JsonResponse {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, self.body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.extend(self.headers);
+        response
+    }
+}
+
+/// A page of a keyset-paginated list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// Cursor of the next page; absent on the last page. Also in the `Link: <...>; rel="next"` header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A page response: the body plus `Link: <next>; rel="next"` (RFC 8288) built from the request's own path and
+/// query with `cursor` replaced.
+///
+/// # Errors
+/// Serialization failure (a bug).
+pub fn page<T: Serialize>(uri: &http::Uri, page: &Page<T>) -> Result<JsonResponse, ApiError> {
+    let mut response = JsonResponse::ok(page)?;
+    if let Some(cursor) = &page.next_cursor {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+            if key != "cursor" {
+                query.append_pair(&key, &value);
+            }
+        }
+        query.append_pair("cursor", cursor);
+        response = response.link(&format!("<{}?{}>; rel=\"next\"", uri.path(), query.finish()));
+    }
+    Ok(response)
+}
+
+/// 204 with the consistency token.
+pub fn no_content(token: ConsistencyToken) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Ok(v) = HeaderValue::from_str(&token.to_string()) {
+        response.headers_mut().insert(TOKEN_HEADER, v);
+    }
+    response
+}
