@@ -3,9 +3,11 @@
 //! Production (docs/SCHEMA.md, "Deployment"): the provisioning tool creates the NOLOGIN role `client_api_owner`,
 //! makes it the owner of the database and of the schema `client_api`, and the migration user runs every migration
 //! as that owner through `SET ROLE`, never as a superuser. [`provision`] reproduces that on a test database
-//! (over a superuser connection), [`apply`] runs the files one transaction each under `SET LOCAL ROLE`, and
-//! [`grant_service_role`] gives a stand-in for the service's login role the privileges a service gets, so tests
-//! can act with exactly those rights.
+//! (over a superuser connection), [`migrate_with_engine`] runs the location through the `migrate` crate (the
+//! Flyway-compatible engine behind `pccdb migrate`: history table, checksums, lock) with `initSql = SET ROLE`,
+//! [`apply`] runs given files directly, one transaction each under `SET LOCAL ROLE` (for re-running repeatables
+//! on purpose), and [`grant_service_role`] gives a stand-in for the service's login role the privileges a service
+//! gets, so tests can act with exactly those rights.
 
 use tokio_postgres::Client;
 
@@ -28,6 +30,12 @@ pub enum ApplyError {
         /// The server's error.
         source: tokio_postgres::Error,
     },
+    /// The migration engine refused or failed.
+    #[error("migrate: {0}")]
+    Engine(#[from] migrate::Error),
+    /// The migration location is not a usable path.
+    #[error("migration location {0}: not valid UTF-8")]
+    Location(std::path::PathBuf),
     /// A migration statement failed; the file's transaction was rolled back.
     #[error("{file}:{line}: {message}")]
     Statement {
@@ -73,6 +81,31 @@ pub async fn provision(client: &Client) -> Result<(), ApplyError> {
         .await
         .map_err(step("database owner and schema"))?;
     Ok(())
+}
+
+/// The engine configuration for `dir`: schema `client_api` (history table `client_api.flyway_schema_history`),
+/// migrations run as [`OWNER_ROLE`], schemas never created by the engine (provisioning owns them).
+///
+/// # Errors
+/// [`ApplyError::Location`] / [`ApplyError::Engine`] for a path the engine cannot use.
+pub fn engine_config(dir: &std::path::Path) -> Result<migrate::Config, ApplyError> {
+    let text = dir.to_str().ok_or_else(|| ApplyError::Location(dir.to_path_buf()))?;
+    let location = migrate::config::Location::parse(&format!("filesystem:{text}"), "schema_tests")
+        .map_err(|e| ApplyError::Engine(e.into()))?;
+    let mut config = migrate::Config::defaults();
+    config.locations = vec![location];
+    config.schemas = vec!["client_api".to_owned()];
+    config.create_schemas = false;
+    config.init_sql = Some(format!("SET ROLE {OWNER_ROLE}"));
+    Ok(config)
+}
+
+/// Runs `migrate` on the location `dir` with [`engine_config`], as `pccdb migrate` does.
+///
+/// # Errors
+/// [`ApplyError::Engine`] with the engine's message (file, line, server error).
+pub async fn migrate_with_engine(client: &Client, dir: &std::path::Path) -> Result<migrate::MigrateReport, ApplyError> {
+    Ok(migrate::migrate(client, &engine_config(dir)?, &()).await?)
 }
 
 /// Applies the files in order, each in its own transaction as [`OWNER_ROLE`] with `search_path = client_api`

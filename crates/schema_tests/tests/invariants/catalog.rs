@@ -184,3 +184,45 @@ async fn status_changes_follow_the_documented_graph() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_engine_records_flyway_history_in_client_api_and_a_second_run_is_a_no_op() {
+    let db = Db::new().await;
+    let admin = db.admin().await;
+    let rows = admin
+        .query(
+            "SELECT coalesce(version, 'R'), script, success, installed_by FROM client_api.flyway_schema_history \
+              WHERE type = 'SQL' ORDER BY installed_rank",
+            &[],
+        )
+        .await
+        .expect("history table in client_api");
+    let files = schema_tests::migrations::load(&schema_tests::migrations_dir()).expect("migrations");
+    let scripts: Vec<String> = rows.iter().map(|r| r.get(1)).collect();
+    let expected: Vec<String> = files.iter().map(|f| f.file_name.clone()).collect();
+    assert_eq!(scripts, expected, "applied in Flyway order");
+    assert!(rows.iter().all(|r| r.get::<_, bool>(2)), "every migration succeeded");
+    assert!(
+        rows.iter().all(|r| r.get::<_, String>(3) == "client_api_owner"),
+        "installed as the owner role"
+    );
+    let checksums: Vec<Option<i32>> = admin
+        .query(
+            "SELECT checksum FROM client_api.flyway_schema_history WHERE type = 'SQL' ORDER BY installed_rank",
+            &[],
+        )
+        .await
+        .expect("checksums")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        checksums,
+        files.iter().map(|f| Some(f.checksum)).collect::<Vec<_>>(),
+        "Flyway checksums"
+    );
+    let again = schema_tests::apply::migrate_with_engine(&admin, &schema_tests::migrations_dir())
+        .await
+        .expect("second run");
+    assert_eq!(again.migrations_executed, 0);
+}

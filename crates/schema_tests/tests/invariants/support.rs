@@ -8,15 +8,27 @@ use tokio_postgres::Client;
 use tokio_postgres::error::DbError;
 use uuid::Uuid;
 
-/// Provisions `client` like production and applies every migration as the owner.
+/// Provisions `client` like production and migrates it through the `migrate` engine as the owner.
 ///
-/// Each test migrates its own database (about a second of work) rather than cloning a migrated template:
+/// Each test migrates its own database (well under a second) rather than cloning a migrated template:
 /// `test_support::database_from` currently fails on its `DROP DATABASE ...; CREATE DATABASE ...` batch (CREATE
 /// DATABASE cannot run in the implicit transaction of a multi-statement query). Switch to a template when fixed.
 async fn migrate(client: &mut Client) {
-    let files = migrations::load(&migrations_dir()).unwrap_or_else(|e| panic!("{e}"));
     apply::provision(client).await.unwrap_or_else(|e| panic!("{e}"));
-    apply::apply(client, &files).await.unwrap_or_else(|e| panic!("{e}"));
+    let report = apply::migrate_with_engine(client, &migrations_dir())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let files = migrations::load(&migrations_dir()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        report.migrations_executed,
+        files.len(),
+        "every migration applied: {report:?}"
+    );
+    // The engine leaves the session as the owner; the tests' superuser connection goes back to itself.
+    client
+        .batch_execute("RESET ROLE; RESET search_path")
+        .await
+        .expect("reset session");
     apply::grant_service_role(client)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
