@@ -279,3 +279,50 @@ async fn concurrent_assessments_leave_the_latest_current() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_child_inserted_while_its_ancestor_moves_lands_on_the_new_path() {
+    let db = Db::new().await;
+    let observer = db.admin().await;
+    let s1 = Arc::new(db.service("mover").await);
+    let s2 = Arc::new(db.service("creator").await);
+    let insert = "INSERT INTO client_api.client (display_name, legal_name, parent_id) VALUES ('C', 'C', $1) \
+                  RETURNING id, path";
+
+    // The move holds the tree; the insert under a descendant waits, then reads the moved parent.
+    let r = new_client(&s1, "R", None).await;
+    let a = new_client(&s1, "A", Some(r)).await;
+    let b = new_client(&s1, "B", Some(a)).await;
+    let x = new_client(&s1, "X", None).await;
+    s1.batch_execute("BEGIN").await.expect("begin");
+    move_client(&s1, a, Some(x)).await.expect("move");
+    let pid2 = backend_pid(&s2).await;
+    let task = {
+        let s2 = Arc::clone(&s2);
+        tokio::spawn(async move { s2.query_one(insert, &[&b]).await })
+    };
+    wait_until_blocked(&observer, pid2).await;
+    s1.batch_execute("COMMIT").await.expect("commit");
+    let row = task.await.expect("task").expect("insert");
+    let (c, path): (Uuid, String) = (row.get(0), row.get(1));
+    assert_eq!(path, format!("/{x}/{a}/{b}/{c}/"));
+
+    // The insert holds the tree; the move waits, then its rewrite includes the new child.
+    s2.batch_execute("BEGIN").await.expect("begin");
+    let c2: Uuid = s2.query_one(insert, &[&b]).await.expect("insert").get(0);
+    let pid1 = backend_pid(&s1).await;
+    let task = {
+        let s1 = Arc::clone(&s1);
+        tokio::spawn(async move { move_client(&s1, a, Some(r)).await })
+    };
+    wait_until_blocked(&observer, pid1).await;
+    s2.batch_execute("COMMIT").await.expect("commit");
+    task.await.expect("task").expect("move back");
+    let path: String = s2
+        .query_one("SELECT path FROM client_api.client WHERE id = $1", &[&c2])
+        .await
+        .expect("c2")
+        .get(0);
+    assert_eq!(path, format!("/{r}/{a}/{b}/{c2}/"));
+    assert_hierarchy_consistent(&s2).await;
+}
