@@ -81,7 +81,19 @@ pub(super) async fn isolation(
                 }
             }
         }
-        if let Ok(client) = session.connect_to(db).await {
+        let client = match session.connect_to(db).await {
+            Ok(client) => Some(client),
+            Err(e) => {
+                out.push(Finding::new(
+                    "isolation",
+                    Severity::Warn,
+                    format!("schema of {db}"),
+                    format!("cannot probe schema privileges: {e}"),
+                ));
+                None
+            }
+        };
+        if let Some(client) = client {
             let schema = d.names.schema.as_str();
             for login in d
                 .names
@@ -233,28 +245,29 @@ pub(super) async fn transport(
 }
 
 /// Database sizes against the manifest's estimates.
-pub(super) async fn sizes(
-    session: &AdminSession,
-    manifest: &Manifest,
-    env: &Environment,
-    out: &mut Vec<Finding>,
-) -> Result<(), ProvisionError> {
+pub(super) async fn sizes(session: &AdminSession, manifest: &Manifest, env: &Environment, out: &mut Vec<Finding>) {
     for d in manifest.deployments(env) {
         let db = d.names.database.as_str();
+        let subject = format!("database {db}");
+        // pg_database_size needs CONNECT on the database (or pg_read_all_stats).
         let sql = "SELECT pg_database_size(datname) FROM pg_database WHERE datname = $1";
-        let rows = session
-            .client
-            .query(sql, &[&db])
-            .await
-            .map_err(|source| ProvisionError::Sql {
-                context: "size check".to_owned(),
-                statement: sql.to_owned(),
-                source,
-            })?;
-        let Some(row) = rows.first() else { continue };
+        let row = match session.client.query(sql, &[&db]).await {
+            Ok(rows) => match rows.into_iter().next() {
+                Some(row) => row,
+                None => continue,
+            },
+            Err(e) => {
+                out.push(Finding::new(
+                    "size",
+                    Severity::Warn,
+                    subject,
+                    format!("cannot measure its size: {}", crate::error::pg_message(&e)),
+                ));
+                continue;
+            }
+        };
         let size = crate::units::ByteSize(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0));
         let estimate = d.sizing.size_estimate;
-        let subject = format!("database {db}");
         if estimate.0 == 0 {
             out.push(Finding::new(
                 "size",
@@ -281,7 +294,6 @@ pub(super) async fn sizes(
             ));
         }
     }
-    Ok(())
 }
 
 /// Each credential's current version logs in and is within the rotation policy; no retired

@@ -98,6 +98,8 @@ pub(super) fn diff_database(
             fresh_database(&db.name, actor.cluster.settings.version_num, "postgres")
         }
         (Some(have), state) => {
+            let fixes_owner =
+                have.owner != db.owner && !matches!(actor.owner_change(&have.owner), OwnerChange::Impossible(_));
             if have.owner != db.owner {
                 owner_steps(
                     plan,
@@ -127,6 +129,15 @@ pub(super) fn diff_database(
             match state {
                 DbState::Read(s) => s.clone(),
                 DbState::Missing => fresh_database(&db.name, actor.cluster.settings.version_num, "postgres"),
+                DbState::Unreadable(why) if fixes_owner => {
+                    // Giving the database back to its owner role gives the admin (a member)
+                    // its CONNECT again; apply plans the inside after that phase.
+                    plan.notes.push(format!(
+                        "database {} cannot be inspected until its owner is restored ({why}); apply plans its inside after that",
+                        db.name
+                    ));
+                    return;
+                }
                 DbState::Unreadable(why) => {
                     plan.block(
                         format!("inspect schemas and privileges inside database {}", db.name),
