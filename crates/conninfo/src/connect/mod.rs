@@ -150,7 +150,8 @@ impl Connector {
         index: usize,
         credentials: &attempt::Credentials<'_>,
     ) -> Result<((Client, ConnectedHost), ServerRole), error::FailureReason> {
-        let work = attempt::one_host(self, index, credentials);
+        // Boxed: TLS + SCRAM + startup make a large future; callers keep a pointer instead.
+        let work = Box::pin(attempt::one_host(self, index, credentials));
         match self.spec.connect_timeout {
             Some(limit) => tokio::time::timeout(limit, work)
                 .await

@@ -1,0 +1,291 @@
+//! Replication lag, measured cheaply.
+//!
+//! - The primary's WAL position is sampled (heartbeat, and every committed write's token) into
+//!   a short history of `(time, lsn)`.
+//! - Each replica host's replay position is probed by the heartbeat and piggy-backed on reads
+//!   (pipelined with the read when the last probe is older than a threshold: no extra round trip).
+//! - Staleness of a replica = now - the time of the newest primary sample the replica has
+//!   replayed: an upper bound on how old its data can be. With the primary unreachable, a replica
+//!   that replayed the last known position counts as current (nothing newer is reachable).
+//! - Read-your-writes waits share one probe loop per host (single flight), so a burst of
+//!   waiting reads costs one probe every `poll` interval, not one per read.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::consistency::Lsn;
+
+/// How many primary samples are kept (at a 250 ms heartbeat, about 8 minutes).
+const HISTORY: usize = 2048;
+
+/// The primary's recent WAL positions.
+#[derive(Debug, Default)]
+pub(crate) struct PrimaryHistory {
+    samples: Mutex<VecDeque<(Instant, Lsn)>>,
+}
+
+impl PrimaryHistory {
+    /// Records a position seen at `at`. A position lower than the last one means a new timeline
+    /// (failover to a replica that had not received everything): the history restarts.
+    pub(crate) fn record(&self, at: Instant, lsn: Lsn) {
+        let mut samples = self.samples.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(&(last_at, last)) = samples.back() {
+            if lsn < last {
+                samples.clear();
+            } else if lsn == last && at >= last_at && samples.len() > 1 {
+                // Unchanged position: move the newest sample's time forward instead of growing.
+                let previous = samples[samples.len() - 2].1;
+                if previous == lsn {
+                    samples.pop_back();
+                }
+            }
+        }
+        if samples.len() == HISTORY {
+            samples.pop_front();
+        }
+        samples.push_back((at, lsn));
+    }
+
+    /// The newest sample.
+    pub(crate) fn latest(&self) -> Option<(Instant, Lsn)> {
+        let samples = self.samples.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        samples.back().copied()
+    }
+
+    /// Upper bound of the staleness of a replica that has replayed `replay`; `None` when there is
+    /// no sample yet. `primary_down` makes a replica that replayed the newest sample current.
+    pub(crate) fn staleness(&self, replay: Lsn, now: Instant, primary_down: bool) -> Option<Duration> {
+        let samples = self.samples.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let &(newest_at, newest) = samples.back()?;
+        if replay >= newest {
+            return Some(if primary_down {
+                Duration::ZERO
+            } else {
+                now.saturating_duration_since(newest_at)
+            });
+        }
+        // Newest sample the replica has replayed (samples are in increasing LSN order).
+        let index = samples.partition_point(|(_, lsn)| *lsn <= replay);
+        let reference = if index == 0 { samples[0].0 } else { samples[index - 1].0 };
+        // Behind the oldest sample: at least that old (we report the lower bound we know).
+        Some(now.saturating_duration_since(reference))
+    }
+}
+
+/// One replica host's replay position, shared by every connection to it.
+#[derive(Debug)]
+pub(crate) struct HostLag {
+    epoch: Instant,
+    replay: AtomicU64,
+    probed_at_us: AtomicU64,
+    probing: AtomicBool,
+    next_piggyback_us: AtomicU64,
+    changed: watch::Sender<u64>,
+}
+
+impl Default for HostLag {
+    fn default() -> Self {
+        HostLag {
+            epoch: Instant::now(),
+            replay: AtomicU64::new(0),
+            probed_at_us: AtomicU64::new(0),
+            probing: AtomicBool::new(false),
+            next_piggyback_us: AtomicU64::new(0),
+            changed: watch::channel(0).0,
+        }
+    }
+}
+
+impl HostLag {
+    /// The last replay position seen (0 before the first probe).
+    pub(crate) fn replay(&self) -> Lsn {
+        Lsn(self.replay.load(Ordering::Acquire))
+    }
+
+    /// Whether a probe has ever succeeded.
+    pub(crate) fn known(&self) -> bool {
+        self.probed_at_us.load(Ordering::Acquire) != 0
+    }
+
+    /// Time since the last probe.
+    pub(crate) fn probe_age(&self) -> Duration {
+        let at = self.probed_at_us.load(Ordering::Acquire);
+        if at == 0 {
+            return Duration::MAX;
+        }
+        self.epoch.elapsed().saturating_sub(Duration::from_micros(at))
+    }
+
+    /// Whether this read should carry a replay probe: the last probe is older than `every` and
+    /// no other read claimed the slot (one piggy-backed probe per `every` per host).
+    pub(crate) fn claim_piggyback(&self, every: Duration) -> bool {
+        let now = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let due = self.next_piggyback_us.load(Ordering::Relaxed);
+        if now < due || self.probe_age() < every {
+            return false;
+        }
+        let next = now + u64::try_from(every.as_micros()).unwrap_or(u64::MAX);
+        self.next_piggyback_us
+            .compare_exchange(due, next, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Records a probe result (positions only move forward).
+    pub(crate) fn update(&self, lsn: Lsn) {
+        self.replay.fetch_max(lsn.0, Ordering::AcqRel);
+        let micros = u64::try_from(self.epoch.elapsed().as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.probed_at_us.store(micros, Ordering::Release);
+        self.changed.send_replace(lsn.0);
+    }
+
+    /// Waits until the host has replayed `target` or `deadline` passes, probing with `probe`
+    /// at most every `poll`; concurrent waiters share one prober. Returns whether it caught up.
+    pub(crate) async fn wait_for<F, Fut>(
+        &self,
+        target: Lsn,
+        deadline: tokio::time::Instant,
+        poll: Duration,
+        probe: F,
+    ) -> bool
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Option<Lsn>>,
+    {
+        let mut changes = self.changed.subscribe();
+        loop {
+            if self.replay() >= target {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            if self
+                .probing
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                let guard = ProbingGuard(self);
+                let result = tokio::time::timeout_at(deadline, probe()).await;
+                drop(guard);
+                match result {
+                    Ok(Some(lsn)) => self.update(lsn),
+                    // The probe failed or ran out of time: give up, the caller falls back.
+                    _ => return self.replay() >= target,
+                }
+                if self.replay() < target {
+                    let pause = poll.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+                    tokio::time::sleep(pause).await;
+                }
+            } else if tokio::time::timeout_at(deadline, changes.changed()).await.is_err() {
+                return self.replay() >= target;
+            }
+        }
+    }
+}
+
+/// Clears the single-flight flag even when the prober's future is dropped mid-probe, and wakes
+/// the waiters so one of them takes over.
+struct ProbingGuard<'a>(&'a HostLag);
+
+impl Drop for ProbingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.probing.store(false, Ordering::Release);
+        self.0.changed.send_modify(|_| {});
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    #[test]
+    fn staleness_is_bounded_by_the_newest_replayed_sample() {
+        let history = PrimaryHistory::default();
+        let t0 = Instant::now();
+        history.record(t0, Lsn(100));
+        history.record(t0 + Duration::from_secs(1), Lsn(200));
+        history.record(t0 + Duration::from_secs(2), Lsn(300));
+        let now = t0 + Duration::from_secs(3);
+        assert_eq!(history.staleness(Lsn(300), now, false), Some(Duration::from_secs(1)));
+        assert_eq!(history.staleness(Lsn(250), now, false), Some(Duration::from_secs(2)));
+        assert_eq!(history.staleness(Lsn(200), now, false), Some(Duration::from_secs(2)));
+        assert_eq!(history.staleness(Lsn(50), now, false), Some(Duration::from_secs(3)));
+        assert_eq!(history.staleness(Lsn(300), now, true), Some(Duration::ZERO));
+        assert_eq!(PrimaryHistory::default().staleness(Lsn(1), now, false), None);
+    }
+
+    #[test]
+    fn an_idle_primary_keeps_one_sample_per_position_fresh() {
+        let history = PrimaryHistory::default();
+        let t0 = Instant::now();
+        for i in 0..10 {
+            history.record(t0 + Duration::from_secs(i), Lsn(500));
+        }
+        assert_eq!(history.samples.lock().unwrap().len(), 2);
+        assert_eq!(history.latest().unwrap().0, t0 + Duration::from_secs(9));
+        // A caught-up replica of an idle primary is as fresh as the last sample.
+        let now = t0 + Duration::from_secs(10);
+        assert_eq!(history.staleness(Lsn(500), now, false), Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn a_lower_position_restarts_the_history() {
+        let history = PrimaryHistory::default();
+        let t0 = Instant::now();
+        history.record(t0, Lsn(900));
+        history.record(t0, Lsn(400));
+        assert_eq!(history.latest().unwrap().1, Lsn(400));
+        assert_eq!(history.samples.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn waiters_share_one_prober_and_see_progress() {
+        let lag = Arc::new(HostLag::default());
+        let position = Arc::new(AtomicU64::new(10));
+        let probes = Arc::new(AtomicUsize::new(0));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let waiters: Vec<_> = (0..16)
+            .map(|_| {
+                let (lag, position, probes) = (lag.clone(), position.clone(), probes.clone());
+                tokio::spawn(async move {
+                    lag.wait_for(Lsn(40), deadline, Duration::from_millis(2), || {
+                        let (position, probes) = (position.clone(), probes.clone());
+                        async move {
+                            probes.fetch_add(1, Ordering::SeqCst);
+                            // Replay advances by 10 per probe.
+                            Some(Lsn(position.fetch_add(10, Ordering::SeqCst) + 10))
+                        }
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for waiter in waiters {
+            assert!(waiter.await.unwrap());
+        }
+        // 10 -> 20 -> 30 -> 40: three probes for everyone, not one per waiter.
+        assert_eq!(probes.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_wait_gives_up_at_the_deadline() {
+        let lag = HostLag::default();
+        lag.update(Lsn(5));
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(30);
+        let caught_up = lag
+            .wait_for(Lsn(6), deadline, Duration::from_millis(2), || async { Some(Lsn(5)) })
+            .await;
+        assert!(!caught_up);
+        assert!(lag.known());
+        assert!(lag.probe_age() < Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,401 @@
+//! Reads: where a read goes for its consistency, the bounded wait for a token, the budgeted
+//! fallback to the primary, and the two ways to run it (a pipelined single statement on a
+//! shared session, or a read-only transaction on a dedicated connection).
+//!
+//! Every read session is read-only, on the primary too (`default_transaction_read_only=on`
+//! for shared sessions, `BEGIN ... READ ONLY` for transactions), so a write sent through a read
+//! fails the same way wherever it is routed.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use conninfo::HostSpec;
+use tokio_postgres::Row;
+use tokio_postgres::types::{PgLsn, ToSql};
+
+use crate::conn::OpenConn;
+use crate::consistency::{Consistency, ConsistencyToken};
+use crate::error::{FailureClass, FallbackReason, RouterError, Target};
+use crate::router::{Inner, Router};
+use crate::side::Side;
+use crate::tx::ReadTx;
+
+/// Query parameters, as tokio-postgres takes them.
+pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// Where a read was served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Primary or replica.
+    pub target: Target,
+    /// The host.
+    pub host: HostSpec,
+    /// Why a read meant for a replica went to the primary.
+    pub fallback: Option<FallbackReason>,
+    /// How long the read waited for the replica to replay its token.
+    pub waited: Option<Duration>,
+}
+
+/// A read with a consistency, ready to run.
+pub struct Read<'r> {
+    router: &'r Router,
+    consistency: Consistency,
+}
+
+/// Where the routing decision sends a read.
+enum Choice {
+    Replica {
+        conn: Arc<OpenConn>,
+        waited: Option<Duration>,
+    },
+    Primary {
+        fallback: Option<FallbackReason>,
+    },
+}
+
+impl<'r> Read<'r> {
+    pub(crate) fn new(router: &'r Router, consistency: Consistency) -> Self {
+        Read { router, consistency }
+    }
+
+    fn inner(&self) -> &Inner {
+        &self.router.inner
+    }
+
+    /// Runs one statement and returns its rows.
+    ///
+    /// # Errors
+    /// [`RouterError`]: the server's error, `Overloaded` when the fallback budget is spent,
+    /// `PrimaryUnavailable` when the read needs the primary and it is down.
+    pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, RouterError> {
+        self.query_routed(sql, params).await.map(|(rows, _)| rows)
+    }
+
+    /// Runs one statement that must return one row.
+    ///
+    /// # Errors
+    /// As [`Read::query`], plus a row count other than one.
+    pub async fn query_one(&self, sql: &str, params: Params<'_>) -> Result<Row, RouterError> {
+        let rows = self.query(sql, params).await?;
+        exactly_one(rows)
+    }
+
+    /// Runs one statement that returns at most one row.
+    ///
+    /// # Errors
+    /// As [`Read::query`], plus more than one row.
+    pub async fn query_opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>, RouterError> {
+        let mut rows = self.query(sql, params).await?;
+        match rows.len() {
+            0 => Ok(None),
+            1 => Ok(rows.pop()),
+            n => Err(RouterError::RowCount {
+                expected: "at most one",
+                got: n,
+            }),
+        }
+    }
+
+    /// Runs one statement and also says where it ran.
+    ///
+    /// # Errors
+    /// As [`Read::query`].
+    pub async fn query_routed(&self, sql: &str, params: Params<'_>) -> Result<(Vec<Row>, Route), RouterError> {
+        let inner = self.inner();
+        match self.choose().await? {
+            Choice::Replica { conn, waited } => {
+                let replica = inner.replica.as_ref().unwrap_or_else(|| unreachable!("replica chosen"));
+                match replica_query(inner, &conn, sql, params).await {
+                    Ok(rows) => {
+                        inner.metrics.read(&self.consistency, Target::Replica);
+                        let route = Route {
+                            target: Target::Replica,
+                            host: conn.host.host.clone(),
+                            fallback: None,
+                            waited,
+                        };
+                        Ok((rows, route))
+                    }
+                    Err(err) if replica_retryable(&err) => {
+                        Inner::failed(replica, &conn, &err);
+                        tracing::debug!(error = %err, "replica failed a read; retrying on the primary");
+                        self.fallback(FallbackReason::ReplicaError)?;
+                        self.on_primary(sql, params, Some(FallbackReason::ReplicaError)).await
+                    }
+                    Err(err) => {
+                        Inner::failed(replica, &conn, &err);
+                        Err(err)
+                    }
+                }
+            }
+            Choice::Primary { fallback } => self.on_primary(sql, params, fallback).await,
+        }
+    }
+
+    /// Starts a read-only transaction (`REPEATABLE READ READ ONLY`: one snapshot for all its
+    /// statements) on a dedicated connection chosen by the consistency.
+    ///
+    /// # Errors
+    /// As [`Read::query`], plus `CheckoutTimeout` when the pool is saturated.
+    pub async fn transaction(&self) -> Result<ReadTx, RouterError> {
+        let inner = self.inner();
+        if let Choice::Replica { conn, .. } = self.choose().await? {
+            let replica = inner.replica.as_ref().unwrap_or_else(|| unreachable!("replica chosen"));
+            let pooled = replica.checkout().await;
+            // The pooled connection may be on another host than the shared one we judged.
+            let ok = match &pooled {
+                Ok(pooled) => self.host_satisfies(&pooled.host.host, &conn).await,
+                Err(_) => false,
+            };
+            if let (Ok(pooled), true) = (pooled, ok) {
+                inner.metrics.read(&self.consistency, Target::Replica);
+                return ReadTx::begin(self.router.inner.clone(), Target::Replica, pooled).await;
+            }
+            self.fallback(FallbackReason::ReplicaError)?;
+        }
+        let primary = &inner.primary;
+        if primary.is_down() {
+            return Err(primary.unavailable());
+        }
+        let pooled = primary.checkout().await?;
+        inner.metrics.read(&self.consistency, Target::Primary);
+        ReadTx::begin(self.router.inner.clone(), Target::Primary, pooled).await
+    }
+
+    /// Whether a replica host other than the judged one meets the read's requirement too.
+    async fn host_satisfies(&self, host: &HostSpec, judged: &OpenConn) -> bool {
+        if *host == judged.host.host {
+            return true;
+        }
+        let inner = self.inner();
+        let Some(replica) = &inner.replica else { return false };
+        let lag = replica.core.host_lag(host);
+        match self.consistency {
+            Consistency::ReadYourWrites(token) => lag.replay() >= token.lsn(),
+            Consistency::BoundedStaleness(max) => {
+                lag.known() && inner.staleness(lag.replay()).is_some_and(|s| s <= max)
+            }
+            Consistency::Any | Consistency::Strong => true,
+        }
+    }
+
+    /// Runs the read on the primary's shared read-only sessions (or, while they reconnect, a
+    /// pooled connection inside a read-only transaction).
+    async fn on_primary(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+        fallback: Option<FallbackReason>,
+    ) -> Result<(Vec<Row>, Route), RouterError> {
+        let inner = self.inner();
+        let primary = &inner.primary;
+        if primary.is_down() {
+            return Err(primary.unavailable());
+        }
+        let (rows, host) = match primary.shared.pick(|_| true) {
+            Some(conn) => {
+                let rows = async {
+                    let statement = Inner::bounded(&primary.core, conn.statement(sql)).await?;
+                    Inner::bounded(&primary.core, conn.client.query(&statement, params)).await
+                }
+                .await
+                .inspect_err(|err| Inner::failed(primary, &conn, err))?;
+                (rows, conn.host.host.clone())
+            }
+            None => {
+                primary.kick();
+                let tx = ReadTx::begin(inner_arc(self.router), Target::Primary, primary.checkout().await?).await?;
+                let rows = tx.query(sql, params).await?;
+                let host = tx.host().clone();
+                tx.commit().await?;
+                (rows, host)
+            }
+        };
+        inner.metrics.read(&self.consistency, Target::Primary);
+        Ok((
+            rows,
+            Route {
+                target: Target::Primary,
+                host,
+                fallback,
+                waited: None,
+            },
+        ))
+    }
+
+    /// The routing decision for the read's consistency.
+    async fn choose(&self) -> Result<Choice, RouterError> {
+        let inner = self.inner();
+        let Some(replica) = &inner.replica else {
+            return Ok(Choice::Primary { fallback: None });
+        };
+        match self.consistency {
+            Consistency::Strong => Ok(Choice::Primary { fallback: None }),
+            Consistency::Any => match replica.shared.pick(|_| true) {
+                Some(conn) => Ok(Choice::Replica { conn, waited: None }),
+                None => self.replica_down(replica),
+            },
+            Consistency::BoundedStaleness(max) => {
+                if replica.shared.live().is_empty() {
+                    return self.replica_down(replica);
+                }
+                let fresh = |conn: &OpenConn| {
+                    conn.lag
+                        .as_ref()
+                        .is_some_and(|lag| lag.known() && inner.staleness(lag.replay()).is_some_and(|s| s <= max))
+                };
+                match replica.shared.pick(fresh) {
+                    Some(conn) => Ok(Choice::Replica { conn, waited: None }),
+                    None => self.fallback(FallbackReason::TooStale),
+                }
+            }
+            Consistency::ReadYourWrites(token) => self.choose_for_token(replica, token).await,
+        }
+    }
+
+    async fn choose_for_token(&self, replica: &Arc<Side>, token: ConsistencyToken) -> Result<Choice, RouterError> {
+        let inner = self.inner();
+        let caught_up = |conn: &OpenConn| conn.lag.as_ref().is_some_and(|lag| lag.replay() >= token.lsn());
+        if let Some(conn) = replica.shared.pick(caught_up) {
+            return Ok(Choice::Replica { conn, waited: None });
+        }
+        // Wait on the replica session that is furthest ahead.
+        let Some(conn) = replica
+            .shared
+            .live()
+            .into_iter()
+            .max_by_key(|conn| conn.lag.as_ref().map(|lag| lag.replay()))
+        else {
+            return self.replica_down(replica);
+        };
+        if self.token_ahead_of_primary(token).await {
+            return self.fallback(FallbackReason::TokenAhead);
+        }
+        let Some(lag) = conn.lag.clone() else {
+            return self.fallback(FallbackReason::ReplicaError);
+        };
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::now() + inner.token_wait;
+        let probe_conn = conn.clone();
+        let caught = lag
+            .wait_for(token.lsn(), deadline, inner.token_poll, move || {
+                let conn = probe_conn.clone();
+                async move { conn.probe().await.ok().flatten() }
+            })
+            .await;
+        let waited = started.elapsed();
+        inner.metrics.token_wait(caught, waited.as_secs_f64());
+        if caught {
+            Ok(Choice::Replica {
+                conn,
+                waited: Some(waited),
+            })
+        } else {
+            self.fallback(FallbackReason::TokenWaitTimeout)
+        }
+    }
+
+    /// A token beyond every position the primary reported cannot be satisfied by waiting
+    /// (forged, or from another cluster). Checked against a fresh primary position first, since
+    /// another service instance may have written after our last sample.
+    async fn token_ahead_of_primary(&self, token: ConsistencyToken) -> bool {
+        let inner = self.inner();
+        if inner.history.latest().is_some_and(|(_, lsn)| token.lsn() <= lsn) {
+            return false;
+        }
+        let Some(conn) = inner.primary.shared.pick(|_| true) else {
+            // No primary to ask: let the bounded wait decide.
+            return false;
+        };
+        match Inner::bounded(&inner.primary.core, conn.probe()).await {
+            Ok(Some(lsn)) => {
+                inner.saw_primary(lsn);
+                token.lsn() > lsn
+            }
+            _ => false,
+        }
+    }
+
+    fn replica_down(&self, replica: &Arc<Side>) -> Result<Choice, RouterError> {
+        replica.kick();
+        self.fallback(FallbackReason::ReplicaDown)
+    }
+
+    /// Sends the read to the primary if the budget allows, else fails fast.
+    fn fallback(&self, reason: FallbackReason) -> Result<Choice, RouterError> {
+        let inner = self.inner();
+        if inner.budget.try_take() {
+            inner.metrics.fallback(reason, inner.budget.remaining());
+            Ok(Choice::Primary { fallback: Some(reason) })
+        } else {
+            inner.metrics.refused(reason, inner.budget.remaining());
+            let seconds = inner.budget.seconds_to_next();
+            Err(RouterError::Overloaded {
+                consistency: self.consistency.label(),
+                reason,
+                retry_after: if seconds.is_finite() {
+                    Duration::from_secs_f64(seconds.max(0.001))
+                } else {
+                    Duration::from_secs(60)
+                },
+            })
+        }
+    }
+}
+
+fn inner_arc(router: &Router) -> Arc<Inner> {
+    router.inner.clone()
+}
+
+/// Failures worth retrying on the primary: the replica went away or cancelled the query.
+fn replica_retryable(err: &RouterError) -> bool {
+    matches!(
+        err.class(),
+        Some(
+            FailureClass::ConnectionLost
+                | FailureClass::ServerShutdown
+                | FailureClass::RecoveryConflict
+                | FailureClass::Timeout
+        )
+    )
+}
+
+/// One statement on a replica session; carries a replay probe in the same round trip when the
+/// host's last probe is old (pipelined: sent right behind the query on the same socket).
+async fn replica_query(inner: &Inner, conn: &OpenConn, sql: &str, params: Params<'_>) -> Result<Vec<Row>, RouterError> {
+    let core = &inner
+        .replica
+        .as_ref()
+        .unwrap_or_else(|| unreachable!("replica read"))
+        .core;
+    let statement = Inner::bounded(core, conn.statement(sql)).await?;
+    let lag = conn.lag.as_ref();
+    if lag.is_some_and(|lag| lag.claim_piggyback(inner.piggyback_after)) {
+        let (rows, probe) = Inner::bounded(core, async {
+            let (rows, probe) = tokio::join!(
+                conn.client.query(&statement, params),
+                conn.client.query_opt(conn.probe_statement(), &[])
+            );
+            rows.map(|rows| (rows, probe))
+        })
+        .await?;
+        if let (Some(lag), Ok(Some(row))) = (lag, probe)
+            && let Ok(Some(lsn)) = row.try_get::<_, Option<PgLsn>>(0)
+        {
+            lag.update(lsn.into());
+        }
+        Ok(rows)
+    } else {
+        Inner::bounded(core, conn.client.query(&statement, params)).await
+    }
+}
+
+pub(crate) fn exactly_one(mut rows: Vec<Row>) -> Result<Row, RouterError> {
+    match rows.len() {
+        1 => Ok(rows.pop().unwrap_or_else(|| unreachable!("one row"))),
+        n => Err(RouterError::RowCount {
+            expected: "exactly one",
+            got: n,
+        }),
+    }
+}

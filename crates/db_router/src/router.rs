@@ -1,0 +1,354 @@
+//! [`Router`]: the two sides, the primary's WAL history, the fallback budget, and the heartbeat
+//! that samples positions, probes replicas, prunes pools and keeps gauges current.
+
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+
+use crate::backoff::Backoff;
+use crate::budget::Budget;
+use crate::config::RouterConfig;
+use crate::conn::{CoreSettings, OpenConn, TargetCore};
+use crate::consistency::{Consistency, Lsn};
+use crate::credentials::CredentialCache;
+use crate::error::{FailureClass, RouterError, Target};
+use crate::lag::PrimaryHistory;
+use crate::metrics::{Metrics, RouterStats};
+use crate::pool;
+use crate::read::Read;
+use crate::side::{Side, TargetStatus};
+use crate::write::Write;
+
+/// Routes reads and writes between a primary and a replica. Cheap to clone (shared state).
+#[derive(Clone)]
+pub struct Router {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub primary: Arc<Side>,
+    pub replica: Option<Arc<Side>>,
+    pub history: PrimaryHistory,
+    pub budget: Budget,
+    pub metrics: Arc<Metrics>,
+    pub token_wait: Duration,
+    pub token_poll: Duration,
+    pub piggyback_after: Duration,
+    probe_interval: Duration,
+    idle_lifetime: [Duration; 2],
+    pruning_interval: Duration,
+    min_size: [usize; 2],
+    heartbeat: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(task) = self
+            .heartbeat
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
+            task.abort();
+        }
+    }
+}
+
+/// Health of both sides and the budget, for readiness endpoints.
+#[derive(Debug, Clone)]
+pub struct RouterStatus {
+    /// The primary.
+    pub primary: TargetStatus,
+    /// The replica, if configured.
+    pub replica: Option<TargetStatus>,
+    /// Replica replay lag behind the newest primary sample, in bytes (best host).
+    pub replica_lag_bytes: Option<u64>,
+    /// Upper bound of the replica's staleness (best host).
+    pub replica_staleness: Option<Duration>,
+    /// Fallback tokens left.
+    pub fallback_budget: f64,
+}
+
+impl Router {
+    /// Builds the router and starts connecting in the background (call inside a Tokio
+    /// runtime). It does not wait for the servers: use [`Router::ready`] for that.
+    ///
+    /// # Errors
+    /// [`RouterError::Config`] for inconsistent settings, [`RouterError::Connect`] when a TLS
+    /// file cannot be loaded.
+    pub fn start(config: &RouterConfig) -> Result<Router, RouterError> {
+        config.validate()?;
+        let metrics = Arc::new(Metrics::new());
+        let credentials = config
+            .credentials
+            .clone()
+            .map(|provider| Arc::new(CredentialCache::new(provider, config.min_credential_refresh)));
+        let statement_timeout = config.effective_statement_timeout();
+        let side = |target: Target, spec: &conninfo::ConnSpec| -> Result<Arc<Side>, RouterError> {
+            let core = Arc::new(TargetCore::new(
+                target,
+                spec,
+                CoreSettings {
+                    statement_timeout,
+                    grace: config.timeout_grace,
+                    jitter: config.lifetime_jitter,
+                    credentials: credentials.clone(),
+                    metrics: metrics.clone(),
+                },
+            )?);
+            let max = usize::try_from(spec.pool.max_size).unwrap_or(usize::MAX) - config.shared_connections;
+            let connect = spec.connect_timeout.unwrap_or(conninfo::FALLBACK_CONNECT_TIMEOUT);
+            let pool = pool::build(
+                core.clone(),
+                target == Target::Replica,
+                max,
+                config.checkout_timeout,
+                connect,
+            );
+            Ok(Side::new(
+                core,
+                config.shared_connections,
+                pool,
+                Backoff::new(config.reconnect_initial, config.reconnect_max),
+            ))
+        };
+        let primary = side(Target::Primary, &config.primary)?;
+        let replica = config
+            .replica
+            .as_ref()
+            .map(|spec| side(Target::Replica, spec))
+            .transpose()?;
+        let min = |spec: Option<&conninfo::ConnSpec>| {
+            spec.map_or(0, |s| {
+                usize::try_from(s.pool.min_size)
+                    .unwrap_or(0)
+                    .saturating_sub(config.shared_connections)
+            })
+        };
+        let inner = Arc::new(Inner {
+            primary,
+            replica,
+            history: PrimaryHistory::default(),
+            budget: Budget::new(config.fallback_burst, config.fallback_per_second),
+            metrics,
+            token_wait: config.token_wait,
+            token_poll: config.token_poll,
+            piggyback_after: config.piggyback_after,
+            probe_interval: config.probe_interval,
+            idle_lifetime: [
+                config.primary.pool.idle_lifetime,
+                config.replica.as_ref().map_or(Duration::MAX, |s| s.pool.idle_lifetime),
+            ],
+            pruning_interval: config.primary.pool.pruning_interval,
+            min_size: [min(Some(&config.primary)), min(config.replica.as_ref())],
+            heartbeat: Mutex::new(None),
+        });
+        inner.primary.kick();
+        if let Some(replica) = &inner.replica {
+            replica.kick();
+        }
+        let task = tokio::spawn(heartbeat(Arc::downgrade(&inner)));
+        *inner
+            .heartbeat
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(task);
+        Ok(Router { inner })
+    }
+
+    /// Waits until the primary (and the replica, if configured) have answered a first
+    /// connection attempt, and the primary is up.
+    ///
+    /// # Errors
+    /// The primary's last connection error (e.g. authentication failed) when it is down or not
+    /// up within `timeout`.
+    pub async fn ready(&self, timeout: Duration) -> Result<(), RouterError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let replica_settled = self.inner.replica.as_ref().is_none_or(|r| r.is_up() || r.is_down());
+            if self.inner.primary.is_up() && replica_settled {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(self.inner.primary.unavailable());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Reads with the given consistency.
+    pub fn read(&self, consistency: Consistency) -> Read<'_> {
+        Read::new(self, consistency)
+    }
+
+    /// Writes on the primary.
+    pub fn write(&self) -> Write<'_> {
+        Write::new(self)
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> RouterStats {
+        self.inner.metrics.stats.snapshot()
+    }
+
+    /// Health of both sides.
+    pub fn status(&self) -> RouterStatus {
+        let inner = &self.inner;
+        let best = inner.best_replica_lag();
+        RouterStatus {
+            primary: inner.primary.status(),
+            replica: inner.replica.as_ref().map(|r| r.status()),
+            replica_lag_bytes: best.map(|(bytes, _)| bytes),
+            replica_staleness: best.and_then(|(_, staleness)| staleness),
+            fallback_budget: inner.budget.remaining(),
+        }
+    }
+
+    /// The newest primary WAL position this router has seen.
+    pub fn primary_lsn(&self) -> Option<Lsn> {
+        self.inner.history.latest().map(|(_, lsn)| lsn)
+    }
+}
+
+impl Inner {
+    /// Runs `work` within the client-side statement limit of `core`.
+    pub(crate) async fn bounded<T, F>(core: &TargetCore, work: F) -> Result<T, RouterError>
+    where
+        F: Future<Output = Result<T, tokio_postgres::Error>>,
+    {
+        let result = match core.client_timeout {
+            Some(limit) => tokio::time::timeout(limit, work)
+                .await
+                .map_err(|_| RouterError::Timeout {
+                    target: core.target,
+                    after: limit,
+                })?,
+            None => work.await,
+        };
+        result.map_err(|e| RouterError::db(core.target, e, core.include_detail))
+    }
+
+    /// Records a failed operation on `conn` of `side`.
+    pub(crate) fn failed(side: &Arc<Side>, conn: &OpenConn, err: &RouterError) {
+        if err.class().is_some_and(FailureClass::connection_unusable) {
+            conn.mark_broken();
+        }
+        side.report(err);
+    }
+
+    /// Records a primary position (heartbeat or a commit).
+    pub(crate) fn saw_primary(&self, lsn: Lsn) {
+        self.history.record(Instant::now(), lsn);
+    }
+
+    /// Staleness bound of a replica host.
+    pub(crate) fn staleness(&self, replay: Lsn) -> Option<Duration> {
+        self.history.staleness(replay, Instant::now(), self.primary.is_down())
+    }
+
+    /// Lag bytes and staleness of the freshest replica host.
+    fn best_replica_lag(&self) -> Option<(u64, Option<Duration>)> {
+        let replica = self.replica.as_ref()?;
+        let (_, primary) = self.history.latest()?;
+        let replay = replica
+            .core
+            .known_hosts()
+            .iter()
+            .filter(|(_, lag)| lag.known())
+            .map(|(_, lag)| lag.replay())
+            .max()?;
+        Some((primary.0.saturating_sub(replay.0), self.staleness(replay)))
+    }
+
+    async fn beat(&self, tick: u64) {
+        // Primary position (one pipelined statement on a shared session).
+        if let Some(conn) = self.primary.shared.pick(|_| true) {
+            match Self::bounded(&self.primary.core, conn.probe()).await {
+                Ok(Some(lsn)) => self.saw_primary(lsn),
+                Ok(None) => {}
+                Err(err) => Self::failed(&self.primary, &conn, &err),
+            }
+        }
+        if self.primary.shared.needs_repair() {
+            self.primary.kick();
+        }
+        // Replica replay positions, one probe per host unless reads probed recently.
+        if let Some(replica) = &self.replica {
+            let mut probed = Vec::new();
+            for conn in replica.shared.live() {
+                let Some(lag) = &conn.lag else { continue };
+                if probed.contains(&conn.host.host) || lag.probe_age() < self.probe_interval / 2 {
+                    continue;
+                }
+                probed.push(conn.host.host.clone());
+                match Self::bounded(&replica.core, conn.probe()).await {
+                    Ok(Some(lsn)) => lag.update(lsn),
+                    Ok(None) => {
+                        // Replay position NULL: the server left recovery (promoted).
+                        tracing::warn!(host = %conn.host.host, "replica is no longer in recovery; dropping its sessions");
+                        conn.mark_broken();
+                        replica.kick();
+                    }
+                    Err(err) => Self::failed(replica, &conn, &err),
+                }
+            }
+            if replica.shared.needs_repair() {
+                replica.kick();
+            }
+            if let Some((bytes, staleness)) = self.best_replica_lag() {
+                self.metrics.lag(bytes, staleness.map(|s| s.as_secs_f64()));
+            }
+        }
+        self.metrics.budget(self.budget.remaining());
+        let prune_every = (self.pruning_interval.as_millis() / self.probe_interval.as_millis().max(1)).max(1);
+        if u128::from(tick) % prune_every == 0 {
+            self.prune();
+        }
+    }
+
+    /// Closes idle connections past their idle lifetime (above the minimum size), dead and
+    /// expired ones; tops the pools up to their minimum.
+    fn prune(&self) {
+        let sides = [Some(&self.primary), self.replica.as_ref()];
+        for (index, side) in sides.into_iter().enumerate() {
+            let Some(side) = side else { continue };
+            let min = self.min_size[index];
+            let idle = self.idle_lifetime[index];
+            let mut kept = 0usize;
+            let result = side.pool.retain(|conn, metrics| {
+                let keep = conn.usable() && !conn.expired() && (kept < min || metrics.last_used() < idle);
+                kept += usize::from(keep);
+                keep
+            });
+            drop(result);
+            let status = side.pool.status();
+            self.metrics.pool(
+                side.target(),
+                status.size - status.available,
+                status.available,
+                status.waiting,
+            );
+            if !side.is_down() && status.size < min {
+                for _ in status.size..min {
+                    let side = side.clone();
+                    tokio::spawn(async move { drop(side.checkout().await) });
+                }
+            }
+        }
+    }
+}
+
+async fn heartbeat(inner: Weak<Inner>) {
+    let Some(interval) = inner.upgrade().map(|i| i.probe_interval) else {
+        return;
+    };
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = 0u64;
+    loop {
+        ticker.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        inner.beat(tick).await;
+        tick += 1;
+    }
+}

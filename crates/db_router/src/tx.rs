@@ -1,0 +1,277 @@
+//! Transactions on dedicated pooled connections: [`WriteTx`] on the primary (its commit returns
+//! a consistency token, fetched in the same round trip as the COMMIT) and [`ReadTx`], a
+//! read-only snapshot on whichever side the read's consistency chose.
+//!
+//! A transaction dropped without `commit`/`rollback` is rolled back by the pool before the
+//! connection is reused. After a failed statement, `commit` rolls back and reports
+//! [`RouterError::Aborted`] (PostgreSQL would silently turn the COMMIT into a ROLLBACK).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use conninfo::HostSpec;
+use tokio_postgres::{Client, Row};
+
+use crate::consistency::{ConsistencyToken, Lsn};
+use crate::error::{RouterError, Target};
+use crate::pool::Pooled;
+use crate::read::{Params, exactly_one};
+use crate::router::Inner;
+use crate::side::Side;
+
+/// Isolation level of a write transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Isolation {
+    /// PostgreSQL's default.
+    #[default]
+    ReadCommitted,
+    /// One snapshot for the whole transaction.
+    RepeatableRead,
+    /// Serializable; be ready to retry on 40001.
+    Serializable,
+}
+
+impl Isolation {
+    fn begin(self) -> &'static str {
+        match self {
+            Isolation::ReadCommitted => "BEGIN",
+            Isolation::RepeatableRead => "BEGIN ISOLATION LEVEL REPEATABLE READ",
+            Isolation::Serializable => "BEGIN ISOLATION LEVEL SERIALIZABLE",
+        }
+    }
+}
+
+/// The connection of a transaction and what happened on it.
+struct TxConn {
+    inner: Arc<Inner>,
+    target: Target,
+    conn: Pooled,
+    failed: bool,
+}
+
+impl TxConn {
+    async fn begin(inner: Arc<Inner>, target: Target, conn: Pooled, begin: &str) -> Result<Self, RouterError> {
+        let mut tx = TxConn {
+            inner,
+            target,
+            conn,
+            failed: false,
+        };
+        tx.conn.in_transaction.store(true, Ordering::Relaxed);
+        tx.batch(begin).await?;
+        Ok(tx)
+    }
+
+    fn side(&self) -> &Arc<Side> {
+        match self.target {
+            Target::Primary => &self.inner.primary,
+            Target::Replica => self
+                .inner
+                .replica
+                .as_ref()
+                .unwrap_or_else(|| unreachable!("replica transaction")),
+        }
+    }
+
+    fn fail(&mut self, err: RouterError) -> RouterError {
+        self.failed = true;
+        Inner::failed(self.side(), &self.conn, &err);
+        err
+    }
+
+    async fn batch(&mut self, sql: &str) -> Result<(), RouterError> {
+        let result = Inner::bounded(&self.side().core, self.conn.client.batch_execute(sql)).await;
+        result.map_err(|err| self.fail(err))
+    }
+
+    async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, RouterError> {
+        let core = &self.side().core;
+        let result = async {
+            let statement = Inner::bounded(core, self.conn.statement(sql)).await?;
+            Inner::bounded(core, self.conn.client.query(&statement, params)).await
+        }
+        .await;
+        result.map_err(|err| self.fail(err))
+    }
+
+    async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, RouterError> {
+        let core = &self.side().core;
+        let result = async {
+            let statement = Inner::bounded(core, self.conn.statement(sql)).await?;
+            Inner::bounded(core, self.conn.client.execute(&statement, params)).await
+        }
+        .await;
+        result.map_err(|err| self.fail(err))
+    }
+
+    /// Ends the transaction; on the primary also returns the WAL position right after it.
+    async fn finish(mut self, commit: bool) -> Result<Option<Lsn>, RouterError> {
+        if self.failed || !commit {
+            self.batch("ROLLBACK").await?;
+            self.conn.in_transaction.store(false, Ordering::Relaxed);
+            return if commit { Err(RouterError::Aborted) } else { Ok(None) };
+        }
+        let core = &self.side().core;
+        let client = &self.conn.client;
+        let position = if self.target == Target::Primary {
+            // COMMIT and the position query are pipelined: one round trip, and the position is
+            // read after the commit record on this same session.
+            let lsn = Inner::bounded(core, async {
+                let (committed, lsn) = tokio::join!(client.batch_execute("COMMIT"), self.conn.probe());
+                committed.map(|()| lsn)
+            })
+            .await
+            .map_err(|err| self.fail(err))?;
+            Some(lsn.ok().flatten().unwrap_or(Lsn(u64::MAX)))
+        } else {
+            Inner::bounded(core, client.batch_execute("COMMIT"))
+                .await
+                .map_err(|err| self.fail(err))?;
+            None
+        };
+        self.conn.in_transaction.store(false, Ordering::Relaxed);
+        Ok(position)
+    }
+}
+
+/// A read-write transaction on the primary.
+pub struct WriteTx {
+    tx: TxConn,
+}
+
+impl WriteTx {
+    pub(crate) async fn begin(inner: Arc<Inner>, conn: Pooled, isolation: Isolation) -> Result<Self, RouterError> {
+        Ok(WriteTx {
+            tx: TxConn::begin(inner, Target::Primary, conn, isolation.begin()).await?,
+        })
+    }
+
+    /// The underlying client, for what the helpers do not cover (COPY, portals).
+    pub fn client(&self) -> &Client {
+        &self.tx.conn.client
+    }
+
+    /// Runs a statement and returns its rows (statements are prepared once per connection).
+    ///
+    /// # Errors
+    /// The server's error; the transaction is then aborted.
+    pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, RouterError> {
+        self.tx.query(sql, params).await
+    }
+
+    /// Runs a statement that returns exactly one row.
+    ///
+    /// # Errors
+    /// As [`WriteTx::query`], plus a row count other than one.
+    pub async fn query_one(&mut self, sql: &str, params: Params<'_>) -> Result<Row, RouterError> {
+        exactly_one(self.tx.query(sql, params).await?)
+    }
+
+    /// Runs a statement that returns at most one row.
+    ///
+    /// # Errors
+    /// As [`WriteTx::query`], plus more than one row.
+    pub async fn query_opt(&mut self, sql: &str, params: Params<'_>) -> Result<Option<Row>, RouterError> {
+        let mut rows = self.tx.query(sql, params).await?;
+        match rows.len() {
+            0 | 1 => Ok(rows.pop()),
+            n => Err(RouterError::RowCount {
+                expected: "at most one",
+                got: n,
+            }),
+        }
+    }
+
+    /// Runs a statement and returns the number of rows it affected.
+    ///
+    /// # Errors
+    /// As [`WriteTx::query`].
+    pub async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, RouterError> {
+        self.tx.execute(sql, params).await
+    }
+
+    /// Runs statements without parameters (simple protocol), e.g. `SET LOCAL ...`.
+    ///
+    /// # Errors
+    /// As [`WriteTx::query`].
+    pub async fn batch_execute(&mut self, sql: &str) -> Result<(), RouterError> {
+        self.tx.batch(sql).await
+    }
+
+    /// Commits and returns the token a later read passes to see this transaction's writes.
+    ///
+    /// # Errors
+    /// The commit's error (e.g. 40001), or [`RouterError::Aborted`] after a failed statement.
+    pub async fn commit(self) -> Result<ConsistencyToken, RouterError> {
+        let inner = self.tx.inner.clone();
+        let lsn = self.tx.finish(true).await?.unwrap_or(Lsn(u64::MAX));
+        if lsn.0 != u64::MAX {
+            inner.saw_primary(lsn);
+        }
+        inner.metrics.write();
+        Ok(ConsistencyToken::at(lsn))
+    }
+
+    /// Rolls back.
+    ///
+    /// # Errors
+    /// The connection failed.
+    pub async fn rollback(self) -> Result<(), RouterError> {
+        self.tx.finish(false).await.map(drop)
+    }
+}
+
+/// A read-only snapshot transaction.
+pub struct ReadTx {
+    tx: TxConn,
+}
+
+impl ReadTx {
+    pub(crate) async fn begin(inner: Arc<Inner>, target: Target, conn: Pooled) -> Result<Self, RouterError> {
+        Ok(ReadTx {
+            tx: TxConn::begin(inner, target, conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?,
+        })
+    }
+
+    /// Where it runs.
+    pub fn target(&self) -> Target {
+        self.tx.target
+    }
+
+    /// The host it runs on.
+    pub fn host(&self) -> &HostSpec {
+        &self.tx.conn.host.host
+    }
+
+    /// Runs a statement and returns its rows.
+    ///
+    /// # Errors
+    /// The server's error; the transaction is then aborted.
+    pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, RouterError> {
+        // Reads do not change the transaction's state on success; a failure marks it through
+        // the pool's rollback on return, so `&self` suffices here.
+        let core = &self.tx.side().core;
+        let result = async {
+            let statement = Inner::bounded(core, self.tx.conn.statement(sql)).await?;
+            Inner::bounded(core, self.tx.conn.client.query(&statement, params)).await
+        }
+        .await;
+        result.inspect_err(|err| Inner::failed(self.tx.side(), &self.tx.conn, err))
+    }
+
+    /// Runs a statement that returns exactly one row.
+    ///
+    /// # Errors
+    /// As [`ReadTx::query`], plus a row count other than one.
+    pub async fn query_one(&self, sql: &str, params: Params<'_>) -> Result<Row, RouterError> {
+        exactly_one(self.query(sql, params).await?)
+    }
+
+    /// Ends the snapshot.
+    ///
+    /// # Errors
+    /// The connection failed.
+    pub async fn commit(self) -> Result<(), RouterError> {
+        self.tx.finish(true).await.map(drop)
+    }
+}

@@ -1,0 +1,83 @@
+//! Helpers shared by the router's integration tests: routers over the test cluster or a private
+//! cluster, and small waits with deadlines (so a broken behavior fails instead of hanging).
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use conninfo::{ConnSpec, HostSpec, SslMode};
+use db_router::{Router, RouterConfig};
+use pg_launcher::{Cluster, NodeName};
+use test_support::{Target, TestDatabase};
+
+/// Router settings that make tests quick: small pools, short waits.
+pub fn config(primary: ConnSpec, replica: Option<ConnSpec>) -> RouterConfig {
+    let mut config = RouterConfig::new(primary, replica);
+    config.probe_interval = Duration::from_millis(50);
+    config.reconnect_initial = Duration::from_millis(20);
+    config.reconnect_max = Duration::from_millis(500);
+    config.fallback_burst = 1_000;
+    config.fallback_per_second = 1_000.0;
+    config
+}
+
+/// A router over a test database on the shared cluster, once both sides are connected (the
+/// database appears on the replica a moment after its creation on the primary).
+pub async fn router(db: &TestDatabase) -> Router {
+    let router = Router::start(&config(db.spec(Target::Primary), Some(db.spec(Target::Replica)))).unwrap();
+    router.ready(Duration::from_secs(30)).await.unwrap();
+    replica_up(&router).await;
+    router
+}
+
+/// Waits until the router's replica side is connected.
+pub async fn replica_up(router: &Router) {
+    eventually("the replica side connects", Duration::from_secs(60), || async {
+        (router.status().replica.and_then(|r| r.up) == Some(true)).then_some(())
+    })
+    .await;
+}
+
+/// A spec for `db` on one node of a private cluster.
+pub fn node_spec(cluster: &Cluster, node: NodeName, db: &str) -> ConnSpec {
+    let endpoint = cluster.endpoint(node).unwrap();
+    ConnSpec::for_host(&endpoint.host, endpoint.port)
+        .with_user(&endpoint.user)
+        .with_password(endpoint.password.clone())
+        .with_database(db)
+        .with_ssl_mode(SslMode::VerifyFull)
+        .with_root_cert(cluster.ca_cert_path())
+        .with_connect_timeout(Some(Duration::from_secs(2)))
+}
+
+/// A spec listing both nodes (primary first), for failover.
+pub fn both_nodes_spec(cluster: &Cluster, db: &str) -> ConnSpec {
+    let primary = cluster.endpoint(NodeName::Primary).unwrap();
+    let replica = cluster.endpoint(NodeName::Replica).unwrap();
+    node_spec(cluster, NodeName::Primary, db).with_hosts(vec![
+        HostSpec::tcp(&primary.host, primary.port),
+        HostSpec::tcp(&replica.host, replica.port),
+    ])
+}
+
+/// Polls `check` until it returns `Some`, failing the test after `limit`.
+pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs a blocking launcher call (start, stop, kill, promote) off the async threads.
+pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(work).await.unwrap()
+}
