@@ -114,16 +114,28 @@ BEGIN
 END
 $$;
 
+-- True inside a write made by one of this schema's own SECURITY DEFINER triggers (the subtree rewrite of a move,
+-- the current-risk copy of V5, the move history insert): a nested trigger level, running as the table's owner. A
+-- client's statement runs at depth 1; a client's own trigger (say on a temporary table) runs as that client, so
+-- neither can pass for the schema's internal writes. Owners and superusers can disable triggers anyway.
+CREATE FUNCTION client_api.in_internal_write(relid oid) RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT pg_catalog.pg_trigger_depth() > 1
+       AND EXISTS (SELECT 1 FROM pg_catalog.pg_class AS c
+                    WHERE c.oid = relid AND c.relowner = (SELECT r.oid FROM pg_catalog.pg_roles AS r
+                                                           WHERE r.rolname = current_user))
+    $$;
+
 -- ---------------------------------------------------------------------------------------------------------------------
 -- BEFORE INSERT OR UPDATE on client: every single-row rule, in a fixed order.
--- pg_trigger_depth() > 1 marks an update made by this schema's own triggers (the subtree rewrite of a move, the
--- current-risk copy of V5): those may write derived columns. A client's statement runs at depth 1.
+-- Internal writes (client_api.in_internal_write) may set derived columns; everyone else's values are replaced.
 -- ---------------------------------------------------------------------------------------------------------------------
 CREATE FUNCTION client_api.tg_client_before_write() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 DECLARE
-    internal constant boolean := pg_catalog.pg_trigger_depth() > 1;
+    internal constant boolean := client_api.in_internal_write(TG_RELID);
     compare_skip constant text[] := ARRAY['version', 'created_at', 'created_by', 'updated_at', 'updated_by',
                                           'size_band', 'search_vector'];
     parent_changed boolean;
@@ -329,12 +341,12 @@ CREATE TABLE client_api.client_move (
 CREATE INDEX client_move_client_idx ON client_api.client_move (client_id, moved_at DESC, id DESC);
 COMMENT ON TABLE client_api.client_move IS 'Append-only history of re-parenting, one row per moved subtree root.';
 
--- Only the move trigger writes history: a client's own INSERT (trigger depth 1) is refused.
+-- Only the move trigger writes history: anyone else's INSERT is refused, whatever their privileges.
 CREATE FUNCTION client_api.tg_client_move_insert_guard() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    IF pg_catalog.pg_trigger_depth() <= 1 THEN
+    IF NOT client_api.in_internal_write(TG_RELID) THEN
         RAISE EXCEPTION 'client_move is written by the database when a client changes parent'
             USING ERRCODE = 'PC006', SCHEMA = 'client_api', TABLE = 'client_move',
                   CONSTRAINT = 'client_move_append_only';

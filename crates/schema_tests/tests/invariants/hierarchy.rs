@@ -242,3 +242,52 @@ async fn structural_changes_refuse_repeatable_read() {
     c.batch_execute("COMMIT").await.expect("commit");
     assert_hierarchy_consistent(&c).await;
 }
+
+#[tokio::test]
+async fn a_clients_own_trigger_cannot_pass_for_an_internal_write() {
+    // Any role may create temporary functions and tables: a trigger of its own runs one level deep, like the
+    // schema's internal writes, but as itself, so the schema still treats its writes as a client's.
+    let db = Db::new().await;
+    let c = db.service("mallory").await;
+    let victim = new_client(&c, "Victim", None).await;
+    c.batch_execute(&format!(
+        "CREATE FUNCTION pg_temp.forge() RETURNS trigger LANGUAGE plpgsql AS $f$
+         BEGIN
+             UPDATE client_api.client SET risk_category = 'low', risk_assessed_at = now(),
+                    risk_next_review_due = current_date + 1, path = '/forged/', depth = 3 WHERE id = '{victim}';
+             INSERT INTO client_api.client_move (client_id, old_root_id, new_root_id, old_path, new_path,
+                                                 descendants_moved, moved_by)
+             VALUES ('{victim}', '{victim}', '{victim}', '/', '/', 0, 'nobody');
+             RETURN NULL;
+         END $f$;
+         CREATE TEMP TABLE trap (x int);
+         CREATE TRIGGER trap_forge AFTER INSERT ON pg_temp.trap FOR EACH ROW EXECUTE FUNCTION pg_temp.forge();"
+    ))
+    .await
+    .expect("temporary objects");
+    let forged = c.execute("INSERT INTO pg_temp.trap VALUES (1)", &[]).await;
+    expect_error(forged, "PC006", Some("client_move_append_only"));
+    // Without the history insert, the client update goes through but its derived columns stay put.
+    c.batch_execute(&format!(
+        "CREATE OR REPLACE FUNCTION pg_temp.forge() RETURNS trigger LANGUAGE plpgsql AS $f$
+         BEGIN
+             UPDATE client_api.client SET risk_category = 'low', risk_assessed_at = now(),
+                    risk_next_review_due = current_date + 1, path = '/forged/', depth = 3 WHERE id = '{victim}';
+             RETURN NULL;
+         END $f$"
+    ))
+    .await
+    .expect("replace");
+    c.execute("INSERT INTO pg_temp.trap VALUES (2)", &[])
+        .await
+        .expect("runs");
+    let row = c
+        .query_one(
+            "SELECT risk_category, depth FROM client_api.client WHERE id = $1",
+            &[&victim],
+        )
+        .await
+        .expect("row");
+    assert_eq!((row.get::<_, Option<String>>(0), row.get::<_, i16>(1)), (None, 0));
+    assert_eq!(place(&c, victim).await.0, format!("/{victim}/"));
+}
