@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::name::MigrationKind;
-use crate::sql::script::{Script, ScriptError, ScriptOverrides};
+use crate::sql::script::ScriptOverrides;
 use crate::version::MigrationVersion;
 
 /// The `type` column of the history table.
@@ -123,8 +123,6 @@ pub struct ResolvedMigration {
     pub text: String,
     /// Settings from `<file>.conf`.
     pub overrides: ScriptOverrides,
-    /// The parsed script, once prepared (placeholders need the session's facts).
-    pub prepared: Option<Result<Script, ScriptError>>,
 }
 
 impl ResolvedMigration {

@@ -37,7 +37,7 @@ pub struct BaselineReport {
 /// lock timeouts and database errors.
 pub async fn baseline(client: &Client, config: &Config, observer: &dyn Observer) -> Result<BaselineReport, Error> {
     let opened = open(client, config).await?;
-    let callbacks = Callbacks::new(&opened.resolved.callbacks)?;
+    let callbacks = Callbacks::new(&opened.resolved.callbacks, &opened.context)?;
     let session = &opened.session;
     let table = session.history.qualified();
     let (version, description) = (config.baseline_version.to_string(), config.baseline_description.clone());

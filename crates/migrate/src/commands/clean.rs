@@ -36,7 +36,7 @@ pub async fn clean(client: &Client, config: &Config, observer: &dyn Observer) ->
         return Err(Error::CleanDisabled);
     }
     let opened = open(client, config).await?;
-    let callbacks = Callbacks::new(&opened.resolved.callbacks)?;
+    let callbacks = Callbacks::new(&opened.resolved.callbacks, &opened.context)?;
     let session = &opened.session;
     locked(session, config, observer, async || {
         let applier = Applier::new(session, &callbacks);

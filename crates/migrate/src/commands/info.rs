@@ -34,7 +34,7 @@ pub struct InfoReport {
 /// [`Error`] for unreadable migrations, a corrupt history, or database errors.
 pub async fn info(client: &Client, config: &Config) -> Result<InfoReport, Error> {
     let opened = open(client, config).await?;
-    let callbacks = Callbacks::new(&opened.resolved.callbacks)?;
+    let callbacks = Callbacks::new(&opened.resolved.callbacks, &opened.context)?;
     let applier = Applier::new(&opened.session, &callbacks);
     applier.callback(Event::BeforeInfo).await?;
     let result = async {

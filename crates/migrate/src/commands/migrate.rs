@@ -70,7 +70,7 @@ pub struct MigrateReport {
 /// cannot run (before anything runs), lock timeouts, database errors.
 pub async fn migrate(client: &Client, config: &Config, observer: &dyn Observer) -> Result<MigrateReport, Error> {
     let opened = open(client, config).await?;
-    let callbacks = Callbacks::new(&opened.resolved.callbacks)?;
+    let callbacks = Callbacks::new(&opened.resolved.callbacks, &opened.context)?;
     locked(&opened.session, config, observer, async || run(&opened, config, &callbacks, observer).await).await
 }
 
@@ -139,13 +139,6 @@ fn new_row(m: &ResolvedMigration, rank: i32, installed_by: &str) -> NewRow {
     }
 }
 
-fn script_of(m: &ResolvedMigration) -> Result<&Script, Error> {
-    match &m.prepared {
-        Some(Ok(script)) => Ok(script),
-        Some(Err(e)) => Err(Error::Script(e.clone())),
-        None => unreachable!("every migration is prepared before planning"),
-    }
-}
 
 async fn run(opened: &Opened<'_>, config: &Config, callbacks: &Callbacks<'_>, observer: &dyn Observer) -> Result<MigrateReport, Error> {
     let session = &opened.session;
@@ -173,13 +166,15 @@ async fn run(opened: &Opened<'_>, config: &Config, callbacks: &Callbacks<'_>, ob
     // Plan on the history as initialization will leave it, and check every script that will run,
     // before anything is written (so `\c` in V1 leaves the database untouched).
     let mut planned = plan(&applied, resolved, &options)?;
-    planned.steps.iter().try_for_each(|s| script_of(&resolved[s.resolved]).map(|_| ()))?;
+    let parse = |planned: &MigratePlan| planned.steps.iter().map(|s| opened.context.script(&resolved[s.resolved])).collect::<Result<Vec<_>, _>>();
+    let mut scripts = parse(&planned)?;
     let initialized = initialize(opened, config, init, next).await?;
     if !initialized.is_empty() {
         applied = session.history.read(session.client).await?;
         planned = plan(&applied, resolved, &options)?;
+        scripts = parse(&planned)?;
     }
-    let scripts = planned.steps.iter().map(|s| script_of(&resolved[s.resolved])).collect::<Result<Vec<_>, _>>()?;
+    let scripts: Vec<&Script> = scripts.iter().collect();
     let applier = Applier::new(session, callbacks);
     let mut warnings = opened.warnings.clone();
     warnings.extend(planned.warnings.iter().cloned());

@@ -19,12 +19,13 @@ use crate::error::Error;
 use crate::model::AppliedMigration;
 use crate::name::abbreviate_description;
 use crate::progress::{Observer, Progress};
-use crate::resolve::{Resolved, prepare, resolve};
+use crate::resolve::{Resolved, ScriptContext, prepare, resolve};
 
-/// A session with its migrations found and prepared.
+/// A session with its migrations found and their checksums computed.
 pub(crate) struct Opened<'a> {
     pub session: Session<'a>,
     pub resolved: Resolved,
+    pub context: ScriptContext,
     pub warnings: Vec<String>,
 }
 
@@ -32,10 +33,11 @@ pub(crate) struct Opened<'a> {
 pub(crate) async fn open<'a>(client: &'a Client, config: &Config) -> Result<Opened<'a>, Error> {
     let session = Session::open(client, config).await?;
     let mut resolved = resolve(&config.locations, &config.naming, config.validate_migration_naming, config.fail_on_missing_locations)?;
-    prepare(&mut resolved, &session.placeholders(config), &session.script_options(config));
+    let context = ScriptContext { placeholders: session.placeholders(config), options: session.script_options(config) };
+    prepare(&mut resolved, &context);
     let mut warnings = config.warnings.clone();
     warnings.extend(resolved.warnings.iter().cloned());
-    Ok(Opened { session, resolved, warnings })
+    Ok(Opened { session, resolved, context, warnings })
 }
 
 /// Reads the history, or nothing when there is no table yet.

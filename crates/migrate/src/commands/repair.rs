@@ -43,7 +43,7 @@ fn label(a: &AppliedMigration) -> String {
 /// [`Error`] for lock timeouts and database errors; nothing is changed then.
 pub async fn repair(client: &Client, config: &Config, observer: &dyn Observer) -> Result<RepairReport, Error> {
     let opened = open(client, config).await?;
-    let callbacks = Callbacks::new(&opened.resolved.callbacks)?;
+    let callbacks = Callbacks::new(&opened.resolved.callbacks, &opened.context)?;
     let session = &opened.session;
     locked(session, config, observer, async || {
         let applier = Applier::new(session, &callbacks);

@@ -38,7 +38,7 @@ pub struct ValidateReport {
 /// [`Error`] when validation cannot be done at all (unreadable files, database errors).
 pub async fn validate(client: &Client, config: &Config) -> Result<ValidateReport, Error> {
     let opened = open(client, config).await?;
-    let callbacks = Callbacks::new(&opened.resolved.callbacks)?;
+    let callbacks = Callbacks::new(&opened.resolved.callbacks, &opened.context)?;
     let applier = Applier::new(&opened.session, &callbacks);
     applier.callback(Event::BeforeValidate).await?;
     let applied = read_history(&opened.session).await?.unwrap_or_default();
@@ -47,7 +47,7 @@ pub async fn validate(client: &Client, config: &Config) -> Result<ValidateReport
     let infos = compute(&applied, resolved, &options)?;
     let mut errors = check(&infos, &applied, resolved, &config.ignore_migration_patterns);
     for m in infos.infos.iter().filter(|m| m.state == MigrationState::Pending) {
-        if let Some(Some(Err(e))) = m.resolved.map(|i| &resolved[i].prepared) {
+        if let Some(Err(e)) = m.resolved.map(|i| opened.context.script(&resolved[i])) {
             errors.push(ValidationError {
                 code: ErrorCode::InvalidScript,
                 version: m.version.as_ref().map(ToString::to_string),

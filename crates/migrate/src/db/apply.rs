@@ -18,34 +18,30 @@ use super::pipeline::{BatchFailure, Op, run};
 use super::session::Session;
 use crate::callback::Event;
 use crate::error::{Error, ServerError, StatementFailure, driver_error_text};
-use crate::resolve::ResolvedCallback;
+use crate::resolve::{ResolvedCallback, ScriptContext};
 use crate::sql::script::Script;
 use crate::sql::split::Statement;
 
-/// The callbacks of a run, by event, prepared and checked before anything runs.
+/// The callbacks of a run, by event, parsed and checked before anything runs.
 #[derive(Debug, Default)]
 pub struct Callbacks<'r> {
-    by_event: BTreeMap<Event, Vec<(&'r ResolvedCallback, &'r Script)>>,
+    by_event: BTreeMap<Event, Vec<(&'r ResolvedCallback, Script)>>,
 }
 
 impl<'r> Callbacks<'r> {
-    /// Collects the supported callbacks.
+    /// Parses the supported callbacks.
     ///
     /// # Errors
     /// [`Error::Script`] for the first callback that cannot be run.
-    pub fn new(callbacks: &'r [ResolvedCallback]) -> Result<Self, Error> {
+    pub fn new(callbacks: &'r [ResolvedCallback], context: &ScriptContext) -> Result<Self, Error> {
         let mut by_event: BTreeMap<Event, Vec<_>> = BTreeMap::new();
         for c in callbacks.iter().filter(|c| c.event.is_supported()) {
-            match &c.prepared {
-                Some(Ok(script)) => by_event.entry(c.event).or_default().push((c, script)),
-                Some(Err(e)) => return Err(Error::Script(e.clone())),
-                None => {}
-            }
+            by_event.entry(c.event).or_default().push((c, context.callback_script(c)?));
         }
         Ok(Self { by_event })
     }
 
-    fn of(&self, event: Event) -> &[(&'r ResolvedCallback, &'r Script)] {
+    fn of(&self, event: Event) -> &[(&'r ResolvedCallback, Script)] {
         self.by_event.get(&event).map_or(&[], Vec::as_slice)
     }
 }

@@ -29,7 +29,6 @@ fn file_sum(name: &str, checksum: i32) -> ResolvedMigration {
         equivalent_checksum: None,
         text: String::new(),
         overrides: ScriptOverrides::default(),
-        prepared: None,
     }
 }
 
