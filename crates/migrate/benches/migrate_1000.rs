@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo bench -p migrate --bench migrate_1000
-//! BENCH_ROUNDS=5 BENCH_DURABLE=1 cargo bench -p migrate --bench migrate_1000   # fsync on
+//! BENCH_ROUNDS=9 BENCH_DURABLE=1 cargo bench -p migrate --bench migrate_1000   # fsync on
 //! ```
 //!
 //! What it does: generates 1,000 files `V0001__table_0001.sql` ... (each: CREATE TABLE with a
@@ -94,7 +94,7 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
-    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
     let durable = std::env::var("BENCH_DURABLE").is_ok_and(|v| v == "1");
     let work = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir(work.path().join("sql")).expect("mkdir");
@@ -123,8 +123,10 @@ fn main() {
         }
         println!("  round {}: psql {}  engine {}", round + 1, ms(*psql_times.last().unwrap()), ms(*engine_times.last().unwrap()));
     }
+    let (pmin, emin) = (*psql_times.iter().min().unwrap(), *engine_times.iter().min().unwrap());
     let (p, e) = (median(psql_times), median(engine_times));
     let ratio = e.as_secs_f64() / p.as_secs_f64();
+    println!("best:   psql {}  engine {}  ratio {:.2}", ms(pmin), ms(emin), emin.as_secs_f64() / pmin.as_secs_f64());
     println!("median: psql {}  engine {}  ratio engine/psql {ratio:.2} (target <= 1.30) {}", ms(p), ms(e), if ratio <= 1.3 { "OK" } else { "MISSED" });
 
     let db = format!("bench_engine_{}", rounds - 1);

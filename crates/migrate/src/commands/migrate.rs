@@ -175,7 +175,7 @@ async fn run(opened: &Opened<'_>, config: &Config, callbacks: &Callbacks<'_>, ob
         scripts = parse(&planned)?;
     }
     let scripts: Vec<&Script> = scripts.iter().collect();
-    let applier = Applier::new(session, callbacks);
+    let applier = Applier::new(session, callbacks).prepare().await?;
     let mut warnings = opened.warnings.clone();
     warnings.extend(planned.warnings.iter().cloned());
     observer.progress(Progress::Planned { total: planned.steps.len() });

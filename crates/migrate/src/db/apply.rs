@@ -101,7 +101,7 @@ impl<'a> Batch<'a> {
 pub struct Applier<'a> {
     session: &'a Session<'a>,
     callbacks: &'a Callbacks<'a>,
-    insert_timed: String,
+    insert_timed: Option<tokio_postgres::Statement>,
     insert_plain: String,
     finish_sql: String,
     reset_tx: String,
@@ -109,21 +109,21 @@ pub struct Applier<'a> {
 }
 
 /// Insert parameters without the execution time (the server computes it).
-fn timed_params(row: &NewRow) -> Vec<(&(dyn ToSql + Sync), Type)> {
-    let mut p = row.params();
+fn timed_params(row: &NewRow) -> Vec<&(dyn ToSql + Sync)> {
+    let mut p: Vec<&(dyn ToSql + Sync)> = row.params().into_iter().map(|(v, _)| v).collect();
     p.remove(7);
     p
 }
 
 impl<'a> Applier<'a> {
-    /// Prepares the statements of a run.
+    /// An applier that runs callbacks (and migrations once [`Applier::prepare`]d).
     pub fn new(session: &'a Session<'a>, callbacks: &'a Callbacks<'a>) -> Self {
         let history: &HistoryTable = &session.history;
         let reset = session.reset_sql();
         Self {
             session,
             callbacks,
-            insert_timed: history.insert_sql(true),
+            insert_timed: None,
             insert_plain: history.insert_sql(false),
             finish_sql: format!(
                 "UPDATE {} SET \"success\" = $2, \"execution_time\" = $3 WHERE \"installed_rank\" = $1",
@@ -132,6 +132,18 @@ impl<'a> Applier<'a> {
             reset_tx: format!("{reset}, set_config('pccdb.started', clock_timestamp()::text, true)"),
             reset_plain: reset,
         }
+    }
+
+    /// Prepares the history insert once for the run (the table must exist).
+    ///
+    /// # Errors
+    /// [`Error::Db`] when the server refuses.
+    pub async fn prepare(mut self) -> Result<Self, Error> {
+        let sql = self.session.history.insert_sql(true);
+        let types = HistoryTable::insert_types(true);
+        let statement = self.session.client.prepare_typed(&sql, &types).await.map_err(|e| Error::db("preparing the history insert", e))?;
+        self.insert_timed = Some(statement);
+        Ok(self)
     }
 
     fn failure(&self, batch: &Batch<'_>, failure: &BatchFailure, owner: &NewRow, transactional: bool) -> Error {
@@ -165,13 +177,14 @@ impl<'a> Applier<'a> {
         let mut batch = Batch::new();
         batch.engine("BEGIN", "BEGIN");
         let each = Some(self.callbacks);
+        let insert = self.insert_timed.as_ref().expect("Applier::prepare ran before applying");
         let param_lists: Vec<_> = units.iter().map(|u| timed_params(&u.row)).collect();
         for (unit, p) in units.iter().zip(param_lists) {
             batch.engine(&self.reset_tx, "resetting role and search_path");
             batch.callbacks(self.callbacks, Event::BeforeEachMigrate);
             batch.script(&unit.row.script, unit.script, each);
             batch.callbacks(self.callbacks, Event::AfterEachMigrate);
-            batch.ops.push(Op::Params(&self.insert_timed, p));
+            batch.ops.push(Op::Prepared(insert, p));
             batch.origins.push(Origin::Engine("writing the schema history row"));
         }
         batch.engine("COMMIT", "COMMIT");

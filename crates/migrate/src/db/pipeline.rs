@@ -24,6 +24,8 @@ pub(crate) enum Op<'s> {
     Stmt(&'s Statement),
     /// A parameterized statement (history rows).
     Params(&'s str, Vec<(&'s (dyn ToSql + Sync), Type)>),
+    /// A prepared statement (the history insert of a run: parsed and planned once).
+    Prepared(&'s tokio_postgres::Statement, Vec<&'s (dyn ToSql + Sync)>),
 }
 
 /// The first failure of a batch.
@@ -95,6 +97,7 @@ pub(crate) async fn run(client: &Client, ops: &[Op<'_>]) -> Result<(), BatchFail
                     Op::Sql(text) => Box::pin(client.batch_execute(text)),
                     Op::Stmt(stmt) => Box::pin(client.batch_execute(&stmt.text)),
                     Op::Params(sql, params) => Box::pin(async move { client.execute_typed(sql, params).await.map(|_| ()) }),
+                    Op::Prepared(statement, params) => Box::pin(async move { client.execute(*statement, params).await.map(|_| ()) }),
                 }
             })
             .collect();
