@@ -197,7 +197,9 @@ pub struct WriteTx {
 }
 
 impl WriteTx {
-    /// Commits and returns the consistency token covering this write.
+    /// Commits and returns the consistency token covering this write: the WAL insert position after the
+    /// commit, which is past the commit record even with `synchronous_commit = off` (where the write
+    /// position can still be behind it).
     ///
     /// # Errors
     /// The commit's error (a deferred constraint, a lost connection): nothing was written.
@@ -206,7 +208,7 @@ impl WriteTx {
             return Err(ApiError::internal("transaction already finished"));
         };
         conn.batch_execute("COMMIT").await?;
-        let row = conn.query_one("SELECT pg_catalog.pg_current_wal_lsn()::text", &[]).await?;
+        let row = conn.query_one("SELECT pg_catalog.pg_current_wal_insert_lsn()::text", &[]).await?;
         let text: String = row.get(0);
         ConsistencyToken::from_pg_lsn(&text).ok_or_else(|| ApiError::internal(format!("unexpected pg_lsn {text}")))
     }

@@ -76,7 +76,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = e.into_inner();
         let message = inner.to_string();
         if let Some(field) = unknown_field(&message) {
-            let at = format!("{}/{field}", at.trim_end_matches('/'));
+            // serde_path_to_error's path already ends with the unknown key.
+            let at = if at.ends_with(&format!("/{field}")) { at } else { format!("{}/{field}", at.trim_end_matches('/')) };
             if READ_ONLY_FIELDS.contains(&field.as_str()) {
                 malformed(&at, format!("{field} is read-only: the service maintains it"))
             } else {

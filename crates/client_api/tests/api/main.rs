@@ -1,0 +1,6 @@
+//! The API through its router and over real HTTP, on a real primary + streaming replica (one shared cluster
+//! for this binary, a migrated database per test).
+
+mod clients;
+mod errors;
+mod support;
