@@ -47,6 +47,19 @@ pub enum Command {
     Dev(cmd::dev::DevCommand),
     /// Explain a connection string (Npgsql, libpq keyword/URI or JDBC), password redacted.
     Conninfo(cmd::conninfo::ConninfoArgs),
+    /// Show the SQL `apply` would run for an environment of the manifest (reads only).
+    Plan(cmd::plan::PlanArgs),
+    /// Provision roles, databases, schemas, privileges and credentials from the manifest.
+    Apply(cmd::apply::ApplyArgs),
+    /// Validate a live environment against the manifest and the seed plan's criteria (exit 2 on failure).
+    Check(cmd::check::CheckArgs),
+    /// Sizes, growth, months until the storage limit, and the connection budget.
+    Capacity(cmd::capacity::CapacityArgs),
+    /// Rotate database credentials with zero downtime.
+    Rotate(cmd::rotate::RotateArgs),
+    /// Inspect or seed the credentials of an environment (never prints a password).
+    #[command(subcommand)]
+    Secrets(cmd::secrets::SecretsCommand),
 }
 
 impl Cli {
@@ -58,6 +71,12 @@ impl Cli {
         match self.command {
             Command::Dev(command) => cmd::dev::run(command, &self.global),
             Command::Conninfo(args) => cmd::conninfo::run(&args, &self.global),
+            Command::Plan(args) => cmd::plan::run(&args, &self.global),
+            Command::Apply(args) => cmd::apply::run(&args, &self.global),
+            Command::Check(args) => cmd::check::run(&args, &self.global),
+            Command::Capacity(args) => cmd::capacity::run(&args, &self.global),
+            Command::Rotate(args) => cmd::rotate::run(&args, &self.global),
+            Command::Secrets(command) => cmd::secrets::run(&command, &self.global),
         }
     }
 }

@@ -1,5 +1,12 @@
 //! One module per command group; each exposes its clap arguments and a `run` function.
 
+pub mod apply;
+pub mod capacity;
+pub mod check;
 pub mod conninfo;
 pub mod dev;
 mod dev_strings;
+mod manifest_args;
+pub mod plan;
+pub mod rotate;
+pub mod secrets;

@@ -19,12 +19,36 @@ use super::{Actor, DbState, OwnerChange, Phase, Plan, fresh_database, fresh_data
 fn acl_steps(plan: &mut Plan, phase: &Phase, target: &Target, what: &str, have: &Acl, want: &Acl) {
     let extra: Acl = have.difference(want).cloned().collect();
     let missing: Acl = want.difference(have).cloned().collect();
-    for sql in acl::revoke(target, &extra) {
-        plan.step(phase, sql, format!("{what} grants more than the manifest allows"));
+    // One statement per grantee, each with a reason that names who and what.
+    for (grantee, items) in per_grantee(&extra) {
+        let privs: Vec<&str> = items.iter().map(|i| i.privilege.as_str()).collect();
+        for sql in acl::revoke(target, &items) {
+            plan.step(
+                phase,
+                sql,
+                format!("{what}: {grantee} holds {} beyond the manifest", privs.join(", ")),
+            );
+        }
     }
-    for sql in acl::grant(target, &missing) {
-        plan.step(phase, sql, format!("{what} lacks a privilege the manifest grants"));
+    for (grantee, items) in per_grantee(&missing) {
+        let privs: Vec<&str> = items.iter().map(|i| i.privilege.as_str()).collect();
+        for sql in acl::grant(target, &items) {
+            plan.step(phase, sql, format!("{what}: {grantee} needs {}", privs.join(", ")));
+        }
     }
+}
+
+fn per_grantee(items: &Acl) -> Vec<(crate::acl::Grantee, Acl)> {
+    let mut out: Vec<(crate::acl::Grantee, Acl)> = Vec::new();
+    for i in items {
+        match out.iter_mut().find(|(g, _)| *g == i.grantee) {
+            Some((_, acl)) => {
+                acl.insert(i.clone());
+            }
+            None => out.push((i.grantee.clone(), std::iter::once(i.clone()).collect())),
+        }
+    }
+    out
 }
 
 /// Emits an ownership change (`ALTER ... OWNER TO`), borrowing membership or blocking as needed.
@@ -290,19 +314,33 @@ fn default_steps(
 ) {
     let extra: Acl = have.difference(want).cloned().collect();
     let missing: Acl = want.difference(have).cloned().collect();
-    if extra.is_empty() && missing.is_empty() {
-        return;
-    }
     let scope = schema.map_or_else(|| "database-wide".to_owned(), |s| format!("in schema {s}"));
-    for sql in acl::alter_default(role, schema, kind, &missing, &extra) {
-        plan.step(
-            phase,
-            sql,
-            format!(
-                "default privileges for {} of {role} {scope} differ from the manifest",
-                kind.sql().to_lowercase()
-            ),
-        );
+    let kind_name = kind.sql().to_lowercase();
+    for (grantee, items) in per_grantee(&extra) {
+        let privs: Vec<&str> = items.iter().map(|i| i.privilege.as_str()).collect();
+        for sql in acl::alter_default(role, schema, kind, &Acl::new(), &items) {
+            plan.step(
+                phase,
+                sql,
+                format!(
+                    "new {kind_name} of {role} {scope} would give {grantee} {} beyond the manifest",
+                    privs.join(", ")
+                ),
+            );
+        }
+    }
+    for (grantee, items) in per_grantee(&missing) {
+        let privs: Vec<&str> = items.iter().map(|i| i.privilege.as_str()).collect();
+        for sql in acl::alter_default(role, schema, kind, &items, &Acl::new()) {
+            plan.step(
+                phase,
+                sql,
+                format!(
+                    "new {kind_name} of {role} {scope} must give {grantee} {}",
+                    privs.join(", ")
+                ),
+            );
+        }
     }
 }
 

@@ -131,6 +131,15 @@ pub enum Step {
     Done,
 }
 
+/// `t` rounded up to a whole second (marks are stored with second precision).
+fn ceil_second(t: OffsetDateTime) -> OffsetDateTime {
+    if t.nanosecond() == 0 {
+        t
+    } else {
+        t.replace_nanosecond(0).unwrap_or(t) + time::Duration::SECOND
+    }
+}
+
 /// Rewrite a retirement mark when it would expire more than this much earlier than now + grace.
 const MARK_SLACK: time::Duration = time::Duration::minutes(1);
 
@@ -156,7 +165,7 @@ pub fn decide(obs: &Observed, grace: time::Duration, mode: Mode, promoted: bool)
             if needs_mark {
                 return Step::MarkRetiring {
                     user: c.credential.username.clone(),
-                    until: obs.now + grace,
+                    until: ceil_second(obs.now + grace),
                 };
             }
         }
@@ -211,5 +220,31 @@ pub fn decide(obs: &Observed, grace: time::Duration, mode: Mode, promoted: bool)
         Step::AddPending { user: standby() }
     } else {
         Step::Done
+    }
+}
+
+/// A time as RFC 3339 in whole seconds (`2026-05-01T10:45:00Z`).
+pub fn rfc3339(t: &OffsetDateTime) -> String {
+    let t = t.replace_nanosecond(0).unwrap_or(*t);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::AddPending { user } => write!(f, "add a secret version with a new password for {user}"),
+            Self::SetPassword { user, version } => write!(f, "give {user} LOGIN and the password of version {version}"),
+            Self::MarkRetiring { user, until } => write!(f, "mark {user} to be disabled after {}", rfc3339(until)),
+            Self::Promote { version } => write!(f, "move alias current to version {version}"),
+            Self::DisableLogin { user } => write!(f, "disable login {user} (NOLOGIN, password removed)"),
+            Self::ClearMark { user } => write!(f, "clear the retirement mark of {user}"),
+            Self::DisableVersions { versions } => {
+                let list: Vec<String> = versions.iter().map(ToString::to_string).collect();
+                write!(f, "disable superseded secret versions {}", list.join(", "))
+            }
+            Self::Wait { user, until } => write!(f, "wait: {user} stays valid until {} (grace period)", rfc3339(until)),
+            Self::Done => f.write_str("up to date"),
+        }
     }
 }

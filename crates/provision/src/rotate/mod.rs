@@ -16,7 +16,7 @@ mod tests;
 
 use std::time::Duration;
 
-pub use decide::{LoginState, Mode, Observed, Step, VersionCredential, decide};
+pub use decide::{LoginState, Mode, Observed, Step, VersionCredential, decide, rfc3339};
 pub use run::{MARK_PREFIX, Outcome, RotationReport, Rotator, parse_mark};
 pub use target::{RotationTarget, targets};
 
@@ -84,4 +84,42 @@ pub async fn converge(
     lock_wait: Duration,
 ) -> Result<Vec<RotationReport>, ProvisionError> {
     run_targets(session, manifest, env, None, Mode::Converge, false, lock_wait).await
+}
+
+/// What [`converge`] would do next for one target.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CredentialPreview {
+    /// The target.
+    pub target: RotationTarget,
+    /// The next step, when the target could be observed.
+    pub next: Option<Step>,
+    /// Why it could not be observed (its roles do not exist yet, say).
+    pub unavailable: Option<String>,
+}
+
+/// What converge would do next for every target of `env` (for `plan`); read-only apart from
+/// login tests.
+///
+/// # Errors
+/// Only a secret store that cannot be opened; per-target problems are in the preview.
+pub async fn preview(
+    session: &AdminSession,
+    manifest: &Manifest,
+    env: &Environment,
+) -> Result<Vec<CredentialPreview>, ProvisionError> {
+    let store = open_store(&env.secrets)?;
+    let mut out = Vec::new();
+    for target in targets(manifest, env) {
+        let rotator = Rotator::new(session, store.clone(), target.clone());
+        let (next, unavailable) = match rotator.observe().await {
+            Ok(obs) => (Some(decide(&obs, target.grace, Mode::Converge, false)), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        out.push(CredentialPreview {
+            target,
+            next,
+            unavailable,
+        });
+    }
+    Ok(out)
 }

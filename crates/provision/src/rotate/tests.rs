@@ -109,7 +109,7 @@ fn the_retiring_login_is_marked_before_the_alias_moves() {
         decide(&o, GRACE, Mode::Converge, false),
         Step::MarkRetiring {
             user: A.into(),
-            until: now() + GRACE
+            until: now() + GRACE,
         }
     );
     o.logins[0].retire_after = Some(now() + GRACE);
@@ -129,7 +129,7 @@ fn a_stale_mark_from_a_crash_long_ago_is_rewritten_before_promoting() {
         decide(&o, GRACE, Mode::Converge, false),
         Step::MarkRetiring {
             user: A.into(),
-            until: now() + GRACE
+            until: now() + GRACE,
         }
     );
 }
@@ -221,4 +221,17 @@ fn a_single_login_rotates_in_place_without_a_grace_period() {
         decide(&o, Duration::ZERO, Mode::Now, false),
         Step::Promote { version: id(2) }
     );
+}
+
+#[test]
+fn marks_are_whole_seconds_never_earlier_than_the_grace_period() {
+    let mut o = steady();
+    o.now = now() + Duration::milliseconds(1500);
+    o.pending = Some(v(2, B));
+    o.pending_works = true;
+    let Step::MarkRetiring { until, .. } = decide(&o, GRACE, Mode::Converge, false) else {
+        panic!("expected a mark")
+    };
+    assert_eq!(until.nanosecond(), 0);
+    assert!(until >= o.now + GRACE && until < o.now + GRACE + Duration::SECOND);
 }
