@@ -9,6 +9,7 @@ mod contacts;
 mod hierarchy;
 mod idempotency;
 mod lei;
+mod read_paths;
 mod reference;
 mod risk;
 mod soft_delete;
