@@ -5,9 +5,10 @@
 //!
 //! The new password is generated here (OS CSPRNG), stored in the secret, and reaches the
 //! database only as a SCRAM-SHA-256 verifier computed in this process. The verifier travels as
-//! a bind parameter into a transaction-local setting that a DO block reads, so neither the
-//! client library's statement log nor the server's DDL log ever shows it (only
-//! `log_statement = all` would show the parameter, and it is a verifier, not the password).
+//! a bind parameter (its `Debug` redacted: tokio-postgres logs parameters at debug level) into a
+//! transaction-local setting that a DO block reads, so neither the client library's log nor
+//! the server's DDL log ever shows it (only `log_statement = all` would show the parameter,
+//! and it is a verifier, not the password).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use secrets::{
 use time::OffsetDateTime;
 
 use super::decide::{LoginState, Mode, Observed, Step, VersionCredential, decide};
+use super::redacted::Redacted;
 use super::target::RotationTarget;
 use crate::apply::AdminSession;
 use crate::error::ProvisionError;
@@ -262,7 +264,10 @@ impl<'a> Rotator<'a> {
                     postgres_protocol::password::scram_sha_256(credential.password.expose_secret().as_bytes());
                 exec("BEGIN".to_owned()).await?;
                 let set = client
-                    .query("SELECT set_config('pcc.rotation_verifier', $1, true)", &[&verifier])
+                    .query(
+                        "SELECT set_config('pcc.rotation_verifier', $1, true)",
+                        &[&Redacted(&verifier)],
+                    )
                     .await
                     .map_err(|e| {
                         self.sql_err(
