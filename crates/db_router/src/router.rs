@@ -77,6 +77,9 @@ impl Router {
     /// # Errors
     /// [`RouterError::Config`] for inconsistent settings, [`RouterError::Connect`] when a TLS
     /// file cannot be loaded.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime (it spawns its maintenance tasks).
     pub fn start(config: &RouterConfig) -> Result<Router, RouterError> {
         config.validate()?;
         let metrics = Arc::new(Metrics::new());
