@@ -158,7 +158,7 @@ pub async fn load(client: &Client, count: u32, seed: u64) -> Result<DemoReport, 
     let mut rng = Rng(seed);
     let codes: Vec<String> = client
         .query(
-            "SELECT code FROM client_api.industry_code WHERE scheme = 'naics_2022' AND level = 5 AND NOT withdrawn ORDER BY code",
+            "SELECT code FROM client_api.industry_code WHERE scheme = 'naics_2022' AND level = 6 AND NOT withdrawn ORDER BY code",
             &[],
         )
         .await?

@@ -75,8 +75,15 @@ pub fn from_db_error(e: &tokio_postgres::Error) -> ApiError {
     match e.as_db_error() {
         Some(db) => from_server_error(db),
         None if e.is_closed() => ApiError::unavailable("the database connection was lost; retry", 1),
+        // Client-side conversion errors are bugs of the service, not outages.
+        None if is_conversion(e) => ApiError::internal(format!("database value conversion: {e}")),
         None => ApiError::unavailable(format!("the database could not be reached: {e}"), 1),
     }
+}
+
+fn is_conversion(e: &tokio_postgres::Error) -> bool {
+    let text = e.to_string();
+    text.starts_with("error serializing") || text.starts_with("error deserializing") || text.contains("invalid column")
 }
 
 fn from_server_error(db: &DbError) -> ApiError {

@@ -2,5 +2,9 @@
 //! for this binary, a migrated database per test).
 
 mod clients;
+mod concurrency;
+mod contacts;
 mod errors;
+mod hierarchy;
+mod metadata;
 mod support;

@@ -79,6 +79,9 @@ async fn migrate(db: &TestDatabase) {
     apply::provision(&client).await.unwrap_or_else(|e| panic!("{e}"));
     apply::apply(&mut client, &files).await.unwrap_or_else(|e| panic!("{e}"));
     apply::grant_service_role(&client).await.unwrap_or_else(|e| panic!("{e}"));
+    // Roles are cluster-wide: create the login once per test binary (concurrent ALTER ROLE would collide).
+    static LOGIN_CREATED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    LOGIN_CREATED.get_or_init(|| async {
     client
         .batch_execute(&format!(
             "DO $$ BEGIN CREATE ROLE {LOGIN} LOGIN IN ROLE {SERVICE_ROLE}; \
@@ -88,6 +91,7 @@ async fn migrate(db: &TestDatabase) {
         ))
         .await
         .expect("creating the service login");
+    }).await;
 }
 
 fn spec(db: &TestDatabase, target: Target) -> conninfo::ConnSpec {

@@ -81,7 +81,7 @@ pub async fn get_tree(
         .prepare_cached(
             "SELECT c.id, c.parent_id, c.display_name, c.status, c.risk_category, c.depth FROM client_api.client AS c \
              WHERE c.path >= $1 AND c.path < $1 || '~' AND c.depth <= $2 AND c.deleted_at IS NULL \
-             ORDER BY c.depth, c.display_name, c.id LIMIT $3 + 1",
+             ORDER BY c.depth, c.display_name, c.id LIMIT $3::int8 + 1",
         )
         .await?;
     let rows = conn.query(&statement, &[&path, &(depth + max_depth + 1), &max_nodes]).await?;

@@ -24,7 +24,7 @@ pub struct IndustryParams {
     pub scheme: Option<String>,
     /// Code prefix, e.g. `54`.
     pub prefix: Option<String>,
-    /// Hierarchy level (NAICS: 1 sector .. 5 national industry).
+    /// Hierarchy level (NAICS: the number of digits, 2 for a sector .. 6 for a national industry).
     pub level: Option<i16>,
     /// Substring of the title.
     pub q: Option<String>,
