@@ -3,7 +3,8 @@
 --
 -- Concurrency design (docs/SCHEMA.md, "Hierarchy"): every structural change (insert under a parent, re-parent,
 -- soft delete, restore) takes a transaction-level advisory lock on each tree it touches, keyed by the tree's root,
--- in ascending key order, then re-reads what it depends on with a fresh READ COMMITTED snapshot. Two moves that
+-- in ascending key order, then re-reads what it depends on with a fresh READ COMMITTED snapshot (a root that
+-- changed meanwhile is only tried for, never waited for: 40001 instead of a deadlock). Two moves that
 -- could together close a cycle always share a tree lock, so the second one sees the first one's committed result.
 -- REPEATABLE READ is refused for these changes (its snapshot would hide that result); SERIALIZABLE is safe.
 --
@@ -34,12 +35,17 @@ BEGIN
 END
 $$;
 
--- Locks the trees with the given roots, in ascending key order (the consistent order that avoids deadlocks).
--- Re-entrant: locks already held by this transaction are granted at once. Released at commit or rollback.
+-- Locks the trees with the given roots. The first call in a transaction waits for the locks, taking them in
+-- ascending key order (the consistent order that avoids deadlocks); a later call (a root changed while we waited,
+-- or a second structural change in the same transaction) only tries, because waiting then could close a lock
+-- cycle: if a lock is busy it fails at once with 40001 and the service retries the transaction. Re-entrant:
+-- locks this transaction holds are granted again at once. All are released at commit or rollback.
 CREATE FUNCTION client_api.lock_hierarchy_roots(VARIADIC root_ids uuid[]) RETURNS void
     LANGUAGE plpgsql
     AS $$
 DECLARE
+    first_call constant boolean :=
+        COALESCE(pg_catalog.current_setting('pcc.hierarchy_locks_held', true), '') <> 'on';
     lock_key integer;
 BEGIN
     PERFORM client_api.assert_hierarchy_isolation();
@@ -47,8 +53,14 @@ BEGIN
         SELECT DISTINCT client_api.hierarchy_lock_key(r) FROM pg_catalog.unnest(root_ids) AS r WHERE r IS NOT NULL
          ORDER BY 1
     LOOP
-        PERFORM pg_catalog.pg_advisory_xact_lock(1885561704, lock_key);
+        IF first_call THEN
+            PERFORM pg_catalog.pg_advisory_xact_lock(1885561704, lock_key);
+        ELSIF NOT pg_catalog.pg_try_advisory_xact_lock(1885561704, lock_key) THEN
+            RAISE EXCEPTION 'the client hierarchy changed while this transaction waited for it: retry the transaction'
+                USING ERRCODE = 'serialization_failure', SCHEMA = 'client_api', TABLE = 'client';
+        END IF;
     END LOOP;
+    PERFORM pg_catalog.set_config('pcc.hierarchy_locks_held', 'on', true);
 END
 $$;
 
@@ -135,7 +147,7 @@ CREATE FUNCTION client_api.tg_client_before_write() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 DECLARE
-    internal constant boolean := client_api.in_internal_write(TG_RELID);
+    internal boolean := false;
     compare_skip constant text[] := ARRAY['version', 'created_at', 'created_by', 'updated_at', 'updated_by',
                                           'size_band', 'search_vector'];
     parent_changed boolean;
@@ -146,6 +158,9 @@ DECLARE
     ref_withdrawn boolean;
     minor_units smallint;
 BEGIN
+    IF pg_catalog.pg_trigger_depth() > 1 THEN
+        internal := client_api.in_internal_write(TG_RELID);
+    END IF;
     IF TG_OP = 'UPDATE' THEN
         IF NEW.id IS DISTINCT FROM OLD.id THEN
             RAISE EXCEPTION 'the id of client % cannot change', OLD.id

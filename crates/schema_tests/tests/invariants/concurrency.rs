@@ -143,8 +143,8 @@ async fn random_concurrent_moves_leave_a_consistent_acyclic_forest() {
         for outcome in worker.await.expect("worker") {
             match outcome.as_deref() {
                 None => moved += 1,
-                // Refused cycles and depth, or a deadlock victim (a root changed while waiting): never damage.
-                Some("PC001" | "PC002" | "40P01") => {}
+                // Refused cycles and depth, or a retry request (a root changed while waiting): never damage.
+                Some("PC001" | "PC002" | "40001") => {}
                 Some(other) => panic!("unexpected SQLSTATE {other}"),
             }
         }
