@@ -27,7 +27,6 @@ pub struct Server {
     pub tls: bool,
 }
 
-
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")

@@ -82,12 +82,17 @@ async fn build_template(template: &Template) -> Result<String, String> {
     let primary = cluster.primary();
     let name = format!("tpl_{}_{}", template.name, std::process::id());
     let admin = admin(primary).await;
-    admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name} TEMPLATE template0"
-        ))
-        .await
-        .map_err(|e| format!("creating {name}: {e}"))?;
+    // Two statements, two round trips: a multi-statement string is one implicit transaction,
+    // and CREATE DATABASE refuses to run inside a transaction.
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        format!("CREATE DATABASE {name} TEMPLATE template0"),
+    ] {
+        admin
+            .batch_execute(&sql)
+            .await
+            .map_err(|e| format!("creating {name}: {e}"))?;
+    }
     (template.init)(primary.config(&name)).await?;
     // Cloning requires that nobody is connected to the template.
     admin

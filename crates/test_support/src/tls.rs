@@ -15,7 +15,9 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 /// If the CA file cannot be read: a harness misconfiguration, reported loudly.
 pub fn tls_connector(ca_pem_file: Option<&Path>) -> MakeRustlsConnect {
     let spec = match ca_pem_file {
-        Some(ca) => ConnSpec::for_host("127.0.0.1", 5432).with_ssl_mode(SslMode::VerifyFull).with_root_cert(ca),
+        Some(ca) => ConnSpec::for_host("127.0.0.1", 5432)
+            .with_ssl_mode(SslMode::VerifyFull)
+            .with_root_cert(ca),
         None => ConnSpec::for_host("127.0.0.1", 5432).with_ssl_mode(SslMode::Require),
     };
     conninfo::tls_connector(&spec).unwrap_or_else(|e| panic!("test TLS configuration: {e}"))

@@ -244,3 +244,36 @@ fn missing_server_binaries_give_the_clear_error() {
         "{text}"
     );
 }
+
+static WITH_TABLE: test_support::Template = test_support::Template::new("with_table", |config| {
+    Box::pin(async move {
+        let client = connect(&config, cluster().ca_cert()).await.map_err(|e| e.to_string())?;
+        client
+            .batch_execute("CREATE TABLE seeded (id int); INSERT INTO seeded VALUES (1), (2)")
+            .await
+            .map_err(|e| e.to_string())
+    })
+});
+
+#[tokio::test]
+async fn databases_cloned_from_a_template_start_equal_and_stay_separate() {
+    let (a, b) = (
+        test_support::database_from(&WITH_TABLE).await,
+        test_support::database_from(&WITH_TABLE).await,
+    );
+    let (ca, cb) = (a.connect().await, b.connect().await);
+    ca.batch_execute("INSERT INTO seeded VALUES (3)")
+        .await
+        .expect("write a");
+    let na: i64 = ca
+        .query_one("SELECT count(*) FROM seeded", &[])
+        .await
+        .expect("a")
+        .get(0);
+    let nb: i64 = cb
+        .query_one("SELECT count(*) FROM seeded", &[])
+        .await
+        .expect("b")
+        .get(0);
+    assert_eq!((na, nb), (3, 2));
+}
