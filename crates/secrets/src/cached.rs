@@ -81,16 +81,47 @@ impl CachedCredential {
         self
     }
 
-    /// The secret this source reads.
-    pub fn secret(&self) -> (&SecretName, &VersionRef) {
-        (&self.name, &self.version)
+    /// A source that has read the secret once already, so [`CachedCredential::cached`] (and
+    /// the connection layer's synchronous `current()`) always has a value.
+    ///
+    /// # Errors
+    /// The store's error or a malformed credential.
+    pub async fn load(store: Arc<dyn SecretStore>, name: SecretName, version: VersionRef) -> Result<Self, SecretError> {
+        let source = Self::new(store, name, version);
+        source.current().await?;
+        Ok(source)
     }
 
-    fn cached(&self) -> Option<CurrentCredential> {
+    /// The cached credential without any I/O (`None` before the first read).
+    pub fn cached(&self) -> Option<CurrentCredential> {
         self.cache
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// Re-reads the secret every `every` in a background task, so a rotated credential is
+    /// picked up during the grace period even by callers that only use [`Self::cached`]. The
+    /// task ends when the last `Arc` is dropped; a failed read keeps the cached value.
+    pub fn spawn_refresher(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(source) = weak.upgrade() else { break };
+                if let Err(err) = source.reload().await {
+                    tracing::warn!(secret.name = %source.name, error = %err, "could not refresh the database credential; keeping the cached one");
+                }
+            }
+        })
+    }
+
+    /// The secret this source reads.
+    pub fn secret(&self) -> (&SecretName, &VersionRef) {
+        (&self.name, &self.version)
     }
 
     fn fresh(&self, c: &CurrentCredential) -> bool {

@@ -21,6 +21,8 @@ pub mod gcp;
 mod memory;
 mod name;
 mod password;
+#[cfg(feature = "db-router")]
+mod router;
 mod store;
 
 pub use cached::{CachedCredential, CurrentCredential, Reloaded};
