@@ -60,6 +60,18 @@ pub enum Command {
     /// Inspect or seed the credentials of an environment (never prints a password).
     #[command(subcommand)]
     Secrets(cmd::secrets::SecretsCommand),
+    /// Apply pending migrations (Flyway-compatible; exit 2 when validation fails).
+    Migrate(cmd::migrate::FlywayArgs),
+    /// Show every migration with its state, as a table like Flyway's.
+    Info(cmd::migrate::FlywayArgs),
+    /// Compare the schema history with the migration files (exit 2 on findings).
+    Validate(cmd::migrate::FlywayArgs),
+    /// Fix the schema history: remove failed rows, mark missing migrations deleted, realign checksums.
+    Repair(cmd::migrate::FlywayArgs),
+    /// Adopt an existing database: record a baseline so older migrations never run.
+    Baseline(cmd::migrate::FlywayArgs),
+    /// Drop every object in the managed schemas (refused unless cleanDisabled=false).
+    Clean(cmd::migrate::FlywayArgs),
 }
 
 impl Cli {
@@ -77,6 +89,12 @@ impl Cli {
             Command::Capacity(args) => cmd::capacity::run(&args, &self.global),
             Command::Rotate(args) => cmd::rotate::run(&args, &self.global),
             Command::Secrets(command) => cmd::secrets::run(&command, &self.global),
+            Command::Migrate(args) => cmd::migrate::run(cmd::migrate::Action::Migrate, &args, &self.global),
+            Command::Info(args) => cmd::migrate::run(cmd::migrate::Action::Info, &args, &self.global),
+            Command::Validate(args) => cmd::migrate::run(cmd::migrate::Action::Validate, &args, &self.global),
+            Command::Repair(args) => cmd::migrate::run(cmd::migrate::Action::Repair, &args, &self.global),
+            Command::Baseline(args) => cmd::migrate::run(cmd::migrate::Action::Baseline, &args, &self.global),
+            Command::Clean(args) => cmd::migrate::run(cmd::migrate::Action::Clean, &args, &self.global),
         }
     }
 }

@@ -7,6 +7,8 @@ pub mod conninfo;
 pub mod dev;
 mod dev_strings;
 mod manifest_args;
+pub mod migrate;
+mod migrate_output;
 pub mod plan;
 pub mod rotate;
 pub mod secrets;
