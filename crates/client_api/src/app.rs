@@ -24,7 +24,12 @@ pub struct AppState {
 impl AppState {
     /// State over `db` and `auth`.
     pub fn new(db: Db, auth: Arc<Authenticator>, metrics: Option<PrometheusHandle>) -> Self {
-        Self { db, auth, metrics, draining: Arc::new(AtomicBool::new(false)) }
+        Self {
+            db,
+            auth,
+            metrics,
+            draining: Arc::new(AtomicBool::new(false)),
+        }
     }
 
     /// Marks the service as draining: /readyz fails so load balancers stop sending new requests.

@@ -18,17 +18,20 @@ use crate::config::HttpConfig;
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
-    config: &HttpConfig,
+    config: HttpConfig,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let router = crate::http::router(state.clone(), config);
+    let router = crate::http::router(state.clone(), &config);
     let drain = config.drain_timeout;
     let drain_state = state.clone();
     let signal = shutdown.clone();
     let graceful = async move {
         signal.cancelled().await;
         drain_state.start_draining();
-        tracing::info!(drain_timeout_ms = u64::try_from(drain.as_millis()).unwrap_or(u64::MAX), "draining");
+        tracing::info!(
+            drain_timeout_ms = u64::try_from(drain.as_millis()).unwrap_or(u64::MAX),
+            "draining"
+        );
     };
     let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(graceful);

@@ -44,7 +44,9 @@ pub struct DevKey {
 
 impl std::fmt::Debug for DevKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DevKey").field("jwks_path", &self.jwks_path).finish_non_exhaustive()
+        f.debug_struct("DevKey")
+            .field("jwks_path", &self.jwks_path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -68,7 +70,11 @@ impl DevKey {
             let path = path.to_owned();
             move |source| DevKeyError::Io { path, source }
         };
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io(dir))?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io(dir))?;
         let key_path = dir.join("dev-signing-key.pem");
         let jwks_path = dir.join("jwks.json");
         let pem = match fs::read_to_string(&key_path) {
@@ -88,8 +94,8 @@ impl DevKey {
             }
             Err(e) => return Err(io(&key_path)(e)),
         };
-        let key = EncodingKey::from_ec_pem(pem.expose_secret().as_bytes())
-            .map_err(|e| DevKeyError::Crypto(e.to_string()))?;
+        let key =
+            EncodingKey::from_ec_pem(pem.expose_secret().as_bytes()).map_err(|e| DevKeyError::Crypto(e.to_string()))?;
         let mut jwk = Jwk::from_encoding_key(&key, Algorithm::ES256).map_err(|e| DevKeyError::Crypto(e.to_string()))?;
         jwk.common.key_id = Some(KID.to_owned());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
@@ -112,8 +118,14 @@ impl DevKey {
     pub fn token(&self, subject: &str, scopes: &[&str], ttl_secs: u64) -> Result<SecretString, DevKeyError> {
         let now = jsonwebtoken::get_current_timestamp();
         let scope = scopes.join(" ");
-        let claims =
-            Claims { iss: DEV_ISSUER, aud: DEV_AUDIENCE, sub: subject, scope: &scope, iat: now, exp: now + ttl_secs };
+        let claims = Claims {
+            iss: DEV_ISSUER,
+            aud: DEV_AUDIENCE,
+            sub: subject,
+            scope: &scope,
+            iat: now,
+            exp: now + ttl_secs,
+        };
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(KID.to_owned());
         jsonwebtoken::encode(&header, &claims, &self.key)

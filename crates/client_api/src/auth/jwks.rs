@@ -63,7 +63,9 @@ pub struct KeySet {
 
 impl std::fmt::Debug for KeySet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeySet").field("source", &self.source).finish_non_exhaustive()
+        f.debug_struct("KeySet")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
     }
 }
 
@@ -82,7 +84,10 @@ impl KeySet {
             source,
             http,
             min_refresh: Duration::from_secs(30),
-            loaded: RwLock::new(Loaded { keys, at: Instant::now() }),
+            loaded: RwLock::new(Loaded {
+                keys,
+                at: Instant::now(),
+            }),
         })
     }
 
@@ -114,7 +119,12 @@ impl KeySet {
         let mut loaded = self.loaded.write().await;
         if loaded.at.elapsed() >= self.min_refresh {
             match fetch(&self.source, self.http.as_ref()).await {
-                Ok(keys) => *loaded = Loaded { keys, at: Instant::now() },
+                Ok(keys) => {
+                    *loaded = Loaded {
+                        keys,
+                        at: Instant::now(),
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "could not refresh the JWKS; keeping the previous keys");
                     loaded.at = Instant::now();
@@ -128,7 +138,10 @@ impl KeySet {
 fn http_client() -> reqwest::Client {
     // reqwest is built without a crypto provider; the house rule is ring (installing twice is harmless).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default()
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap_or_default()
 }
 
 async fn fetch(
@@ -139,12 +152,18 @@ async fn fetch(
         JwksSource::File(path) => {
             let text = tokio::fs::read_to_string(path)
                 .await
-                .map_err(|source| JwksError::Read { path: path.clone(), source })?;
+                .map_err(|source| JwksError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
             (path.display().to_string(), text)
         }
         JwksSource::Url(url) => {
             let client = http.cloned().unwrap_or_else(http_client);
-            let fail = |detail: String| JwksError::Fetch { url: url.clone(), detail };
+            let fail = |detail: String| JwksError::Fetch {
+                url: url.clone(),
+                detail,
+            };
             let response = client.get(url).send().await.map_err(|e| fail(e.to_string()))?;
             if !response.status().is_success() {
                 return Err(fail(format!("HTTP {}", response.status())));
@@ -152,7 +171,10 @@ async fn fetch(
             (url.clone(), response.text().await.map_err(|e| fail(e.to_string()))?)
         }
     };
-    let parse = |detail: String| JwksError::Parse { origin: origin.clone(), detail };
+    let parse = |detail: String| JwksError::Parse {
+        origin: origin.clone(),
+        detail,
+    };
     let set: JwkSet = serde_json::from_str(&text).map_err(|e| parse(e.to_string()))?;
     let mut keys = HashMap::new();
     for jwk in &set.keys {
@@ -161,14 +183,13 @@ async fn fetch(
             jsonwebtoken::jwk::KeyAlgorithm::ES256 => Some(Algorithm::ES256),
             _ => None,
         });
-        let Some(alg) = declared.unwrap_or_else(|| {
-            // `alg` is optional in a JWK: infer it from the key type for the two algorithms we accept.
-            match &jwk.algorithm {
-                jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Some(Algorithm::RS256),
-                jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Some(Algorithm::ES256),
-                _ => None,
-            }
-        }) else {
+        // `alg` is optional in a JWK: without it, infer it from the key type for the two algorithms we accept.
+        let inferred = match &jwk.algorithm {
+            jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Some(Algorithm::RS256),
+            jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Some(Algorithm::ES256),
+            _ => None,
+        };
+        let Some(alg) = declared.unwrap_or(inferred) else {
             continue;
         };
         if !matches!(alg, Algorithm::RS256 | Algorithm::ES256) {

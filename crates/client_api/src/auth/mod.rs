@@ -95,13 +95,21 @@ impl Authenticator {
             })
         })?;
         let claims = data.claims;
-        let mut scopes: Vec<String> =
-            claims.scope.as_deref().unwrap_or("").split_whitespace().map(str::to_owned).collect();
+        let mut scopes: Vec<String> = claims
+            .scope
+            .as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
         scopes.extend(claims.scp.unwrap_or_default());
         if claims.sub.trim().is_empty() || claims.sub.len() > 200 || claims.sub.chars().any(char::is_control) {
             return Err(unauthorized("the token's subject must be 1-200 printable characters"));
         }
-        Ok(Principal { subject: claims.sub, scopes })
+        Ok(Principal {
+            subject: claims.sub,
+            scopes,
+        })
     }
 }
 
@@ -122,10 +130,18 @@ async fn authenticate<S: HasAuth>(parts: &Parts, state: &S, scope: &'static str)
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::new(ProblemKind::Unauthorized, "the Authorization header must be `Bearer <token>`"))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                ProblemKind::Unauthorized,
+                "the Authorization header must be `Bearer <token>`",
+            )
+        })?;
     let principal = state.authenticator().verify(token).await?;
     if !principal.has(scope) {
-        return Err(ApiError::new(ProblemKind::Forbidden, format!("this endpoint needs the scope {scope}")));
+        return Err(ApiError::new(
+            ProblemKind::Forbidden,
+            format!("this endpoint needs the scope {scope}"),
+        ));
     }
     Ok(principal)
 }

@@ -33,18 +33,30 @@ impl AuthConfig {
     pub fn from_env(env: &dyn Env) -> Result<Option<Self>, ConfigError> {
         let jwks = match (env.var("PCC_AUTH_JWKS_FILE"), env.var("PCC_AUTH_JWKS_URL")) {
             (Some(_), Some(_)) => {
-                return Err(ConfigError::new("PCC_AUTH_JWKS_URL", "set either PCC_AUTH_JWKS_FILE or PCC_AUTH_JWKS_URL, not both"));
+                return Err(ConfigError::new(
+                    "PCC_AUTH_JWKS_URL",
+                    "set either PCC_AUTH_JWKS_FILE or PCC_AUTH_JWKS_URL, not both",
+                ));
             }
             (Some(file), None) => JwksSource::File(PathBuf::from(file)),
             (None, Some(url)) => {
-                if !(url.starts_with("https://") || url.starts_with("http://127.") || url.starts_with("http://localhost")) {
-                    return Err(ConfigError::new("PCC_AUTH_JWKS_URL", "must be an https:// URL (plain http only on loopback)"));
+                if !(url.starts_with("https://")
+                    || url.starts_with("http://127.")
+                    || url.starts_with("http://localhost"))
+                {
+                    return Err(ConfigError::new(
+                        "PCC_AUTH_JWKS_URL",
+                        "must be an https:// URL (plain http only on loopback)",
+                    ));
                 }
                 JwksSource::Url(url)
             }
             (None, None) => {
                 if env.var("PCC_AUTH_ISSUER").is_some() {
-                    return Err(ConfigError::new("PCC_AUTH_ISSUER", "is set but neither PCC_AUTH_JWKS_FILE nor PCC_AUTH_JWKS_URL is"));
+                    return Err(ConfigError::new(
+                        "PCC_AUTH_ISSUER",
+                        "is set but neither PCC_AUTH_JWKS_FILE nor PCC_AUTH_JWKS_URL is",
+                    ));
                 }
                 return Ok(None);
             }
@@ -52,7 +64,9 @@ impl AuthConfig {
         let issuer = env
             .var("PCC_AUTH_ISSUER")
             .ok_or_else(|| ConfigError::new("PCC_AUTH_ISSUER", "is required when a JWKS is configured"))?;
-        let audience = env.var("PCC_AUTH_AUDIENCE").unwrap_or_else(|| "pcc-client-api".to_owned());
+        let audience = env
+            .var("PCC_AUTH_AUDIENCE")
+            .unwrap_or_else(|| "pcc-client-api".to_owned());
         Ok(Some(Self { jwks, issuer, audience }))
     }
 }

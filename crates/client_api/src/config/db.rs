@@ -97,13 +97,22 @@ impl DbConfig {
             (Some(file), None, None) => CredentialSource::File(PathBuf::from(file)),
             (None, Some(project), Some(secret)) => CredentialSource::Gcp { project, secret },
             (Some(_), _, _) => {
-                return Err(ConfigError::new("PCC_DB_CREDENTIALS_FILE", "cannot be combined with PCC_DB_SECRET_*"));
+                return Err(ConfigError::new(
+                    "PCC_DB_CREDENTIALS_FILE",
+                    "cannot be combined with PCC_DB_SECRET_*",
+                ));
             }
             (None, None, Some(_)) => {
-                return Err(ConfigError::new("PCC_DB_SECRET_GCP_PROJECT", "is required with PCC_DB_SECRET_NAME"));
+                return Err(ConfigError::new(
+                    "PCC_DB_SECRET_GCP_PROJECT",
+                    "is required with PCC_DB_SECRET_NAME",
+                ));
             }
             (None, Some(_), None) => {
-                return Err(ConfigError::new("PCC_DB_SECRET_NAME", "is required with PCC_DB_SECRET_GCP_PROJECT"));
+                return Err(ConfigError::new(
+                    "PCC_DB_SECRET_NAME",
+                    "is required with PCC_DB_SECRET_GCP_PROJECT",
+                ));
             }
         };
         let pool_max: usize = parse_or(env, "PCC_DB_POOL_MAX", 15)?;

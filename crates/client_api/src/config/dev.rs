@@ -34,7 +34,10 @@ impl DevConfig {
             cluster_dir: PathBuf::from(env.var("PCC_DEV_DIR").unwrap_or_else(|| ".pcc/dev".to_owned())),
             api_dir: PathBuf::from(env.var("PCC_DEV_API_DIR").unwrap_or_else(|| ".pcc/api".to_owned())),
             demo_clients: parse_or(env, "PCC_DEV_DEMO_CLIENTS", 3000)?,
-            migrations: PathBuf::from(env.var("PCC_DEV_MIGRATIONS").unwrap_or_else(|| "migrations/client_api".to_owned())),
+            migrations: PathBuf::from(
+                env.var("PCC_DEV_MIGRATIONS")
+                    .unwrap_or_else(|| "migrations/client_api".to_owned()),
+            ),
         })
     }
 }

@@ -35,9 +35,15 @@ impl LogConfig {
             None | Some("json") => LogFormat::Json,
             Some("text") => LogFormat::Text,
             Some(other) => {
-                return Err(ConfigError::new("PCC_LOG_FORMAT", format!("`{other}` is not `json` or `text`")));
+                return Err(ConfigError::new(
+                    "PCC_LOG_FORMAT",
+                    format!("`{other}` is not `json` or `text`"),
+                ));
             }
         };
-        Ok(Self { filter: env.var("PCC_LOG").unwrap_or_else(|| "info".to_owned()), format })
+        Ok(Self {
+            filter: env.var("PCC_LOG").unwrap_or_else(|| "info".to_owned()),
+            format,
+        })
     }
 }

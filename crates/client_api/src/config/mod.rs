@@ -54,7 +54,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn new(var: &'static str, reason: impl Into<String>) -> Self {
-        Self { var, reason: reason.into() }
+        Self {
+            var,
+            reason: reason.into(),
+        }
     }
 }
 
@@ -65,7 +68,10 @@ where
 {
     match env.var(var) {
         None => Ok(default),
-        Some(text) => text.trim().parse().map_err(|e| ConfigError::new(var, format!("`{text}` is not valid: {e}"))),
+        Some(text) => text
+            .trim()
+            .parse()
+            .map_err(|e| ConfigError::new(var, format!("`{text}` is not valid: {e}"))),
     }
 }
 

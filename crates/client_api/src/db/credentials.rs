@@ -45,7 +45,10 @@ impl Credentials {
             }),
             Credentials::Store(cached) => {
                 let reloaded = cached.reload_after(generation).await?;
-                Ok((reloaded.current.credential.username.clone(), reloaded.current.credential.password.clone()))
+                Ok((
+                    reloaded.current.credential.username.clone(),
+                    reloaded.current.credential.password.clone(),
+                ))
             }
         }
     }

@@ -62,7 +62,12 @@ pub struct Db {
 impl Db {
     /// Pools for the primary and (optionally) the replica.
     pub fn new(primary: Pool, replica: Option<Pool>, ryw_wait: Duration) -> Self {
-        Self { primary, replica, replica_state: Arc::new(ReplicaState::default()), ryw_wait }
+        Self {
+            primary,
+            replica,
+            replica_state: Arc::new(ReplicaState::default()),
+            ryw_wait,
+        }
     }
 
     /// The primary pool.
@@ -86,7 +91,10 @@ impl Db {
     /// 503 problems when the pool is exhausted or the primary is unreachable.
     pub async fn write(&self, actor: &str) -> Result<WriteTx, ApiError> {
         let conn = checkout(&self.primary, Role::Primary).await?;
-        let begin = format!("BEGIN; SELECT pg_catalog.set_config('pcc.actor', {}, true)", quote_literal(actor));
+        let begin = format!(
+            "BEGIN; SELECT pg_catalog.set_config('pcc.actor', {}, true)",
+            quote_literal(actor)
+        );
         conn.batch_execute(&begin).await?;
         Ok(WriteTx { conn: Some(conn) })
     }
@@ -100,13 +108,21 @@ impl Db {
         metrics::counter!("db_reads_total", "target" => target.0.as_str(), "consistency" => consistency.label())
             .increment(1);
         match target {
-            (Role::Replica, Some(conn)) => Ok(ReadConn { conn, served_by: Role::Replica }),
-            _ => Ok(ReadConn { conn: checkout(&self.primary, Role::Primary).await?, served_by: Role::Primary }),
+            (Role::Replica, Some(conn)) => Ok(ReadConn {
+                conn,
+                served_by: Role::Replica,
+            }),
+            _ => Ok(ReadConn {
+                conn: checkout(&self.primary, Role::Primary).await?,
+                served_by: Role::Primary,
+            }),
         }
     }
 
     async fn route(&self, consistency: Consistency) -> (Role, Option<Conn>) {
-        let Some(replica) = &self.replica else { return (Role::Primary, None) };
+        let Some(replica) = &self.replica else {
+            return (Role::Primary, None);
+        };
         let state = &self.replica_state;
         let eligible = match consistency {
             Consistency::Strong => false,
@@ -116,7 +132,8 @@ impl Db {
         };
         if !eligible {
             if consistency != Consistency::Strong {
-                metrics::counter!("db_replica_fallbacks_total", "reason" => "replica_unavailable_or_stale").increment(1);
+                metrics::counter!("db_replica_fallbacks_total", "reason" => "replica_unavailable_or_stale")
+                    .increment(1);
             }
             return (Role::Primary, None);
         }
@@ -208,7 +225,9 @@ impl WriteTx {
             return Err(ApiError::internal("transaction already finished"));
         };
         conn.batch_execute("COMMIT").await?;
-        let row = conn.query_one("SELECT pg_catalog.pg_current_wal_insert_lsn()::text", &[]).await?;
+        let row = conn
+            .query_one("SELECT pg_catalog.pg_current_wal_insert_lsn()::text", &[])
+            .await?;
         let text: String = row.get(0);
         ConsistencyToken::from_pg_lsn(&text).ok_or_else(|| ApiError::internal(format!("unexpected pg_lsn {text}")))
     }
@@ -228,7 +247,9 @@ impl WriteTx {
 impl Deref for WriteTx {
     type Target = Session;
     fn deref(&self) -> &Session {
-        self.conn.as_deref().unwrap_or_else(|| unreachable!("WriteTx used after commit"))
+        self.conn
+            .as_deref()
+            .unwrap_or_else(|| unreachable!("WriteTx used after commit"))
     }
 }
 

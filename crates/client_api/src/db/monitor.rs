@@ -55,7 +55,10 @@ impl ReplicaState {
 
 async fn position(pool: &Pool, sql: &str) -> Option<(u64, Option<f64>)> {
     let conn = pool.get().await.ok()?;
-    let row = tokio::time::timeout(Duration::from_secs(2), conn.query_one(sql, &[])).await.ok()?.ok()?;
+    let row = tokio::time::timeout(Duration::from_secs(2), conn.query_one(sql, &[]))
+        .await
+        .ok()?
+        .ok()?;
     let lsn: Option<String> = row.get(0);
     let seconds: Option<f64> = row.get(1);
     Some((ConsistencyToken::from_pg_lsn(&lsn?)?.0, seconds))
@@ -71,8 +74,7 @@ pub fn spawn_monitor(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            let primary_pos =
-                position(&primary, "SELECT pg_catalog.pg_current_wal_lsn()::text, NULL::float8").await;
+            let primary_pos = position(&primary, "SELECT pg_catalog.pg_current_wal_lsn()::text, NULL::float8").await;
             state.primary_up.store(primary_pos.is_some(), Ordering::Relaxed);
             if let Some(replica) = &replica {
                 let replica_pos = position(
@@ -86,7 +88,11 @@ pub fn spawn_monitor(
                     state.observe_replayed(replayed);
                     let behind = primary_pos.map_or(0, |(p, _)| p.saturating_sub(replayed));
                     // The replay timestamp ages while the primary is idle: only count time when WAL is pending.
-                    let lag_ms = if behind == 0 { 0 } else { (seconds.unwrap_or(0.0).max(0.0) * 1000.0) as u64 };
+                    let lag_ms = if behind == 0 {
+                        0
+                    } else {
+                        (seconds.unwrap_or(0.0).max(0.0) * 1000.0) as u64
+                    };
                     state.lag_bytes.store(behind, Ordering::Relaxed);
                     state.lag_ms.store(lag_ms, Ordering::Relaxed);
                     metrics::gauge!("db_replica_lag_bytes").set(behind as f64);

@@ -62,13 +62,18 @@ pub struct Session {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("closed", &self.client.is_closed()).finish_non_exhaustive()
+        f.debug_struct("Session")
+            .field("closed", &self.client.is_closed())
+            .finish_non_exhaustive()
     }
 }
 
 impl Session {
     fn new(client: Client) -> Self {
-        Self { client, statements: Mutex::new(HashMap::new()) }
+        Self {
+            client,
+            statements: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The statement for `sql`, prepared on first use in this session.
@@ -76,12 +81,20 @@ impl Session {
     /// # Errors
     /// The server's error for an invalid statement.
     pub async fn prepare_cached(&self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
-        let cached = self.statements.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(sql).cloned();
+        let cached = self
+            .statements
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(sql)
+            .cloned();
         if let Some(statement) = cached {
             return Ok(statement);
         }
         let statement = self.client.prepare(sql).await?;
-        let mut statements = self.statements.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut statements = self
+            .statements
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if statements.len() >= STATEMENT_CACHE_LIMIT {
             statements.clear();
         }
@@ -107,7 +120,9 @@ pub struct Manager {
 
 impl std::fmt::Debug for Manager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Manager").field("role", &self.role).finish_non_exhaustive()
+        f.debug_struct("Manager")
+            .field("role", &self.role)
+            .finish_non_exhaustive()
     }
 }
 
@@ -122,7 +137,12 @@ impl Manager {
         role: Role,
         statement_timeout: Duration,
     ) -> Result<Self, conninfo::ConnectError> {
-        Ok(Self { connector: conninfo::Connector::new(spec)?, credentials, role, statement_timeout })
+        Ok(Self {
+            connector: conninfo::Connector::new(spec)?,
+            credentials,
+            role,
+            statement_timeout,
+        })
     }
 
     async fn open(&self, user: Option<&str>, password: Option<&SecretString>) -> Result<Session, ConnectFailure> {
@@ -147,7 +167,10 @@ impl managed::Manager for Manager {
             Some((user, password, generation)) => match self.open(Some(&user), Some(&password)).await {
                 Err(ConnectFailure::Connect(e)) if e.is_auth_failure() => {
                     // The password may have been rotated: re-read it once (single flight) and retry.
-                    tracing::warn!(db.role = self.role.as_str(), "database rejected the password; re-reading the credential");
+                    tracing::warn!(
+                        db.role = self.role.as_str(),
+                        "database rejected the password; re-reading the credential"
+                    );
                     let (user, password) = self.credentials.reload_after(generation).await?;
                     self.open(Some(&user), Some(&password)).await
                 }

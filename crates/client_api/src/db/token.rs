@@ -47,7 +47,9 @@ impl FromStr for ConsistencyToken {
     type Err = TokenError;
 
     fn from_str(text: &str) -> Result<Self, TokenError> {
-        let hex = text.strip_prefix("v1.").filter(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        let hex = text
+            .strip_prefix("v1.")
+            .filter(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()));
         hex.and_then(|h| u64::from_str_radix(h, 16).ok())
             .map(Self)
             .ok_or_else(|| TokenError(text.chars().take(64).collect()))
@@ -69,7 +71,14 @@ mod tests {
 
     #[test]
     fn foreign_text_is_refused() {
-        for bad in ["", "v1.", "v2.00000016b374d848", "v1.00000016b374d84", "v1.00000016b374d84g", "16/B374D848"] {
+        for bad in [
+            "",
+            "v1.",
+            "v2.00000016b374d848",
+            "v1.00000016b374d84",
+            "v1.00000016b374d84g",
+            "16/B374D848",
+        ] {
             assert!(bad.parse::<ConsistencyToken>().is_err(), "{bad}");
         }
         assert_eq!(ConsistencyToken::from_pg_lsn("1FFFFFFFF/0"), None);

@@ -164,8 +164,20 @@ impl Client {
 
 /// Fields that only the database writes; a request naming one is refused with this list.
 pub const READ_ONLY_FIELDS: &[&str] = &[
-    "id", "root_id", "depth", "size_band", "risk_category", "risk_assessed_at", "risk_next_review_due", "version",
-    "created_at", "created_by", "updated_at", "updated_by", "deleted_at", "deleted_by",
+    "id",
+    "root_id",
+    "depth",
+    "size_band",
+    "risk_category",
+    "risk_assessed_at",
+    "risk_next_review_due",
+    "version",
+    "created_at",
+    "created_by",
+    "updated_at",
+    "updated_by",
+    "deleted_at",
+    "deleted_by",
 ];
 
 /// The writable fields of a client: the body of `POST /v1/clients`, and the document a PATCH produces.
@@ -262,7 +274,17 @@ mod tests {
         for ok in ["0", "12", "1250000.5", "1.2345"] {
             assert!(is_decimal(ok), "{ok}");
         }
-        for bad in ["", ".5", "1.", "1.23456", "-1", "1e5", "1,5", " 1", "1234567890123456789"] {
+        for bad in [
+            "",
+            ".5",
+            "1.",
+            "1.23456",
+            "-1",
+            "1e5",
+            "1,5",
+            " 1",
+            "1234567890123456789",
+        ] {
             assert!(!is_decimal(bad), "{bad}");
         }
     }

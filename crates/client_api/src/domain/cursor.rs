@@ -33,7 +33,10 @@ pub fn fingerprint(parts: &[&str]) -> String {
 
 /// Encodes the key of the last row of a page.
 pub fn encode(query: &str, key: Vec<serde_json::Value>) -> String {
-    let wire = Wire { q: query.to_owned(), k: key };
+    let wire = Wire {
+        q: query.to_owned(),
+        k: key,
+    };
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&wire).unwrap_or_default())
 }
 
@@ -55,7 +58,9 @@ pub fn decode(text: &str, query: &str, arity: usize) -> Result<Vec<serde_json::V
     let wire: Wire =
         serde_json::from_slice(&bytes).map_err(|_| invalid("the cursor is not one this service issued"))?;
     if wire.q != query {
-        return Err(invalid("the cursor belongs to a different query (filters or sort changed); start from the first page"));
+        return Err(invalid(
+            "the cursor belongs to a different query (filters or sort changed); start from the first page",
+        ));
     }
     if wire.k.len() != arity {
         return Err(invalid("the cursor is not one this service issued (wrong key)"));
@@ -76,7 +81,11 @@ mod tests {
         assert_eq!(decode(&c, &other, 2).unwrap_err().kind, ProblemKind::InvalidCursor);
         assert_eq!(decode(&c, &q, 3).unwrap_err().kind, ProblemKind::InvalidCursor);
         for bad in ["", "!!!", "e30", &"A".repeat(2000)] {
-            assert_eq!(decode(bad, &q, 2).unwrap_err().kind, ProblemKind::InvalidCursor, "{bad}");
+            assert_eq!(
+                decode(bad, &q, 2).unwrap_err().kind,
+                ProblemKind::InvalidCursor,
+                "{bad}"
+            );
         }
     }
 }

@@ -29,17 +29,20 @@ impl Condition {
     }
 }
 
-fn parse(headers: &HeaderMap, name: http::HeaderName, allow_weak: bool) -> Result<Option<Condition>, ApiError> {
+fn parse(headers: &HeaderMap, name: &http::HeaderName, allow_weak: bool) -> Result<Option<Condition>, ApiError> {
     let mut versions = Vec::new();
     let mut seen = false;
-    for value in headers.get_all(&name) {
+    for value in headers.get_all(name) {
         seen = true;
         let bad = || {
             ApiError::new(
                 ProblemKind::Validation,
                 format!("{name} must list ETags such as \"7\" (as returned in ETag) or be *"),
             )
-            .with_error(crate::error::FieldError::parameter(name.as_str(), "malformed entity tag"))
+            .with_error(crate::error::FieldError::parameter(
+                name.as_str(),
+                "malformed entity tag",
+            ))
         };
         let text = value.to_str().map_err(|_| bad())?;
         for tag in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
@@ -51,7 +54,10 @@ fn parse(headers: &HeaderMap, name: http::HeaderName, allow_weak: bool) -> Resul
                 Some(_) => continue, // a weak tag never matches under the strong comparison of If-Match
                 None => tag,
             };
-            let inner = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).ok_or_else(bad)?;
+            let inner = tag
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .ok_or_else(bad)?;
             // Tags we never issued match nothing, but are well-formed.
             if let Ok(version) = inner.parse::<i64>() {
                 versions.push(version);
@@ -66,7 +72,7 @@ fn parse(headers: &HeaderMap, name: http::HeaderName, allow_weak: bool) -> Resul
 /// # Errors
 /// 428 when absent, 422 when malformed.
 pub fn require_if_match(headers: &HeaderMap) -> Result<Condition, ApiError> {
-    parse(headers, http::header::IF_MATCH, false)?.ok_or_else(|| {
+    parse(headers, &http::header::IF_MATCH, false)?.ok_or_else(|| {
         ApiError::new(
             ProblemKind::PreconditionRequired,
             "send If-Match with the ETag of the version you are changing (from GET)",
@@ -79,7 +85,7 @@ pub fn require_if_match(headers: &HeaderMap) -> Result<Condition, ApiError> {
 /// # Errors
 /// 422 when malformed.
 pub fn if_none_match(headers: &HeaderMap) -> Result<Option<Condition>, ApiError> {
-    parse(headers, http::header::IF_NONE_MATCH, true)
+    parse(headers, &http::header::IF_NONE_MATCH, true)
 }
 
 /// The single version an `If-Match` names, for a compare-and-set in SQL (`*` gives `None`).
@@ -91,7 +97,10 @@ pub fn expected_version(condition: &Condition) -> Result<Option<i64>, ApiError> 
         Condition::Any => Ok(None),
         Condition::Versions(list) => match list.as_slice() {
             [one] => Ok(Some(*one)),
-            [] => Err(ApiError::new(ProblemKind::PreconditionFailed, "If-Match names no current version")),
+            [] => Err(ApiError::new(
+                ProblemKind::PreconditionFailed,
+                "If-Match names no current version",
+            )),
             // Several candidates: the caller compares against the current version it read.
             _ => Ok(None),
         },
@@ -110,17 +119,30 @@ mod tests {
 
     #[test]
     fn if_match_is_required_and_strong() {
-        assert_eq!(require_if_match(&HeaderMap::new()).unwrap_err().kind, ProblemKind::PreconditionRequired);
+        assert_eq!(
+            require_if_match(&HeaderMap::new()).unwrap_err().kind,
+            ProblemKind::PreconditionRequired
+        );
         let c = require_if_match(&headers(http::header::IF_MATCH, "\"3\", W/\"4\"")).unwrap();
         assert!(c.matches(3));
         assert!(!c.matches(4));
-        assert_eq!(require_if_match(&headers(http::header::IF_MATCH, "*")).unwrap(), Condition::Any);
-        assert_eq!(require_if_match(&headers(http::header::IF_MATCH, "3")).unwrap_err().kind, ProblemKind::Validation);
+        assert_eq!(
+            require_if_match(&headers(http::header::IF_MATCH, "*")).unwrap(),
+            Condition::Any
+        );
+        assert_eq!(
+            require_if_match(&headers(http::header::IF_MATCH, "3"))
+                .unwrap_err()
+                .kind,
+            ProblemKind::Validation
+        );
     }
 
     #[test]
     fn if_none_match_compares_weakly() {
-        let c = if_none_match(&headers(http::header::IF_NONE_MATCH, "W/\"4\"")).unwrap().unwrap();
+        let c = if_none_match(&headers(http::header::IF_NONE_MATCH, "W/\"4\""))
+            .unwrap()
+            .unwrap();
         assert!(c.matches(4));
         assert!(if_none_match(&HeaderMap::new()).unwrap().is_none());
     }

@@ -16,7 +16,8 @@ pub fn timestamp_opt(t: Option<OffsetDateTime>) -> Option<String> {
 
 /// `2026-11-25`.
 pub fn date(d: Date) -> String {
-    d.format(format_description!("[year]-[month]-[day]")).unwrap_or_default()
+    d.format(format_description!("[year]-[month]-[day]"))
+        .unwrap_or_default()
 }
 
 /// Optional [`date`].

@@ -8,8 +8,7 @@ use uuid::Uuid;
 use super::format::{date, timestamp};
 
 /// Select list for [`RiskAssessment`] from `client_api.risk_assessment AS a`.
-pub const RISK_COLUMNS: &str =
-    "a.id, a.client_id, a.rating, a.rationale, a.assessed_at, a.assessed_by, a.next_review_due, a.recorded_at, a.recorded_by";
+pub const RISK_COLUMNS: &str = "a.id, a.client_id, a.rating, a.rationale, a.assessed_at, a.assessed_by, a.next_review_due, a.recorded_at, a.recorded_by";
 
 /// One risk assessment (append-only history; the latest sets the client's current risk).
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -49,29 +49,125 @@ impl Rng {
 }
 
 const PREFIXES: &[&str] = &[
-    "Northwind", "Bluewater", "Granite", "Silverline", "Aurora", "Cedar", "Helios", "Meridian", "Oakridge",
-    "Polaris", "Quantum", "Redwood", "Summit", "Tidewater", "Vertex", "Zenith", "Harbor", "Evergreen", "Falcon",
-    "Ironbridge", "Juniper", "Keystone", "Lakeside", "Monarch", "Nimbus", "Orion", "Pinnacle", "Riverbend",
-    "Sapphire", "Trident", "Beacon", "Crescent", "Dunmore", "Elmstead", "Foxglove", "Greyhawk", "Highgate",
+    "Northwind",
+    "Bluewater",
+    "Granite",
+    "Silverline",
+    "Aurora",
+    "Cedar",
+    "Helios",
+    "Meridian",
+    "Oakridge",
+    "Polaris",
+    "Quantum",
+    "Redwood",
+    "Summit",
+    "Tidewater",
+    "Vertex",
+    "Zenith",
+    "Harbor",
+    "Evergreen",
+    "Falcon",
+    "Ironbridge",
+    "Juniper",
+    "Keystone",
+    "Lakeside",
+    "Monarch",
+    "Nimbus",
+    "Orion",
+    "Pinnacle",
+    "Riverbend",
+    "Sapphire",
+    "Trident",
+    "Beacon",
+    "Crescent",
+    "Dunmore",
+    "Elmstead",
+    "Foxglove",
+    "Greyhawk",
+    "Highgate",
 ];
 const NOUNS: &[&str] = &[
-    "Logistics", "Foods", "Analytics", "Therapeutics", "Energy", "Robotics", "Materials", "Software", "Capital",
-    "Healthcare", "Textiles", "Aerospace", "Packaging", "Minerals", "Media", "Biosciences", "Instruments",
-    "Systems", "Retail", "Hospitality", "Water", "Mobility", "Semiconductors", "Chemicals", "Agritech",
+    "Logistics",
+    "Foods",
+    "Analytics",
+    "Therapeutics",
+    "Energy",
+    "Robotics",
+    "Materials",
+    "Software",
+    "Capital",
+    "Healthcare",
+    "Textiles",
+    "Aerospace",
+    "Packaging",
+    "Minerals",
+    "Media",
+    "Biosciences",
+    "Instruments",
+    "Systems",
+    "Retail",
+    "Hospitality",
+    "Water",
+    "Mobility",
+    "Semiconductors",
+    "Chemicals",
+    "Agritech",
 ];
 /// (country, legal suffix, registration authority, currency)
 const COUNTRIES: &[(&str, &str, &str, &str)] = &[
-    ("GB", "Ltd", "RA000585", "GBP"), ("DE", "GmbH", "RA000202", "EUR"), ("FR", "SAS", "RA000189", "EUR"),
-    ("NL", "B.V.", "RA000463", "EUR"), ("US", "Inc.", "RA000602", "USD"), ("US", "LLC", "RA000602", "USD"),
-    ("CH", "AG", "RA000548", "CHF"), ("SE", "AB", "RA000544", "SEK"), ("IE", "Limited", "RA000402", "EUR"),
-    ("ES", "S.L.", "RA000533", "EUR"), ("IT", "S.r.l.", "RA000407", "EUR"), ("CA", "Corp.", "RA000072", "CAD"),
+    ("GB", "Ltd", "RA000585", "GBP"),
+    ("DE", "GmbH", "RA000202", "EUR"),
+    ("FR", "SAS", "RA000189", "EUR"),
+    ("NL", "B.V.", "RA000463", "EUR"),
+    ("US", "Inc.", "RA000602", "USD"),
+    ("US", "LLC", "RA000602", "USD"),
+    ("CH", "AG", "RA000548", "CHF"),
+    ("SE", "AB", "RA000544", "SEK"),
+    ("IE", "Limited", "RA000402", "EUR"),
+    ("ES", "S.L.", "RA000533", "EUR"),
+    ("IT", "S.r.l.", "RA000407", "EUR"),
+    ("CA", "Corp.", "RA000072", "CAD"),
 ];
-const OWNERS: &[&str] = &["a.hughes", "b.schmidt", "c.dubois", "d.okafor", "e.lindqvist", "f.rossi", "g.tanaka", "h.silva"];
-const GIVEN: &[&str] = &["Anna", "Ben", "Chloe", "David", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jonas", "Kira", "Liam", "Maya", "Noah", "Olga", "Pablo"];
-const FAMILY: &[&str] = &["Adams", "Becker", "Costa", "Dalton", "Eriksen", "Fischer", "Garcia", "Hansen", "Ito", "Jensen", "Kowalski", "Laurent", "Moreau", "Novak", "Okoro", "Petrov"];
-const STATUSES: &[(&str, u64)] = &[("active", 70), ("onboarding", 8), ("prospect", 10), ("suspended", 4), ("exited", 8)];
+const OWNERS: &[&str] = &[
+    "a.hughes",
+    "b.schmidt",
+    "c.dubois",
+    "d.okafor",
+    "e.lindqvist",
+    "f.rossi",
+    "g.tanaka",
+    "h.silva",
+];
+const GIVEN: &[&str] = &[
+    "Anna", "Ben", "Chloe", "David", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jonas", "Kira", "Liam", "Maya",
+    "Noah", "Olga", "Pablo",
+];
+const FAMILY: &[&str] = &[
+    "Adams", "Becker", "Costa", "Dalton", "Eriksen", "Fischer", "Garcia", "Hansen", "Ito", "Jensen", "Kowalski",
+    "Laurent", "Moreau", "Novak", "Okoro", "Petrov",
+];
+const STATUSES: &[(&str, u64)] = &[
+    ("active", 70),
+    ("onboarding", 8),
+    ("prospect", 10),
+    ("suspended", 4),
+    ("exited", 8),
+];
 const RATINGS: &[(&str, i64)] = &[("low", 730), ("medium", 365), ("high", 182), ("critical", 91)];
-const CITIES: &[&str] = &["London", "Berlin", "Paris", "Amsterdam", "New York", "Zurich", "Stockholm", "Dublin", "Madrid", "Milan", "Toronto"];
+const CITIES: &[&str] = &[
+    "London",
+    "Berlin",
+    "Paris",
+    "Amsterdam",
+    "New York",
+    "Zurich",
+    "Stockholm",
+    "Dublin",
+    "Madrid",
+    "Milan",
+    "Toronto",
+];
 
 struct Node {
     id: Uuid,
@@ -196,8 +292,18 @@ pub async fn load(client: &Client, count: u32, seed: u64) -> Result<DemoReport, 
             Some(candidates[pick])
         };
         let node = match parent {
-            None => Node { id, root: id, path: format!("/{id}/"), depth: 0 },
-            Some(p) => Node { id, root: p.root, path: format!("{}{id}/", p.path), depth: p.depth + 1 },
+            None => Node {
+                id,
+                root: id,
+                path: format!("/{id}/"),
+                depth: 0,
+            },
+            Some(p) => Node {
+                id,
+                root: p.root,
+                path: format!("{}{id}/", p.path),
+                depth: p.depth + 1,
+            },
         };
         let parent_id = parent.map(|p| p.id.to_string());
         let (country, suffix, authority, currency) = *rng.pick(COUNTRIES);
@@ -234,10 +340,20 @@ pub async fn load(client: &Client, count: u32, seed: u64) -> Result<DemoReport, 
             }
             let due = (at + Duration::days(interval)).date();
             let rationale = format!("{rating} risk after annual review of financials and exposure");
-            row(&mut assessments, &[
-                Some(&Uuid::now_v7().to_string()), Some(&id.to_string()), Some(rating), Some(&rationale),
-                Some(&ts(at)), Some(owner), Some(&day(due)), Some(&ts(at)), Some(owner),
-            ]);
+            row(
+                &mut assessments,
+                &[
+                    Some(&Uuid::now_v7().to_string()),
+                    Some(&id.to_string()),
+                    Some(rating),
+                    Some(&rationale),
+                    Some(&ts(at)),
+                    Some(owner),
+                    Some(&day(due)),
+                    Some(&ts(at)),
+                    Some(owner),
+                ],
+            );
             report.assessments += 1;
             latest = Some((rating.to_owned(), at, due));
             at += Duration::days(interval.min(400) + (rng.next() % 60) as i64);
@@ -251,14 +367,40 @@ pub async fn load(client: &Client, count: u32, seed: u64) -> Result<DemoReport, 
         let year = (today.year() - 1).to_string();
         let website = format!("https://www.{slug}.example");
         let created_text = ts(created);
-        row(&mut clients, &[
-            Some(&id.to_string()), Some(&name), Some(&legal), lei_value.as_deref(), Some(authority), Some(&registration),
-            Some(country), Some(country), Some(&website), Some(status), Some(owner), parent_id.as_deref(),
-            Some(&node.root.to_string()), Some(&node.path), Some(&node.depth.to_string()), Some("naics_2022"),
-            Some(rng.pick(&codes).as_str()), Some(&employees_text), Some(&revenue_text), Some(currency), Some(&year),
-            risk, risk_at.as_deref(), risk_due.as_deref(), Some("1"), Some(&created_text), Some(owner),
-            Some(&created_text), Some(owner),
-        ]);
+        row(
+            &mut clients,
+            &[
+                Some(&id.to_string()),
+                Some(&name),
+                Some(&legal),
+                lei_value.as_deref(),
+                Some(authority),
+                Some(&registration),
+                Some(country),
+                Some(country),
+                Some(&website),
+                Some(status),
+                Some(owner),
+                parent_id.as_deref(),
+                Some(&node.root.to_string()),
+                Some(&node.path),
+                Some(&node.depth.to_string()),
+                Some("naics_2022"),
+                Some(rng.pick(&codes).as_str()),
+                Some(&employees_text),
+                Some(&revenue_text),
+                Some(currency),
+                Some(&year),
+                risk,
+                risk_at.as_deref(),
+                risk_due.as_deref(),
+                Some("1"),
+                Some(&created_text),
+                Some(owner),
+                Some(&created_text),
+                Some(owner),
+            ],
+        );
         report.clients += 1;
 
         // A primary contact for most clients, a finance contact for some.
@@ -268,33 +410,90 @@ pub async fn load(client: &Client, count: u32, seed: u64) -> Result<DemoReport, 
             }
             let contact = Uuid::now_v7();
             let (given, family) = (*rng.pick(GIVEN), *rng.pick(FAMILY));
-            let email = format!("{}.{}@{slug}.example", given.to_ascii_lowercase(), family.to_ascii_lowercase());
+            let email = format!(
+                "{}.{}@{slug}.example",
+                given.to_ascii_lowercase(),
+                family.to_ascii_lowercase()
+            );
             let phone = format!("+44{}", 7_000_000_000_u64 + rng.next() % 999_999_999);
-            let title = if role == "primary" { "Chief Executive Officer" } else { "Chief Financial Officer" };
-            row(&mut contacts, &[Some(&contact.to_string()), Some(given), Some(family), Some(&email), Some(&phone), Some(title), Some(owner), Some(owner)]);
-            row(&mut links, &[Some(&Uuid::now_v7().to_string()), Some(&id.to_string()), Some(&contact.to_string()), Some(role), Some(&day(created.date())), Some(owner), Some(owner)]);
+            let title = if role == "primary" {
+                "Chief Executive Officer"
+            } else {
+                "Chief Financial Officer"
+            };
+            row(
+                &mut contacts,
+                &[
+                    Some(&contact.to_string()),
+                    Some(given),
+                    Some(family),
+                    Some(&email),
+                    Some(&phone),
+                    Some(title),
+                    Some(owner),
+                    Some(owner),
+                ],
+            );
+            row(
+                &mut links,
+                &[
+                    Some(&Uuid::now_v7().to_string()),
+                    Some(&id.to_string()),
+                    Some(&contact.to_string()),
+                    Some(role),
+                    Some(&day(created.date())),
+                    Some(owner),
+                    Some(owner),
+                ],
+            );
             report.contacts += 1;
         }
         let city = *rng.pick(CITIES);
-        row(&mut addresses, &[
-            Some(&Uuid::now_v7().to_string()), Some(&id.to_string()), Some("registered"),
-            Some(&format!("{} Market Street", 1 + rng.below(200))), Some(city), Some(&format!("{}", 10_000 + rng.below(89_999))),
-            Some(country), Some(owner), Some(owner),
-        ]);
+        row(
+            &mut addresses,
+            &[
+                Some(&Uuid::now_v7().to_string()),
+                Some(&id.to_string()),
+                Some("registered"),
+                Some(&format!("{} Market Street", 1 + rng.below(200))),
+                Some(city),
+                Some(&format!("{}", 10_000 + rng.below(89_999))),
+                Some(country),
+                Some(owner),
+                Some(owner),
+            ],
+        );
         group.push(node);
     }
 
-    client.batch_execute("BEGIN; SET LOCAL session_replication_role = replica").await?;
-    copy(client, "COPY client_api.client (id, display_name, legal_name, lei, registration_authority, registration_number, \
+    client
+        .batch_execute("BEGIN; SET LOCAL session_replication_role = replica")
+        .await?;
+    copy(
+        client,
+        "COPY client_api.client (id, display_name, legal_name, lei, registration_authority, registration_number, \
         incorporation_country, hq_country, website, status, owner, parent_id, root_id, path, depth, industry_scheme, \
         industry_code, employee_count, revenue_amount, revenue_currency, revenue_fiscal_year, risk_category, \
-        risk_assessed_at, risk_next_review_due, version, created_at, created_by, updated_at, updated_by) FROM STDIN", clients).await?;
-    copy(client, "COPY client_api.risk_assessment (id, client_id, rating, rationale, assessed_at, assessed_by, \
-        next_review_due, recorded_at, recorded_by) FROM STDIN", assessments).await?;
+        risk_assessed_at, risk_next_review_due, version, created_at, created_by, updated_at, updated_by) FROM STDIN",
+        clients,
+    )
+    .await?;
+    copy(
+        client,
+        "COPY client_api.risk_assessment (id, client_id, rating, rationale, assessed_at, assessed_by, \
+        next_review_due, recorded_at, recorded_by) FROM STDIN",
+        assessments,
+    )
+    .await?;
     copy(client, "COPY client_api.contact (id, given_name, family_name, email, phone, job_title, created_by, updated_by) FROM STDIN", contacts).await?;
     copy(client, "COPY client_api.client_contact (id, client_id, contact_id, role, valid_from, created_by, updated_by) FROM STDIN", links).await?;
-    copy(client, "COPY client_api.client_address (id, client_id, address_type, line1, city, postal_code, country_code, \
-        created_by, updated_by) FROM STDIN", addresses).await?;
+    copy(
+        client,
+        "COPY client_api.client_address (id, client_id, address_type, line1, city, postal_code, country_code, \
+        created_by, updated_by) FROM STDIN",
+        addresses,
+    )
+    .await?;
     client.batch_execute("COMMIT; ANALYZE client_api.client, client_api.risk_assessment, client_api.contact, client_api.client_contact, client_api.client_address").await?;
     Ok(report)
 }
@@ -310,7 +509,11 @@ mod tests {
             assert_eq!(code.len(), 20);
             let mut remainder = 0u64;
             for b in code.bytes() {
-                remainder = if b.is_ascii_digit() { (remainder * 10 + u64::from(b - b'0')) % 97 } else { (remainder * 100 + u64::from(b - b'A' + 10)) % 97 };
+                remainder = if b.is_ascii_digit() {
+                    (remainder * 10 + u64::from(b - b'0')) % 97
+                } else {
+                    (remainder * 100 + u64::from(b - b'A' + 10)) % 97
+                };
             }
             assert_eq!(remainder, 1, "{code}");
         }

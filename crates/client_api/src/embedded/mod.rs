@@ -39,7 +39,9 @@ pub struct Banner {
 
 impl std::fmt::Debug for Banner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Banner").field("clients", &self.clients).finish_non_exhaustive()
+        f.debug_struct("Banner")
+            .field("clients", &self.clients)
+            .finish_non_exhaustive()
     }
 }
 
@@ -49,7 +51,10 @@ impl Banner {
     pub fn print(&self, addr: SocketAddr) {
         let base = format!("http://{addr}");
         println!();
-        println!("pcc-client-api is running (embedded default: local primary + replica in .pcc/dev, {} clients)", self.clients);
+        println!(
+            "pcc-client-api is running (embedded default: local primary + replica in .pcc/dev, {} clients)",
+            self.clients
+        );
         println!("  API:      {base}/v1/clients");
         println!("  Docs:     {base}/docs");
         println!("  OpenAPI:  {base}/openapi.json");

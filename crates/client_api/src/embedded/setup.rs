@@ -25,7 +25,10 @@ const MANIFEST: &str = "deploy/pcc.toml";
 /// Missing PostgreSQL binaries, a manifest without a `dev` environment, a migration that fails.
 pub async fn prepare(dev: &DevConfig) -> anyhow::Result<Prepared> {
     let dir = dev.cluster_dir.clone();
-    eprintln!("pcc-client-api: no PCC_DB_PRIMARY set; starting the embedded default in {}", dir.display());
+    eprintln!(
+        "pcc-client-api: no PCC_DB_PRIMARY set; starting the embedded default in {}",
+        dir.display()
+    );
     let (cluster, action) = tokio::task::spawn_blocking(move || Cluster::up(&dir, &ClusterOptions::default()))
         .await?
         .with_context(|| format!("starting the local cluster in {}", dev.cluster_dir.display()))?;
@@ -41,17 +44,29 @@ pub async fn prepare(dev: &DevConfig) -> anyhow::Result<Prepared> {
     let database = runtime.primary.database.clone().unwrap_or_default();
     let clients = {
         let admin = superuser(&cluster, &database).await?;
-        let existing: i64 = admin.query_one("SELECT count(*) FROM client_api.client", &[]).await?.get(0);
+        let existing: i64 = admin
+            .query_one("SELECT count(*) FROM client_api.client", &[])
+            .await?
+            .get(0);
         if existing == 0 && dev.demo_clients > 0 {
-            eprintln!("pcc-client-api: loading a demo portfolio of {} clients", dev.demo_clients);
-            let report = super::demo::load(&admin, dev.demo_clients, 42).await.context("loading the demo portfolio")?;
+            eprintln!(
+                "pcc-client-api: loading a demo portfolio of {} clients",
+                dev.demo_clients
+            );
+            let report = super::demo::load(&admin, dev.demo_clients, 42)
+                .await
+                .context("loading the demo portfolio")?;
             report.clients
         } else {
             existing
         }
     };
     let key = DevKey::load_or_create(&dev.api_dir)?;
-    let token = key.token("dev-user", &[crate::auth::SCOPE_READ, crate::auth::SCOPE_WRITE], 30 * 24 * 3600)?;
+    let token = key.token(
+        "dev-user",
+        &[crate::auth::SCOPE_READ, crate::auth::SCOPE_WRITE],
+        30 * 24 * 3600,
+    )?;
     let db = DbConfig {
         primary: runtime.primary,
         replica: runtime.replica,
@@ -63,23 +78,41 @@ pub async fn prepare(dev: &DevConfig) -> anyhow::Result<Prepared> {
         ryw_wait: Duration::from_millis(200),
     };
     drop(cluster);
-    Ok(Prepared { db, key, banner: Banner { token, clients, created: action == UpAction::Created } })
+    Ok(Prepared {
+        db,
+        key,
+        banner: Banner {
+            token,
+            clients,
+            created: action == UpAction::Created,
+        },
+    })
 }
 
 async fn migrate(manifest: &Manifest, dev: &DevConfig) -> anyhow::Result<()> {
     let target = provision::resolve::migration_target(manifest, ENVIRONMENT, SERVICE)
         .await
         .context("resolving the migration target")?;
-    let (client, _) = conninfo::connect(&target.spec).await.context("connecting as the migration user")?;
+    let (client, _) = conninfo::connect(&target.spec)
+        .await
+        .context("connecting as the migration user")?;
     let mut config = migrate::Config::defaults();
-    config.locations = vec![migrate::config::Location::parse(&dev.migrations.display().to_string(), "PCC_DEV_MIGRATIONS")?];
+    config.locations = vec![migrate::config::Location::parse(
+        &dev.migrations.display().to_string(),
+        "PCC_DEV_MIGRATIONS",
+    )?];
     config.schemas = vec![target.schema.clone()];
     config.default_schema = Some(target.schema.clone());
     config.table = target.history_table.clone();
     config.init_sql = Some(target.init_sql.clone());
-    let report = migrate::migrate(&client, &config, &()).await.context("applying migrations/client_api")?;
+    let report = migrate::migrate(&client, &config, &())
+        .await
+        .context("applying migrations/client_api")?;
     for statement in &target.after_history_created {
-        client.batch_execute(statement).await.context("securing the migration history")?;
+        client
+            .batch_execute(statement)
+            .await
+            .context("securing the migration history")?;
     }
     if report.migrations_executed > 0 {
         eprintln!("pcc-client-api: applied {} migrations", report.migrations_executed);
@@ -93,10 +126,14 @@ async fn superuser(cluster: &Cluster, database: &str) -> anyhow::Result<tokio_po
     let endpoint = cluster.primary();
     let spec = ConnSpec::for_host(&endpoint.host, endpoint.port)
         .with_user(endpoint.user.clone())
-        .with_password(secrecy::SecretString::from(endpoint.password.expose_secret().to_owned()))
+        .with_password(secrecy::SecretString::from(
+            endpoint.password.expose_secret().to_owned(),
+        ))
         .with_database(database.to_owned())
         .with_ssl_mode(SslMode::VerifyCa)
         .with_root_cert(cluster.ca_cert_path());
-    let (client, _) = conninfo::connect(&spec).await.context("connecting to the local primary as superuser")?;
+    let (client, _) = conninfo::connect(&spec)
+        .await
+        .context("connecting to the local primary as superuser")?;
     Ok(client)
 }

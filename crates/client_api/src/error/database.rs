@@ -11,45 +11,189 @@ use super::{ApiError, FieldError, ProblemKind};
 
 /// Constraint name -> (JSON pointer of the field, what the rule is).
 const CONSTRAINTS: &[(&str, &str, &str)] = &[
-    ("client_display_name_clean", "/display_name", "must be 1-200 characters, without surrounding whitespace or control characters"),
-    ("client_legal_name_clean", "/legal_name", "must be 1-500 characters, without surrounding whitespace or control characters"),
-    ("client_lei_valid", "/lei", "is not a valid ISO 17442 LEI (18 characters A-Z/0-9 and 2 MOD 97-10 check digits)"),
-    ("client_registration_authority_format", "/registration_authority", "must be a GLEIF registration authority code such as RA000585"),
-    ("client_registration_number_clean", "/registration_number", "must be 1-100 characters, without surrounding whitespace or control characters"),
-    ("client_registration_complete", "/registration_number", "registration_authority and registration_number must be given together"),
-    ("client_incorporation_country_fk", "/incorporation_country", "is not an ISO 3166-1 alpha-2 country code"),
-    ("client_hq_country_fk", "/hq_country", "is not an ISO 3166-1 alpha-2 country code"),
-    ("client_website_format", "/website", "must be an http(s) URL with a host name, at most 2048 characters"),
-    ("client_status_fk", "/status", "is not a client status (prospect, onboarding, active, suspended, exited)"),
-    ("client_owner_clean", "/owner", "must be 1-200 characters, without surrounding whitespace or control characters"),
+    (
+        "client_display_name_clean",
+        "/display_name",
+        "must be 1-200 characters, without surrounding whitespace or control characters",
+    ),
+    (
+        "client_legal_name_clean",
+        "/legal_name",
+        "must be 1-500 characters, without surrounding whitespace or control characters",
+    ),
+    (
+        "client_lei_valid",
+        "/lei",
+        "is not a valid ISO 17442 LEI (18 characters A-Z/0-9 and 2 MOD 97-10 check digits)",
+    ),
+    (
+        "client_registration_authority_format",
+        "/registration_authority",
+        "must be a GLEIF registration authority code such as RA000585",
+    ),
+    (
+        "client_registration_number_clean",
+        "/registration_number",
+        "must be 1-100 characters, without surrounding whitespace or control characters",
+    ),
+    (
+        "client_registration_complete",
+        "/registration_number",
+        "registration_authority and registration_number must be given together",
+    ),
+    (
+        "client_incorporation_country_fk",
+        "/incorporation_country",
+        "is not an ISO 3166-1 alpha-2 country code",
+    ),
+    (
+        "client_hq_country_fk",
+        "/hq_country",
+        "is not an ISO 3166-1 alpha-2 country code",
+    ),
+    (
+        "client_website_format",
+        "/website",
+        "must be an http(s) URL with a host name, at most 2048 characters",
+    ),
+    (
+        "client_status_fk",
+        "/status",
+        "is not a client status (prospect, onboarding, active, suspended, exited)",
+    ),
+    (
+        "client_owner_clean",
+        "/owner",
+        "must be 1-200 characters, without surrounding whitespace or control characters",
+    ),
     ("client_parent_fk", "/parent_id", "no client has this id"),
-    ("client_industry_fk", "/industry_code", "is not a code of this industry scheme"),
-    ("client_industry_complete", "/industry_code", "industry_scheme and industry_code must be given together"),
-    ("client_employee_count_range", "/employee_count", "must be between 0 and 10000000"),
-    ("client_revenue_currency_fk", "/revenue_currency", "is not an ISO 4217 currency code"),
-    ("client_revenue_complete", "/revenue_amount", "revenue_amount and revenue_currency must be given together"),
-    ("client_revenue_range", "/revenue_amount", "must be at least 0, below 1e18, with at most 4 decimals"),
-    ("client_revenue_minor_units", "/revenue_amount", "has more decimals than the currency allows"),
-    ("client_revenue_fiscal_year_range", "/revenue_fiscal_year", "must be between 1900 and 2200, and needs a revenue_amount"),
-    ("risk_assessment_rating_fk", "/rating", "is not a risk rating (low, medium, high, critical)"),
-    ("risk_assessment_rationale_length", "/rationale", "must be 1-10000 characters"),
-    ("risk_assessment_assessed_by_clean", "/assessed_by", "must be 1-200 characters, without surrounding whitespace or control characters"),
-    ("risk_assessment_review_after_assessment", "/next_review_due", "must be after the assessment date"),
-    ("risk_assessment_review_within_5_years", "/next_review_due", "must be within 5 years of the assessment"),
-    ("risk_assessment_not_in_future", "/assessed_at", "must not be in the future"),
+    (
+        "client_industry_fk",
+        "/industry_code",
+        "is not a code of this industry scheme",
+    ),
+    (
+        "client_industry_complete",
+        "/industry_code",
+        "industry_scheme and industry_code must be given together",
+    ),
+    (
+        "client_employee_count_range",
+        "/employee_count",
+        "must be between 0 and 10000000",
+    ),
+    (
+        "client_revenue_currency_fk",
+        "/revenue_currency",
+        "is not an ISO 4217 currency code",
+    ),
+    (
+        "client_revenue_complete",
+        "/revenue_amount",
+        "revenue_amount and revenue_currency must be given together",
+    ),
+    (
+        "client_revenue_range",
+        "/revenue_amount",
+        "must be at least 0, below 1e18, with at most 4 decimals",
+    ),
+    (
+        "client_revenue_minor_units",
+        "/revenue_amount",
+        "has more decimals than the currency allows",
+    ),
+    (
+        "client_revenue_fiscal_year_range",
+        "/revenue_fiscal_year",
+        "must be between 1900 and 2200, and needs a revenue_amount",
+    ),
+    (
+        "risk_assessment_rating_fk",
+        "/rating",
+        "is not a risk rating (low, medium, high, critical)",
+    ),
+    (
+        "risk_assessment_rationale_length",
+        "/rationale",
+        "must be 1-10000 characters",
+    ),
+    (
+        "risk_assessment_assessed_by_clean",
+        "/assessed_by",
+        "must be 1-200 characters, without surrounding whitespace or control characters",
+    ),
+    (
+        "risk_assessment_review_after_assessment",
+        "/next_review_due",
+        "must be after the assessment date",
+    ),
+    (
+        "risk_assessment_review_within_5_years",
+        "/next_review_due",
+        "must be within 5 years of the assessment",
+    ),
+    (
+        "risk_assessment_not_in_future",
+        "/assessed_at",
+        "must not be in the future",
+    ),
     ("client_address_type_fk", "/address_type", "is not an address type"),
-    ("client_address_country_fk", "/country_code", "is not an ISO 3166-1 alpha-2 country code"),
-    ("client_address_line1_clean", "/line1", "must be 1-200 characters, without surrounding whitespace or control characters"),
-    ("client_address_line2_clean", "/line2", "must be 1-200 characters, without surrounding whitespace or control characters"),
-    ("client_address_line3_clean", "/line3", "must be 1-200 characters, without surrounding whitespace or control characters"),
-    ("client_address_city_clean", "/city", "must be 1-100 characters, without surrounding whitespace or control characters"),
-    ("client_address_region_clean", "/region", "must be 1-100 characters, without surrounding whitespace or control characters"),
-    ("client_address_postal_code_format", "/postal_code", "must be 1-16 letters, digits, spaces or dashes, starting and ending with a letter or digit"),
-    ("contact_given_name_clean", "/given_name", "must be 1-200 characters, without surrounding whitespace or control characters"),
-    ("contact_family_name_clean", "/family_name", "must be 1-200 characters, without surrounding whitespace or control characters"),
-    ("contact_job_title_clean", "/job_title", "must be 1-200 characters, without surrounding whitespace or control characters"),
+    (
+        "client_address_country_fk",
+        "/country_code",
+        "is not an ISO 3166-1 alpha-2 country code",
+    ),
+    (
+        "client_address_line1_clean",
+        "/line1",
+        "must be 1-200 characters, without surrounding whitespace or control characters",
+    ),
+    (
+        "client_address_line2_clean",
+        "/line2",
+        "must be 1-200 characters, without surrounding whitespace or control characters",
+    ),
+    (
+        "client_address_line3_clean",
+        "/line3",
+        "must be 1-200 characters, without surrounding whitespace or control characters",
+    ),
+    (
+        "client_address_city_clean",
+        "/city",
+        "must be 1-100 characters, without surrounding whitespace or control characters",
+    ),
+    (
+        "client_address_region_clean",
+        "/region",
+        "must be 1-100 characters, without surrounding whitespace or control characters",
+    ),
+    (
+        "client_address_postal_code_format",
+        "/postal_code",
+        "must be 1-16 letters, digits, spaces or dashes, starting and ending with a letter or digit",
+    ),
+    (
+        "contact_given_name_clean",
+        "/given_name",
+        "must be 1-200 characters, without surrounding whitespace or control characters",
+    ),
+    (
+        "contact_family_name_clean",
+        "/family_name",
+        "must be 1-200 characters, without surrounding whitespace or control characters",
+    ),
+    (
+        "contact_job_title_clean",
+        "/job_title",
+        "must be 1-200 characters, without surrounding whitespace or control characters",
+    ),
     ("contact_email_format", "/email", "is not a valid e-mail address"),
-    ("contact_phone_e164", "/phone", "must be an E.164 number: +, country code, at most 15 digits"),
+    (
+        "contact_phone_e164",
+        "/phone",
+        "must be an E.164 number: +, country code, at most 15 digits",
+    ),
     ("client_contact_contact_fk", "/contact_id", "no contact has this id"),
     ("client_contact_role_fk", "/role", "is not a contact role"),
     ("client_contact_validity_order", "/valid_to", "must be after valid_from"),
@@ -58,16 +202,31 @@ const CONSTRAINTS: &[(&str, &str, &str)] = &[
 /// Unique and exclusion constraints -> what the conflict is.
 const CONFLICTS: &[(&str, &str)] = &[
     ("client_lei_live_key", "a live client already has this LEI"),
-    ("client_registration_live_key", "a live client already has this registration authority and number"),
-    ("client_address_single_type_key", "the client already has an address of this type"),
-    ("client_contact_one_primary", "the client already has a primary contact for an overlapping period"),
-    ("client_contact_no_overlap", "the contact already holds this role at this client for an overlapping period"),
+    (
+        "client_registration_live_key",
+        "a live client already has this registration authority and number",
+    ),
+    (
+        "client_address_single_type_key",
+        "the client already has an address of this type",
+    ),
+    (
+        "client_contact_one_primary",
+        "the client already has a primary contact for an overlapping period",
+    ),
+    (
+        "client_contact_no_overlap",
+        "the contact already holds this role at this client for an overlapping period",
+    ),
     ("client_pkey", "a client with this id already exists"),
     ("contact_pkey", "a contact with this id already exists"),
 ];
 
 fn field_for(constraint: &str) -> Option<(&'static str, &'static str)> {
-    CONSTRAINTS.iter().find(|(name, ..)| *name == constraint).map(|(_, p, m)| (*p, *m))
+    CONSTRAINTS
+        .iter()
+        .find(|(name, ..)| *name == constraint)
+        .map(|(_, p, m)| (*p, *m))
 }
 
 /// Translates a tokio-postgres error into the problem a client should see.
@@ -115,14 +274,24 @@ fn from_server_error(db: &DbError) -> ApiError {
             if constraint == "client_not_own_parent" {
                 return ApiError::new(ProblemKind::HierarchyCycle, "a client cannot be its own parent");
             }
-            if matches!(constraint, "risk_assessment_client_fk" | "client_address_client_fk" | "client_contact_client_fk") {
+            if matches!(
+                constraint,
+                "risk_assessment_client_fk" | "client_address_client_fk" | "client_contact_client_fk"
+            ) {
                 return ApiError::new(ProblemKind::NotFound, "the client does not exist");
             }
             match field_for(constraint) {
                 Some((pointer, message)) => ApiError::validation(vec![FieldError::pointer(pointer, message)]),
                 None => {
-                    tracing::warn!(db.constraint = constraint, db.code = code, "unmapped constraint violation");
-                    ApiError::new(ProblemKind::Validation, format!("the request breaks the rule {constraint}"))
+                    tracing::warn!(
+                        db.constraint = constraint,
+                        db.code = code,
+                        "unmapped constraint violation"
+                    );
+                    ApiError::new(
+                        ProblemKind::Validation,
+                        format!("the request breaks the rule {constraint}"),
+                    )
                 }
             }
         }

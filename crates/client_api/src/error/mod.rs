@@ -30,7 +30,12 @@ pub struct ApiError {
 impl ApiError {
     /// An error of `kind` with `detail`.
     pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
-        Self { kind, detail: detail.into(), errors: Vec::new(), retry_after: None }
+        Self {
+            kind,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+        }
     }
 
     /// A validation error with one entry pointing into the body.
@@ -51,7 +56,12 @@ impl ApiError {
             [one] => one.detail.clone(),
             many => format!("{} values are invalid", many.len()),
         };
-        Self { kind: ProblemKind::Validation, detail, errors, retry_after: None }
+        Self {
+            kind: ProblemKind::Validation,
+            detail,
+            errors,
+            retry_after: None,
+        }
     }
 
     /// 404 for a resource type and id.
@@ -61,13 +71,19 @@ impl ApiError {
 
     /// 503 with `Retry-After`.
     pub fn unavailable(detail: impl Into<String>, retry_after: u64) -> Self {
-        Self { retry_after: Some(retry_after), ..Self::new(ProblemKind::Unavailable, detail) }
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(ProblemKind::Unavailable, detail)
+        }
     }
 
     /// 500; `detail` is logged, the client sees a generic text.
     pub fn internal(detail: impl fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
-        Self::new(ProblemKind::Internal, "the service failed unexpectedly; the request id identifies it in the logs")
+        Self::new(
+            ProblemKind::Internal,
+            "the service failed unexpectedly; the request id identifies it in the logs",
+        )
     }
 
     /// Adds an entry to `errors`.

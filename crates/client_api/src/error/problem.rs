@@ -31,12 +31,20 @@ pub struct FieldError {
 impl FieldError {
     /// A problem at `pointer` in the body.
     pub fn pointer(pointer: &str, detail: impl Into<String>) -> Self {
-        Self { pointer: Some(pointer.to_owned()), parameter: None, detail: detail.into() }
+        Self {
+            pointer: Some(pointer.to_owned()),
+            parameter: None,
+            detail: detail.into(),
+        }
     }
 
     /// A problem with query parameter or header `name`.
     pub fn parameter(name: &str, detail: impl Into<String>) -> Self {
-        Self { pointer: None, parameter: Some(name.to_owned()), detail: detail.into() }
+        Self {
+            pointer: None,
+            parameter: Some(name.to_owned()),
+            detail: detail.into(),
+        }
     }
 }
 

@@ -77,21 +77,29 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let message = inner.to_string();
         if let Some(field) = unknown_field(&message) {
             // serde_path_to_error's path already ends with the unknown key.
-            let at = if at.ends_with(&format!("/{field}")) { at } else { format!("{}/{field}", at.trim_end_matches('/')) };
+            let at = if at.ends_with(&format!("/{field}")) {
+                at
+            } else {
+                format!("{}/{field}", at.trim_end_matches('/'))
+            };
             if READ_ONLY_FIELDS.contains(&field.as_str()) {
                 malformed(&at, format!("{field} is read-only: the service maintains it"))
             } else {
                 malformed(&at, format!("{field} is not a field of this resource"))
             }
         } else if let Some(field) = missing_field(&message) {
-            malformed(&format!("{}/{field}", at.trim_end_matches('/')), format!("{field} is required"))
+            malformed(
+                &format!("{}/{field}", at.trim_end_matches('/')),
+                format!("{field} is required"),
+            )
         } else if inner.is_syntax() || inner.is_eof() {
             malformed("", format!("the body is not valid JSON: {message}"))
         } else {
             malformed(&at, strip_position(&message))
         }
     })?;
-    de.end().map_err(|e| malformed("", format!("the body is not valid JSON: {e}")))?;
+    de.end()
+        .map_err(|e| malformed("", format!("the body is not valid JSON: {e}")))?;
     Ok(value)
 }
 
@@ -136,8 +144,10 @@ impl<S: Send + Sync> FromRequest<S> for MergePatch {
         let value: serde_json::Value = parse_json(&bytes)?;
         match value {
             serde_json::Value::Object(map) => Ok(MergePatch(map)),
-            _ => Err(ApiError::new(ProblemKind::MalformedBody, "a merge patch must be a JSON object")
-                .with_error(FieldError::pointer("", "expected an object"))),
+            _ => Err(
+                ApiError::new(ProblemKind::MalformedBody, "a merge patch must be a JSON object")
+                    .with_error(FieldError::pointer("", "expected an object")),
+            ),
         }
     }
 }
@@ -145,12 +155,23 @@ impl<S: Send + Sync> FromRequest<S> for MergePatch {
 /// Parses a path segment as a UUID; anything else names no resource (404).
 fn path_uuid(text: &str, what: &str) -> Result<Uuid, ApiError> {
     Uuid::try_parse(text).map_err(|_| {
-        ApiError::new(ProblemKind::NotFound, format!("`{}` is not a {what} id (a UUID)", text.chars().take(64).collect::<String>()))
+        ApiError::new(
+            ProblemKind::NotFound,
+            format!(
+                "`{}` is not a {what} id (a UUID)",
+                text.chars().take(64).collect::<String>()
+            ),
+        )
     })
 }
 
 fn path_segments(parts: &Parts) -> Vec<String> {
-    parts.uri.path().split('/').map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()).collect()
+    parts
+        .uri
+        .path()
+        .split('/')
+        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect()
 }
 
 /// The `{id}` of `/v1/<collection>/{id}...` (the third path segment).
@@ -209,8 +230,13 @@ pub struct IdempotencyKey(pub Option<String>);
 impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let Some(value) = parts.headers.get("idempotency-key") else { return Ok(Self(None)) };
-        let text = value.to_str().ok().filter(|t| (1..=255).contains(&t.len()) && t.bytes().all(|b| (b'!'..=b'~').contains(&b)));
+        let Some(value) = parts.headers.get("idempotency-key") else {
+            return Ok(Self(None));
+        };
+        let text = value
+            .to_str()
+            .ok()
+            .filter(|t| (1..=255).contains(&t.len()) && t.bytes().all(|b| (b'!'..=b'~').contains(&b)));
         match text {
             Some(t) => Ok(Self(Some(t.to_owned()))),
             None => Err(ApiError::validation(vec![FieldError::parameter(
@@ -240,7 +266,9 @@ impl ReadToken {
 impl<S: Send + Sync> FromRequestParts<S> for ReadToken {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let Some(value) = parts.headers.get(TOKEN_HEADER) else { return Ok(Self(None)) };
+        let Some(value) = parts.headers.get(TOKEN_HEADER) else {
+            return Ok(Self(None));
+        };
         let text = value.to_str().unwrap_or("");
         text.parse::<ConsistencyToken>().map(|t| Self(Some(t))).map_err(|e| {
             ApiError::new(ProblemKind::InvalidConsistencyToken, e.to_string())

@@ -53,7 +53,9 @@ impl Keyed<'_> {
                  FROM client_api.idempotency_begin($1, $2, 'POST', $3, $4)",
             )
             .await?;
-        let row = tx.query_one(&statement, &[&self.principal, &key, &self.path, &self.fingerprint()]).await?;
+        let row = tx
+            .query_one(&statement, &[&self.principal, &key, &self.path, &self.fingerprint()])
+            .await?;
         let outcome: String = row.get(0);
         match outcome.as_str() {
             "new" => Ok(Begun::Proceed),
@@ -64,10 +66,10 @@ impl Keyed<'_> {
                 let mut headers = HeaderMap::new();
                 if let Some(map) = stored.as_object() {
                     for (name, value) in map {
-                        if let (Some(value), Ok(name)) = (value.as_str(), http::HeaderName::try_from(name.as_str())) {
-                            if let Ok(value) = HeaderValue::from_str(value) {
-                                headers.insert(name, value);
-                            }
+                        if let (Some(value), Ok(name)) = (value.as_str(), http::HeaderName::try_from(name.as_str()))
+                            && let Ok(value) = HeaderValue::from_str(value)
+                        {
+                            headers.insert(name, value);
                         }
                     }
                 }
@@ -79,7 +81,10 @@ impl Keyed<'_> {
                 ProblemKind::IdempotencyKeyReused,
                 "this Idempotency-Key was already used for a different request; use a new key",
             )),
-            _ => Err(ApiError::new(ProblemKind::Conflict, "this Idempotency-Key is already in use by this request")),
+            _ => Err(ApiError::new(
+                ProblemKind::Conflict,
+                "this Idempotency-Key is already in use by this request",
+            )),
         }
     }
 
@@ -101,7 +106,13 @@ impl Keyed<'_> {
             .await?;
         tx.execute(
             &statement,
-            &[&self.principal, &key, &status, &serde_json::Value::Object(stored), &response.body()],
+            &[
+                &self.principal,
+                &key,
+                &status,
+                &serde_json::Value::Object(stored),
+                &response.body(),
+            ],
         )
         .await?;
         Ok(())

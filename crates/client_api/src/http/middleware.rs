@@ -16,7 +16,10 @@ use crate::error::{ApiError, ProblemKind, REQUEST_ID};
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 fn well_formed(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// Assigns the request id, logs and measures the request.
@@ -76,10 +79,14 @@ pub async fn no_route() -> ApiError {
 
 /// 405 for known paths with another method.
 pub async fn wrong_method() -> ApiError {
-    ApiError::new(ProblemKind::MethodNotAllowed, "this resource does not support the method")
+    ApiError::new(
+        ProblemKind::MethodNotAllowed,
+        "this resource does not support the method",
+    )
 }
 
 /// 500 problem for a panicking handler (the panic is logged; the connection stays usable).
+#[allow(clippy::needless_pass_by_value)] // the signature CatchPanicLayer::custom requires
 pub fn panicked(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let text = payload
         .downcast_ref::<String>()

@@ -24,7 +24,11 @@ impl JsonResponse {
     /// Serialization failure (a bug).
     pub fn new<T: Serialize>(status: StatusCode, value: &T) -> Result<Self, ApiError> {
         let body = serde_json::to_vec(value).map_err(ApiError::internal)?;
-        Ok(Self { status, body, headers: HeaderMap::new() })
+        Ok(Self {
+            status,
+            body,
+            headers: HeaderMap::new(),
+        })
     }
 
     /// 200 with `value`.

@@ -21,15 +21,23 @@ use crate::http::{addresses, clients, contacts, hierarchy, links, middleware, op
 /// The application router.
 pub fn router(state: AppState, config: &HttpConfig) -> Router {
     let api = Router::new()
-        .route("/v1/clients", get(clients::list::list_clients).post(clients::create::create_client))
+        .route(
+            "/v1/clients",
+            get(clients::list::list_clients).post(clients::create::create_client),
+        )
         .route(
             "/v1/clients/{id}",
-            get(clients::get::get_client).patch(clients::update::update_client).delete(clients::delete::delete_client),
+            get(clients::get::get_client)
+                .patch(clients::update::update_client)
+                .delete(clients::delete::delete_client),
         )
         .route("/v1/clients/{id}/restore", post(clients::restore::restore_client))
         // Hierarchy.
         .route("/v1/clients/{id}/children", get(hierarchy::children::list_children))
-        .route("/v1/clients/{id}/descendants", get(hierarchy::descendants::list_descendants))
+        .route(
+            "/v1/clients/{id}/descendants",
+            get(hierarchy::descendants::list_descendants),
+        )
         .route("/v1/clients/{id}/ancestors", get(hierarchy::ancestors::list_ancestors))
         .route("/v1/clients/{id}/tree", get(hierarchy::tree::get_tree))
         .route("/v1/clients/{id}/moves", get(hierarchy::moves::list_moves))
@@ -38,31 +46,54 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
             "/v1/clients/{id}/risk-assessments",
             get(risk::list::list_risk_assessments).post(risk::create::create_risk_assessment),
         )
-        .route("/v1/clients/{id}/addresses", get(addresses::list::list_addresses).post(addresses::create::create_address))
+        .route(
+            "/v1/clients/{id}/addresses",
+            get(addresses::list::list_addresses).post(addresses::create::create_address),
+        )
         .route(
             "/v1/clients/{id}/addresses/{address_id}",
             patch(addresses::update::update_address).delete(addresses::delete::delete_address),
         )
         // Contacts and links.
-        .route("/v1/clients/{id}/contacts", get(links::list::list_client_contacts).post(links::create::link_contact))
+        .route(
+            "/v1/clients/{id}/contacts",
+            get(links::list::list_client_contacts).post(links::create::link_contact),
+        )
         .route(
             "/v1/clients/{id}/contacts/{link_id}",
             patch(links::update::update_link).delete(links::delete::unlink_contact),
         )
-        .route("/v1/contacts", get(contacts::list::list_contacts).post(contacts::create::create_contact))
+        .route(
+            "/v1/contacts",
+            get(contacts::list::list_contacts).post(contacts::create::create_contact),
+        )
         .route(
             "/v1/contacts/{id}",
-            get(contacts::get::get_contact).patch(contacts::update::update_contact).delete(contacts::delete::delete_contact),
+            get(contacts::get::get_contact)
+                .patch(contacts::update::update_contact)
+                .delete(contacts::delete::delete_contact),
         )
-        .route("/v1/contacts/{id}/clients", get(contacts::clients::list_contact_clients))
+        .route(
+            "/v1/contacts/{id}/clients",
+            get(contacts::clients::list_contact_clients),
+        )
         // Reports.
-        .route("/v1/reports/portfolio-summary", get(reports::portfolio_summary::portfolio_summary))
+        .route(
+            "/v1/reports/portfolio-summary",
+            get(reports::portfolio_summary::portfolio_summary),
+        )
         .route("/v1/reports/risk-reviews-due", get(reports::reviews_due::reviews_due))
         // Reference data.
         .route("/v1/reference/countries", get(reference::countries::list_countries))
         .route("/v1/reference/currencies", get(reference::currencies::list_currencies))
-        .route("/v1/reference/industry-codes", get(reference::industry_codes::list_industry_codes))
-        .route("/v1/reference/{vocabulary}", get(reference::vocabularies::get_vocabulary))
+        .route(
+            "/v1/reference/industry-codes",
+            get(reference::industry_codes::list_industry_codes),
+        )
+        .route(
+            "/v1/reference/{vocabulary}",
+            get(reference::vocabularies::get_vocabulary),
+        )
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(middleware::refused))

@@ -13,14 +13,20 @@ pub struct Sql {
 
 impl std::fmt::Debug for Sql {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sql").field("text", &self.text).field("params", &self.params.len()).finish()
+        f.debug_struct("Sql")
+            .field("text", &self.text)
+            .field("params", &self.params.len())
+            .finish()
     }
 }
 
 impl Sql {
     /// Starts with `text`.
     pub fn new(text: impl Into<String>) -> Self {
-        Self { text: text.into(), params: Vec::new() }
+        Self {
+            text: text.into(),
+            params: Vec::new(),
+        }
     }
 
     /// Binds `value` and returns its placeholder (`$n`).
@@ -54,7 +60,13 @@ pub fn like_escape(text: &str) -> String {
 
 /// Splits a comma-separated filter value (`status=active,suspended`).
 pub fn list(value: Option<&str>) -> Option<Vec<String>> {
-    value.map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+    value.map(|v| {
+        v.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
 }
 
 #[cfg(test)]

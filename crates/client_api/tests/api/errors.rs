@@ -13,11 +13,16 @@ async fn malformed_bodies_are_400_problems_that_point_at_the_value() {
     let send = |body: &'static str| {
         let headers = vec![("authorization", token.clone()), ("content-type", json_type.clone())];
         let app = &app;
-        async move { app.raw(Method::POST, "/v1/clients", body.as_bytes().to_vec(), &headers).await }
+        async move {
+            app.raw(Method::POST, "/v1/clients", body.as_bytes().to_vec(), &headers)
+                .await
+        }
     };
     send("{").await.assert_problem(400, "malformed-body");
     send("[]").await.assert_problem(400, "malformed-body");
-    send("{\"display_name\": \"x\", \"legal_name\": \"y\"} trailing").await.assert_problem(400, "malformed-body");
+    send("{\"display_name\": \"x\", \"legal_name\": \"y\"} trailing")
+        .await
+        .assert_problem(400, "malformed-body");
     let wrong_type = send("{\"display_name\": 12, \"legal_name\": \"y\"}").await;
     wrong_type.assert_problem(400, "malformed-body");
     assert_eq!(wrong_type.pointers(), vec!["/display_name"]);
@@ -26,37 +31,83 @@ async fn malformed_bodies_are_400_problems_that_point_at_the_value() {
     assert_eq!(missing.pointers(), vec!["/legal_name"]);
     let bad_uuid = send("{\"display_name\": \"x\", \"legal_name\": \"y\", \"parent_id\": \"nope\"}").await;
     assert_eq!(bad_uuid.pointers(), vec!["/parent_id"]);
-    let read_only = send("{\"display_name\": \"x\", \"legal_name\": \"y\", \"id\": \"0190c6a8-0000-7000-8000-000000000000\"}").await;
+    let read_only =
+        send("{\"display_name\": \"x\", \"legal_name\": \"y\", \"id\": \"0190c6a8-0000-7000-8000-000000000000\"}")
+            .await;
     read_only.assert_problem(400, "malformed-body");
     assert!(read_only.body["detail"].as_str().unwrap().contains("read-only"));
 
     // Media type and size.
-    let headers = vec![("authorization", token.clone()), ("content-type", "text/plain".to_owned())];
-    app.raw(Method::POST, "/v1/clients", b"{}".to_vec(), &headers).await.assert_problem(415, "unsupported-media-type");
+    let headers = vec![
+        ("authorization", token.clone()),
+        ("content-type", "text/plain".to_owned()),
+    ];
+    app.raw(Method::POST, "/v1/clients", b"{}".to_vec(), &headers)
+        .await
+        .assert_problem(415, "unsupported-media-type");
     let headers = vec![("authorization", token.clone())];
-    app.raw(Method::POST, "/v1/clients", b"{}".to_vec(), &headers).await.assert_problem(415, "unsupported-media-type");
-    let huge = format!("{{\"display_name\": \"{}\", \"legal_name\": \"y\"}}", "x".repeat(100_000));
+    app.raw(Method::POST, "/v1/clients", b"{}".to_vec(), &headers)
+        .await
+        .assert_problem(415, "unsupported-media-type");
+    let huge = format!(
+        "{{\"display_name\": \"{}\", \"legal_name\": \"y\"}}",
+        "x".repeat(100_000)
+    );
     let headers = vec![("authorization", token.clone()), ("content-type", json_type.clone())];
-    app.raw(Method::POST, "/v1/clients", huge.into_bytes(), &headers).await.assert_problem(413, "payload-too-large");
+    app.raw(Method::POST, "/v1/clients", huge.into_bytes(), &headers)
+        .await
+        .assert_problem(413, "payload-too-large");
 
     // Rule violations found by the database: 422 with the pointer, nothing written.
     for (body, pointer) in [
         (json!({"display_name": " padded", "legal_name": "y"}), "/display_name"),
-        (json!({"display_name": "x", "legal_name": "y", "lei": "ABCDEFGHIJKLMNOPQR00"}), "/lei"),
-        (json!({"display_name": "x", "legal_name": "y", "hq_country": "XX"}), "/hq_country"),
-        (json!({"display_name": "x", "legal_name": "y", "website": "ftp://x"}), "/website"),
-        (json!({"display_name": "x", "legal_name": "y", "revenue_amount": "12.5"}), "/revenue_amount"),
-        (json!({"display_name": "x", "legal_name": "y", "revenue_amount": "1e5", "revenue_currency": "EUR"}), "/revenue_amount"),
-        (json!({"display_name": "x", "legal_name": "y", "industry_code": "999999"}), "/industry_code"),
-        (json!({"display_name": "x", "legal_name": "y", "employee_count": -1}), "/employee_count"),
-        (json!({"display_name": "x", "legal_name": "y", "status": "dormant"}), "/status"),
-        (json!({"display_name": "x", "legal_name": "y", "registration_authority": "RA000585"}), "/registration_number"),
+        (
+            json!({"display_name": "x", "legal_name": "y", "lei": "ABCDEFGHIJKLMNOPQR00"}),
+            "/lei",
+        ),
+        (
+            json!({"display_name": "x", "legal_name": "y", "hq_country": "XX"}),
+            "/hq_country",
+        ),
+        (
+            json!({"display_name": "x", "legal_name": "y", "website": "ftp://x"}),
+            "/website",
+        ),
+        (
+            json!({"display_name": "x", "legal_name": "y", "revenue_amount": "12.5"}),
+            "/revenue_amount",
+        ),
+        (
+            json!({"display_name": "x", "legal_name": "y", "revenue_amount": "1e5", "revenue_currency": "EUR"}),
+            "/revenue_amount",
+        ),
+        (
+            json!({"display_name": "x", "legal_name": "y", "industry_code": "999999"}),
+            "/industry_code",
+        ),
+        (
+            json!({"display_name": "x", "legal_name": "y", "employee_count": -1}),
+            "/employee_count",
+        ),
+        (
+            json!({"display_name": "x", "legal_name": "y", "status": "dormant"}),
+            "/status",
+        ),
+        (
+            json!({"display_name": "x", "legal_name": "y", "registration_authority": "RA000585"}),
+            "/registration_number",
+        ),
     ] {
         let reply = app.post("/v1/clients", body.clone()).await;
         reply.assert_problem(422, "validation");
         assert_eq!(reply.pointers(), vec![pointer], "{body}");
     }
-    let parent = app.post("/v1/clients", json!({"display_name": "x", "legal_name": "y", "parent_id": uuid::Uuid::now_v7()})).await;
+    let parent = app
+        .post(
+            "/v1/clients",
+            json!({"display_name": "x", "legal_name": "y", "parent_id": uuid::Uuid::now_v7()}),
+        )
+        .await;
     parent.assert_problem(422, "validation");
     let list = app.call(Method::GET, "/v1/clients", None, &[]).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
@@ -72,10 +123,16 @@ async fn malformed_bodies_are_400_problems_that_point_at_the_value() {
 async fn bad_ids_routes_and_methods_are_404_and_405_problems() {
     let app = TestApp::new().await;
     app.get("/v1/clients/not-a-uuid").await.assert_problem(404, "not-found");
-    app.get("/v1/clients/0190c6a8-0000-7000-8000-000000000000").await.assert_problem(404, "not-found");
-    app.get("/v1/clients/0190c6a8-0000-7000-8000-000000000000/children").await.assert_problem(404, "not-found");
+    app.get("/v1/clients/0190c6a8-0000-7000-8000-000000000000")
+        .await
+        .assert_problem(404, "not-found");
+    app.get("/v1/clients/0190c6a8-0000-7000-8000-000000000000/children")
+        .await
+        .assert_problem(404, "not-found");
     app.get("/v1/nothing-here").await.assert_problem(404, "not-found");
-    app.call(Method::PUT, "/v1/clients", None, &[]).await.assert_problem(405, "method-not-allowed");
+    app.call(Method::PUT, "/v1/clients", None, &[])
+        .await
+        .assert_problem(405, "method-not-allowed");
     app.get("/v1/reference/planets").await.assert_problem(404, "not-found");
 }
 
@@ -93,20 +150,34 @@ async fn tokens_are_checked_for_signature_issuer_audience_expiry_and_scope() {
     missing.assert_problem(401, "unauthorized");
     assert!(missing.header("www-authenticate").is_some());
     call(Some("Basic abc".into())).await.assert_problem(401, "unauthorized");
-    call(Some("Bearer not.a.jwt".into())).await.assert_problem(401, "unauthorized");
+    call(Some("Bearer not.a.jwt".into()))
+        .await
+        .assert_problem(401, "unauthorized");
     // A token signed by another key.
     let other_dir = tempfile::tempdir().unwrap();
     let other = client_api::auth::dev::DevKey::load_or_create(other_dir.path()).unwrap();
     let foreign = secrecy::ExposeSecret::expose_secret(&other.token("x", &["clients:read"], 60).unwrap()).to_owned();
-    call(Some(format!("Bearer {foreign}"))).await.assert_problem(401, "unauthorized");
+    call(Some(format!("Bearer {foreign}")))
+        .await
+        .assert_problem(401, "unauthorized");
     // Only the write scope cannot read; only the read scope cannot write.
     let writer = app.token_for("w", &["clients:write"]);
-    call(Some(format!("Bearer {writer}"))).await.assert_problem(403, "forbidden");
-    let reader = app.token_for("r", &["clients:read"]);
-    let headers = vec![("authorization", format!("Bearer {reader}")), ("content-type", "application/json".to_owned())];
-    app.raw(Method::POST, "/v1/clients", br#"{"display_name":"a","legal_name":"b"}"#.to_vec(), &headers)
+    call(Some(format!("Bearer {writer}")))
         .await
         .assert_problem(403, "forbidden");
+    let reader = app.token_for("r", &["clients:read"]);
+    let headers = vec![
+        ("authorization", format!("Bearer {reader}")),
+        ("content-type", "application/json".to_owned()),
+    ];
+    app.raw(
+        Method::POST,
+        "/v1/clients",
+        br#"{"display_name":"a","legal_name":"b"}"#.to_vec(),
+        &headers,
+    )
+    .await
+    .assert_problem(403, "forbidden");
     let ok = call(Some(format!("Bearer {reader}"))).await;
     assert_eq!(ok.status, StatusCode::OK);
 }
@@ -130,6 +201,13 @@ async fn operations_endpoints_answer_without_a_token() {
     assert!(js.raw.len() > 500_000);
     let problem = app.raw(Method::GET, "/problems/hierarchy-cycle", Vec::new(), &[]).await;
     assert!(String::from_utf8_lossy(&problem.raw).contains("Hierarchy cycle"));
-    let id = app.raw(Method::GET, "/healthz", Vec::new(), &[("x-request-id", "abc-123".into())]).await;
+    let id = app
+        .raw(
+            Method::GET,
+            "/healthz",
+            Vec::new(),
+            &[("x-request-id", "abc-123".into())],
+        )
+        .await;
     assert_eq!(id.header("x-request-id").as_deref(), Some("abc-123"));
 }

@@ -9,10 +9,20 @@ use crate::support::TestApp;
 async fn group(app: &TestApp) -> (std::collections::HashMap<String, String>, String) {
     let mut ids: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     let mut token = String::new();
-    for (name, parent) in [("Root", None), ("A", Some("Root")), ("B", Some("Root")), ("A1", Some("A")), ("A2", Some("A")), ("A2x", Some("A2"))] {
+    for (name, parent) in [
+        ("Root", None),
+        ("A", Some("Root")),
+        ("B", Some("Root")),
+        ("A1", Some("A")),
+        ("A2", Some("A")),
+        ("A2x", Some("A2")),
+    ] {
         let parent_id = parent.map(|p| ids[p].clone());
         let reply = app
-            .post("/v1/clients", json!({"display_name": name, "legal_name": name, "parent_id": parent_id}))
+            .post(
+                "/v1/clients",
+                json!({"display_name": name, "legal_name": name, "parent_id": parent_id}),
+            )
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         token = reply.header("pcc-consistency-token").unwrap();
@@ -22,7 +32,12 @@ async fn group(app: &TestApp) -> (std::collections::HashMap<String, String>, Str
 }
 
 fn names(body: &Value) -> Vec<String> {
-    body["items"].as_array().unwrap().iter().map(|c| c["display_name"].as_str().unwrap().to_owned()).collect()
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["display_name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
@@ -32,10 +47,16 @@ async fn children_descendants_ancestors_and_tree() {
     let get = |uri: String| {
         let app = &app;
         let token = token.clone();
-        async move { app.call(Method::GET, &uri, None, &[("pcc-consistency-token", &token)]).await }
+        async move {
+            app.call(Method::GET, &uri, None, &[("pcc-consistency-token", &token)])
+                .await
+        }
     };
     let root = &ids["Root"];
-    assert_eq!(names(&get(format!("/v1/clients/{root}/children")).await.body), ["A", "B"]);
+    assert_eq!(
+        names(&get(format!("/v1/clients/{root}/children")).await.body),
+        ["A", "B"]
+    );
     let all = get(format!("/v1/clients/{root}/descendants")).await;
     assert_eq!(names(&all.body), ["A", "A1", "A2", "A2x", "B"], "depth first, by path");
     let shallow = get(format!("/v1/clients/{root}/descendants?max_depth=1")).await;
@@ -53,11 +74,16 @@ async fn children_descendants_ancestors_and_tree() {
         }
     }
     assert_eq!(paged, names(&all.body));
-    get(format!("/v1/clients/{root}/descendants?max_depth=16")).await.assert_problem(422, "validation");
+    get(format!("/v1/clients/{root}/descendants?max_depth=16"))
+        .await
+        .assert_problem(422, "validation");
 
     let ancestors = get(format!("/v1/clients/{}/ancestors", ids["A2x"])).await;
     assert_eq!(names(&ancestors.body), ["Root", "A", "A2"]);
-    assert_eq!(names(&get(format!("/v1/clients/{root}/ancestors")).await.body), Vec::<String>::new());
+    assert_eq!(
+        names(&get(format!("/v1/clients/{root}/ancestors")).await.body),
+        Vec::<String>::new()
+    );
 
     let tree = get(format!("/v1/clients/{root}/tree?max_depth=2")).await;
     assert_eq!(tree.status, StatusCode::OK, "{}", tree.body);

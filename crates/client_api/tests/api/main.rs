@@ -5,6 +5,7 @@ mod clients;
 mod concurrency;
 mod contacts;
 mod errors;
+mod full_stack;
 mod hierarchy;
 mod metadata;
 mod support;

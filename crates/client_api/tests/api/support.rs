@@ -56,11 +56,22 @@ impl Reply {
     #[track_caller]
     pub fn assert_problem(&self, status: u16, slug: &str) -> &Self {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
-        assert_eq!(self.header("content-type").as_deref(), Some("application/problem+json"), "body: {}", self.body);
+        assert_eq!(
+            self.header("content-type").as_deref(),
+            Some("application/problem+json"),
+            "body: {}",
+            self.body
+        );
         assert_eq!(self.body["type"], format!("/problems/{slug}"), "body: {}", self.body);
         assert_eq!(self.body["status"], status);
         assert!(self.body["title"].is_string() && self.body["detail"].is_string());
-        assert!(self.body["instance"].as_str().is_some_and(|i| i.starts_with("urn:request:")), "body: {}", self.body);
+        assert!(
+            self.body["instance"]
+                .as_str()
+                .is_some_and(|i| i.starts_with("urn:request:")),
+            "body: {}",
+            self.body
+        );
         self
     }
 
@@ -68,7 +79,11 @@ impl Reply {
     pub fn pointers(&self) -> Vec<String> {
         self.body["errors"]
             .as_array()
-            .map(|a| a.iter().filter_map(|e| e["pointer"].as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["pointer"].as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -77,29 +92,39 @@ async fn migrate(db: &TestDatabase) {
     let mut client = db.connect().await;
     let files = migrations::load(&migrations_dir()).unwrap_or_else(|e| panic!("{e}"));
     apply::provision(&client).await.unwrap_or_else(|e| panic!("{e}"));
-    apply::apply(&mut client, &files).await.unwrap_or_else(|e| panic!("{e}"));
-    apply::grant_service_role(&client).await.unwrap_or_else(|e| panic!("{e}"));
+    apply::apply(&mut client, &files)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    apply::grant_service_role(&client)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     // Roles are cluster-wide: create the login once per test binary (concurrent ALTER ROLE would collide).
     static LOGIN_CREATED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-    LOGIN_CREATED.get_or_init(|| async {
-    client
-        .batch_execute(&format!(
-            "DO $$ BEGIN CREATE ROLE {LOGIN} LOGIN IN ROLE {SERVICE_ROLE}; \
+    LOGIN_CREATED
+        .get_or_init(|| async {
+            client
+                .batch_execute(&format!(
+                    "DO $$ BEGIN CREATE ROLE {LOGIN} LOGIN IN ROLE {SERVICE_ROLE}; \
              EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$; \
              ALTER ROLE {LOGIN} PASSWORD '{}'",
-            login_password()
-        ))
-        .await
-        .expect("creating the service login");
-    }).await;
+                    login_password()
+                ))
+                .await
+                .expect("creating the service login");
+        })
+        .await;
 }
 
 fn spec(db: &TestDatabase, target: Target) -> conninfo::ConnSpec {
     let url = db.libpq_url(target);
     let mut spec = conninfo::ConnSpec::parse(url.expose_secret()).expect("test database URL");
-    spec = spec.with_user(LOGIN.to_owned()).with_password(secrecy::SecretString::from(login_password().to_owned()));
+    spec = spec
+        .with_user(LOGIN.to_owned())
+        .with_password(secrecy::SecretString::from(login_password().to_owned()));
     if let Some(ca) = db.cluster().ca_cert() {
-        spec = spec.with_ssl_mode(conninfo::SslMode::VerifyCa).with_root_cert(ca.to_owned());
+        spec = spec
+            .with_ssl_mode(conninfo::SslMode::VerifyCa)
+            .with_root_cert(ca.to_owned());
     }
     spec
 }
@@ -113,14 +138,29 @@ impl TestApp {
     /// As [`TestApp::new`], adjusting the database and HTTP settings first.
     pub async fn with(adjust: impl FnOnce(&mut (DbConfig, HttpConfig))) -> Self {
         // Service logs in the test output (shown for failing tests only).
-        let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn,client_api=info").try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter("warn,client_api=info")
+            .try_init();
         let db = database().await;
         migrate(&db).await;
         // Wait until the replica has the migrated database (reads of the service go there).
         let replica = db.connect_replica().await;
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while replica.query_opt("SELECT 1 FROM pg_catalog.pg_class WHERE relname = 'idempotency_key'", &[]).await.ok().flatten().is_none() {
-            assert!(std::time::Instant::now() < deadline, "replica did not replay the migrations");
+        while replica
+            .query_opt(
+                "SELECT 1 FROM pg_catalog.pg_class WHERE relname = 'idempotency_key'",
+                &[],
+            )
+            .await
+            .ok()
+            .flatten()
+            .is_none()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "replica did not replay the migrations"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let mut settings = (
@@ -140,9 +180,13 @@ impl TestApp {
         let (db_config, http) = settings;
         let dir = tempfile::tempdir().expect("tempdir");
         let key = DevKey::load_or_create(dir.path()).expect("dev key");
-        let keys = KeySet::load(JwksSource::File(key.jwks_path().to_owned())).await.expect("jwks");
+        let keys = KeySet::load(JwksSource::File(key.jwks_path().to_owned()))
+            .await
+            .expect("jwks");
         let auth = Authenticator::new(keys, DEV_ISSUER.to_owned(), DEV_AUDIENCE.to_owned());
-        let pools = client_api::run::connect(&db_config).await.expect("connecting the service");
+        let pools = client_api::run::connect(&db_config)
+            .await
+            .expect("connecting the service");
         client_api::db::spawn_monitor(
             pools.primary_pool().clone(),
             pools.replica_pool().cloned(),
@@ -152,12 +196,23 @@ impl TestApp {
         );
         let state = AppState::new(pools, Arc::new(auth), None);
         let router = client_api::http::router(state.clone(), &http);
-        Self { db, state, router, http, key, _dir: dir }
+        Self {
+            db,
+            state,
+            router,
+            http,
+            key,
+            _dir: dir,
+        }
     }
 
     /// A token for `subject` with `scopes`.
     pub fn token_for(&self, subject: &str, scopes: &[&str]) -> String {
-        self.key.token(subject, scopes, 3600).expect("token").expose_secret().to_owned()
+        self.key
+            .token(subject, scopes, 3600)
+            .expect("token")
+            .expose_secret()
+            .to_owned()
     }
 
     /// A token with both scopes.
@@ -170,7 +225,11 @@ impl TestApp {
         let token = self.token();
         let mut all: Vec<(&str, String)> = vec![("authorization", format!("Bearer {token}"))];
         if body.is_some() {
-            let media = if method == Method::PATCH { "application/merge-patch+json" } else { "application/json" };
+            let media = if method == Method::PATCH {
+                "application/merge-patch+json"
+            } else {
+                "application/json"
+            };
             all.push(("content-type", media.to_owned()));
         }
         all.extend(headers.iter().map(|(k, v)| (*k, (*v).to_owned())));
@@ -184,12 +243,26 @@ impl TestApp {
         for (name, value) in headers {
             request = request.header(*name, value);
         }
-        let response = self.router.clone().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
         let status = response.status();
         let headers = response.headers().clone();
-        let raw = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes().to_vec();
+        let raw = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
         let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-        Reply { status, headers, body, raw }
+        Reply {
+            status,
+            headers,
+            body,
+            raw,
+        }
     }
 
     pub async fn get(&self, uri: &str) -> Reply {
@@ -203,7 +276,10 @@ impl TestApp {
     /// Creates a client and returns its representation.
     pub async fn create_client(&self, name: &str, parent: Option<&str>) -> Value {
         let reply = self
-            .post("/v1/clients", serde_json::json!({ "display_name": name, "legal_name": format!("{name} Ltd"), "parent_id": parent }))
+            .post(
+                "/v1/clients",
+                serde_json::json!({ "display_name": name, "legal_name": format!("{name} Ltd"), "parent_id": parent }),
+            )
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         reply.body

@@ -31,7 +31,12 @@ pub async fn create_address(
 ) -> Result<Response, ApiError> {
     let path = format!("/v1/clients/{id}/addresses");
     let tx = app.db.write(&principal.subject).await?;
-    let keyed = Keyed { principal: &principal.subject, key: key.as_deref(), path: &path, body: &raw };
+    let keyed = Keyed {
+        principal: &principal.subject,
+        key: key.as_deref(),
+        path: &path,
+        body: &raw,
+    };
     if let Begun::Replay(stored) = keyed.begin(&tx).await? {
         let token = tx.commit().await?;
         return Ok(stored.token(token).into_response());
@@ -45,7 +50,18 @@ pub async fn create_address(
     let row = tx
         .query_one(
             &statement,
-            &[&Uuid::now_v7(), &id, &f.address_type, &f.line1, &f.line2, &f.line3, &f.city, &f.region, &f.postal_code, &f.country_code],
+            &[
+                &Uuid::now_v7(),
+                &id,
+                &f.address_type,
+                &f.line1,
+                &f.line2,
+                &f.line3,
+                &f.city,
+                &f.region,
+                &f.postal_code,
+                &f.country_code,
+            ],
         )
         .await?;
     let address = Address::from_row(&row).map_err(ApiError::internal)?;

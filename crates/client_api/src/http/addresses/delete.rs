@@ -31,11 +31,19 @@ pub async fn delete_address(
     let tx = app.db.write(&principal.subject).await?;
     let current = super::load(&tx, client_id, address_id).await?;
     if !condition.matches(current.version) {
-        return Err(ApiError::new(ProblemKind::PreconditionFailed, format!("address {address_id} changed since you read it")));
+        return Err(ApiError::new(
+            ProblemKind::PreconditionFailed,
+            format!("address {address_id} changed since you read it"),
+        ));
     }
-    let statement = tx.prepare_cached("DELETE FROM client_api.client_address WHERE id = $1 AND version = $2").await?;
+    let statement = tx
+        .prepare_cached("DELETE FROM client_api.client_address WHERE id = $1 AND version = $2")
+        .await?;
     if tx.execute(&statement, &[&address_id, &current.version]).await? == 0 {
-        return Err(ApiError::new(ProblemKind::PreconditionFailed, format!("address {address_id} changed concurrently")));
+        return Err(ApiError::new(
+            ProblemKind::PreconditionFailed,
+            format!("address {address_id} changed concurrently"),
+        ));
     }
     let token = tx.commit().await?;
     Ok(no_content(token))

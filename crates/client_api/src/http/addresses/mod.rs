@@ -17,7 +17,8 @@ use crate::error::ApiError;
 /// # Errors
 /// 404 when either does not exist or the address belongs to another client.
 pub async fn load(conn: &Session, client_id: Uuid, address_id: Uuid) -> Result<Address, ApiError> {
-    let sql = format!("SELECT {ADDRESS_COLUMNS} FROM client_api.client_address AS a WHERE a.id = $1 AND a.client_id = $2");
+    let sql =
+        format!("SELECT {ADDRESS_COLUMNS} FROM client_api.client_address AS a WHERE a.id = $1 AND a.client_id = $2");
     let statement = conn.prepare_cached(&sql).await?;
     let row = conn
         .query_opt(&statement, &[&address_id, &client_id])

@@ -33,7 +33,10 @@ pub async fn update_address(
     let tx = app.db.write(&principal.subject).await?;
     let current = super::load(&tx, client_id, address_id).await?;
     if !condition.matches(current.version) {
-        return Err(ApiError::new(ProblemKind::PreconditionFailed, format!("address {address_id} changed since you read it")));
+        return Err(ApiError::new(
+            ProblemKind::PreconditionFailed,
+            format!("address {address_id} changed since you read it"),
+        ));
     }
     let mut document = current.writable();
     merge_patch::apply(&mut document, &serde_json::Value::Object(patch));
@@ -46,11 +49,30 @@ pub async fn update_address(
     let row = tx
         .query_opt(
             &statement,
-            &[&address_id, &current.version, &f.address_type, &f.line1, &f.line2, &f.line3, &f.city, &f.region, &f.postal_code, &f.country_code],
+            &[
+                &address_id,
+                &current.version,
+                &f.address_type,
+                &f.line1,
+                &f.line2,
+                &f.line3,
+                &f.city,
+                &f.region,
+                &f.postal_code,
+                &f.country_code,
+            ],
         )
         .await?
-        .ok_or_else(|| ApiError::new(ProblemKind::PreconditionFailed, format!("address {address_id} changed concurrently")))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                ProblemKind::PreconditionFailed,
+                format!("address {address_id} changed concurrently"),
+            )
+        })?;
     let address = Address::from_row(&row).map_err(ApiError::internal)?;
     let token = tx.commit().await?;
-    Ok(JsonResponse::ok(&address)?.etag(&etag::format(address.version)).token(token).into_response())
+    Ok(JsonResponse::ok(&address)?
+        .etag(&etag::format(address.version))
+        .token(token)
+        .into_response())
 }

@@ -34,7 +34,12 @@ pub async fn create_client(
 ) -> Result<Response, ApiError> {
     let fields = fields.normalize()?;
     let tx = app.db.write(&principal.subject).await?;
-    let keyed = Keyed { principal: &principal.subject, key: key.as_deref(), path: "/v1/clients", body: &raw };
+    let keyed = Keyed {
+        principal: &principal.subject,
+        key: key.as_deref(),
+        path: "/v1/clients",
+        body: &raw,
+    };
     if let Begun::Replay(stored) = keyed.begin(&tx).await? {
         let token = tx.commit().await?;
         return Ok(stored.token(token).into_response());
@@ -53,9 +58,23 @@ pub async fn create_client(
         .query_one(
             &statement,
             &[
-                &id, &f.display_name, &f.legal_name, &f.lei, &f.registration_authority, &f.registration_number,
-                &f.incorporation_country, &f.hq_country, &f.website, &f.status, &f.owner, &f.parent_id,
-                &f.industry_scheme, &f.industry_code, &f.employee_count, &f.revenue_amount, &f.revenue_currency,
+                &id,
+                &f.display_name,
+                &f.legal_name,
+                &f.lei,
+                &f.registration_authority,
+                &f.registration_number,
+                &f.incorporation_country,
+                &f.hq_country,
+                &f.website,
+                &f.status,
+                &f.owner,
+                &f.parent_id,
+                &f.industry_scheme,
+                &f.industry_code,
+                &f.employee_count,
+                &f.revenue_amount,
+                &f.revenue_currency,
                 &f.revenue_fiscal_year,
             ],
         )

@@ -92,10 +92,17 @@ pub async fn list_clients(
         "name" => (SortKey::Name, "c.display_name"),
         "created_at" => (SortKey::Created, "c.created_at"),
         "updated_at" => (SortKey::Updated, "c.updated_at"),
-        _ => return Err(ApiError::invalid_parameter("sort", "must be name, created_at or updated_at, optionally with a leading -")),
+        _ => {
+            return Err(ApiError::invalid_parameter(
+                "sort",
+                "must be name, created_at or updated_at, optionally with a leading -",
+            ));
+        }
     };
 
-    let mut sql = Sql::new(format!("SELECT {CLIENT_COLUMNS} FROM client_api.client AS c WHERE c.deleted_at IS NULL"));
+    let mut sql = Sql::new(format!(
+        "SELECT {CLIENT_COLUMNS} FROM client_api.client AS c WHERE c.deleted_at IS NULL"
+    ));
     if let Some(values) = list(p.status.as_deref()) {
         let at = sql.bind(values);
         sql.push(&format!(" AND c.status = ANY({at})"));
@@ -105,13 +112,23 @@ pub async fn list_clients(
         sql.push(&format!(" AND c.hq_country = ANY({at})"));
     }
     if let Some(prefix) = &p.industry {
-        if prefix.is_empty() || prefix.len() > 16 || !prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
-            return Err(ApiError::invalid_parameter("industry", "must be an industry code prefix such as 5415"));
+        if prefix.is_empty()
+            || prefix.len() > 16
+            || !prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        {
+            return Err(ApiError::invalid_parameter(
+                "industry",
+                "must be an industry code prefix such as 5415",
+            ));
         }
         let scheme = sql.bind(p.industry_scheme.clone().unwrap_or_else(|| "naics_2022".to_owned()));
         let low = sql.bind(prefix.to_ascii_uppercase());
         let high = sql.bind(format!("{}~", prefix.to_ascii_uppercase()));
-        sql.push(&format!(" AND c.industry_scheme = {scheme} AND c.industry_code >= {low} AND c.industry_code < {high}"));
+        sql.push(&format!(
+            " AND c.industry_scheme = {scheme} AND c.industry_code >= {low} AND c.industry_code < {high}"
+        ));
     }
     if let Some(values) = list(p.risk.as_deref()) {
         let at = sql.bind(values);
@@ -145,21 +162,42 @@ pub async fn list_clients(
         ));
     }
     if let Some(since) = &p.updated_since {
-        let at = format::parse_timestamp(since)
-            .ok_or_else(|| ApiError::invalid_parameter("updated_since", "must be an RFC 3339 time such as 2026-01-31T00:00:00Z"))?;
+        let at = format::parse_timestamp(since).ok_or_else(|| {
+            ApiError::invalid_parameter("updated_since", "must be an RFC 3339 time such as 2026-01-31T00:00:00Z")
+        })?;
         let at = sql.bind(at);
         sql.push(&format!(" AND c.updated_at >= {at}"));
     }
 
     let query_id = cursor::fingerprint(&[
-        "clients", &format!("{:?}", (&p.status, &p.country, &p.industry, &p.industry_scheme, &p.risk, &p.size_band)),
-        &format!("{:?}", (&p.parent, &p.root, &p.owner, &p.q, &p.updated_since)), sort_text,
+        "clients",
+        &format!(
+            "{:?}",
+            (
+                &p.status,
+                &p.country,
+                &p.industry,
+                &p.industry_scheme,
+                &p.risk,
+                &p.size_band
+            )
+        ),
+        &format!("{:?}", (&p.parent, &p.root, &p.owner, &p.q, &p.updated_since)),
+        sort_text,
     ]);
     let op = if descending { "<" } else { ">" };
     if let Some(text) = &p.cursor {
         let key_values = cursor::decode(text, &query_id, 2)?;
-        let bad = || ApiError::new(crate::error::ProblemKind::InvalidCursor, "the cursor is not one this service issued");
-        let last_id = key_values[1].as_str().and_then(|s| Uuid::try_parse(s).ok()).ok_or_else(bad)?;
+        let bad = || {
+            ApiError::new(
+                crate::error::ProblemKind::InvalidCursor,
+                "the cursor is not one this service issued",
+            )
+        };
+        let last_id = key_values[1]
+            .as_str()
+            .and_then(|s| Uuid::try_parse(s).ok())
+            .ok_or_else(bad)?;
         let last_key = key_values[0].as_str().ok_or_else(bad)?;
         let id_at = sql.bind(last_id);
         let key_at = match key {
@@ -170,13 +208,19 @@ pub async fn list_clients(
     }
     let direction = if descending { "DESC" } else { "ASC" };
     let limit_at = sql.bind(limit + 1);
-    sql.push(&format!(" ORDER BY {column} {direction}, c.id {direction} LIMIT {limit_at}"));
+    sql.push(&format!(
+        " ORDER BY {column} {direction}, c.id {direction} LIMIT {limit_at}"
+    ));
 
     let conn = app.db.read(token.or(Consistency::Any)).await?;
     let statement = conn.prepare_cached(&sql.text).await?;
     let rows = conn.query(&statement, &sql.params()).await?;
     drop(conn);
-    let mut items = rows.iter().map(Client::from_row).collect::<Result<Vec<_>, _>>().map_err(ApiError::internal)?;
+    let mut items = rows
+        .iter()
+        .map(Client::from_row)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::internal)?;
     let next_cursor = if items.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
         items.pop();
         items.last().map(|last| {

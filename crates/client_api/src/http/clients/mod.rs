@@ -25,7 +25,10 @@ pub fn location(id: Uuid) -> String {
 pub async fn load(conn: &Session, id: Uuid) -> Result<Client, ApiError> {
     let sql = format!("SELECT {CLIENT_COLUMNS} FROM client_api.client AS c WHERE c.id = $1");
     let statement = conn.prepare_cached(&sql).await?;
-    let row = conn.query_opt(&statement, &[&id]).await?.ok_or_else(|| ApiError::not_found("client", id))?;
+    let row = conn
+        .query_opt(&statement, &[&id])
+        .await?
+        .ok_or_else(|| ApiError::not_found("client", id))?;
     Client::from_row(&row).map_err(ApiError::internal)
 }
 
@@ -46,8 +49,9 @@ pub async fn load_live(conn: &Session, id: Uuid) -> Result<Client, ApiError> {
 /// # Errors
 /// 404.
 pub async fn ensure_exists(conn: &Session, id: Uuid) -> Result<(), ApiError> {
-    let statement =
-        conn.prepare_cached("SELECT 1 FROM client_api.client WHERE id = $1 AND deleted_at IS NULL").await?;
+    let statement = conn
+        .prepare_cached("SELECT 1 FROM client_api.client WHERE id = $1 AND deleted_at IS NULL")
+        .await?;
     match conn.query_opt(&statement, &[&id]).await? {
         Some(_) => Ok(()),
         None => Err(ApiError::not_found("client", id)),

@@ -41,5 +41,8 @@ pub async fn restore_client(
     let client = Client::from_row(&row).map_err(ApiError::internal)?;
     let token = tx.commit().await?;
     tracing::info!(client.id = %id, "client restored");
-    Ok(JsonResponse::ok(&client)?.etag(&client.etag()).token(token).into_response())
+    Ok(JsonResponse::ok(&client)?
+        .etag(&client.etag())
+        .token(token)
+        .into_response())
 }

@@ -56,7 +56,10 @@ pub async fn update_client(
         ));
     }
     if current.deleted_at.is_some() {
-        return Err(ApiError::new(ProblemKind::Deleted, format!("client {id} is deleted: restore it before changing it")));
+        return Err(ApiError::new(
+            ProblemKind::Deleted,
+            format!("client {id} is deleted: restore it before changing it"),
+        ));
     }
     let mut document = current.writable();
     merge_patch::apply(&mut document, &serde_json::Value::Object(patch));
@@ -84,16 +87,38 @@ pub async fn update_client(
         .query_opt(
             &statement,
             &[
-                &id, &version, &f.display_name, &f.legal_name, &f.lei, &f.registration_authority,
-                &f.registration_number, &f.incorporation_country, &f.hq_country, &f.website, &f.status, &f.owner,
-                &f.industry_scheme, &f.industry_code, &f.employee_count, &f.revenue_amount, &f.revenue_currency,
+                &id,
+                &version,
+                &f.display_name,
+                &f.legal_name,
+                &f.lei,
+                &f.registration_authority,
+                &f.registration_number,
+                &f.incorporation_country,
+                &f.hq_country,
+                &f.website,
+                &f.status,
+                &f.owner,
+                &f.industry_scheme,
+                &f.industry_code,
+                &f.employee_count,
+                &f.revenue_amount,
+                &f.revenue_currency,
                 &f.revenue_fiscal_year,
             ],
         )
         .await?
-        .ok_or_else(|| ApiError::new(ProblemKind::PreconditionFailed, format!("client {id} changed concurrently")))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                ProblemKind::PreconditionFailed,
+                format!("client {id} changed concurrently"),
+            )
+        })?;
     let client = Client::from_row(&row).map_err(ApiError::internal)?;
     let token = tx.commit().await?;
     tracing::info!(client.id = %id, client.version = client.version, "client updated");
-    Ok(JsonResponse::ok(&client)?.etag(&client.etag()).token(token).into_response())
+    Ok(JsonResponse::ok(&client)?
+        .etag(&client.etag())
+        .token(token)
+        .into_response())
 }

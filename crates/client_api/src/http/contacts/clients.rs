@@ -54,5 +54,9 @@ pub async fn list_contact_clients(
         link.client_display_name = Some(row.get("display_name"));
         items.push(link);
     }
-    Ok(JsonResponse::ok(&Page { items, next_cursor: None })?.into_response())
+    Ok(JsonResponse::ok(&Page {
+        items,
+        next_cursor: None,
+    })?
+    .into_response())
 }

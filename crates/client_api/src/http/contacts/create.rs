@@ -29,7 +29,12 @@ pub async fn create_contact(
     JsonBody(f, raw): JsonBody<ContactFields>,
 ) -> Result<Response, ApiError> {
     let tx = app.db.write(&principal.subject).await?;
-    let keyed = Keyed { principal: &principal.subject, key: key.as_deref(), path: "/v1/contacts", body: &raw };
+    let keyed = Keyed {
+        principal: &principal.subject,
+        key: key.as_deref(),
+        path: "/v1/contacts",
+        body: &raw,
+    };
     if let Begun::Replay(stored) = keyed.begin(&tx).await? {
         let token = tx.commit().await?;
         return Ok(stored.token(token).into_response());
@@ -40,7 +45,17 @@ pub async fn create_contact(
     );
     let statement = tx.prepare_cached(&sql).await?;
     let row = tx
-        .query_one(&statement, &[&Uuid::now_v7(), &f.given_name, &f.family_name, &f.email, &f.phone, &f.job_title])
+        .query_one(
+            &statement,
+            &[
+                &Uuid::now_v7(),
+                &f.given_name,
+                &f.family_name,
+                &f.email,
+                &f.phone,
+                &f.job_title,
+            ],
+        )
         .await?;
     let contact = Contact::from_row(&row).map_err(ApiError::internal)?;
     let response = JsonResponse::new(StatusCode::CREATED, &contact)?

@@ -30,7 +30,10 @@ pub async fn delete_contact(
     let tx = app.db.write(&principal.subject).await?;
     let current = super::load_live(&tx, id).await?;
     if !condition.matches(current.version) {
-        return Err(ApiError::new(ProblemKind::PreconditionFailed, format!("contact {id} changed since you read it")));
+        return Err(ApiError::new(
+            ProblemKind::PreconditionFailed,
+            format!("contact {id} changed since you read it"),
+        ));
     }
     // End current links first (those of live clients: links of a deleted client are frozen with it), since
     // the links trigger refuses changes once the contact is deleted. Links that
@@ -48,7 +51,10 @@ pub async fn delete_contact(
         .prepare_cached("UPDATE client_api.contact SET deleted_at = now() WHERE id = $1 AND version = $2")
         .await?;
     if tx.execute(&statement, &[&id, &current.version]).await? == 0 {
-        return Err(ApiError::new(ProblemKind::PreconditionFailed, format!("contact {id} changed concurrently")));
+        return Err(ApiError::new(
+            ProblemKind::PreconditionFailed,
+            format!("contact {id} changed concurrently"),
+        ));
     }
     let token = tx.commit().await?;
     Ok(no_content(token))

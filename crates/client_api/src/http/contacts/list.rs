@@ -75,17 +75,26 @@ pub async fn list_contacts(
         Some((f, g, l)) => (Some(f), g, Some(l)),
         None => (None, None, None),
     };
-    let rows = conn.query(&statement, &[&like, &family, &given, &last, &(limit + 1)]).await?;
+    let rows = conn
+        .query(&statement, &[&like, &family, &given, &last, &(limit + 1)])
+        .await?;
     drop(conn);
-    let mut items = rows.iter().map(Contact::from_row).collect::<Result<Vec<_>, _>>().map_err(ApiError::internal)?;
+    let mut items = rows
+        .iter()
+        .map(Contact::from_row)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::internal)?;
     let next_cursor = if items.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
         items.pop();
         items.last().map(|c| {
-            cursor::encode(&query_id, vec![
-                c.family_name.clone().into(),
-                c.given_name.clone().unwrap_or_default().into(),
-                c.id.to_string().into(),
-            ])
+            cursor::encode(
+                &query_id,
+                vec![
+                    c.family_name.clone().into(),
+                    c.given_name.clone().unwrap_or_default().into(),
+                    c.id.to_string().into(),
+                ],
+            )
         })
     } else {
         None

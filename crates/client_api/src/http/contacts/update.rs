@@ -32,7 +32,10 @@ pub async fn update_contact(
     let tx = app.db.write(&principal.subject).await?;
     let current = super::load_live(&tx, id).await?;
     if !condition.matches(current.version) {
-        return Err(ApiError::new(ProblemKind::PreconditionFailed, format!("contact {id} changed since you read it")));
+        return Err(ApiError::new(
+            ProblemKind::PreconditionFailed,
+            format!("contact {id} changed since you read it"),
+        ));
     }
     let mut document = current.writable();
     merge_patch::apply(&mut document, &serde_json::Value::Object(patch));
@@ -43,10 +46,29 @@ pub async fn update_contact(
     );
     let statement = tx.prepare_cached(&sql).await?;
     let row = tx
-        .query_opt(&statement, &[&id, &current.version, &f.given_name, &f.family_name, &f.email, &f.phone, &f.job_title])
+        .query_opt(
+            &statement,
+            &[
+                &id,
+                &current.version,
+                &f.given_name,
+                &f.family_name,
+                &f.email,
+                &f.phone,
+                &f.job_title,
+            ],
+        )
         .await?
-        .ok_or_else(|| ApiError::new(ProblemKind::PreconditionFailed, format!("contact {id} changed concurrently")))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                ProblemKind::PreconditionFailed,
+                format!("contact {id} changed concurrently"),
+            )
+        })?;
     let contact = Contact::from_row(&row).map_err(ApiError::internal)?;
     let token = tx.commit().await?;
-    Ok(JsonResponse::ok(&contact)?.etag(&etag::format(contact.version)).token(token).into_response())
+    Ok(JsonResponse::ok(&contact)?
+        .etag(&etag::format(contact.version))
+        .token(token)
+        .into_response())
 }

@@ -36,6 +36,14 @@ pub async fn list_ancestors(
     let statement = conn.prepare_cached(&sql).await?;
     let rows = conn.query(&statement, &[&ancestors]).await?;
     drop(conn);
-    let items = rows.iter().map(Client::from_row).collect::<Result<Vec<_>, _>>().map_err(ApiError::internal)?;
-    Ok(JsonResponse::ok(&Page { items, next_cursor: None })?.into_response())
+    let items = rows
+        .iter()
+        .map(Client::from_row)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::internal)?;
+    Ok(JsonResponse::ok(&Page {
+        items,
+        next_cursor: None,
+    })?
+    .into_response())
 }

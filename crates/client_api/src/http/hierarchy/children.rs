@@ -64,11 +64,17 @@ pub async fn list_children(
     let (name, last) = after.unzip();
     let rows = conn.query(&statement, &[&id, &name, &last, &(limit + 1)]).await?;
     drop(conn);
-    let mut items = rows.iter().map(Client::from_row).collect::<Result<Vec<_>, _>>().map_err(ApiError::internal)?;
+    let mut items = rows
+        .iter()
+        .map(Client::from_row)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::internal)?;
     let next_cursor = (items.len() > usize::try_from(limit).unwrap_or(usize::MAX))
         .then(|| {
             items.pop();
-            items.last().map(|c| cursor::encode(&query_id, vec![c.display_name.clone().into(), c.id.to_string().into()]))
+            items
+                .last()
+                .map(|c| cursor::encode(&query_id, vec![c.display_name.clone().into(), c.id.to_string().into()]))
         })
         .flatten();
     Ok(page(&uri, &Page { items, next_cursor })?.into_response())

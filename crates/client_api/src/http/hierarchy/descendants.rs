@@ -52,7 +52,9 @@ pub async fn list_descendants(
             cursor::decode(text, &query_id, 1)?[0]
                 .as_str()
                 .map(str::to_owned)
-                .ok_or_else(|| ApiError::new(ProblemKind::InvalidCursor, "the cursor is not one this service issued"))?,
+                .ok_or_else(|| {
+                    ApiError::new(ProblemKind::InvalidCursor, "the cursor is not one this service issued")
+                })?,
         ),
         None => None,
     };
@@ -64,10 +66,16 @@ pub async fn list_descendants(
          ORDER BY c.path LIMIT $4"
     );
     let statement = conn.prepare_cached(&sql).await?;
-    let rows = conn.query(&statement, &[&path, &after, &(depth + max_depth), &(limit + 1)]).await?;
+    let rows = conn
+        .query(&statement, &[&path, &after, &(depth + max_depth), &(limit + 1)])
+        .await?;
     drop(conn);
     let mut paths: Vec<String> = rows.iter().map(|r| r.get("path")).collect();
-    let mut items = rows.iter().map(Client::from_row).collect::<Result<Vec<_>, _>>().map_err(ApiError::internal)?;
+    let mut items = rows
+        .iter()
+        .map(Client::from_row)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::internal)?;
     let next_cursor = if items.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
         items.pop();
         paths.truncate(items.len());

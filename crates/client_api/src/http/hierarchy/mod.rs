@@ -23,7 +23,10 @@ pub async fn locate(conn: &Session, id: Uuid) -> Result<(String, i16), ApiError>
     let statement = conn
         .prepare_cached("SELECT path, depth FROM client_api.client WHERE id = $1 AND deleted_at IS NULL")
         .await?;
-    let row = conn.query_opt(&statement, &[&id]).await?.ok_or_else(|| ApiError::not_found("client", id))?;
+    let row = conn
+        .query_opt(&statement, &[&id])
+        .await?
+        .ok_or_else(|| ApiError::not_found("client", id))?;
     Ok((row.get(0), row.get(1)))
 }
 

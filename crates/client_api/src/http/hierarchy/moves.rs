@@ -79,7 +79,9 @@ pub async fn list_moves(
         None => None,
     };
     let conn = app.db.read(token.or(Consistency::Any)).await?;
-    let statement = conn.prepare_cached("SELECT 1 FROM client_api.client WHERE id = $1").await?;
+    let statement = conn
+        .prepare_cached("SELECT 1 FROM client_api.client WHERE id = $1")
+        .await?;
     if conn.query_opt(&statement, &[&id]).await?.is_none() {
         return Err(ApiError::not_found("client", id));
     }
@@ -109,7 +111,9 @@ pub async fn list_moves(
         .collect();
     let next_cursor = if items.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
         items.pop();
-        items.last().map(|m| cursor::encode(&query_id, vec![m.moved_at.clone().into(), m.id.to_string().into()]))
+        items
+            .last()
+            .map(|m| cursor::encode(&query_id, vec![m.moved_at.clone().into(), m.id.to_string().into()]))
     } else {
         None
     };

@@ -84,7 +84,9 @@ pub async fn get_tree(
              ORDER BY c.depth, c.display_name, c.id LIMIT $3::int8 + 1",
         )
         .await?;
-    let rows = conn.query(&statement, &[&path, &(depth + max_depth + 1), &max_nodes]).await?;
+    let rows = conn
+        .query(&statement, &[&path, &(depth + max_depth + 1), &max_nodes])
+        .await?;
     drop(conn);
     let limit = usize::try_from(max_nodes).unwrap_or(usize::MAX);
     let mut truncated = rows.len() > limit;
@@ -127,11 +129,17 @@ pub async fn get_tree(
     }
     let mut root = by_id.remove(&id).ok_or_else(|| ApiError::not_found("client", id))?;
     sort(&mut root);
-    Ok(JsonResponse::ok(&Tree { root, nodes: count, truncated })?.into_response())
+    Ok(JsonResponse::ok(&Tree {
+        root,
+        nodes: count,
+        truncated,
+    })?
+    .into_response())
 }
 
 fn sort(node: &mut TreeNode) {
-    node.children.sort_by(|a, b| a.display_name.cmp(&b.display_name).then(a.id.cmp(&b.id)));
+    node.children
+        .sort_by(|a, b| a.display_name.cmp(&b.display_name).then(a.id.cmp(&b.id)));
     for child in &mut node.children {
         sort(child);
     }

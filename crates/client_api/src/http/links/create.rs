@@ -34,7 +34,12 @@ pub async fn link_contact(
     let valid_to = super::date_field(f.valid_to.as_deref(), "/valid_to")?;
     let path = format!("/v1/clients/{id}/contacts");
     let tx = app.db.write(&principal.subject).await?;
-    let keyed = Keyed { principal: &principal.subject, key: key.as_deref(), path: &path, body: &raw };
+    let keyed = Keyed {
+        principal: &principal.subject,
+        key: key.as_deref(),
+        path: &path,
+        body: &raw,
+    };
     if let Begun::Replay(stored) = keyed.begin(&tx).await? {
         let token = tx.commit().await?;
         return Ok(stored.token(token).into_response());
@@ -46,7 +51,10 @@ pub async fn link_contact(
     );
     let statement = tx.prepare_cached(&sql).await?;
     let row = tx
-        .query_one(&statement, &[&Uuid::now_v7(), &id, &f.contact_id, &f.role, &valid_from, &valid_to])
+        .query_one(
+            &statement,
+            &[&Uuid::now_v7(), &id, &f.contact_id, &f.role, &valid_from, &valid_to],
+        )
         .await?;
     let link = ContactLink::from_row(&row).map_err(ApiError::internal)?;
     let response = JsonResponse::new(StatusCode::CREATED, &link)?

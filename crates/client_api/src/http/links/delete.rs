@@ -33,9 +33,14 @@ pub async fn unlink_contact(
     let tx = app.db.write(&principal.subject).await?;
     let current = super::load(&tx, client_id, link_id).await?;
     if condition.is_some_and(|c| !c.matches(current.version)) {
-        return Err(ApiError::new(ProblemKind::PreconditionFailed, format!("link {link_id} changed since you read it")));
+        return Err(ApiError::new(
+            ProblemKind::PreconditionFailed,
+            format!("link {link_id} changed since you read it"),
+        ));
     }
-    let statement = tx.prepare_cached("DELETE FROM client_api.client_contact WHERE id = $1").await?;
+    let statement = tx
+        .prepare_cached("DELETE FROM client_api.client_contact WHERE id = $1")
+        .await?;
     tx.execute(&statement, &[&link_id]).await?;
     let token = tx.commit().await?;
     Ok(no_content(token))

@@ -68,5 +68,9 @@ pub async fn list_client_contacts(
         });
         items.push(link);
     }
-    Ok(JsonResponse::ok(&Page { items, next_cursor: None })?.into_response())
+    Ok(JsonResponse::ok(&Page {
+        items,
+        next_cursor: None,
+    })?
+    .into_response())
 }

@@ -35,7 +35,10 @@ pub async fn update_link(
     let tx = app.db.write(&principal.subject).await?;
     let current = super::load(&tx, client_id, link_id).await?;
     if !condition.matches(current.version) {
-        return Err(ApiError::new(ProblemKind::PreconditionFailed, format!("link {link_id} changed since you read it")));
+        return Err(ApiError::new(
+            ProblemKind::PreconditionFailed,
+            format!("link {link_id} changed since you read it"),
+        ));
     }
     let mut document = serde_json::json!({ "valid_from": current.valid_from, "valid_to": current.valid_to });
     merge_patch::apply(&mut document, &serde_json::Value::Object(patch));
@@ -50,8 +53,16 @@ pub async fn update_link(
     let row = tx
         .query_opt(&statement, &[&link_id, &current.version, &valid_from, &valid_to])
         .await?
-        .ok_or_else(|| ApiError::new(ProblemKind::PreconditionFailed, format!("link {link_id} changed concurrently")))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                ProblemKind::PreconditionFailed,
+                format!("link {link_id} changed concurrently"),
+            )
+        })?;
     let link = ContactLink::from_row(&row).map_err(ApiError::internal)?;
     let token = tx.commit().await?;
-    Ok(JsonResponse::ok(&link)?.etag(&etag::format(link.version)).token(token).into_response())
+    Ok(JsonResponse::ok(&link)?
+        .etag(&etag::format(link.version))
+        .token(token)
+        .into_response())
 }

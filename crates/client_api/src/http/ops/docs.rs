@@ -34,7 +34,10 @@ pub async fn page() -> Html<&'static str> {
 pub async fn redoc_js() -> Response {
     let mut response = REDOC.into_response();
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/javascript; charset=utf-8"));
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/javascript; charset=utf-8"),
+    );
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
     response
 }

@@ -63,6 +63,10 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
         replica_lag_bytes: replica.map(|_| state.lag_bytes()),
         draining,
     };
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, axum::Json(body)).into_response()
 }

@@ -15,9 +15,10 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
     match &app.metrics {
         Some(handle) => {
             let mut response = handle.render().into_response();
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+            response.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
             response
         }
         None => (StatusCode::NOT_FOUND, "metrics are not enabled in this process").into_response(),

@@ -19,6 +19,8 @@ pub fn document() -> &'static [u8] {
 /// The OpenAPI document.
 pub async fn openapi_json() -> Response {
     let mut response = document().into_response();
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }

@@ -38,7 +38,18 @@ pub async fn list_countries(State(app): State<AppState>, _reader: Reader) -> Res
     let rows = conn.query(&statement, &[]).await?;
     let items: Vec<Country> = rows
         .iter()
-        .map(|r| Country { alpha2: r.get(0), alpha3: r.get(1), numeric_code: r.get(2), name: r.get(3), withdrawn: r.get(4) })
+        .map(|r| Country {
+            alpha2: r.get(0),
+            alpha3: r.get(1),
+            numeric_code: r.get(2),
+            name: r.get(3),
+            withdrawn: r.get(4),
+        })
         .collect();
-    Ok(JsonResponse::ok(&Page { items, next_cursor: None })?.header("cache-control", "public, max-age=3600").into_response())
+    Ok(JsonResponse::ok(&Page {
+        items,
+        next_cursor: None,
+    })?
+    .header("cache-control", "public, max-age=3600")
+    .into_response())
 }

@@ -33,12 +33,25 @@ pub struct Currency {
 pub async fn list_currencies(State(app): State<AppState>, _reader: Reader) -> Result<Response, ApiError> {
     let conn = app.db.read(Consistency::Any).await?;
     let statement = conn
-        .prepare_cached("SELECT code, numeric_code, minor_units, name, withdrawn FROM client_api.currency ORDER BY code")
+        .prepare_cached(
+            "SELECT code, numeric_code, minor_units, name, withdrawn FROM client_api.currency ORDER BY code",
+        )
         .await?;
     let rows = conn.query(&statement, &[]).await?;
     let items: Vec<Currency> = rows
         .iter()
-        .map(|r| Currency { code: r.get(0), numeric_code: r.get(1), minor_units: r.get(2), name: r.get(3), withdrawn: r.get(4) })
+        .map(|r| Currency {
+            code: r.get(0),
+            numeric_code: r.get(1),
+            minor_units: r.get(2),
+            name: r.get(3),
+            withdrawn: r.get(4),
+        })
         .collect();
-    Ok(JsonResponse::ok(&Page { items, next_cursor: None })?.header("cache-control", "public, max-age=3600").into_response())
+    Ok(JsonResponse::ok(&Page {
+        items,
+        next_cursor: None,
+    })?
+    .header("cache-control", "public, max-age=3600")
+    .into_response())
 }

@@ -75,7 +75,9 @@ pub async fn list_industry_codes(
             cursor::decode(text, &query_id, 1)?[0]
                 .as_str()
                 .map(str::to_owned)
-                .ok_or_else(|| ApiError::new(ProblemKind::InvalidCursor, "the cursor is not one this service issued"))?,
+                .ok_or_else(|| {
+                    ApiError::new(ProblemKind::InvalidCursor, "the cursor is not one this service issued")
+                })?,
         ),
         None => None,
     };
@@ -89,7 +91,9 @@ pub async fn list_industry_codes(
              AND ($4::text IS NULL OR title ILIKE $4) AND ($5::text IS NULL OR code > $5) ORDER BY code LIMIT $6",
         )
         .await?;
-    let rows = conn.query(&statement, &[&scheme, &prefix, &p.level, &title, &after, &(limit + 1)]).await?;
+    let rows = conn
+        .query(&statement, &[&scheme, &prefix, &p.level, &title, &after, &(limit + 1)])
+        .await?;
     drop(conn);
     let mut items: Vec<IndustryCode> = rows
         .iter()
@@ -105,7 +109,9 @@ pub async fn list_industry_codes(
         .collect();
     let next_cursor = if items.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
         items.pop();
-        items.last().map(|c| cursor::encode(&query_id, vec![c.code.clone().into()]))
+        items
+            .last()
+            .map(|c| cursor::encode(&query_id, vec![c.code.clone().into()]))
     } else {
         None
     };

@@ -26,14 +26,31 @@ pub struct Term {
 
 /// (path segment, query)
 const VOCABULARIES: &[(&str, &str)] = &[
-    ("client-statuses",
-     "SELECT s.status, s.label, COALESCE((SELECT array_agg(t.to_status ORDER BY t.to_status) FROM client_api.client_status_transition AS t \
-      WHERE t.from_status = s.status), '{}') FROM client_api.client_status AS s ORDER BY s.sort_order"),
-    ("risk-ratings", "SELECT rating, label, NULL::text[] FROM client_api.risk_rating ORDER BY severity"),
-    ("size-bands", "SELECT band, label, NULL::text[] FROM client_api.size_band ORDER BY sort_order"),
-    ("contact-roles", "SELECT role, label, NULL::text[] FROM client_api.contact_role ORDER BY sort_order"),
-    ("address-types", "SELECT address_type, label, NULL::text[] FROM client_api.address_type ORDER BY sort_order"),
-    ("industry-schemes", "SELECT scheme, name, NULL::text[] FROM client_api.industry_scheme ORDER BY scheme"),
+    (
+        "client-statuses",
+        "SELECT s.status, s.label, COALESCE((SELECT array_agg(t.to_status ORDER BY t.to_status) FROM client_api.client_status_transition AS t \
+      WHERE t.from_status = s.status), '{}') FROM client_api.client_status AS s ORDER BY s.sort_order",
+    ),
+    (
+        "risk-ratings",
+        "SELECT rating, label, NULL::text[] FROM client_api.risk_rating ORDER BY severity",
+    ),
+    (
+        "size-bands",
+        "SELECT band, label, NULL::text[] FROM client_api.size_band ORDER BY sort_order",
+    ),
+    (
+        "contact-roles",
+        "SELECT role, label, NULL::text[] FROM client_api.contact_role ORDER BY sort_order",
+    ),
+    (
+        "address-types",
+        "SELECT address_type, label, NULL::text[] FROM client_api.address_type ORDER BY sort_order",
+    ),
+    (
+        "industry-schemes",
+        "SELECT scheme, name, NULL::text[] FROM client_api.industry_scheme ORDER BY scheme",
+    ),
 ];
 
 /// A vocabulary.
@@ -54,6 +71,18 @@ pub async fn get_vocabulary(
     let conn = app.db.read(Consistency::Any).await?;
     let statement = conn.prepare_cached(sql).await?;
     let rows = conn.query(&statement, &[]).await?;
-    let items: Vec<Term> = rows.iter().map(|r| Term { value: r.get(0), label: r.get(1), transitions: r.get(2) }).collect();
-    Ok(JsonResponse::ok(&Page { items, next_cursor: None })?.header("cache-control", "public, max-age=3600").into_response())
+    let items: Vec<Term> = rows
+        .iter()
+        .map(|r| Term {
+            value: r.get(0),
+            label: r.get(1),
+            transitions: r.get(2),
+        })
+        .collect();
+    Ok(JsonResponse::ok(&Page {
+        items,
+        next_cursor: None,
+    })?
+    .header("cache-control", "public, max-age=3600")
+    .into_response())
 }

@@ -56,13 +56,37 @@ pub struct PortfolioSummary {
 
 /// (grouping, key expression, label expression, joins)
 const GROUPINGS: &[(&str, &str, &str, &str)] = &[
-    ("industry_sector", "i.sector_code", "s.title",
-     "LEFT JOIN client_api.industry_code AS i ON i.scheme = c.industry_scheme AND i.code = c.industry_code \
-      LEFT JOIN client_api.industry_code AS s ON s.scheme = i.scheme AND s.code = i.sector_code"),
-    ("country", "c.hq_country", "k.name", "LEFT JOIN client_api.country AS k ON k.alpha2 = c.hq_country"),
-    ("risk", "c.risk_category", "r.label", "LEFT JOIN client_api.risk_rating AS r ON r.rating = c.risk_category"),
-    ("size_band", "c.size_band", "b.label", "LEFT JOIN client_api.size_band AS b ON b.band = c.size_band"),
-    ("status", "c.status", "t.label", "LEFT JOIN client_api.client_status AS t ON t.status = c.status"),
+    (
+        "industry_sector",
+        "i.sector_code",
+        "s.title",
+        "LEFT JOIN client_api.industry_code AS i ON i.scheme = c.industry_scheme AND i.code = c.industry_code \
+      LEFT JOIN client_api.industry_code AS s ON s.scheme = i.scheme AND s.code = i.sector_code",
+    ),
+    (
+        "country",
+        "c.hq_country",
+        "k.name",
+        "LEFT JOIN client_api.country AS k ON k.alpha2 = c.hq_country",
+    ),
+    (
+        "risk",
+        "c.risk_category",
+        "r.label",
+        "LEFT JOIN client_api.risk_rating AS r ON r.rating = c.risk_category",
+    ),
+    (
+        "size_band",
+        "c.size_band",
+        "b.label",
+        "LEFT JOIN client_api.size_band AS b ON b.band = c.size_band",
+    ),
+    (
+        "status",
+        "c.status",
+        "t.label",
+        "LEFT JOIN client_api.client_status AS t ON t.status = c.status",
+    ),
 ];
 
 /// Portfolio summary.
@@ -79,7 +103,10 @@ pub async fn portfolio_summary(
     QueryParams(p): QueryParams<SummaryParams>,
 ) -> Result<Response, ApiError> {
     let (_, key, label, joins) = GROUPINGS.iter().find(|(name, ..)| *name == p.group_by).ok_or_else(|| {
-        ApiError::invalid_parameter("group_by", "must be industry_sector, country, risk, size_band or status")
+        ApiError::invalid_parameter(
+            "group_by",
+            "must be industry_sector, country, risk, size_band or status",
+        )
     })?;
     let conn = app.db.read(token.or(Consistency::Any)).await?;
     let scope = match p.root {
@@ -108,6 +135,11 @@ pub async fn portfolio_summary(
         })
         .collect();
     let total_clients = groups.iter().map(|g| g.clients).sum();
-    let summary = PortfolioSummary { group_by: p.group_by, root: p.root, total_clients, groups };
+    let summary = PortfolioSummary {
+        group_by: p.group_by,
+        root: p.root,
+        total_clients,
+        groups,
+    };
     Ok(JsonResponse::ok(&summary)?.into_response())
 }

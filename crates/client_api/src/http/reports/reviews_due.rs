@@ -64,7 +64,10 @@ pub async fn reviews_due(
         return Err(ApiError::invalid_parameter("limit", "must be between 1 and 500"));
     }
     let due_by = match &p.due_by {
-        Some(text) => Some(format::parse_date(text).ok_or_else(|| ApiError::invalid_parameter("due_by", "must be a date such as 2026-12-31"))?),
+        Some(text) => Some(
+            format::parse_date(text)
+                .ok_or_else(|| ApiError::invalid_parameter("due_by", "must be a date such as 2026-12-31"))?,
+        ),
         None => None,
     };
     let query_id = cursor::fingerprint(&["reviews-due", p.due_by.as_deref().unwrap_or("today")]);

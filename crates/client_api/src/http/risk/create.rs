@@ -45,7 +45,12 @@ pub async fn create_risk_assessment(
     };
     let path = format!("/v1/clients/{id}/risk-assessments");
     let tx = app.db.write(&principal.subject).await?;
-    let keyed = Keyed { principal: &principal.subject, key: key.as_deref(), path: &path, body: &raw };
+    let keyed = Keyed {
+        principal: &principal.subject,
+        key: key.as_deref(),
+        path: &path,
+        body: &raw,
+    };
     if let Begun::Replay(stored) = keyed.begin(&tx).await? {
         let token = tx.commit().await?;
         return Ok(stored.token(token).into_response());
@@ -60,7 +65,15 @@ pub async fn create_risk_assessment(
     let row = tx
         .query_one(
             &statement,
-            &[&Uuid::now_v7(), &id, &fields.rating, &fields.rationale, &assessed_at, &fields.assessed_by, &next_review_due],
+            &[
+                &Uuid::now_v7(),
+                &id,
+                &fields.rating,
+                &fields.rationale,
+                &assessed_at,
+                &fields.assessed_by,
+                &next_review_due,
+            ],
         )
         .await?;
     let assessment = RiskAssessment::from_row(&row).map_err(ApiError::internal)?;

@@ -32,6 +32,14 @@ pub async fn list_risk_assessments(
     let statement = conn.prepare_cached(&sql).await?;
     let rows = conn.query(&statement, &[&id]).await?;
     drop(conn);
-    let items = rows.iter().map(RiskAssessment::from_row).collect::<Result<Vec<_>, _>>().map_err(ApiError::internal)?;
-    Ok(JsonResponse::ok(&Page { items, next_cursor: None })?.into_response())
+    let items = rows
+        .iter()
+        .map(RiskAssessment::from_row)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::internal)?;
+    Ok(JsonResponse::ok(&Page {
+        items,
+        next_cursor: None,
+    })?
+    .into_response())
 }

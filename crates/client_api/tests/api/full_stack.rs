@@ -1,0 +1,145 @@
+//! The whole service over real HTTP on an ephemeral port: requests end to end, load shedding when the pool
+//! is exhausted (503 + Retry-After while /healthz still answers), and a graceful drain that lets an in-flight
+//! request finish.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::support::TestApp;
+
+struct Running {
+    base: String,
+    stop: CancellationToken,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    http: reqwest::Client,
+    token: String,
+}
+
+async fn serve(app: &TestApp) -> Running {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(client_api::server::serve(
+        listener,
+        app.state.clone(),
+        app.http.clone(),
+        stop.clone(),
+    ));
+    Running {
+        base,
+        stop,
+        server,
+        http: reqwest::Client::new(),
+        token: app.token(),
+    }
+}
+
+impl Running {
+    fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.token)
+    }
+}
+
+#[tokio::test]
+async fn requests_travel_end_to_end_over_http() {
+    let app = TestApp::new().await;
+    let running = serve(&app).await;
+    let created = running
+        .http
+        .post(format!("{}/v1/clients", running.base))
+        .bearer_auth(&running.token)
+        .json(&json!({"display_name": "Wire", "legal_name": "Wire Ltd", "hq_country": "NL"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let token = created.headers()["pcc-consistency-token"].to_str().unwrap().to_owned();
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
+    assert!(created.headers().contains_key("x-request-id"));
+    let body: Value = created.json().await.unwrap();
+    let got = running.get(&location).send().await.unwrap();
+    assert_eq!(got.headers()["etag"], "\"1\"");
+    assert_eq!(got.json::<Value>().await.unwrap(), body);
+    let list = running
+        .get("/v1/clients?country=NL")
+        .header("pcc-consistency-token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(list.json::<Value>().await.unwrap()["items"][0]["id"], body["id"]);
+    let problem = running.get("/v1/clients/xyz").send().await.unwrap();
+    assert_eq!(problem.status(), 404);
+    assert_eq!(problem.headers()["content-type"], "application/problem+json");
+    running.stop.cancel();
+    running.server.await.unwrap().unwrap();
+    assert!(
+        reqwest::get(format!("{}/healthz", running.base)).await.is_err(),
+        "stopped servers accept nothing"
+    );
+}
+
+#[tokio::test]
+async fn an_exhausted_pool_sheds_load_with_503_while_healthz_answers() {
+    let app = TestApp::with(|(db, _)| {
+        db.pool_max = 1;
+        db.checkout_timeout = Duration::from_millis(200);
+    })
+    .await;
+    let client = app.create_client("Busy", None).await;
+    let running = serve(&app).await;
+    let held = app.state.db.primary_pool().get().await.unwrap();
+    let shed = running
+        .get(&format!("/v1/clients/{}", client["id"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shed.status(), 503);
+    assert_eq!(shed.headers()["retry-after"], "1");
+    let problem: Value = shed.json().await.unwrap();
+    assert_eq!(problem["type"], "/problems/unavailable");
+    let health = reqwest::get(format!("{}/healthz", running.base)).await.unwrap();
+    assert_eq!(health.status(), 200);
+    drop(held);
+    let served = running
+        .get(&format!("/v1/clients/{}", client["id"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    running.stop.cancel();
+    running.server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_drain_lets_in_flight_requests_finish_and_fails_readiness() {
+    let app = TestApp::with(|(db, http)| {
+        db.pool_max = 1;
+        db.checkout_timeout = Duration::from_secs(10);
+        http.drain_timeout = Duration::from_secs(10);
+    })
+    .await;
+    let client = app.create_client("Draining", None).await;
+    let running = serve(&app).await;
+    let held = app.state.db.primary_pool().get().await.unwrap();
+    // This request waits for the held connection.
+    let in_flight = tokio::spawn(
+        running
+            .get(&format!("/v1/clients/{}", client["id"].as_str().unwrap()))
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    running.stop.cancel();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(app.state.is_draining());
+    drop(held);
+    let response = in_flight.await.unwrap().unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "the in-flight request completed during the drain"
+    );
+    running.server.await.unwrap().unwrap();
+}
