@@ -41,7 +41,10 @@ fn generate(dir: &Path) -> std::io::Result<()> {
     for i in 1..=MIGRATIONS {
         let name = format!("V{i:04}__table_{i:04}.sql");
         std::fs::write(dir.join("sql").join(&name), migration(i))?;
-        driver.push_str(&format!("BEGIN;\n\\i {}\nCOMMIT;\n", dir.join("sql").join(&name).display()));
+        driver.push_str(&format!(
+            "BEGIN;\n\\i {}\nCOMMIT;\n",
+            dir.join("sql").join(&name).display()
+        ));
     }
     std::fs::write(dir.join("psql_driver.sql"), driver)
 }
@@ -49,14 +52,21 @@ fn generate(dir: &Path) -> std::io::Result<()> {
 fn run_psql(psql: &Path, endpoint: &Endpoint, db: &str, driver: &Path) -> Duration {
     let started = Instant::now();
     let output = Command::new(psql)
-        .arg(format!("host={} port={} user={} dbname={db} sslmode=require", endpoint.host, endpoint.port, endpoint.user))
+        .arg(format!(
+            "host={} port={} user={} dbname={db} sslmode=require",
+            endpoint.host, endpoint.port, endpoint.user
+        ))
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
         .arg(driver)
         .env("PGPASSWORD", endpoint.password.expose_secret())
         .output()
         .expect("run psql");
     let took = started.elapsed();
-    assert!(output.status.success(), "psql failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "psql failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     took
 }
 
@@ -71,8 +81,17 @@ fn spec(endpoint: &Endpoint, db: &str) -> conninfo::ConnSpec {
 
 fn config(dir: &Path) -> Config {
     let mut cli = ConfigLayer::new();
-    cli.set("locations", &format!("filesystem:{}", dir.join("sql").display()), "bench").expect("locations");
-    Config::resolve(&ConfigSources { cli, ..ConfigSources::default() }).expect("config")
+    cli.set(
+        "locations",
+        &format!("filesystem:{}", dir.join("sql").display()),
+        "bench",
+    )
+    .expect("locations");
+    Config::resolve(&ConfigSources {
+        cli,
+        ..ConfigSources::default()
+    })
+    .expect("config")
 }
 
 async fn run_engine(endpoint: &Endpoint, db: &str, config: &Config) -> Duration {
@@ -94,24 +113,39 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
-    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
     let durable = std::env::var("BENCH_DURABLE").is_ok_and(|v| v == "1");
     let work = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir(work.path().join("sql")).expect("mkdir");
     generate(work.path()).expect("generate migrations");
-    let options = ClusterOptions { replica: false, durable, ..ClusterOptions::ephemeral() };
+    let options = ClusterOptions {
+        replica: false,
+        durable,
+        ..ClusterOptions::ephemeral()
+    };
     let (cluster, _) = Cluster::up(&work.path().join("cluster"), &options).expect("start PostgreSQL");
     let endpoint = cluster.primary();
     let psql = cluster.binaries().program("psql");
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let config = config(work.path());
-    println!("migrate_1000: {MIGRATIONS} migrations x 3 statements, {rounds} rounds, fsync {}", if durable { "on" } else { "off" });
+    println!(
+        "migrate_1000: {MIGRATIONS} migrations x 3 statements, {rounds} rounds, fsync {}",
+        if durable { "on" } else { "off" }
+    );
 
     let (mut psql_times, mut engine_times) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         let (a, b) = (format!("bench_psql_{round}"), format!("bench_engine_{round}"));
         for db in [&a, &b] {
-            cluster.query(NodeName::Primary, "postgres", &format!("CREATE DATABASE {db}")).expect("create database");
+            cluster
+                .query(NodeName::Primary, "postgres", &format!("CREATE DATABASE {db}"))
+                .expect("create database");
         }
         let mut run_p = || psql_times.push(run_psql(&psql, &endpoint, &a, &work.path().join("psql_driver.sql")));
         if round % 2 == 0 {
@@ -121,13 +155,28 @@ fn main() {
             engine_times.push(runtime.block_on(run_engine(&endpoint, &b, &config)));
             run_p();
         }
-        println!("  round {}: psql {}  engine {}", round + 1, ms(*psql_times.last().unwrap()), ms(*engine_times.last().unwrap()));
+        println!(
+            "  round {}: psql {}  engine {}",
+            round + 1,
+            ms(*psql_times.last().unwrap()),
+            ms(*engine_times.last().unwrap())
+        );
     }
     let (pmin, emin) = (*psql_times.iter().min().unwrap(), *engine_times.iter().min().unwrap());
     let (p, e) = (median(psql_times), median(engine_times));
     let ratio = e.as_secs_f64() / p.as_secs_f64();
-    println!("best:   psql {}  engine {}  ratio {:.2}", ms(pmin), ms(emin), emin.as_secs_f64() / pmin.as_secs_f64());
-    println!("median: psql {}  engine {}  ratio engine/psql {ratio:.2} (target <= 1.30) {}", ms(p), ms(e), if ratio <= 1.3 { "OK" } else { "MISSED" });
+    println!(
+        "best:   psql {}  engine {}  ratio {:.2}",
+        ms(pmin),
+        ms(emin),
+        emin.as_secs_f64() / pmin.as_secs_f64()
+    );
+    println!(
+        "median: psql {}  engine {}  ratio engine/psql {ratio:.2} (target <= 1.30) {}",
+        ms(p),
+        ms(e),
+        if ratio <= 1.3 { "OK" } else { "MISSED" }
+    );
 
     let db = format!("bench_engine_{}", rounds - 1);
     let (warm, cold) = runtime.block_on(async {
@@ -152,7 +201,11 @@ fn main() {
         "info over {MIGRATIONS} rows: {} on a warm connection, {} including connect (target < 100 ms) {}",
         ms(warm),
         ms(cold),
-        if cold < Duration::from_millis(100) { "OK" } else { "MISSED" }
+        if cold < Duration::from_millis(100) {
+            "OK"
+        } else {
+            "MISSED"
+        }
     );
     drop(cluster);
 }

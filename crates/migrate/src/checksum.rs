@@ -18,7 +18,9 @@ pub struct ChecksumError {
 /// # Errors
 /// [`ChecksumError`] when the bytes are not valid UTF-8.
 pub fn decode(bytes: &[u8]) -> Result<&str, ChecksumError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| ChecksumError { offset: e.valid_up_to() })?;
+    let text = std::str::from_utf8(bytes).map_err(|e| ChecksumError {
+        offset: e.valid_up_to(),
+    })?;
     Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
 }
 
@@ -47,7 +49,10 @@ mod tests {
 
     /// Decodes printf(1) notation: `'...'` with `\n`, `\r`, `\t`, `\\` and `\xHH`.
     fn printf_bytes(quoted: &str) -> Vec<u8> {
-        let inner = quoted.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')).expect("quoted");
+        let inner = quoted
+            .strip_prefix('\'')
+            .and_then(|s| s.strip_suffix('\''))
+            .expect("quoted");
         let mut out = Vec::new();
         let mut bytes = inner.bytes();
         while let Some(b) = bytes.next() {
@@ -61,7 +66,10 @@ mod tests {
                 Some(b't') => out.push(b'\t'),
                 Some(b'\\') => out.push(b'\\'),
                 Some(b'x') => {
-                    let hex: String = [bytes.next().unwrap(), bytes.next().unwrap()].iter().map(|b| *b as char).collect();
+                    let hex: String = [bytes.next().unwrap(), bytes.next().unwrap()]
+                        .iter()
+                        .map(|b| *b as char)
+                        .collect();
                     out.push(u8::from_str_radix(&hex, 16).unwrap());
                 }
                 other => panic!("unsupported escape {other:?}"),
@@ -74,7 +82,10 @@ mod tests {
     fn every_vector_in_checksums_tsv_matches() {
         let table = include_str!("../tests/data/checksums.tsv");
         let mut checked = 0;
-        for line in table.lines().filter(|l| !l.starts_with('#') && !l.starts_with("bytes\t") && !l.is_empty()) {
+        for line in table
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with("bytes\t") && !l.is_empty())
+        {
             let (bytes, expected) = line.split_once('\t').expect("two columns");
             let expected: i32 = expected.parse().expect("integer");
             assert_eq!(checksum_bytes(&printf_bytes(bytes)).unwrap(), expected, "{bytes}");

@@ -90,13 +90,19 @@ pub struct StatementFailure {
 impl std::fmt::Display for StatementFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let at = self.line.map_or_else(String::new, |l| format!(":{l}"));
-        let what = self.version.as_ref().map_or_else(String::new, |v| format!(" (version {v})"));
+        let what = self
+            .version
+            .as_ref()
+            .map_or_else(String::new, |v| format!(" (version {v})"));
         write!(f, "migration {}{at}{what} failed: {}", self.script, self.error)?;
         if !self.statement.is_empty() {
             write!(f, "\n  statement: {}", self.statement)?;
         }
         if self.transactional {
-            write!(f, "\nIt ran in a transaction that was rolled back, so nothing of it was applied. Fix the file and run `pccdb migrate` again.")
+            write!(
+                f,
+                "\nIt ran in a transaction that was rolled back, so nothing of it was applied. Fix the file and run `pccdb migrate` again."
+            )
         } else {
             write!(
                 f,
@@ -152,7 +158,9 @@ pub enum Error {
         holder: String,
     },
     /// `clean` while `cleanDisabled` is true.
-    #[error("clean is disabled (cleanDisabled=true, Flyway's default) because it drops every object in the schemas; set cleanDisabled=false to allow it")]
+    #[error(
+        "clean is disabled (cleanDisabled=true, Flyway's default) because it drops every object in the schemas; set cleanDisabled=false to allow it"
+    )]
     CleanDisabled,
     /// `baseline` cannot be done.
     #[error("{0}")]
@@ -161,7 +169,9 @@ pub enum Error {
     #[error("no schema to use: the search_path of this session names no existing schema; set schemas or defaultSchema")]
     NoSchema,
     /// Connected to a standby.
-    #[error("connected to a read-only server (a standby in recovery); migrations need the primary: point the url at it, or add targetServerType=primary (JDBC) / target_session_attrs=read-write (libpq)")]
+    #[error(
+        "connected to a read-only server (a standby in recovery); migrations need the primary: point the url at it, or add targetServerType=primary (JDBC) / target_session_attrs=read-write (libpq)"
+    )]
     ReadOnly,
     /// A schema that does not exist while `createSchemas` is false.
     #[error("schema \"{0}\" does not exist and createSchemas is false; create it, or set createSchemas=true")]
@@ -180,7 +190,11 @@ impl Error {
     /// Wraps a driver error with what the engine was doing.
     pub fn db(what: &str, e: impl std::borrow::Borrow<tokio_postgres::Error>) -> Self {
         let e = e.borrow();
-        Self::Db { what: what.to_owned(), message: driver_message(e), code: ServerError::from_driver(e).map(|s| s.code) }
+        Self::Db {
+            what: what.to_owned(),
+            message: driver_message(e),
+            code: ServerError::from_driver(e).map(|s| s.code),
+        }
     }
 
     /// Whether this is a validation failure or drift (exit code 2), not an operational error.

@@ -210,7 +210,12 @@ impl MigrationState {
     pub fn is_applied(self) -> bool {
         !matches!(
             self,
-            Self::Pending | Self::AboveTarget | Self::BelowBaseline | Self::BaselineIgnored | Self::Ignored | Self::Available
+            Self::Pending
+                | Self::AboveTarget
+                | Self::BelowBaseline
+                | Self::BaselineIgnored
+                | Self::Ignored
+                | Self::Available
         )
     }
 }
@@ -227,7 +232,15 @@ mod tests {
 
     #[test]
     fn history_types_round_trip() {
-        for text in ["SQL", "SQL_BASELINE", "BASELINE", "SCHEMA", "DELETE", "UNDO_SQL", "JDBC"] {
+        for text in [
+            "SQL",
+            "SQL_BASELINE",
+            "BASELINE",
+            "SCHEMA",
+            "DELETE",
+            "UNDO_SQL",
+            "JDBC",
+        ] {
             assert_eq!(HistoryType::parse(text).as_str(), text);
         }
         assert!(HistoryType::Delete.is_synthetic() && !HistoryType::SqlBaseline.is_synthetic());

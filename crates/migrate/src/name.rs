@@ -114,7 +114,9 @@ pub fn parse_file_name(file_name: &str, naming: &NamingConfig) -> Option<ParsedN
     prefixes.extend(Event::ALL.iter().map(|e| (e.id(), Prefix::Callback(*e))));
     // Hardest to match first, as Flyway does: descending prefix length (stable).
     prefixes.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
-    let (prefix, what) = prefixes.into_iter().find(|(p, _)| !p.is_empty() && stem.starts_with(p))?;
+    let (prefix, what) = prefixes
+        .into_iter()
+        .find(|(p, _)| !p.is_empty() && stem.starts_with(p))?;
     let rest = &stem[prefix.len()..];
     let (before, after) = match rest.find(naming.separator.as_str()) {
         Some(at) => (&rest[..at], &rest[at + naming.separator.len()..]),
@@ -130,16 +132,22 @@ pub fn parse_file_name(file_name: &str, naming: &NamingConfig) -> Option<ParsedN
                  (it cannot contain a version and should look like this: {prefix}{sep}{example}{suffix})"
             ))
         }
-        Prefix::Kind(MigrationKind::Repeatable) => {
-            ParsedName::Migration { kind: MigrationKind::Repeatable, version: None, description }
-        }
+        Prefix::Kind(MigrationKind::Repeatable) => ParsedName::Migration {
+            kind: MigrationKind::Repeatable,
+            version: None,
+            description,
+        },
         Prefix::Callback(event) => ParsedName::Callback { event, description },
         Prefix::Kind(_) if before.is_empty() => ParsedName::Invalid(format!(
             "invalid versioned migration name format: {file_name} \
              (it must contain a version and should look like this: {prefix}1.2{sep}{example}{suffix})"
         )),
         Prefix::Kind(kind) => match MigrationVersion::parse(before) {
-            Ok(version) => ParsedName::Migration { kind, version: Some(version), description },
+            Ok(version) => ParsedName::Migration {
+                kind,
+                version: Some(version),
+                description,
+            },
             Err(_) => ParsedName::Invalid(format!(
                 "invalid versioned migration name format: {file_name} (could not recognise version number {before})"
             )),
@@ -186,8 +194,14 @@ mod tests {
 
     #[test]
     fn versioned_names_split_at_the_first_separator() {
-        assert_eq!(parse("V1_1__add_users.sql"), migration(MigrationKind::Versioned, Some("1.1"), "add users"));
-        assert_eq!(parse("V2__a__b.sql"), migration(MigrationKind::Versioned, Some("2"), "a  b"));
+        assert_eq!(
+            parse("V1_1__add_users.sql"),
+            migration(MigrationKind::Versioned, Some("1.1"), "add users")
+        );
+        assert_eq!(
+            parse("V2__a__b.sql"),
+            migration(MigrationKind::Versioned, Some("2"), "a  b")
+        );
     }
 
     #[test]
@@ -210,8 +224,14 @@ mod tests {
 
     #[test]
     fn repeatable_baseline_and_undo_names_parse() {
-        assert_eq!(parse("R__views.sql"), migration(MigrationKind::Repeatable, None, "views"));
-        assert_eq!(parse("B5__snapshot.sql"), migration(MigrationKind::Baseline, Some("5"), "snapshot"));
+        assert_eq!(
+            parse("R__views.sql"),
+            migration(MigrationKind::Repeatable, None, "views")
+        );
+        assert_eq!(
+            parse("B5__snapshot.sql"),
+            migration(MigrationKind::Baseline, Some("5"), "snapshot")
+        );
         assert_eq!(parse("U5__drop.sql"), migration(MigrationKind::Undo, Some("5"), "drop"));
     }
 
@@ -231,11 +251,17 @@ mod tests {
     fn callbacks_take_the_longest_matching_event_name() {
         assert_eq!(
             parse("afterMigrateApplied.sql"),
-            Some(ParsedName::Callback { event: Event::AfterMigrateApplied, description: String::new() })
+            Some(ParsedName::Callback {
+                event: Event::AfterMigrateApplied,
+                description: String::new()
+            })
         );
         assert_eq!(
             parse("beforeEachMigrate__grants.sql"),
-            Some(ParsedName::Callback { event: Event::BeforeEachMigrate, description: "grants".into() })
+            Some(ParsedName::Callback {
+                event: Event::BeforeEachMigrate,
+                description: "grants".into()
+            })
         );
         assert!(matches!(parse("beforeMigrateX.sql"), Some(ParsedName::Invalid(_))));
     }

@@ -37,14 +37,22 @@ pub struct Placeholders {
 
 impl Default for Placeholders {
     fn default() -> Self {
-        Self { values: BTreeMap::new(), prefix: "${".into(), suffix: "}".into() }
+        Self {
+            values: BTreeMap::new(),
+            prefix: "${".into(),
+            suffix: "}".into(),
+        }
     }
 }
 
 impl Placeholders {
     /// Placeholders with the given prefix and suffix (Flyway's `placeholderPrefix`/`Suffix`).
     pub fn new(prefix: &str, suffix: &str) -> Self {
-        Self { values: BTreeMap::new(), prefix: prefix.to_owned(), suffix: suffix.to_owned() }
+        Self {
+            values: BTreeMap::new(),
+            prefix: prefix.to_owned(),
+            suffix: suffix.to_owned(),
+        }
     }
 
     /// Defines a user placeholder (`flyway.placeholders.<name>`).
@@ -73,7 +81,9 @@ impl Placeholders {
         while let Some(start) = rest.find(self.prefix.as_str()) {
             let after_prefix = &rest[start + self.prefix.len()..];
             // Like Flyway's reader: a prefix without a later suffix is left as it is.
-            let Some(len) = after_prefix.find(self.suffix.as_str()) else { break };
+            let Some(len) = after_prefix.find(self.suffix.as_str()) else {
+                break;
+            };
             let name = &after_prefix[..len];
             let Some(value) = self.values.get(&name.to_lowercase()) else {
                 let line = 1 + text[..consumed + start].matches('\n').count();
@@ -117,15 +127,28 @@ mod tests {
 
     #[test]
     fn builtins_use_the_flyway_namespace() {
-        assert_eq!(placeholders().replace("SET search_path = ${flyway:defaultSchema};", "f").unwrap(), "SET search_path = app;");
+        assert_eq!(
+            placeholders()
+                .replace("SET search_path = ${flyway:defaultSchema};", "f")
+                .unwrap(),
+            "SET search_path = app;"
+        );
     }
 
     #[test]
     fn an_unknown_placeholder_names_itself_the_file_and_the_line() {
-        let err = placeholders().replace("SELECT 1;\n\nSELECT '${missing}';", "V7__x.sql").unwrap_err();
-        assert_eq!((err.name.as_str(), err.file.as_str(), err.line), ("missing", "V7__x.sql", 3));
+        let err = placeholders()
+            .replace("SELECT 1;\n\nSELECT '${missing}';", "V7__x.sql")
+            .unwrap_err();
+        assert_eq!(
+            (err.name.as_str(), err.file.as_str(), err.line),
+            ("missing", "V7__x.sql", 3)
+        );
         let message = err.to_string();
-        assert!(message.contains("V7__x.sql:3") && message.contains("${missing}"), "{message}");
+        assert!(
+            message.contains("V7__x.sql:3") && message.contains("${missing}"),
+            "{message}"
+        );
     }
 
     #[test]

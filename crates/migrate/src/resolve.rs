@@ -82,7 +82,10 @@ pub enum ResolveError {
 }
 
 fn io(path: &Path, e: &std::io::Error) -> ResolveError {
-    ResolveError::Io { path: path.to_owned(), message: e.to_string() }
+    ResolveError::Io {
+        path: path.to_owned(),
+        message: e.to_string(),
+    }
 }
 
 /// Lists the files under `dir` in name order. Directory entries carry their type, so only
@@ -94,7 +97,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ResolveError> {
         .collect::<Result<_, _>>()?;
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     for (path, kind) in entries {
-        let kind = if kind.is_symlink() { std::fs::metadata(&path).map_err(|e| io(&path, &e))?.file_type() } else { kind };
+        let kind = if kind.is_symlink() {
+            std::fs::metadata(&path).map_err(|e| io(&path, &e))?.file_type()
+        } else {
+            kind
+        };
         if kind.is_dir() {
             walk(&path, out)?;
         } else if kind.is_file() {
@@ -110,7 +117,10 @@ fn read_overrides(path: &Path, files: &HashSet<PathBuf>) -> Result<ScriptOverrid
         return Ok(ScriptOverrides::default());
     }
     let text = std::fs::read_to_string(&conf).map_err(|e| io(&conf, &e))?;
-    let bad = |message: String| ResolveError::ScriptConf { path: conf.clone(), message };
+    let bad = |message: String| ResolveError::ScriptConf {
+        path: conf.clone(),
+        message,
+    };
     let mut overrides = ScriptOverrides::default();
     for (key, value, line) in properties::parse(&text).map_err(|e| bad(e.to_string()))? {
         let flag = || match value.trim().to_ascii_lowercase().as_str() {
@@ -122,9 +132,17 @@ fn read_overrides(path: &Path, files: &HashSet<PathBuf>) -> Result<ScriptOverrid
             "executeInTransaction" => overrides.execute_in_transaction = Some(flag()?),
             "placeholderReplacement" => overrides.placeholder_replacement = Some(flag()?),
             "encoding" if value.trim().eq_ignore_ascii_case("utf-8") || value.trim().eq_ignore_ascii_case("utf8") => {}
-            "encoding" => return Err(bad(format!("line {line}: only UTF-8 migrations are supported, got {value:?}"))),
+            "encoding" => {
+                return Err(bad(format!(
+                    "line {line}: only UTF-8 migrations are supported, got {value:?}"
+                )));
+            }
             "shouldExecute" if flag()? => {}
-            "shouldExecute" => return Err(bad(format!("line {line}: shouldExecute=false (Flyway Teams) is not supported; move the file out of the locations instead"))),
+            "shouldExecute" => {
+                return Err(bad(format!(
+                    "line {line}: shouldExecute=false (Flyway Teams) is not supported; move the file out of the locations instead"
+                )));
+            }
             other => return Err(bad(format!("line {line}: unknown script setting {other}"))),
         }
     }
@@ -133,7 +151,10 @@ fn read_overrides(path: &Path, files: &HashSet<PathBuf>) -> Result<ScriptOverrid
 
 fn relative(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
-    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Finds every migration and callback in `locations`.
@@ -141,7 +162,12 @@ fn relative(root: &Path, path: &Path) -> String {
 /// # Errors
 /// [`ResolveError`] for unreadable files, non-UTF-8 files, duplicates, bad `.sql.conf` files,
 /// and (when configured) bad names or missing locations.
-pub fn resolve(locations: &[Location], naming: &NamingConfig, validate_naming: bool, fail_on_missing: bool) -> Result<Resolved, ResolveError> {
+pub fn resolve(
+    locations: &[Location],
+    naming: &NamingConfig,
+    validate_naming: bool,
+    fail_on_missing: bool,
+) -> Result<Resolved, ResolveError> {
     let mut resolved = Resolved::default();
     let mut seen = HashSet::new();
     let mut invalid = Vec::new();
@@ -150,7 +176,10 @@ pub fn resolve(locations: &[Location], naming: &NamingConfig, validate_naming: b
             if fail_on_missing {
                 return Err(ResolveError::MissingLocation(location.text.clone()));
             }
-            resolved.warnings.push(format!("location {} does not exist; no migrations there", location.text));
+            resolved.warnings.push(format!(
+                "location {} does not exist; no migrations there",
+                location.text
+            ));
             continue;
         }
         let mut files = Vec::new();
@@ -159,7 +188,9 @@ pub fn resolve(locations: &[Location], naming: &NamingConfig, validate_naming: b
         // Paths are deduplicated by their canonical form; canonicalizing the root once suffices.
         let root = std::fs::canonicalize(&location.path).unwrap_or_else(|_| location.path.clone());
         for path in files {
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
             if strip_suffix(name, naming).is_none() {
                 continue;
             }
@@ -169,7 +200,10 @@ pub fn resolve(locations: &[Location], naming: &NamingConfig, validate_naming: b
             }
             let parsed = parse_file_name(name, naming);
             let Some(parsed) = parsed else {
-                invalid.push(format!("unrecognised migration name format: {} (skipped)", path.display()));
+                invalid.push(format!(
+                    "unrecognised migration name format: {} (skipped)",
+                    path.display()
+                ));
                 continue;
             };
             if let ParsedName::Invalid(message) = parsed {
@@ -177,11 +211,20 @@ pub fn resolve(locations: &[Location], naming: &NamingConfig, validate_naming: b
                 continue;
             }
             let bytes = std::fs::read(&path).map_err(|e| io(&path, &e))?;
-            let text = decode(&bytes).map_err(|source| ResolveError::Encoding { path: path.clone(), source })?.to_owned();
+            let text = decode(&bytes)
+                .map_err(|source| ResolveError::Encoding {
+                    path: path.clone(),
+                    source,
+                })?
+                .to_owned();
             let overrides = read_overrides(&path, &listed)?;
             let script = relative(&location.path, &path);
             match parsed {
-                ParsedName::Migration { kind, version, description } => resolved.migrations.push(ResolvedMigration {
+                ParsedName::Migration {
+                    kind,
+                    version,
+                    description,
+                } => resolved.migrations.push(ResolvedMigration {
                     kind,
                     version,
                     description,
@@ -193,7 +236,14 @@ pub fn resolve(locations: &[Location], naming: &NamingConfig, validate_naming: b
                     overrides,
                 }),
                 ParsedName::Callback { event, description } => {
-                    resolved.callbacks.push(ResolvedCallback { event, description, script, path, text, overrides });
+                    resolved.callbacks.push(ResolvedCallback {
+                        event,
+                        description,
+                        script,
+                        path,
+                        text,
+                        overrides,
+                    });
                 }
                 ParsedName::Invalid(_) => unreachable!("handled above"),
             }
@@ -204,7 +254,10 @@ pub fn resolve(locations: &[Location], naming: &NamingConfig, validate_naming: b
     }
     resolved.warnings.extend(invalid);
     for callback in resolved.callbacks.iter().filter(|c| !c.event.is_supported()) {
-        resolved.warnings.push(format!("callback {} ({}) is not supported by pccdb and will not run", callback.script, callback.event));
+        resolved.warnings.push(format!(
+            "callback {} ({}) is not supported by pccdb and will not run",
+            callback.script, callback.event
+        ));
     }
     resolved.migrations.sort_by(|a, b| match (&a.version, &b.version) {
         (Some(x), Some(y)) => x.cmp(y).then(a.kind.cmp(&b.kind)),
@@ -212,7 +265,9 @@ pub fn resolve(locations: &[Location], naming: &NamingConfig, validate_naming: b
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (None, None) => a.description.cmp(&b.description),
     });
-    resolved.callbacks.sort_by(|a, b| (a.event, &a.description, &a.script).cmp(&(b.event, &b.description, &b.script)));
+    resolved
+        .callbacks
+        .sort_by(|a, b| (a.event, &a.description, &a.script).cmp(&(b.event, &b.description, &b.script)));
     check_duplicates(&resolved.migrations)?;
     Ok(resolved)
 }
@@ -234,7 +289,8 @@ fn check_duplicates(migrations: &[ResolvedMigration]) -> Result<(), ResolveError
                  give one of them a new version\n{offenders}"
             )));
         }
-        if a.kind == MigrationKind::Repeatable && b.kind == MigrationKind::Repeatable && a.description == b.description {
+        if a.kind == MigrationKind::Repeatable && b.kind == MigrationKind::Repeatable && a.description == b.description
+        {
             return Err(ResolveError::Duplicate(format!(
                 "found more than one repeatable migration with description {:?}; rename one of them\n{offenders}",
                 a.description
@@ -255,7 +311,10 @@ pub struct ScriptContext {
 
 impl ScriptContext {
     fn placeholders_for(&self, path: &Path) -> Placeholders {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         self.placeholders.clone().with_builtin("filename", &name)
     }
 
@@ -264,7 +323,13 @@ impl ScriptContext {
     /// # Errors
     /// [`ScriptError`] naming the file and line.
     pub fn script(&self, m: &ResolvedMigration) -> Result<Script, ScriptError> {
-        let text = replace_placeholders(&m.text, &m.script, &self.placeholders_for(&m.path), &self.options, &m.overrides)?;
+        let text = replace_placeholders(
+            &m.text,
+            &m.script,
+            &self.placeholders_for(&m.path),
+            &self.options,
+            &m.overrides,
+        )?;
         parse_script(text, &m.script, &self.options, &m.overrides)
     }
 
@@ -273,7 +338,13 @@ impl ScriptContext {
     /// # Errors
     /// [`ScriptError`] naming the file and line.
     pub fn callback_script(&self, c: &ResolvedCallback) -> Result<Script, ScriptError> {
-        let text = replace_placeholders(&c.text, &c.script, &self.placeholders_for(&c.path), &self.options, &c.overrides)?;
+        let text = replace_placeholders(
+            &c.text,
+            &c.script,
+            &self.placeholders_for(&c.path),
+            &self.options,
+            &c.overrides,
+        )?;
         parse_script(text, &c.script, &self.options, &c.overrides)
     }
 }
@@ -282,8 +353,18 @@ impl ScriptContext {
 /// raw one as the equivalent checksum), as Flyway does. Scripts are parsed later, and only
 /// those that will run ([`ScriptContext::script`]).
 pub fn prepare(resolved: &mut Resolved, context: &ScriptContext) {
-    for m in resolved.migrations.iter_mut().filter(|m| m.kind == MigrationKind::Repeatable) {
-        let replaced = replace_placeholders(&m.text, &m.script, &context.placeholders_for(&m.path), &context.options, &m.overrides);
+    for m in resolved
+        .migrations
+        .iter_mut()
+        .filter(|m| m.kind == MigrationKind::Repeatable)
+    {
+        let replaced = replace_placeholders(
+            &m.text,
+            &m.script,
+            &context.placeholders_for(&m.path),
+            &context.options,
+            &m.overrides,
+        );
         if let Ok(text) = replaced {
             m.equivalent_checksum = Some(checksum_text(&m.text));
             m.checksum = checksum_text(&text);
@@ -302,7 +383,10 @@ mod tests {
     }
 
     fn location(dir: &Path) -> Location {
-        Location { path: dir.to_owned(), text: format!("filesystem:{}", dir.display()) }
+        Location {
+            path: dir.to_owned(),
+            text: format!("filesystem:{}", dir.display()),
+        }
     }
 
     fn run(dir: &Path) -> Result<Resolved, ResolveError> {
@@ -319,7 +403,10 @@ mod tests {
         write(dir.path(), "notes.txt", "not sql");
         let r = run(dir.path()).unwrap();
         let scripts: Vec<_> = r.migrations.iter().map(|m| m.script.as_str()).collect();
-        assert_eq!(scripts, ["V1__one.sql", "b/V2__two.sql", "a/V10__ten.sql", "R__views.sql"]);
+        assert_eq!(
+            scripts,
+            ["V1__one.sql", "b/V2__two.sql", "a/V10__ten.sql", "R__views.sql"]
+        );
         assert_eq!(r.migrations[0].checksum, checksum_text("SELECT 1;"));
     }
 
@@ -344,7 +431,10 @@ mod tests {
         let err = run(dir.path()).unwrap_err();
         let message = err.to_string();
         assert!(message.contains("more than one migration with version 1"), "{message}");
-        assert!(message.contains("V1__a.sql") && message.contains("V1.0__b.sql"), "{message}");
+        assert!(
+            message.contains("V1__a.sql") && message.contains("V1.0__b.sql"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -361,7 +451,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "R__views.sql", "");
         write(dir.path(), "x/R__views.sql", "");
-        assert!(run(dir.path()).unwrap_err().to_string().contains("repeatable migration with description \"views\""));
+        assert!(
+            run(dir.path())
+                .unwrap_err()
+                .to_string()
+                .contains("repeatable migration with description \"views\"")
+        );
     }
 
     #[test]
@@ -380,7 +475,12 @@ mod tests {
         let r = run(dir.path()).unwrap();
         assert_eq!(r.migrations[0].overrides.execute_in_transaction, Some(false));
         write(dir.path(), "V1__a.sql.conf", "executeInTransactions=false\n");
-        assert!(run(dir.path()).unwrap_err().to_string().contains("unknown script setting executeInTransactions"));
+        assert!(
+            run(dir.path())
+                .unwrap_err()
+                .to_string()
+                .contains("unknown script setting executeInTransactions")
+        );
     }
 
     #[test]
@@ -396,8 +496,17 @@ mod tests {
 
     #[test]
     fn missing_locations_warn_or_fail() {
-        let missing = Location { path: "/nonexistent/migrations".into(), text: "filesystem:/nonexistent/migrations".into() };
-        assert_eq!(resolve(std::slice::from_ref(&missing), &NamingConfig::default(), false, false).unwrap().warnings.len(), 1);
+        let missing = Location {
+            path: "/nonexistent/migrations".into(),
+            text: "filesystem:/nonexistent/migrations".into(),
+        };
+        assert_eq!(
+            resolve(std::slice::from_ref(&missing), &NamingConfig::default(), false, false)
+                .unwrap()
+                .warnings
+                .len(),
+            1
+        );
         assert!(resolve(&[missing], &NamingConfig::default(), false, true).is_err());
     }
 
@@ -405,17 +514,30 @@ mod tests {
     fn repeatable_checksums_follow_placeholder_values_and_keep_the_raw_one() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "R__grants.sql", "GRANT SELECT ON t TO ${reader};");
-        write(dir.path(), "V1__t.sql", "CREATE TABLE t (owner text DEFAULT '${reader}');");
+        write(
+            dir.path(),
+            "V1__t.sql",
+            "CREATE TABLE t (owner text DEFAULT '${reader}');",
+        );
         let mut r = run(dir.path()).unwrap();
         let raw_v1 = r.migrations[0].checksum;
         let mut placeholders = Placeholders::default();
         placeholders.insert("reader", "app_reader");
-        let context = ScriptContext { placeholders, options: ScriptOptions::default() };
+        let context = ScriptContext {
+            placeholders,
+            options: ScriptOptions::default(),
+        };
         prepare(&mut r, &context);
-        assert_eq!(r.migrations[0].checksum, raw_v1, "versioned checksums are of the raw file");
+        assert_eq!(
+            r.migrations[0].checksum, raw_v1,
+            "versioned checksums are of the raw file"
+        );
         let rep = &r.migrations[1];
         assert_eq!(rep.checksum, checksum_text("GRANT SELECT ON t TO app_reader;"));
-        assert_eq!(rep.equivalent_checksum, Some(checksum_text("GRANT SELECT ON t TO ${reader};")));
+        assert_eq!(
+            rep.equivalent_checksum,
+            Some(checksum_text("GRANT SELECT ON t TO ${reader};"))
+        );
         assert!(context.script(rep).is_ok());
     }
 
@@ -424,8 +546,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "V1__db.sql", "CREATE DATABASE x;\n\\c x\n");
         let r = run(dir.path()).unwrap();
-        let context = ScriptContext { placeholders: Placeholders::default(), options: ScriptOptions::default() };
-        assert!(matches!(context.script(&r.migrations[0]), Err(ScriptError::Connect { line: 2, .. })));
+        let context = ScriptContext {
+            placeholders: Placeholders::default(),
+            options: ScriptOptions::default(),
+        };
+        assert!(matches!(
+            context.script(&r.migrations[0]),
+            Err(ScriptError::Connect { line: 2, .. })
+        ));
     }
 
     #[test]
@@ -433,7 +561,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "sub/V1__x.sql", "SELECT '${flyway:filename}';");
         let r = run(dir.path()).unwrap();
-        let context = ScriptContext { placeholders: Placeholders::default(), options: ScriptOptions::default() };
+        let context = ScriptContext {
+            placeholders: Placeholders::default(),
+            options: ScriptOptions::default(),
+        };
         let script = context.script(&r.migrations[0]).unwrap();
         assert_eq!(script.statements[0].text, "SELECT 'V1__x.sql'");
     }

@@ -39,12 +39,19 @@ impl MigrationVersion {
                 return Err(VersionError::Invalid(text.to_owned()));
             }
             let trimmed = part.trim_start_matches('0');
-            parts.push(if trimmed.is_empty() { "0".to_owned() } else { trimmed.to_owned() });
+            parts.push(if trimmed.is_empty() {
+                "0".to_owned()
+            } else {
+                trimmed.to_owned()
+            });
         }
         while parts.len() > 1 && parts.last().is_some_and(|p| p == "0") {
             parts.pop();
         }
-        Ok(Self { text: normalized, parts })
+        Ok(Self {
+            text: normalized,
+            parts,
+        })
     }
 
     /// The version as Flyway stores and prints it (`1.1` for `V1_1`, `001` for `V001`).
@@ -150,8 +157,14 @@ impl Target {
             "current" => Ok(Self::Current),
             "next" => Ok(Self::Next),
             _ => match trimmed.strip_suffix('?') {
-                Some(v) => Ok(Self::Version { version: MigrationVersion::parse(v)?, fail_on_missing: false }),
-                None => Ok(Self::Version { version: MigrationVersion::parse(trimmed)?, fail_on_missing: true }),
+                Some(v) => Ok(Self::Version {
+                    version: MigrationVersion::parse(v)?,
+                    fail_on_missing: false,
+                }),
+                None => Ok(Self::Version {
+                    version: MigrationVersion::parse(trimmed)?,
+                    fail_on_missing: true,
+                }),
             },
         }
     }
@@ -163,8 +176,14 @@ impl fmt::Display for Target {
             Self::Latest => f.write_str("latest"),
             Self::Current => f.write_str("current"),
             Self::Next => f.write_str("next"),
-            Self::Version { version, fail_on_missing: true } => write!(f, "{version}"),
-            Self::Version { version, fail_on_missing: false } => write!(f, "{version}?"),
+            Self::Version {
+                version,
+                fail_on_missing: true,
+            } => write!(f, "{version}"),
+            Self::Version {
+                version,
+                fail_on_missing: false,
+            } => write!(f, "{version}?"),
         }
     }
 }
@@ -239,11 +258,17 @@ mod tests {
         assert_eq!(Target::parse("Next").unwrap(), Target::Next);
         assert_eq!(
             Target::parse("2.1").unwrap(),
-            Target::Version { version: v("2.1"), fail_on_missing: true }
+            Target::Version {
+                version: v("2.1"),
+                fail_on_missing: true
+            }
         );
         assert_eq!(
             Target::parse("2.1?").unwrap(),
-            Target::Version { version: v("2.1"), fail_on_missing: false }
+            Target::Version {
+                version: v("2.1"),
+                fail_on_missing: false
+            }
         );
         assert!(Target::parse("soon").is_err());
     }

@@ -55,7 +55,9 @@ async fn the_history_table_matches_flyways_ddl_as_read_back_from_pg_catalog() {
     f.client.batch_execute("CREATE SCHEMA flyway_ref").await.unwrap();
     f.client.batch_execute(FLYWAY_DDL).await.unwrap();
     f.write("V1__t.sql", "CREATE TABLE t (a int);");
-    migrate::migrate(&f.client, &f.config_with(&[("schemas", "pccdb")]), &()).await.unwrap();
+    migrate::migrate(&f.client, &f.config_with(&[("schemas", "pccdb")]), &())
+        .await
+        .unwrap();
     let flyway = describe(&f, "flyway_ref").await;
     let ours = describe(&f, "pccdb").await;
     assert_eq!(flyway.len(), 10 + 1 + 2 + 1, "{flyway:#?}");
@@ -77,6 +79,8 @@ async fn flyway_can_read_our_rows_with_its_own_query() {
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);
-    let installed_on: String = f.scalar("SELECT (installed_on <= now())::text FROM flyway_schema_history").await;
+    let installed_on: String = f
+        .scalar("SELECT (installed_on <= now())::text FROM flyway_schema_history")
+        .await;
     assert_eq!(installed_on, "true");
 }

@@ -47,10 +47,19 @@ pub async fn clean(client: &Client, config: &Config, observer: &dyn Observer) ->
                 .unwrap_or_default()
                 .iter()
                 .filter(|a| a.kind == HistoryType::Schema)
-                .flat_map(|a| a.script.split(',').map(|s| s.trim().trim_matches('"').replace("\"\"", "\"")).collect::<Vec<_>>())
+                .flat_map(|a| {
+                    a.script
+                        .split(',')
+                        .map(|s| s.trim().trim_matches('"').replace("\"\"", "\""))
+                        .collect::<Vec<_>>()
+                })
                 .collect();
             let existing = existing_schemas(session.client, &session.schemas).await?;
-            let mut report = CleanReport { schemas_cleaned: Vec::new(), schemas_dropped: Vec::new(), statements: 0 };
+            let mut report = CleanReport {
+                schemas_cleaned: Vec::new(),
+                schemas_dropped: Vec::new(),
+                statements: 0,
+            };
             let mut statements = Vec::new();
             for schema in session.schemas.iter().filter(|s| existing.contains(*s)) {
                 if created.contains(schema) {
@@ -62,7 +71,10 @@ pub async fn clean(client: &Client, config: &Config, observer: &dyn Observer) ->
                 }
             }
             report.statements = statements.len();
-            session.history.write(session.client, &statements, &[], "cleaning the schemas").await?;
+            session
+                .history
+                .write(session.client, &statements, &[], "cleaning the schemas")
+                .await?;
             Ok(report)
         }
         .await;

@@ -39,7 +39,10 @@ pub async fn info(client: &Client, config: &Config) -> Result<InfoReport, Error>
     applier.callback(Event::BeforeInfo).await?;
     let result = async {
         let applied = read_history(&opened.session).await?.unwrap_or_default();
-        let options = InfoOptions { target: config.target.clone(), out_of_order: config.out_of_order };
+        let options = InfoOptions {
+            target: config.target.clone(),
+            out_of_order: config.out_of_order,
+        };
         Ok::<_, Error>(compute(&applied, &opened.resolved.migrations, &options)?)
     }
     .await;
@@ -56,7 +59,10 @@ pub async fn info(client: &Client, config: &Config) -> Result<InfoReport, Error>
         database: session.database.clone(),
         schema: session.default_schema.clone(),
         table: session.history.qualified(),
-        schema_version: infos.current().and_then(|m| m.version.as_ref()).map(ToString::to_string),
+        schema_version: infos
+            .current()
+            .and_then(|m| m.version.as_ref())
+            .map(ToString::to_string),
         migrations: infos.infos,
         warnings: opened.warnings,
     })

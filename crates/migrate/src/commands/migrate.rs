@@ -71,7 +71,10 @@ pub struct MigrateReport {
 pub async fn migrate(client: &Client, config: &Config, observer: &dyn Observer) -> Result<MigrateReport, Error> {
     let opened = open(client, config).await?;
     let callbacks = Callbacks::new(&opened.resolved.callbacks, &opened.context)?;
-    locked(&opened.session, config, observer, async || run(&opened, config, &callbacks, observer).await).await
+    locked(&opened.session, config, observer, async || {
+        run(&opened, config, &callbacks, observer).await
+    })
+    .await
 }
 
 /// What initialization would write, as history rows (for planning before writing anything).
@@ -92,18 +95,39 @@ fn simulated_baseline(config: &Config, rank: i32) -> AppliedMigration {
 }
 
 /// Writes what `init` asks for: schemas, the history table, marker rows.
-async fn initialize(opened: &Opened<'_>, config: &Config, init: Initialization, next: i32) -> Result<Vec<String>, Error> {
+async fn initialize(
+    opened: &Opened<'_>,
+    config: &Config,
+    init: Initialization,
+    next: i32,
+) -> Result<Vec<String>, Error> {
     let session = &opened.session;
     let mut done = Vec::new();
     match init {
         Initialization::Ready => {}
         Initialization::AddBaseline => {
-            session.history.write(session.client, &[], &[baseline_row(config, session, next)], "baselining the schema history").await?;
-            done.push(format!("baselined at version {} (baselineOnMigrate)", config.baseline_version));
+            session
+                .history
+                .write(
+                    session.client,
+                    &[],
+                    &[baseline_row(config, session, next)],
+                    "baselining the schema history",
+                )
+                .await?;
+            done.push(format!(
+                "baselined at version {} (baselineOnMigrate)",
+                config.baseline_version
+            ));
         }
         Initialization::Create | Initialization::CreateWithBaseline => {
             let existing = existing_schemas(session.client, &session.schemas).await?;
-            let missing: Vec<String> = session.schemas.iter().filter(|s| !existing.contains(*s)).cloned().collect();
+            let missing: Vec<String> = session
+                .schemas
+                .iter()
+                .filter(|s| !existing.contains(*s))
+                .cloned()
+                .collect();
             if let Some(first) = missing.first().filter(|_| !config.create_schemas) {
                 return Err(Error::MissingSchema(first.clone()));
             }
@@ -116,10 +140,19 @@ async fn initialize(opened: &Opened<'_>, config: &Config, init: Initialization, 
             }
             if init == Initialization::CreateWithBaseline {
                 rows.push(baseline_row(config, session, 1));
-                done.push(format!("baselined at version {} (baselineOnMigrate)", config.baseline_version));
+                done.push(format!(
+                    "baselined at version {} (baselineOnMigrate)",
+                    config.baseline_version
+                ));
             }
-            session.history.write(session.client, &statements, &rows, "creating the schema history table").await?;
-            done.insert(0, format!("created schema history table {}", session.history.qualified()));
+            session
+                .history
+                .write(session.client, &statements, &rows, "creating the schema history table")
+                .await?;
+            done.insert(
+                0,
+                format!("created schema history table {}", session.history.qualified()),
+            );
         }
     }
     Ok(done)
@@ -139,8 +172,12 @@ fn new_row(m: &ResolvedMigration, rank: i32, installed_by: &str) -> NewRow {
     }
 }
 
-
-async fn run(opened: &Opened<'_>, config: &Config, callbacks: &Callbacks<'_>, observer: &dyn Observer) -> Result<MigrateReport, Error> {
+async fn run(
+    opened: &Opened<'_>,
+    config: &Config,
+    callbacks: &Callbacks<'_>,
+    observer: &dyn Observer,
+) -> Result<MigrateReport, Error> {
     let session = &opened.session;
     let before = read_history(session).await?;
     let presence = match &before {
@@ -148,7 +185,11 @@ async fn run(opened: &Opened<'_>, config: &Config, callbacks: &Callbacks<'_>, ob
         Some(rows) if rows.is_empty() => HistoryPresence::Empty,
         Some(_) => HistoryPresence::HasRows,
     };
-    let non_empty = if presence == HistoryPresence::HasRows { Vec::new() } else { non_empty_schemas(session.client, &session.schemas).await? };
+    let non_empty = if presence == HistoryPresence::HasRows {
+        Vec::new()
+    } else {
+        non_empty_schemas(session.client, &session.schemas).await?
+    };
     let init = decide(presence, &non_empty, config.baseline_on_migrate)?;
     let next = before.as_deref().map_or(1, next_rank);
     let mut applied: Vec<AppliedMigration> = before.unwrap_or_default();
@@ -166,7 +207,13 @@ async fn run(opened: &Opened<'_>, config: &Config, callbacks: &Callbacks<'_>, ob
     // Plan on the history as initialization will leave it, and check every script that will run,
     // before anything is written (so `\c` in V1 leaves the database untouched).
     let mut planned = plan(&applied, resolved, &options)?;
-    let parse = |planned: &MigratePlan| planned.steps.iter().map(|s| opened.context.script(&resolved[s.resolved])).collect::<Result<Vec<_>, _>>();
+    let parse = |planned: &MigratePlan| {
+        planned
+            .steps
+            .iter()
+            .map(|s| opened.context.script(&resolved[s.resolved]))
+            .collect::<Result<Vec<_>, _>>()
+    };
     let mut scripts = parse(&planned)?;
     let initialized = initialize(opened, config, init, next).await?;
     if !initialized.is_empty() {
@@ -178,12 +225,25 @@ async fn run(opened: &Opened<'_>, config: &Config, callbacks: &Callbacks<'_>, ob
     let applier = Applier::new(session, callbacks).prepare().await?;
     let mut warnings = opened.warnings.clone();
     warnings.extend(planned.warnings.iter().cloned());
-    observer.progress(Progress::Planned { total: planned.steps.len() });
+    observer.progress(Progress::Planned {
+        total: planned.steps.len(),
+    });
     if let Err(e) = applier.callback(Event::BeforeMigrate).await {
         applier.error_callbacks(Event::AfterMigrateError).await;
         return Err(e);
     }
-    let steps = match apply_all(&applier, &planned, &scripts, resolved, &applied, config, session.installed_by.as_str(), observer).await {
+    let steps = match apply_all(
+        &applier,
+        &planned,
+        &scripts,
+        resolved,
+        &applied,
+        config,
+        session.installed_by.as_str(),
+        observer,
+    )
+    .await
+    {
         Ok(steps) => steps,
         Err(e) => {
             applier.error_callbacks(Event::AfterMigrateError).await;
@@ -225,7 +285,10 @@ async fn apply_all(
         .iter()
         .zip(scripts)
         .zip(first_rank..)
-        .map(|((step, script), rank)| Unit { script, row: new_row(&resolved[step.resolved], rank, installed_by) })
+        .map(|((step, script), rank)| Unit {
+            script,
+            row: new_row(&resolved[step.resolved], rank, installed_by),
+        })
         .collect();
     let report = |i: usize, millis: u64, transactional: bool| {
         let m = &resolved[planned.steps[i].resolved];
@@ -249,19 +312,32 @@ async fn apply_all(
     let transactional = units.iter().all(|u| u.script.transactional);
     if config.group && !units.is_empty() {
         if !transactional && units.iter().any(|u| u.script.transactional) && !config.mixed {
-            let first = units.iter().find(|u| !u.script.transactional).map_or_else(String::new, |u| u.row.script.clone());
+            let first = units
+                .iter()
+                .find(|u| !u.script.transactional)
+                .map_or_else(String::new, |u| u.row.script.clone());
             return Err(PlanError::MixedGroup(first).into());
         }
         if transactional {
-            observer.progress(Progress::Started { index: 0, label: &format!("group of {} migrations", units.len()) });
+            observer.progress(Progress::Started {
+                index: 0,
+                label: &format!("group of {} migrations", units.len()),
+            });
             let took = applier.apply_in_transaction(&units).await?;
             let each = u64::try_from(took.as_millis()).unwrap_or(u64::MAX) / units.len() as u64;
-            observer.progress(Progress::Finished { index: units.len() - 1, label: &label(units.len() - 1), duration: took });
+            observer.progress(Progress::Finished {
+                index: units.len() - 1,
+                label: &label(units.len() - 1),
+                duration: took,
+            });
             return Ok((0..units.len()).map(|i| report(i, each, true)).collect());
         }
     }
     let mut out = Vec::with_capacity(units.len());
-    let first_repeatable = planned.steps.iter().position(|s| resolved[s.resolved].kind == MigrationKind::Repeatable);
+    let first_repeatable = planned
+        .steps
+        .iter()
+        .position(|s| resolved[s.resolved].kind == MigrationKind::Repeatable);
     for (i, unit) in units.iter().enumerate() {
         if Some(i) == first_repeatable {
             if i > 0 {
@@ -272,9 +348,21 @@ async fn apply_all(
         let text = label(i);
         observer.progress(Progress::Started { index: i, label: &text });
         let in_transaction = unit.script.transactional && !(config.group && config.mixed);
-        let took = if in_transaction { applier.apply_in_transaction(std::slice::from_ref(unit)).await? } else { applier.apply_outside_transaction(unit).await? };
-        observer.progress(Progress::Finished { index: i, label: &text, duration: took });
-        out.push(report(i, u64::try_from(took.as_millis()).unwrap_or(u64::MAX), in_transaction));
+        let took = if in_transaction {
+            applier.apply_in_transaction(std::slice::from_ref(unit)).await?
+        } else {
+            applier.apply_outside_transaction(unit).await?
+        };
+        observer.progress(Progress::Finished {
+            index: i,
+            label: &text,
+            duration: took,
+        });
+        out.push(report(
+            i,
+            u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+            in_transaction,
+        ));
     }
     if first_repeatable.is_none() && !units.is_empty() {
         applier.callback(Event::AfterVersioned).await?;

@@ -32,21 +32,43 @@ pub(crate) struct Opened<'a> {
 /// Runs initSql, finds and prepares the migrations.
 pub(crate) async fn open<'a>(client: &'a Client, config: &Config) -> Result<Opened<'a>, Error> {
     let session = Session::open(client, config).await?;
-    let mut resolved = resolve(&config.locations, &config.naming, config.validate_migration_naming, config.fail_on_missing_locations)?;
-    let context = ScriptContext { placeholders: session.placeholders(config), options: session.script_options(config) };
+    let mut resolved = resolve(
+        &config.locations,
+        &config.naming,
+        config.validate_migration_naming,
+        config.fail_on_missing_locations,
+    )?;
+    let context = ScriptContext {
+        placeholders: session.placeholders(config),
+        options: session.script_options(config),
+    };
     prepare(&mut resolved, &context);
     let mut warnings = config.warnings.clone();
     warnings.extend(resolved.warnings.iter().cloned());
-    Ok(Opened { session, resolved, context, warnings })
+    Ok(Opened {
+        session,
+        resolved,
+        context,
+        warnings,
+    })
 }
 
 /// Reads the history, or nothing when there is no table yet.
 pub(crate) async fn read_history(session: &Session<'_>) -> Result<Option<Vec<AppliedMigration>>, Error> {
-    if session.history.exists(session.client).await? { Ok(Some(session.history.read(session.client).await?)) } else { Ok(None) }
+    if session.history.exists(session.client).await? {
+        Ok(Some(session.history.read(session.client).await?))
+    } else {
+        Ok(None)
+    }
 }
 
 /// Runs `work` while holding the migration lock, releasing it afterwards in every case.
-pub(crate) async fn locked<T>(session: &Session<'_>, config: &Config, observer: &dyn Observer, work: impl AsyncFnOnce() -> Result<T, Error>) -> Result<T, Error> {
+pub(crate) async fn locked<T>(
+    session: &Session<'_>,
+    config: &Config,
+    observer: &dyn Observer,
+    work: impl AsyncFnOnce() -> Result<T, Error>,
+) -> Result<T, Error> {
     let on_wait = |holder: &str| observer.progress(Progress::WaitingForLock { holder });
     let lock = MigrationLock::acquire(session.client, &session.history, config.lock_retry_count, &on_wait).await?;
     let result = work().await;

@@ -50,10 +50,21 @@ pub async fn repair(client: &Client, config: &Config, observer: &dyn Observer) -
         applier.callback(Event::BeforeRepair).await?;
         let Some(applied) = read_history(session).await? else {
             applier.callback(Event::AfterRepair).await?;
-            return Ok(RepairReport { warnings: opened.warnings.clone(), ..RepairReport::default() });
+            return Ok(RepairReport {
+                warnings: opened.warnings.clone(),
+                ..RepairReport::default()
+            });
         };
-        let options = InfoOptions { target: config.target.clone(), out_of_order: config.out_of_order };
-        let plan = match repair::plan(&applied, &opened.resolved.migrations, &options, &config.ignore_migration_patterns) {
+        let options = InfoOptions {
+            target: config.target.clone(),
+            out_of_order: config.out_of_order,
+        };
+        let plan = match repair::plan(
+            &applied,
+            &opened.resolved.migrations,
+            &options,
+            &config.ignore_migration_patterns,
+        ) {
             Ok(plan) => plan,
             Err(e) => {
                 applier.error_callbacks(Event::AfterRepairError).await;
@@ -64,8 +75,14 @@ pub async fn repair(client: &Client, config: &Config, observer: &dyn Observer) -
         let mut statements = Vec::new();
         let failed_ranks: Vec<i32> = plan.remove_failed.iter().map(|i| applied[*i].installed_rank).collect();
         if !failed_ranks.is_empty() {
-            let list = failed_ranks.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-            statements.push(format!("DELETE FROM {t} WHERE \"success\" = false AND \"installed_rank\" IN ({list})"));
+            let list = failed_ranks
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            statements.push(format!(
+                "DELETE FROM {t} WHERE \"success\" = false AND \"installed_rank\" IN ({list})"
+            ));
         }
         for r in &plan.realign {
             let (a, m) = (&applied[r.applied], &opened.resolved.migrations[r.resolved]);
@@ -97,7 +114,11 @@ pub async fn repair(client: &Client, config: &Config, observer: &dyn Observer) -
                 }
             })
             .collect();
-        if let Err(e) = session.history.write(session.client, &statements, &rows, "repairing the schema history").await {
+        if let Err(e) = session
+            .history
+            .write(session.client, &statements, &rows, "repairing the schema history")
+            .await
+        {
             applier.error_callbacks(Event::AfterRepairError).await;
             return Err(e);
         }

@@ -43,7 +43,10 @@ pub async fn validate(client: &Client, config: &Config) -> Result<ValidateReport
     applier.callback(Event::BeforeValidate).await?;
     let applied = read_history(&opened.session).await?.unwrap_or_default();
     let resolved = &opened.resolved.migrations;
-    let options = InfoOptions { target: config.target.clone(), out_of_order: config.out_of_order };
+    let options = InfoOptions {
+        target: config.target.clone(),
+        out_of_order: config.out_of_order,
+    };
     let infos = compute(&applied, resolved, &options)?;
     let mut errors = check(&infos, &applied, resolved, &config.ignore_migration_patterns);
     for m in infos.infos.iter().filter(|m| m.state == MigrationState::Pending) {
@@ -57,7 +60,11 @@ pub async fn validate(client: &Client, config: &Config) -> Result<ValidateReport
             });
         }
     }
-    let event = if errors.is_empty() { Event::AfterValidate } else { Event::AfterValidateError };
+    let event = if errors.is_empty() {
+        Event::AfterValidate
+    } else {
+        Event::AfterValidateError
+    };
     applier.callback(event).await?;
     Ok(ValidateReport {
         database: opened.session.database.clone(),

@@ -84,7 +84,9 @@ pub const IGNORED_KEYS: &[&str] = &[
 ];
 
 fn is_ignored(key: &str) -> bool {
-    IGNORED_KEYS.iter().any(|k| key == *k || key.strip_prefix(k).is_some_and(|rest| rest.starts_with('.')))
+    IGNORED_KEYS
+        .iter()
+        .any(|k| key == *k || key.strip_prefix(k).is_some_and(|rest| rest.starts_with('.')))
 }
 
 /// Keys whose values never appear in Debug output or messages.
@@ -148,15 +150,25 @@ impl ConfigLayer {
     pub fn set(&mut self, key: &str, text: &str, source: &str) -> Result<(), ConfigError> {
         match shape_of(key) {
             Some(Shape::List) => {
-                let items = text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+                let items = text
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
                 self.set_items(key, items, source)
             }
             Some(Shape::Single) => self.set_items(key, vec![text.to_owned()], source),
             None if is_ignored(key) => {
-                self.ignored.push(format!("{key} (from {source}) is a Flyway setting pccdb does not use; ignored"));
+                self.ignored.push(format!(
+                    "{key} (from {source}) is a Flyway setting pccdb does not use; ignored"
+                ));
                 Ok(())
             }
-            None => Err(ConfigError::UnknownKey { key: key.to_owned(), origin: source.to_owned() }),
+            None => Err(ConfigError::UnknownKey {
+                key: key.to_owned(),
+                origin: source.to_owned(),
+            }),
         }
     }
 
@@ -166,13 +178,20 @@ impl ConfigLayer {
     /// [`ConfigError::UnknownKey`] for a key Flyway does not have.
     pub fn set_items(&mut self, key: &str, items: Vec<String>, source: &str) -> Result<(), ConfigError> {
         if shape_of(key).is_none() {
-            return Err(ConfigError::UnknownKey { key: key.to_owned(), origin: source.to_owned() });
+            return Err(ConfigError::UnknownKey {
+                key: key.to_owned(),
+                origin: source.to_owned(),
+            });
         }
         let key = match key.strip_prefix("placeholders.") {
             Some(name) => format!("placeholders.{}", name.to_lowercase()),
             None => key.to_owned(),
         };
-        let value = Value { items, source: source.to_owned(), secret: is_secret(&key) };
+        let value = Value {
+            items,
+            source: source.to_owned(),
+            secret: is_secret(&key),
+        };
         self.values.insert(key, value);
         Ok(())
     }
@@ -227,7 +246,10 @@ mod tests {
         assert_eq!(env_name("url"), "FLYWAY_URL");
         assert_eq!(env_name("defaultSchema"), "FLYWAY_DEFAULT_SCHEMA");
         assert_eq!(env_name("baselineOnMigrate"), "FLYWAY_BASELINE_ON_MIGRATE");
-        assert_eq!(env_name("postgresql.transactional.lock"), "FLYWAY_POSTGRESQL_TRANSACTIONAL_LOCK");
+        assert_eq!(
+            env_name("postgresql.transactional.lock"),
+            "FLYWAY_POSTGRESQL_TRANSACTIONAL_LOCK"
+        );
         assert_eq!(env_name("lockRetryCount"), "FLYWAY_LOCK_RETRY_COUNT");
     }
 
@@ -242,8 +264,13 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors_naming_key_and_source() {
-        let err = ConfigLayer::new().set("baselineOnMigrat", "true", "flyway.conf").unwrap_err();
-        assert_eq!(err.to_string(), "unknown configuration property baselineOnMigrat (in flyway.conf)");
+        let err = ConfigLayer::new()
+            .set("baselineOnMigrat", "true", "flyway.conf")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown configuration property baselineOnMigrat (in flyway.conf)"
+        );
     }
 
     #[test]

@@ -82,7 +82,10 @@ fn unescape(s: &str, line: usize) -> Result<String, PropertiesError> {
                     .ok()
                     .filter(|_| hex.len() == 4)
                     .and_then(char::from_u32)
-                    .ok_or_else(|| PropertiesError { line, message: format!("malformed \\u escape \\u{hex}") })?;
+                    .ok_or_else(|| PropertiesError {
+                        line,
+                        message: format!("malformed \\u escape \\u{hex}"),
+                    })?;
                 out.push(code);
             }
             Some(other) => out.push(other),
@@ -102,7 +105,8 @@ mod tests {
 
     #[test]
     fn the_three_separators_and_comments_work() {
-        let got = pairs("# comment\n! also\nflyway.url=jdbc:postgresql://h/db\nflyway.user : alice\nflyway.table  t\n\n");
+        let got =
+            pairs("# comment\n! also\nflyway.url=jdbc:postgresql://h/db\nflyway.user : alice\nflyway.table  t\n\n");
         assert_eq!(
             got,
             [
@@ -115,7 +119,10 @@ mod tests {
 
     #[test]
     fn a_trailing_backslash_continues_the_line() {
-        assert_eq!(pairs("flyway.locations=filesystem:a,\\\n    filesystem:b"), [("flyway.locations".into(), "filesystem:a,filesystem:b".into())]);
+        assert_eq!(
+            pairs("flyway.locations=filesystem:a,\\\n    filesystem:b"),
+            [("flyway.locations".into(), "filesystem:a,filesystem:b".into())]
+        );
     }
 
     #[test]

@@ -68,11 +68,17 @@ impl Location {
             Some(("filesystem", path)) => path,
             // A Windows drive letter is no scheme.
             Some((scheme, _)) if scheme.len() > 1 => {
-                return Err(ConfigError::UnsupportedLocation { location: text.to_owned(), origin: source.to_owned() });
+                return Err(ConfigError::UnsupportedLocation {
+                    location: text.to_owned(),
+                    origin: source.to_owned(),
+                });
             }
             _ => text,
         };
-        Ok(Self { path: PathBuf::from(path), text: text.to_owned() })
+        Ok(Self {
+            path: PathBuf::from(path),
+            text: text.to_owned(),
+        })
     }
 }
 
@@ -109,16 +115,22 @@ impl Merged {
     }
 
     fn bool(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
-        self.parse(key, default, "true or false", |t| match t.to_ascii_lowercase().as_str() {
-            "true" => Some(true),
-            "false" => Some(false),
-            _ => None,
+        self.parse(key, default, "true or false", |t| {
+            match t.to_ascii_lowercase().as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            }
         })
     }
 
     fn invalid(&self, key: &str, message: String) -> ConfigError {
         let source = self.text(key).map_or_else(String::new, |(_, s)| s);
-        ConfigError::Invalid { key: key.to_owned(), origin: source, message }
+        ConfigError::Invalid {
+            key: key.to_owned(),
+            origin: source,
+            message,
+        }
     }
 }
 
@@ -137,7 +149,8 @@ fn chosen_environment(sources: &ConfigSources) -> (String, bool) {
 /// Merges the layers and applies defaults.
 pub(super) fn resolve(sources: &ConfigSources) -> Result<Config, ConfigError> {
     let (environment, explicit) = chosen_environment(sources);
-    if explicit && !sources.files.iter().any(|f| f.environments.contains_key(&environment)) && !sources.files.is_empty() {
+    if explicit && !sources.files.iter().any(|f| f.environments.contains_key(&environment)) && !sources.files.is_empty()
+    {
         return Err(ConfigError::UnknownEnvironment(environment));
     }
     let mut layer = ConfigLayer::new();
@@ -155,18 +168,33 @@ pub(super) fn resolve(sources: &ConfigSources) -> Result<Config, ConfigError> {
     let m = Merged { layer };
 
     let locations = match m.items("locations") {
-        Some((items, source)) => items.iter().map(|t| Location::parse(t, &source)).collect::<Result<Vec<_>, _>>()?,
+        Some((items, source)) => items
+            .iter()
+            .map(|t| Location::parse(t, &source))
+            .collect::<Result<Vec<_>, _>>()?,
         None => vec![Location::parse("filesystem:sql", "default")?],
     };
-    let baseline_version = m.parse("baselineVersion", MigrationVersion::parse("1").expect("valid"), "a version", |t| MigrationVersion::parse(t).ok())?;
-    let target = m.parse("target", Target::Latest, "latest, current, next or a version", |t| Target::parse(t).ok())?;
+    let baseline_version = m.parse(
+        "baselineVersion",
+        MigrationVersion::parse("1").expect("valid"),
+        "a version",
+        |t| MigrationVersion::parse(t).ok(),
+    )?;
+    let target = m.parse("target", Target::Latest, "latest, current, next or a version", |t| {
+        Target::parse(t).ok()
+    })?;
     let ignore_migration_patterns = match m.items("ignoreMigrationPatterns") {
-        Some((items, _)) => IgnorePatterns::parse(&items.join(",")).map_err(|e| m.invalid("ignoreMigrationPatterns", e.to_string()))?,
+        Some((items, _)) => {
+            IgnorePatterns::parse(&items.join(",")).map_err(|e| m.invalid("ignoreMigrationPatterns", e.to_string()))?
+        }
         None => IgnorePatterns::default(),
     };
     let encoding = m.string("encoding", "UTF-8");
     if !matches!(encoding.to_ascii_uppercase().replace('-', "").as_str(), "UTF8") {
-        return Err(m.invalid("encoding", format!("only UTF-8 migrations are supported, got {encoding:?}")));
+        return Err(m.invalid(
+            "encoding",
+            format!("only UTF-8 migrations are supported, got {encoding:?}"),
+        ));
     }
     let naming = NamingConfig {
         versioned_prefix: m.string("sqlMigrationPrefix", "V"),
@@ -174,7 +202,9 @@ pub(super) fn resolve(sources: &ConfigSources) -> Result<Config, ConfigError> {
         baseline_prefix: m.string("baselineMigrationPrefix", "B"),
         undo_prefix: m.string("undoSqlMigrationPrefix", "U"),
         separator: m.string("sqlMigrationSeparator", "__"),
-        suffixes: m.items("sqlMigrationSuffixes").map_or_else(|| vec![".sql".to_owned()], |(items, _)| items),
+        suffixes: m
+            .items("sqlMigrationSuffixes")
+            .map_or_else(|| vec![".sql".to_owned()], |(items, _)| items),
     };
     if naming.separator.is_empty() {
         return Err(m.invalid("sqlMigrationSeparator", "the separator cannot be empty".into()));
@@ -216,10 +246,14 @@ pub(super) fn resolve(sources: &ConfigSources) -> Result<Config, ConfigError> {
         naming,
         ignore_migration_patterns,
         validate_migration_naming: m.bool("validateMigrationNaming", false)?,
-        lock_retry_count: m.parse("lockRetryCount", 50, "an integer (-1 waits forever)", |t| t.parse::<i32>().ok().filter(|n| *n >= -1))?,
+        lock_retry_count: m.parse("lockRetryCount", 50, "an integer (-1 waits forever)", |t| {
+            t.parse::<i32>().ok().filter(|n| *n >= -1)
+        })?,
         transactional_lock: m.bool("postgresql.transactional.lock", true)?,
         connect_retries: m.parse("connectRetries", 0, "a non-negative integer", |t| t.parse().ok())?,
-        connect_retries_interval: m.parse("connectRetriesInterval", 120, "a non-negative integer", |t| t.parse().ok())?,
+        connect_retries_interval: m.parse("connectRetriesInterval", 120, "a non-negative integer", |t| {
+            t.parse().ok()
+        })?,
         fail_on_missing_locations: m.bool("failOnMissingLocations", false)?,
         warnings,
     })
@@ -259,12 +293,27 @@ mod tests {
 
     #[test]
     fn command_line_beats_environment_beats_platform_beats_files() {
-        let file = parse_conf("flyway.table=from_file\nflyway.target=1\nflyway.schemas=f\nflyway.mixed=true", "f.conf", &no_env).unwrap();
+        let file = parse_conf(
+            "flyway.table=from_file\nflyway.target=1\nflyway.schemas=f\nflyway.mixed=true",
+            "f.conf",
+            &no_env,
+        )
+        .unwrap();
         let mut platform = ConfigLayer::new();
         platform.set("schemas", "p", "manifest").unwrap();
         platform.set("target", "2", "manifest").unwrap();
-        let (env, _) = env_layer([("FLYWAY_TARGET".to_owned(), "3".to_owned()), ("FLYWAY_TABLE".to_owned(), "from_env".to_owned())]).unwrap();
-        let sources = ConfigSources { files: vec![file], platform: vec![platform], env, cli: cli(&[("table", "from_cli")]), warnings: vec![] };
+        let (env, _) = env_layer([
+            ("FLYWAY_TARGET".to_owned(), "3".to_owned()),
+            ("FLYWAY_TABLE".to_owned(), "from_env".to_owned()),
+        ])
+        .unwrap();
+        let sources = ConfigSources {
+            files: vec![file],
+            platform: vec![platform],
+            env,
+            cli: cli(&[("table", "from_cli")]),
+            warnings: vec![],
+        };
         let c = Config::resolve(&sources).unwrap();
         assert_eq!(c.table, "from_cli");
         assert_eq!(c.target, Target::parse("3").unwrap());
@@ -276,21 +325,42 @@ mod tests {
     fn the_chosen_toml_environment_supplies_connection_settings() {
         let text = "[environments.default]\nurl = \"postgresql://a/db\"\n[environments.prod]\nurl = \"postgresql://p/db\"\nuser = \"flyway_user\"\n[flyway]\nenvironment = \"prod\"\n";
         let file = parse_toml(text, "flyway.toml", &no_env).unwrap();
-        let sources = ConfigSources { files: vec![file.clone()], ..ConfigSources::default() };
+        let sources = ConfigSources {
+            files: vec![file.clone()],
+            ..ConfigSources::default()
+        };
         let c = Config::resolve(&sources).unwrap();
         assert_eq!(c.environment, "prod");
         assert_eq!(c.url.unwrap().expose_secret(), "postgresql://p/db");
-        let by_flag = ConfigSources { files: vec![file.clone()], cli: cli(&[("environment", "default")]), ..ConfigSources::default() };
-        assert_eq!(Config::resolve(&by_flag).unwrap().url.unwrap().expose_secret(), "postgresql://a/db");
-        let unknown = ConfigSources { files: vec![file], cli: cli(&[("environment", "qa")]), ..ConfigSources::default() };
-        assert_eq!(Config::resolve(&unknown).unwrap_err(), ConfigError::UnknownEnvironment("qa".into()));
+        let by_flag = ConfigSources {
+            files: vec![file.clone()],
+            cli: cli(&[("environment", "default")]),
+            ..ConfigSources::default()
+        };
+        assert_eq!(
+            Config::resolve(&by_flag).unwrap().url.unwrap().expose_secret(),
+            "postgresql://a/db"
+        );
+        let unknown = ConfigSources {
+            files: vec![file],
+            cli: cli(&[("environment", "qa")]),
+            ..ConfigSources::default()
+        };
+        assert_eq!(
+            Config::resolve(&unknown).unwrap_err(),
+            ConfigError::UnknownEnvironment("qa".into())
+        );
     }
 
     #[test]
     fn later_files_win_over_earlier_ones() {
         let home = parse_conf("flyway.table=home\nflyway.mixed=true", "~/flyway.conf", &no_env).unwrap();
         let here = parse_toml("[flyway]\ntable = \"here\"", "./flyway.toml", &no_env).unwrap();
-        let c = Config::resolve(&ConfigSources { files: vec![home, here], ..ConfigSources::default() }).unwrap();
+        let c = Config::resolve(&ConfigSources {
+            files: vec![home, here],
+            ..ConfigSources::default()
+        })
+        .unwrap();
         assert_eq!(c.table, "here");
         assert!(c.mixed);
     }
@@ -298,26 +368,64 @@ mod tests {
     #[test]
     fn bad_values_name_the_key_and_the_source() {
         let (env, _) = env_layer([("FLYWAY_OUT_OF_ORDER".to_owned(), "maybe".to_owned())]).unwrap();
-        let err = Config::resolve(&ConfigSources { env, ..ConfigSources::default() }).unwrap_err();
-        assert_eq!(err.to_string(), "invalid value for outOfOrder (from FLYWAY_OUT_OF_ORDER): expected true or false, got \"maybe\"");
-        let err = Config::resolve(&ConfigSources { cli: cli(&[("target", "v2")]), ..ConfigSources::default() }).unwrap_err();
+        let err = Config::resolve(&ConfigSources {
+            env,
+            ..ConfigSources::default()
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid value for outOfOrder (from FLYWAY_OUT_OF_ORDER): expected true or false, got \"maybe\""
+        );
+        let err = Config::resolve(&ConfigSources {
+            cli: cli(&[("target", "v2")]),
+            ..ConfigSources::default()
+        })
+        .unwrap_err();
         assert!(err.to_string().contains("--target"));
-        let err = Config::resolve(&ConfigSources { cli: cli(&[("ignoreMigrationPatterns", "*:later")]), ..ConfigSources::default() }).unwrap_err();
+        let err = Config::resolve(&ConfigSources {
+            cli: cli(&[("ignoreMigrationPatterns", "*:later")]),
+            ..ConfigSources::default()
+        })
+        .unwrap_err();
         assert!(err.to_string().contains("ignoreMigrationPatterns"));
     }
 
     #[test]
     fn locations_accept_filesystem_and_bare_paths_but_not_classpath() {
-        let c = Config::resolve(&ConfigSources { cli: cli(&[("locations", "filesystem:a,b/c")]), ..ConfigSources::default() }).unwrap();
-        assert_eq!(c.locations.iter().map(|l| l.path.clone()).collect::<Vec<_>>(), [PathBuf::from("a"), PathBuf::from("b/c")]);
-        let err = Config::resolve(&ConfigSources { cli: cli(&[("locations", "classpath:db/migration")]), ..ConfigSources::default() }).unwrap_err();
+        let c = Config::resolve(&ConfigSources {
+            cli: cli(&[("locations", "filesystem:a,b/c")]),
+            ..ConfigSources::default()
+        })
+        .unwrap();
+        assert_eq!(
+            c.locations.iter().map(|l| l.path.clone()).collect::<Vec<_>>(),
+            [PathBuf::from("a"), PathBuf::from("b/c")]
+        );
+        let err = Config::resolve(&ConfigSources {
+            cli: cli(&[("locations", "classpath:db/migration")]),
+            ..ConfigSources::default()
+        })
+        .unwrap_err();
         assert!(matches!(err, ConfigError::UnsupportedLocation { .. }));
     }
 
     #[test]
     fn only_utf8_encoding_is_accepted() {
-        assert!(Config::resolve(&ConfigSources { cli: cli(&[("encoding", "utf-8")]), ..ConfigSources::default() }).is_ok());
-        assert!(Config::resolve(&ConfigSources { cli: cli(&[("encoding", "ISO-8859-1")]), ..ConfigSources::default() }).is_err());
+        assert!(
+            Config::resolve(&ConfigSources {
+                cli: cli(&[("encoding", "utf-8")]),
+                ..ConfigSources::default()
+            })
+            .is_ok()
+        );
+        assert!(
+            Config::resolve(&ConfigSources {
+                cli: cli(&[("encoding", "ISO-8859-1")]),
+                ..ConfigSources::default()
+            })
+            .is_err()
+        );
     }
 
     #[test]
@@ -328,6 +436,13 @@ mod tests {
         std::fs::write(cwd.path().join("flyway.toml"), "").unwrap();
         std::fs::write(cwd.path().join("flyway.conf"), "").unwrap();
         let files = default_files(Some(home.path()), cwd.path());
-        assert_eq!(files, [home.path().join("flyway.conf"), cwd.path().join("flyway.toml"), cwd.path().join("flyway.conf")]);
+        assert_eq!(
+            files,
+            [
+                home.path().join("flyway.conf"),
+                cwd.path().join("flyway.toml"),
+                cwd.path().join("flyway.conf")
+            ]
+        );
     }
 }

@@ -30,7 +30,10 @@ fn expand_env_refs(text: &str, env: EnvLookup<'_>, source: &str) -> Result<Strin
         let after = &rest[start + 6..];
         let Some(end) = after.find('}') else { break };
         let name = &after[..end];
-        let value = env(name).ok_or_else(|| ConfigError::MissingEnv { name: name.to_owned(), origin: source.to_owned() })?;
+        let value = env(name).ok_or_else(|| ConfigError::MissingEnv {
+            name: name.to_owned(),
+            origin: source.to_owned(),
+        })?;
         out.push_str(&rest[..start]);
         out.push_str(&value);
         rest = &after[end + 1..];
@@ -40,7 +43,10 @@ fn expand_env_refs(text: &str, env: EnvLookup<'_>, source: &str) -> Result<Strin
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|e| ConfigError::Read { path: path.to_owned(), message: e.to_string() })
+    std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 /// Reads a `flyway.toml` or `flyway.conf` file (by extension: `.toml` is TOML, anything else is .conf).
@@ -60,7 +66,11 @@ pub fn read_file(path: &Path, env: EnvLookup<'_>) -> Result<FileLayer, ConfigErr
 
 fn flatten(prefix: &str, table: &toml::Table, out: &mut Vec<(String, toml::Value)>) {
     for (k, v) in table {
-        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         match v {
             // `placeholders` and `postgresql` are tables of settings; arrays stay values.
             toml::Value::Table(inner) => flatten(&key, inner, out),
@@ -75,7 +85,11 @@ fn toml_items(value: &toml::Value, key: &str, source: &str) -> Result<Vec<String
         toml::Value::Integer(i) => Ok(i.to_string()),
         toml::Value::Boolean(b) => Ok(b.to_string()),
         toml::Value::Float(f) => Ok(f.to_string()),
-        _ => Err(ConfigError::Invalid { key: key.to_owned(), origin: source.to_owned(), message: "expected a string, number or boolean".into() }),
+        _ => Err(ConfigError::Invalid {
+            key: key.to_owned(),
+            origin: source.to_owned(),
+            message: "expected a string, number or boolean".into(),
+        }),
     };
     match value {
         toml::Value::Array(items) => items.iter().map(scalar).collect(),
@@ -106,24 +120,39 @@ fn toml_layer(table: &toml::Table, source: &str, env: EnvLookup<'_>) -> Result<C
 /// # Errors
 /// [`ConfigError`] for TOML syntax errors, unknown top-level tables and unknown keys.
 pub fn parse_toml(text: &str, name: &str, env: EnvLookup<'_>) -> Result<FileLayer, ConfigError> {
-    let root: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Syntax { path: name.to_owned(), message: e.to_string() })?;
+    let root: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        path: name.to_owned(),
+        message: e.to_string(),
+    })?;
     let mut file = FileLayer::default();
     for (section, value) in &root {
         let toml::Value::Table(table) = value else {
-            return Err(ConfigError::UnknownKey { key: section.clone(), origin: name.to_owned() });
+            return Err(ConfigError::UnknownKey {
+                key: section.clone(),
+                origin: name.to_owned(),
+            });
         };
         match section.as_str() {
             "flyway" => file.flyway = toml_layer(table, &format!("{name} [flyway]"), env)?,
             "environments" => {
                 for (env_name, env_table) in table {
                     let toml::Value::Table(env_table) = env_table else {
-                        return Err(ConfigError::UnknownKey { key: format!("environments.{env_name}"), origin: name.to_owned() });
+                        return Err(ConfigError::UnknownKey {
+                            key: format!("environments.{env_name}"),
+                            origin: name.to_owned(),
+                        });
                     };
                     let source = format!("{name} [environments.{env_name}]");
-                    file.environments.insert(env_name.clone(), toml_layer(env_table, &source, env)?);
+                    file.environments
+                        .insert(env_name.clone(), toml_layer(env_table, &source, env)?);
                 }
             }
-            other => return Err(ConfigError::UnknownKey { key: other.to_owned(), origin: name.to_owned() }),
+            other => {
+                return Err(ConfigError::UnknownKey {
+                    key: other.to_owned(),
+                    origin: name.to_owned(),
+                });
+            }
         }
     }
     Ok(file)
@@ -134,7 +163,10 @@ pub fn parse_toml(text: &str, name: &str, env: EnvLookup<'_>) -> Result<FileLaye
 /// # Errors
 /// [`ConfigError`] for syntax errors and unknown keys.
 pub fn parse_conf(text: &str, name: &str, env: EnvLookup<'_>) -> Result<FileLayer, ConfigError> {
-    let entries = properties::parse(text).map_err(|e| ConfigError::Syntax { path: name.to_owned(), message: e.to_string() })?;
+    let entries = properties::parse(text).map_err(|e| ConfigError::Syntax {
+        path: name.to_owned(),
+        message: e.to_string(),
+    })?;
     let mut file = FileLayer::default();
     for (key, value, line) in entries {
         let source = format!("{name}:{line}");
@@ -165,7 +197,9 @@ pub fn env_layer(vars: impl IntoIterator<Item = (String, String)>) -> Result<(Co
         } else if let Some(key) = names.get(&name) {
             layer.set(key, &value, &name)?;
         } else if name != "FLYWAY_CONFIG_FILES" {
-            warnings.push(format!("environment variable {name} is not a Flyway setting pccdb knows; ignored"));
+            warnings.push(format!(
+                "environment variable {name} is not a Flyway setting pccdb knows; ignored"
+            ));
         }
     }
     Ok((layer, warnings))
@@ -203,21 +237,41 @@ mod tests {
         assert_eq!(env.get("schemas").unwrap().items, ["client_api", "audit"]);
         assert_eq!(file.flyway.get("baselineOnMigrate").unwrap().text(), "true");
         assert_eq!(file.flyway.get("lockRetryCount").unwrap().text(), "10");
-        assert_eq!(file.flyway.get("placeholders.owner").unwrap().text(), "client_api_owner");
-        assert_eq!(file.flyway.get("postgresql.transactional.lock").unwrap().text(), "false");
+        assert_eq!(
+            file.flyway.get("placeholders.owner").unwrap().text(),
+            "client_api_owner"
+        );
+        assert_eq!(
+            file.flyway.get("postgresql.transactional.lock").unwrap().text(),
+            "false"
+        );
     }
 
     #[test]
     fn toml_unknown_keys_and_sections_are_errors() {
-        assert!(matches!(parse_toml("[flyway]\nbaselineOnMigrat = true", "f.toml", &no_env), Err(ConfigError::UnknownKey { .. })));
-        assert!(matches!(parse_toml("[flywy]\nx = 1", "f.toml", &no_env), Err(ConfigError::UnknownKey { .. })));
-        assert!(matches!(parse_toml("[flyway\n", "f.toml", &no_env), Err(ConfigError::Syntax { .. })));
+        assert!(matches!(
+            parse_toml("[flyway]\nbaselineOnMigrat = true", "f.toml", &no_env),
+            Err(ConfigError::UnknownKey { .. })
+        ));
+        assert!(matches!(
+            parse_toml("[flywy]\nx = 1", "f.toml", &no_env),
+            Err(ConfigError::UnknownKey { .. })
+        ));
+        assert!(matches!(
+            parse_toml("[flyway\n", "f.toml", &no_env),
+            Err(ConfigError::Syntax { .. })
+        ));
     }
 
     #[test]
     fn env_references_in_files_are_expanded_and_must_exist() {
         let env = |name: &str| (name == "DB_PASSWORD").then(|| "s3cret".to_owned());
-        let file = parse_toml("[environments.default]\npassword = \"${env.DB_PASSWORD}\"", "f.toml", &env).unwrap();
+        let file = parse_toml(
+            "[environments.default]\npassword = \"${env.DB_PASSWORD}\"",
+            "f.toml",
+            &env,
+        )
+        .unwrap();
         assert_eq!(file.environments["default"].get("password").unwrap().text(), "s3cret");
         let err = parse_conf("flyway.password=${env.NOPE}", "f.conf", &env).unwrap_err();
         assert!(err.to_string().contains("NOPE"));
@@ -227,7 +281,10 @@ mod tests {
     fn conf_files_use_flyway_prefixed_keys() {
         let text = "flyway.url=jdbc:postgresql://localhost/db\nflyway.locations=filesystem:sql,filesystem:more\nflyway.placeholders.owner=app\n";
         let file = parse_conf(text, "flyway.conf", &no_env).unwrap();
-        assert_eq!(file.flyway.get("locations").unwrap().items, ["filesystem:sql", "filesystem:more"]);
+        assert_eq!(
+            file.flyway.get("locations").unwrap().items,
+            ["filesystem:sql", "filesystem:more"]
+        );
         assert_eq!(file.flyway.get("placeholders.owner").unwrap().text(), "app");
         let err = parse_conf("url=x", "flyway.conf", &no_env).unwrap_err();
         assert_eq!(err.to_string(), "unknown configuration property url (in flyway.conf:1)");

@@ -36,7 +36,10 @@ impl<'r> Callbacks<'r> {
     pub fn new(callbacks: &'r [ResolvedCallback], context: &ScriptContext) -> Result<Self, Error> {
         let mut by_event: BTreeMap<Event, Vec<_>> = BTreeMap::new();
         for c in callbacks.iter().filter(|c| c.event.is_supported()) {
-            by_event.entry(c.event).or_default().push((c, context.callback_script(c)?));
+            by_event
+                .entry(c.event)
+                .or_default()
+                .push((c, context.callback_script(c)?));
         }
         Ok(Self { by_event })
     }
@@ -69,7 +72,10 @@ struct Batch<'a> {
 
 impl<'a> Batch<'a> {
     fn new() -> Self {
-        Self { ops: Vec::new(), origins: Vec::new() }
+        Self {
+            ops: Vec::new(),
+            origins: Vec::new(),
+        }
     }
 
     fn engine(&mut self, sql: &'a str, what: &'static str) {
@@ -141,7 +147,12 @@ impl<'a> Applier<'a> {
     pub async fn prepare(mut self) -> Result<Self, Error> {
         let sql = self.session.history.insert_sql(true);
         let types = HistoryTable::insert_types(true);
-        let statement = self.session.client.prepare_typed(&sql, &types).await.map_err(|e| Error::db("preparing the history insert", e))?;
+        let statement = self
+            .session
+            .client
+            .prepare_typed(&sql, &types)
+            .await
+            .map_err(|e| Error::db("preparing the history insert", e))?;
         self.insert_timed = Some(statement);
         Ok(self)
     }
@@ -150,13 +161,28 @@ impl<'a> Applier<'a> {
         let server = ServerError::from_driver(&failure.error);
         let (script, line, statement) = match batch.origins[failure.index] {
             Origin::Stmt(name, stmt) => {
-                let line = server.as_ref().and_then(|s| s.position).map_or(stmt.line, |p| stmt.line_of_position(p));
-                let first = stmt.text.lines().next().unwrap_or("").trim().chars().take(120).collect();
+                let line = server
+                    .as_ref()
+                    .and_then(|s| s.position)
+                    .map_or(stmt.line, |p| stmt.line_of_position(p));
+                let first = stmt
+                    .text
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .chars()
+                    .take(120)
+                    .collect();
                 (name.to_owned(), Some(line), first)
             }
             Origin::Engine(what) => (owner.script.clone(), None, what.to_owned()),
         };
-        let version = if script == owner.script { owner.version.clone() } else { None };
+        let version = if script == owner.script {
+            owner.version.clone()
+        } else {
+            None
+        };
         Error::Statement(Box::new(StatementFailure {
             script,
             version,
@@ -177,7 +203,10 @@ impl<'a> Applier<'a> {
         let mut batch = Batch::new();
         batch.engine("BEGIN", "BEGIN");
         let each = Some(self.callbacks);
-        let insert = self.insert_timed.as_ref().expect("Applier::prepare ran before applying");
+        let insert = self
+            .insert_timed
+            .as_ref()
+            .expect("Applier::prepare ran before applying");
         let param_lists: Vec<_> = units.iter().map(|u| timed_params(&u.row)).collect();
         for (unit, p) in units.iter().zip(param_lists) {
             batch.engine(&self.reset_tx, "resetting role and search_path");
@@ -193,7 +222,11 @@ impl<'a> Applier<'a> {
                 // The pipelined COMMIT was not sent: the failed transaction is still open.
                 let _ = self.session.client.batch_execute("ROLLBACK").await;
             }
-            let owner = units.iter().rev().find(|u| self.owns(&batch, failure.index, u)).unwrap_or(&units[0]);
+            let owner = units
+                .iter()
+                .rev()
+                .find(|u| self.owns(&batch, failure.index, u))
+                .unwrap_or(&units[0]);
             let error = self.failure(&batch, &failure, &owner.row, true);
             self.error_callbacks(Event::AfterEachMigrateError).await;
             return Err(error);
@@ -202,7 +235,9 @@ impl<'a> Applier<'a> {
     }
 
     fn owns(&self, batch: &Batch<'_>, index: usize, unit: &Unit<'_>) -> bool {
-        batch.origins[..=index].iter().any(|o| matches!(o, Origin::Stmt(name, _) if *name == unit.row.script))
+        batch.origins[..=index]
+            .iter()
+            .any(|o| matches!(o, Origin::Stmt(name, _) if *name == unit.row.script))
     }
 
     /// Applies one migration outside a transaction, statement by statement.
@@ -212,7 +247,11 @@ impl<'a> Applier<'a> {
     pub async fn apply_outside_transaction(&self, unit: &Unit<'_>) -> Result<Duration, Error> {
         let client = self.session.client;
         let started = Instant::now();
-        let pending = NewRow { success: false, execution_time: 0, ..unit.row.clone() };
+        let pending = NewRow {
+            success: false,
+            execution_time: 0,
+            ..unit.row.clone()
+        };
         let mut prologue = Batch::new();
         prologue.engine(&self.reset_plain, "resetting role and search_path");
         prologue.ops.push(Op::Params(&self.insert_plain, pending.params()));
@@ -241,7 +280,10 @@ impl<'a> Applier<'a> {
         let millis = i32::try_from(elapsed.as_millis()).unwrap_or(i32::MAX);
         self.session
             .client
-            .execute_typed(&self.finish_sql, &[(&row.rank, Type::INT4), (&success, Type::BOOL), (&millis, Type::INT4)])
+            .execute_typed(
+                &self.finish_sql,
+                &[(&row.rank, Type::INT4), (&success, Type::BOOL), (&millis, Type::INT4)],
+            )
             .await
             .map_err(|e| Error::db(&format!("recording the outcome of {}", row.script), e))?;
         Ok(())

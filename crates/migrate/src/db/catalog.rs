@@ -15,7 +15,10 @@ use crate::error::Error;
 /// [`Error::Db`] when the catalog cannot be read.
 pub async fn existing_schemas(client: &Client, names: &[String]) -> Result<HashSet<String>, Error> {
     let rows = client
-        .query_typed("SELECT nspname::text FROM pg_catalog.pg_namespace WHERE nspname = ANY($1)", &[(&names, Type::TEXT_ARRAY)])
+        .query_typed(
+            "SELECT nspname::text FROM pg_catalog.pg_namespace WHERE nspname = ANY($1)",
+            &[(&names, Type::TEXT_ARRAY)],
+        )
         .await
         .map_err(|e| Error::db("checking which schemas exist", e))?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
@@ -54,7 +57,9 @@ pub fn create_schema_sql(name: &str) -> String {
 /// [`Error::Db`] when the catalog cannot be read.
 pub async fn clean_statements(client: &Client, schema: &str) -> Result<Vec<String>, Error> {
     let not_ext = |catalog: &str, oid: &str| {
-        format!("NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '{catalog}'::regclass AND d.objid = {oid} AND d.deptype = 'e')")
+        format!(
+            "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '{catalog}'::regclass AND d.objid = {oid} AND d.deptype = 'e')"
+        )
     };
     let sql = format!(
         "SELECT 0, 'DROP EXTENSION IF EXISTS ' || quote_ident(e.extname) || ' CASCADE' FROM pg_catalog.pg_extension e \

@@ -31,7 +31,8 @@ pub struct HistoryTable {
 }
 
 /// Milliseconds since `pccdb.started` (a transaction-local setting holding `clock_timestamp()`).
-pub const STARTED_MILLIS: &str = "floor(extract(epoch FROM clock_timestamp() - current_setting('pccdb.started')::timestamptz) * 1000)::integer";
+pub const STARTED_MILLIS: &str =
+    "floor(extract(epoch FROM clock_timestamp() - current_setting('pccdb.started')::timestamptz) * 1000)::integer";
 
 const COLUMNS: &str = "\"installed_rank\", \"version\", \"description\", \"type\", \"script\", \"checksum\", \"installed_on\", \"installed_by\", \"execution_time\", \"success\"";
 
@@ -54,8 +55,14 @@ impl HistoryTable {
                  \"installed_by\" VARCHAR(100) NOT NULL,\n    \"installed_on\" TIMESTAMP NOT NULL DEFAULT now(),\n    \
                  \"execution_time\" INTEGER NOT NULL,\n    \"success\" BOOLEAN NOT NULL\n){tablespace}"
             ),
-            format!("ALTER TABLE {t} ADD CONSTRAINT {} PRIMARY KEY (\"installed_rank\")", quote_ident(&format!("{}_pk", self.table))),
-            format!("CREATE INDEX {} ON {t} (\"success\")", quote_ident(&format!("{}_s_idx", self.table))),
+            format!(
+                "ALTER TABLE {t} ADD CONSTRAINT {} PRIMARY KEY (\"installed_rank\")",
+                quote_ident(&format!("{}_pk", self.table))
+            ),
+            format!(
+                "CREATE INDEX {} ON {t} (\"success\")",
+                quote_ident(&format!("{}_s_idx", self.table))
+            ),
         ]
     }
 
@@ -75,7 +82,15 @@ impl HistoryTable {
 
     /// Parameter types of [`HistoryTable::insert_sql`].
     pub fn insert_types(server_timed: bool) -> Vec<Type> {
-        let mut types = vec![Type::INT4, Type::VARCHAR, Type::VARCHAR, Type::VARCHAR, Type::VARCHAR, Type::INT4, Type::VARCHAR];
+        let mut types = vec![
+            Type::INT4,
+            Type::VARCHAR,
+            Type::VARCHAR,
+            Type::VARCHAR,
+            Type::VARCHAR,
+            Type::INT4,
+            Type::VARCHAR,
+        ];
         if !server_timed {
             types.push(Type::INT4);
         }
@@ -106,13 +121,19 @@ impl HistoryTable {
     /// version is not a version.
     pub async fn read(&self, client: &Client) -> Result<Vec<AppliedMigration>, Error> {
         let sql = format!("SELECT {COLUMNS} FROM {} ORDER BY \"installed_rank\"", self.qualified());
-        let rows = client.query_typed(&sql, &[]).await.map_err(|e| Error::db("reading the schema history", e))?;
+        let rows = client
+            .query_typed(&sql, &[])
+            .await
+            .map_err(|e| Error::db("reading the schema history", e))?;
         rows.iter()
             .map(|row| {
                 let rank: i32 = row.get(0);
                 let version: Option<String> = row.get(1);
                 let version = match version {
-                    Some(text) => Some(MigrationVersion::parse(&text).map_err(|e| Error::InvalidHistory { rank, message: e.to_string() })?),
+                    Some(text) => Some(MigrationVersion::parse(&text).map_err(|e| Error::InvalidHistory {
+                        rank,
+                        message: e.to_string(),
+                    })?),
                     None => None,
                 };
                 Ok(AppliedMigration {
@@ -137,7 +158,13 @@ impl HistoryTable {
     ///
     /// # Errors
     /// [`Error::Db`] (with `what`) for the first failure; nothing is changed then.
-    pub async fn write(&self, client: &Client, statements: &[String], rows: &[NewRow], what: &str) -> Result<(), Error> {
+    pub async fn write(
+        &self,
+        client: &Client,
+        statements: &[String],
+        rows: &[NewRow],
+        what: &str,
+    ) -> Result<(), Error> {
         use super::pipeline::{Op, run};
         let insert = self.insert_sql(false);
         let mut ops = vec![Op::Sql("BEGIN")];
@@ -202,7 +229,10 @@ mod tests {
     fn identifiers_are_quoted_like_flyway_does() {
         assert_eq!(quote_ident("public"), "\"public\"");
         assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
-        let t = HistoryTable { schema: "App".into(), table: "flyway_schema_history".into() };
+        let t = HistoryTable {
+            schema: "App".into(),
+            table: "flyway_schema_history".into(),
+        };
         assert_eq!(t.qualified(), "\"App\".\"flyway_schema_history\"");
     }
 
@@ -213,18 +243,34 @@ mod tests {
 
     #[test]
     fn the_ddl_is_flyways() {
-        let t = HistoryTable { schema: "public".into(), table: "flyway_schema_history".into() };
+        let t = HistoryTable {
+            schema: "public".into(),
+            table: "flyway_schema_history".into(),
+        };
         let ddl = t.create_statements(None);
-        assert!(ddl[0].starts_with("CREATE TABLE \"public\".\"flyway_schema_history\" (\n    \"installed_rank\" INT NOT NULL,"));
+        assert!(
+            ddl[0].starts_with(
+                "CREATE TABLE \"public\".\"flyway_schema_history\" (\n    \"installed_rank\" INT NOT NULL,"
+            )
+        );
         assert!(ddl[0].contains("\"installed_on\" TIMESTAMP NOT NULL DEFAULT now(),"));
-        assert_eq!(ddl[1], "ALTER TABLE \"public\".\"flyway_schema_history\" ADD CONSTRAINT \"flyway_schema_history_pk\" PRIMARY KEY (\"installed_rank\")");
-        assert_eq!(ddl[2], "CREATE INDEX \"flyway_schema_history_s_idx\" ON \"public\".\"flyway_schema_history\" (\"success\")");
+        assert_eq!(
+            ddl[1],
+            "ALTER TABLE \"public\".\"flyway_schema_history\" ADD CONSTRAINT \"flyway_schema_history_pk\" PRIMARY KEY (\"installed_rank\")"
+        );
+        assert_eq!(
+            ddl[2],
+            "CREATE INDEX \"flyway_schema_history_s_idx\" ON \"public\".\"flyway_schema_history\" (\"success\")"
+        );
         assert!(t.create_statements(Some("fast"))[0].ends_with(") TABLESPACE \"fast\""));
     }
 
     #[test]
     fn insert_parameters_match_the_sql() {
-        let t = HistoryTable { schema: "s".into(), table: "t".into() };
+        let t = HistoryTable {
+            schema: "s".into(),
+            table: "t".into(),
+        };
         assert!(t.insert_sql(true).contains("current_setting('pccdb.started')") && t.insert_sql(true).ends_with("$8)"));
         assert_eq!(HistoryTable::insert_types(true).len(), 8);
         assert_eq!(HistoryTable::insert_types(false).len(), 9);

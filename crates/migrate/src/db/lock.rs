@@ -20,7 +20,8 @@ const FLYWAY: i64 = 0x466C_7977_6179;
 
 /// Java's `String.hashCode()`: `s[0]*31^(n-1) + ... + s[n-1]` over UTF-16 units, wrapping i32.
 pub fn java_hash_code(text: &str) -> i32 {
-    text.encode_utf16().fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(i32::from(unit)))
+    text.encode_utf16()
+        .fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(i32::from(unit)))
 }
 
 /// Flyway's advisory lock key for a history table.
@@ -55,7 +56,8 @@ async fn holder(client: &Client, key: i64) -> String {
                AND l.classid = ($1 >> 32)::oid AND l.objid = ($1 & 4294967295)::oid LIMIT 1";
     match client.query_typed(sql, &[(&key, Type::INT8)]).await {
         Ok(rows) if !rows.is_empty() => {
-            let (pid, user, app, since): (i32, String, String, String) = (rows[0].get(0), rows[0].get(1), rows[0].get(2), rows[0].get(3));
+            let (pid, user, app, since): (i32, String, String, String) =
+                (rows[0].get(0), rows[0].get(1), rows[0].get(2), rows[0].get(3));
             format!(", held by server process {pid} (user {user:?}, application {app:?}, connected since {since})")
         }
         _ => String::new(),
@@ -69,7 +71,12 @@ impl MigrationLock {
     /// # Errors
     /// [`Error::LockTimeout`] after `retry_count` seconds without progress (`-1`: never);
     /// [`Error::Db`] when the server cannot be asked.
-    pub async fn acquire(client: &Client, history: &HistoryTable, retry_count: i32, on_wait: &(dyn Fn(&str) + Sync)) -> Result<Self, Error> {
+    pub async fn acquire(
+        client: &Client,
+        history: &HistoryTable,
+        retry_count: i32,
+        on_wait: &(dyn Fn(&str) + Sync),
+    ) -> Result<Self, Error> {
         let key = lock_key(history);
         let limit = u64::try_from(retry_count).ok().map(Duration::from_secs);
         let started = Instant::now();
@@ -132,7 +139,10 @@ mod tests {
 
     #[test]
     fn the_key_of_the_default_table_is_flyways() {
-        let t = HistoryTable { schema: "public".into(), table: "flyway_schema_history".into() };
+        let t = HistoryTable {
+            schema: "public".into(),
+            table: "flyway_schema_history".into(),
+        };
         assert_eq!(lock_key(&t), 77_433_833_903_597);
     }
 
@@ -148,8 +158,14 @@ mod tests {
 
     #[test]
     fn different_tables_get_different_keys() {
-        let a = HistoryTable { schema: "a".into(), table: "flyway_schema_history".into() };
-        let b = HistoryTable { schema: "b".into(), table: "flyway_schema_history".into() };
+        let a = HistoryTable {
+            schema: "a".into(),
+            table: "flyway_schema_history".into(),
+        };
+        let b = HistoryTable {
+            schema: "b".into(),
+            table: "flyway_schema_history".into(),
+        };
         assert_ne!(lock_key(&a), lock_key(&b));
     }
 }

@@ -60,7 +60,10 @@ async fn join_in_order(mut futures: Vec<BoxFuture<'_>>) -> Vec<Result<(), tokio_
         if pending { Poll::Pending } else { Poll::Ready(()) }
     })
     .await;
-    results.into_iter().map(|r| r.expect("every future completed")).collect()
+    results
+        .into_iter()
+        .map(|r| r.expect("every future completed"))
+        .collect()
 }
 
 async fn copy_in(client: &Client, stmt: &Statement) -> Result<(), tokio_postgres::Error> {
@@ -81,7 +84,11 @@ pub(crate) async fn run(client: &Client, ops: &[Op<'_>]) -> Result<(), BatchFail
         if let Op::Stmt(stmt) = &ops[start]
             && stmt.copy_data.is_some()
         {
-            copy_in(client, stmt).await.map_err(|error| BatchFailure { index: start, error, sent: start + 1 })?;
+            copy_in(client, stmt).await.map_err(|error| BatchFailure {
+                index: start,
+                error,
+                sent: start + 1,
+            })?;
             start += 1;
             continue;
         }
@@ -96,14 +103,26 @@ pub(crate) async fn run(client: &Client, ops: &[Op<'_>]) -> Result<(), BatchFail
                 match op {
                     Op::Sql(text) => Box::pin(client.batch_execute(text)),
                     Op::Stmt(stmt) => Box::pin(client.batch_execute(&stmt.text)),
-                    Op::Params(sql, params) => Box::pin(async move { client.execute_typed(sql, params).await.map(|_| ()) }),
-                    Op::Prepared(statement, params) => Box::pin(async move { client.execute(*statement, params).await.map(|_| ()) }),
+                    Op::Params(sql, params) => {
+                        Box::pin(async move { client.execute_typed(sql, params).await.map(|_| ()) })
+                    }
+                    Op::Prepared(statement, params) => {
+                        Box::pin(async move { client.execute(*statement, params).await.map(|_| ()) })
+                    }
                 }
             })
             .collect();
         let results = join_in_order(futures).await;
-        if let Some((offset, error)) = results.into_iter().enumerate().find_map(|(i, r)| r.err().map(|e| (i, e))) {
-            return Err(BatchFailure { index: start + offset, error, sent: end });
+        if let Some((offset, error)) = results
+            .into_iter()
+            .enumerate()
+            .find_map(|(i, r)| r.err().map(|e| (i, e)))
+        {
+            return Err(BatchFailure {
+                index: start + offset,
+                error,
+                sent: end,
+            });
         }
         start = end;
     }

@@ -47,9 +47,16 @@ impl<'a> Session<'a> {
     /// [`Error::NoSchema`] when no schema is configured and the search_path has none.
     pub async fn open(client: &'a Client, config: &Config) -> Result<Self, Error> {
         if let Some(init) = &config.init_sql {
-            let statements = split(init).map_err(|e| Error::Db { what: "parsing initSql".into(), message: e.to_string(), code: None })?;
+            let statements = split(init).map_err(|e| Error::Db {
+                what: "parsing initSql".into(),
+                message: e.to_string(),
+                code: None,
+            })?;
             for stmt in statements {
-                client.batch_execute(&stmt.text).await.map_err(|e| Error::db(&format!("running initSql ({})", stmt.text), e))?;
+                client
+                    .batch_execute(&stmt.text)
+                    .await
+                    .map_err(|e| Error::db(&format!("running initSql ({})", stmt.text), e))?;
             }
         }
         let row = client
@@ -68,7 +75,9 @@ impl<'a> Session<'a> {
         if server_version_num >= 140_000 {
             // A backend running a long statement notices a client killed with -9 within a second
             // and rolls back, instead of holding its locks until the statement ends.
-            let _ = client.batch_execute("SET client_connection_check_interval = '1s'").await;
+            let _ = client
+                .batch_execute("SET client_connection_check_interval = '1s'")
+                .await;
         }
         let current_schema: Option<String> = row.get(3);
         let mut schemas = config.schemas.clone();
@@ -91,7 +100,10 @@ impl<'a> Session<'a> {
             server_version_num,
             role: row.get(7),
             original_search_path: row.get(4),
-            history: HistoryTable { schema: default_schema.clone(), table: config.table.clone() },
+            history: HistoryTable {
+                schema: default_schema.clone(),
+                table: config.table.clone(),
+            },
             schemas,
             default_schema,
         })
@@ -105,7 +117,9 @@ impl<'a> Session<'a> {
         }
         let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
         let now = time::OffsetDateTime::now_utc().format(&format).unwrap_or_default();
-        let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
+        let cwd = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
         p.with_builtin("defaultSchema", &self.default_schema)
             .with_builtin("user", config.user.as_deref().unwrap_or(&self.session_user))
             .with_builtin("database", &self.database)
@@ -130,7 +144,11 @@ impl<'a> Session<'a> {
     pub fn migration_search_path(&self) -> String {
         let original = self.original_search_path.trim();
         let first = quote_ident(&self.default_schema);
-        if original == self.default_schema || original == first || original.starts_with(&format!("{},", self.default_schema)) || original.starts_with(&format!("{first},")) {
+        if original == self.default_schema
+            || original == first
+            || original.starts_with(&format!("{},", self.default_schema))
+            || original.starts_with(&format!("{first},"))
+        {
             original.to_owned()
         } else if original.is_empty() {
             first

@@ -40,11 +40,22 @@ fn newer(a: Option<&MigrationVersion>, b: &MigrationVersion) -> bool {
     a.is_none_or(|a| b > a)
 }
 
-fn mark_deleted(rows: &mut [(usize, Attrs)], applied: &[AppliedMigration], hit: impl Fn(&AppliedMigration) -> bool) -> Result<(), PlanError> {
-    if let Some((i, attrs)) = rows.iter_mut().rev().find(|(i, _)| !applied[*i].kind.is_synthetic() && hit(&applied[*i])) {
+fn mark_deleted(
+    rows: &mut [(usize, Attrs)],
+    applied: &[AppliedMigration],
+    hit: impl Fn(&AppliedMigration) -> bool,
+) -> Result<(), PlanError> {
+    if let Some((i, attrs)) = rows
+        .iter_mut()
+        .rev()
+        .find(|(i, _)| !applied[*i].kind.is_synthetic() && hit(&applied[*i]))
+    {
         if attrs.deleted {
             let a = &applied[*i];
-            let what = a.version.as_ref().map_or_else(|| a.description.clone(), ToString::to_string);
+            let what = a
+                .version
+                .as_ref()
+                .map_or_else(|| a.description.clone(), ToString::to_string);
             return Err(PlanError::CorruptHistory(format!("multiple delete entries for {what}")));
         }
         attrs.deleted = true;
@@ -57,7 +68,11 @@ fn mark_deleted(rows: &mut [(usize, Attrs)], applied: &[AppliedMigration], hit: 
 /// # Errors
 /// [`PlanError::CorruptHistory`] for two DELETE rows for one run; [`PlanError::TargetNotFound`]
 /// when the target version exists neither in the history nor on disk (unless it ends with `?`).
-pub fn compute(applied: &[AppliedMigration], resolved: &[ResolvedMigration], options: &InfoOptions) -> Result<MigrationInfos, PlanError> {
+pub fn compute(
+    applied: &[AppliedMigration],
+    resolved: &[ResolvedMigration],
+    options: &InfoOptions,
+) -> Result<MigrationInfos, PlanError> {
     let mut by_version: HashMap<(MigrationVersion, HistoryType), usize> = HashMap::new();
     let mut by_description: HashMap<&str, usize> = HashMap::new();
     let mut undo_versions: HashSet<&MigrationVersion> = HashSet::new();
@@ -96,7 +111,9 @@ pub fn compute(applied: &[AppliedMigration], resolved: &[ResolvedMigration], opt
                     versioned.push((i, Attrs::default()));
                 }
             }
-            None if delete => mark_deleted(&mut repeatable, applied, |x| x.version.is_none() && x.description == a.description)?,
+            None if delete => mark_deleted(&mut repeatable, applied, |x| {
+                x.version.is_none() && x.description == a.description
+            })?,
             None if a.kind == HistoryType::Delete => {}
             None => repeatable.push((i, Attrs::default())),
         }
@@ -117,7 +134,10 @@ pub fn compute(applied: &[AppliedMigration], resolved: &[ResolvedMigration], opt
         Target::Version { version, .. } => Limit::UpTo(Some(version.clone())),
     };
     for (i, a) in repeatable.iter().map(|(i, _)| (*i, &applied[*i])) {
-        let latest = ctx.latest_repeatable_runs.entry(a.description.clone()).or_insert(a.installed_rank);
+        let latest = ctx
+            .latest_repeatable_runs
+            .entry(a.description.clone())
+            .or_insert(a.installed_rank);
         *latest = (*latest).max(applied[i].installed_rank);
     }
 
@@ -125,25 +145,32 @@ pub fn compute(applied: &[AppliedMigration], resolved: &[ResolvedMigration], opt
         Some(v) => by_version.get(&(v.clone(), a.kind.clone())).copied(),
         None => by_description.get(a.description.as_str()).copied(),
     };
-    let mut applied_infos: Vec<(usize, Attrs, Option<usize>)> =
-        versioned.iter().chain(&repeatable).map(|(i, attrs)| (*i, *attrs, lookup(&applied[*i]))).collect();
+    let mut applied_infos: Vec<(usize, Attrs, Option<usize>)> = versioned
+        .iter()
+        .chain(&repeatable)
+        .map(|(i, attrs)| (*i, *attrs, lookup(&applied[*i])))
+        .collect();
     applied_infos.sort_by_key(|(i, _, _)| applied[*i].installed_rank);
 
     let taken: HashSet<usize> = applied_infos
         .iter()
         .filter(|(i, attrs, r)| {
             let a = &applied[*i];
-            !attrs.deleted && match (r, &a.version) {
-                (Some(_), Some(_)) => true,
-                (Some(r), None) => {
-                    ctx.latest_repeatable_runs.get(&a.description) == Some(&a.installed_rank) && resolved[*r].checksum_matches(a.checksum)
+            !attrs.deleted
+                && match (r, &a.version) {
+                    (Some(_), Some(_)) => true,
+                    (Some(r), None) => {
+                        ctx.latest_repeatable_runs.get(&a.description) == Some(&a.installed_rank)
+                            && resolved[*r].checksum_matches(a.checksum)
+                    }
+                    (None, _) => false,
                 }
-                (None, _) => false,
-            }
         })
         .filter_map(|(_, _, r)| *r)
         .collect();
-    let mut pending: Vec<usize> = (0..resolved.len()).filter(|i| resolved[*i].kind != MigrationKind::Undo && !taken.contains(i)).collect();
+    let mut pending: Vec<usize> = (0..resolved.len())
+        .filter(|i| resolved[*i].kind != MigrationKind::Undo && !taken.contains(i))
+        .collect();
     pending.sort_by(|a, b| resolved_order(&resolved[*a], &resolved[*b]));
     ctx.pending_baseline = pending
         .iter()
@@ -152,8 +179,15 @@ pub fn compute(applied: &[AppliedMigration], resolved: &[ResolvedMigration], opt
         .filter_map(|r| r.version.clone())
         .max();
 
-    if let Target::Version { version, fail_on_missing: true } = &options.target {
-        let known = applied.iter().filter_map(|a| a.version.as_ref()).chain(resolved.iter().filter_map(|r| r.version.as_ref()));
+    if let Target::Version {
+        version,
+        fail_on_missing: true,
+    } = &options.target
+    {
+        let known = applied
+            .iter()
+            .filter_map(|a| a.version.as_ref())
+            .chain(resolved.iter().filter_map(|r| r.version.as_ref()));
         if !known.into_iter().any(|v| v == version) {
             return Err(PlanError::TargetNotFound(version.clone()));
         }
@@ -167,18 +201,31 @@ pub fn compute(applied: &[AppliedMigration], resolved: &[ResolvedMigration], opt
                 MigrationInfo::from_applied(&applied[*i], *r, *i, state, &undo_versions)
             })
             .collect();
-        out.extend(pending.iter().map(|r| MigrationInfo::from_resolved(&resolved[*r], *r, resolved_state(&resolved[*r], ctx, options.out_of_order), &undo_versions)));
+        out.extend(pending.iter().map(|r| {
+            MigrationInfo::from_resolved(
+                &resolved[*r],
+                *r,
+                resolved_state(&resolved[*r], ctx, options.out_of_order),
+                &undo_versions,
+            )
+        }));
         out
     };
     let mut infos = states(&ctx);
     if options.target == Target::Next {
-        let next = infos.iter().filter(|m| m.state == MigrationState::Pending).find_map(|m| m.version.clone());
+        let next = infos
+            .iter()
+            .filter(|m| m.state == MigrationState::Pending)
+            .find_map(|m| m.version.clone());
         if next.is_some() {
             ctx.limit = Limit::UpTo(next);
             infos = states(&ctx);
         }
     }
-    Ok(MigrationInfos { infos: flyway_order(infos), context: ctx })
+    Ok(MigrationInfos {
+        infos: flyway_order(infos),
+        context: ctx,
+    })
 }
 
 fn resolved_order(a: &ResolvedMigration, b: &ResolvedMigration) -> std::cmp::Ordering {
@@ -191,8 +238,14 @@ fn resolved_order(a: &ResolvedMigration, b: &ResolvedMigration) -> std::cmp::Ord
 }
 
 fn resolved_state(r: &ResolvedMigration, ctx: &InfoContext, out_of_order: bool) -> MigrationState {
-    let Some(v) = &r.version else { return MigrationState::Pending };
-    let baseline = if ctx.last_applied.is_none() { &ctx.pending_baseline } else { &ctx.applied_baseline };
+    let Some(v) = &r.version else {
+        return MigrationState::Pending;
+    };
+    let baseline = if ctx.last_applied.is_none() {
+        &ctx.pending_baseline
+    } else {
+        &ctx.applied_baseline
+    };
     let mut state = match baseline {
         Some(b) if v < b => MigrationState::BelowBaseline,
         Some(b) if v == b => MigrationState::BaselineIgnored,
@@ -212,15 +265,38 @@ fn resolved_state(r: &ResolvedMigration, ctx: &InfoContext, out_of_order: bool) 
     state
 }
 
-fn applied_state(a: &AppliedMigration, attrs: Attrs, r: Option<&ResolvedMigration>, ctx: &InfoContext) -> MigrationState {
+fn applied_state(
+    a: &AppliedMigration,
+    attrs: Attrs,
+    r: Option<&ResolvedMigration>,
+    ctx: &InfoContext,
+) -> MigrationState {
     use MigrationState as S;
     if attrs.deleted {
         return S::Deleted;
     }
     let missing = |success: bool| match &a.version {
-        Some(v) if ctx.last_resolved.as_ref().is_some_and(|l| v < l) => if success { S::MissingSuccess } else { S::MissingFailed },
-        Some(_) => if success { S::FutureSuccess } else { S::FutureFailed },
-        None => if success { S::MissingSuccess } else { S::MissingFailed },
+        Some(v) if ctx.last_resolved.as_ref().is_some_and(|l| v < l) => {
+            if success {
+                S::MissingSuccess
+            } else {
+                S::MissingFailed
+            }
+        }
+        Some(_) => {
+            if success {
+                S::FutureSuccess
+            } else {
+                S::FutureFailed
+            }
+        }
+        None => {
+            if success {
+                S::MissingSuccess
+            } else {
+                S::MissingFailed
+            }
+        }
     };
     let latest = ctx.latest_repeatable_runs.get(&a.description) == Some(&a.installed_rank);
     match a.kind {
@@ -253,12 +329,18 @@ fn flyway_order(infos: Vec<MigrationInfo>) -> Vec<MigrationInfo> {
     let (mut applied, rest): (Vec<_>, Vec<_>) = infos.into_iter().partition(|m| m.installed_rank.is_some());
     applied.sort_by_key(|m| m.installed_rank);
     let (below, rest): (Vec<_>, Vec<_>) = rest.into_iter().partition(|m| m.state == MigrationState::BelowBaseline);
-    let (ignored, rest): (Vec<_>, Vec<_>) = rest.into_iter().partition(|m| m.state == MigrationState::Ignored && m.version.is_some());
+    let (ignored, rest): (Vec<_>, Vec<_>) = rest
+        .into_iter()
+        .partition(|m| m.state == MigrationState::Ignored && m.version.is_some());
     let mut out = below;
     let mut ignored = ignored.into_iter().peekable();
     for row in applied {
         while let Some(next) = ignored.peek() {
-            if row.version.as_ref().is_none_or(|v| next.version.as_ref().is_some_and(|n| n < v)) {
+            if row
+                .version
+                .as_ref()
+                .is_none_or(|v| next.version.as_ref().is_some_and(|n| n < v))
+            {
                 out.extend(ignored.next());
             } else {
                 break;

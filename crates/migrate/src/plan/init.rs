@@ -32,7 +32,11 @@ pub enum Initialization {
 /// # Errors
 /// [`PlanError::NonEmptySchema`] when the schemas hold objects, there is no history table, and
 /// `baselineOnMigrate` is off.
-pub fn decide(presence: HistoryPresence, non_empty_schemas: &[String], baseline_on_migrate: bool) -> Result<Initialization, PlanError> {
+pub fn decide(
+    presence: HistoryPresence,
+    non_empty_schemas: &[String],
+    baseline_on_migrate: bool,
+) -> Result<Initialization, PlanError> {
     let empty = non_empty_schemas.is_empty();
     match presence {
         HistoryPresence::Missing if empty => Ok(Initialization::Create),
@@ -64,13 +68,25 @@ mod tests {
 
     #[test]
     fn baseline_on_migrate_adopts_a_non_empty_schema() {
-        assert_eq!(decide(HistoryPresence::Missing, &["app".into()], true), Ok(Initialization::CreateWithBaseline));
-        assert_eq!(decide(HistoryPresence::Empty, &["app".into()], true), Ok(Initialization::AddBaseline));
+        assert_eq!(
+            decide(HistoryPresence::Missing, &["app".into()], true),
+            Ok(Initialization::CreateWithBaseline)
+        );
+        assert_eq!(
+            decide(HistoryPresence::Empty, &["app".into()], true),
+            Ok(Initialization::AddBaseline)
+        );
     }
 
     #[test]
     fn an_existing_history_needs_nothing() {
-        assert_eq!(decide(HistoryPresence::HasRows, &["app".into()], false), Ok(Initialization::Ready));
-        assert_eq!(decide(HistoryPresence::Empty, &["app".into()], false), Ok(Initialization::Ready));
+        assert_eq!(
+            decide(HistoryPresence::HasRows, &["app".into()], false),
+            Ok(Initialization::Ready)
+        );
+        assert_eq!(
+            decide(HistoryPresence::Empty, &["app".into()], false),
+            Ok(Initialization::Ready)
+        );
     }
 }

@@ -62,11 +62,21 @@ pub struct MigratePlan {
 /// # Errors
 /// [`PlanError::Validation`] (with `validateOnMigrate`), [`PlanError::Failed`] while a failed
 /// migration is recorded, plus the errors of [`info::compute`].
-pub fn plan(applied: &[AppliedMigration], resolved: &[ResolvedMigration], options: &MigrateOptions) -> Result<MigratePlan, PlanError> {
-    let info_options = InfoOptions { target: options.target.clone(), out_of_order: options.out_of_order };
+pub fn plan(
+    applied: &[AppliedMigration],
+    resolved: &[ResolvedMigration],
+    options: &MigrateOptions,
+) -> Result<MigratePlan, PlanError> {
+    let info_options = InfoOptions {
+        target: options.target.clone(),
+        out_of_order: options.out_of_order,
+    };
     let infos = info::compute(applied, resolved, &info_options)?;
     if options.validate_on_migrate {
-        let patterns = options.ignore_patterns.clone().with(PatternType::Any, PatternState::Pending);
+        let patterns = options
+            .ignore_patterns
+            .clone()
+            .with(PatternType::Any, PatternState::Pending);
         let errors = validate(&infos, applied, resolved, &patterns);
         if !errors.is_empty() {
             return Err(PlanError::Validation(errors));
@@ -76,7 +86,8 @@ pub fn plan(applied: &[AppliedMigration], resolved: &[ResolvedMigration], option
     let mut warnings = Vec::new();
     let failed: Vec<_> = infos.infos.iter().filter(|m| m.state.is_failed()).collect();
     let future_ignored = |m: &&super::MigrationInfo| {
-        m.state == MigrationState::FutureFailed && options.ignore_patterns.ignores(m.is_versioned(), PatternState::Future)
+        m.state == MigrationState::FutureFailed
+            && options.ignore_patterns.ignores(m.is_versioned(), PatternState::Future)
     };
     if let Some(first) = failed.iter().find(|m| !future_ignored(m)) {
         return Err(PlanError::Failed(format!(
@@ -87,10 +98,17 @@ pub fn plan(applied: &[AppliedMigration], resolved: &[ResolvedMigration], option
         )));
     }
     for m in failed {
-        warnings.push(format!("schema \"{schema}\" contains a failed future migration {}", m.label()));
+        warnings.push(format!(
+            "schema \"{schema}\" contains a failed future migration {}",
+            m.label()
+        ));
     }
     let current = infos.current().and_then(|m| m.version.clone());
-    let future: Vec<_> = infos.infos.iter().filter(|m| matches!(m.state, MigrationState::FutureSuccess) && m.is_versioned()).collect();
+    let future: Vec<_> = infos
+        .infos
+        .iter()
+        .filter(|m| matches!(m.state, MigrationState::FutureSuccess) && m.is_versioned())
+        .collect();
     if !future.is_empty() {
         let shown = current.as_ref().map_or_else(String::new, ToString::to_string);
         match &infos.context.last_resolved {
@@ -108,14 +126,26 @@ pub fn plan(applied: &[AppliedMigration], resolved: &[ResolvedMigration], option
         .filter(|m| m.state == MigrationState::Pending)
         .filter_map(|m| {
             let resolved = m.resolved?;
-            let out_of_order = m.version.as_ref().is_some_and(|v| current.as_ref().is_some_and(|c| v < c));
+            let out_of_order = m
+                .version
+                .as_ref()
+                .is_some_and(|v| current.as_ref().is_some_and(|c| v < c));
             Some(Step { resolved, out_of_order })
         })
         .collect();
-    Ok(MigratePlan { infos, steps, current, warnings })
+    Ok(MigratePlan {
+        infos,
+        steps,
+        current,
+        warnings,
+    })
 }
 
 /// The rank the next history row gets: one more than the highest (Flyway's `MAX + 1`).
 pub fn next_rank(applied: &[AppliedMigration]) -> i32 {
-    applied.iter().map(|a| a.installed_rank).max().map_or(1, |max| max.max(0) + 1)
+    applied
+        .iter()
+        .map(|a| a.installed_rank)
+        .max()
+        .map_or(1, |max| max.max(0) + 1)
 }

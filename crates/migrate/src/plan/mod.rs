@@ -97,7 +97,12 @@ fn category(kind: &HistoryType, version: Option<&MigrationVersion>) -> &'static 
     }
 }
 
-fn undoable(state: MigrationState, kind: &HistoryType, version: Option<&MigrationVersion>, undo: &HashSet<&MigrationVersion>) -> Option<bool> {
+fn undoable(
+    state: MigrationState,
+    kind: &HistoryType,
+    version: Option<&MigrationVersion>,
+    undo: &HashSet<&MigrationVersion>,
+) -> Option<bool> {
     let version = version?;
     if *kind == HistoryType::Delete || *kind == HistoryType::UndoSql || state == MigrationState::Deleted {
         return None;
@@ -106,7 +111,13 @@ fn undoable(state: MigrationState, kind: &HistoryType, version: Option<&Migratio
 }
 
 impl MigrationInfo {
-    fn from_applied(a: &AppliedMigration, resolved: Option<usize>, index: usize, state: MigrationState, undo: &HashSet<&MigrationVersion>) -> Self {
+    fn from_applied(
+        a: &AppliedMigration,
+        resolved: Option<usize>,
+        index: usize,
+        state: MigrationState,
+        undo: &HashSet<&MigrationVersion>,
+    ) -> Self {
         let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
         Self {
             category: category(&a.kind, a.version.as_ref()),
@@ -126,7 +137,12 @@ impl MigrationInfo {
         }
     }
 
-    fn from_resolved(r: &ResolvedMigration, index: usize, state: MigrationState, undo: &HashSet<&MigrationVersion>) -> Self {
+    fn from_resolved(
+        r: &ResolvedMigration,
+        index: usize,
+        state: MigrationState,
+        undo: &HashSet<&MigrationVersion>,
+    ) -> Self {
         let kind = r.history_type();
         Self {
             category: category(&kind, r.version.as_ref()),
@@ -174,7 +190,12 @@ impl MigrationInfos {
     pub fn current(&self) -> Option<&MigrationInfo> {
         self.infos
             .iter()
-            .filter(|m| m.state.is_applied() && m.state != MigrationState::Deleted && m.kind != HistoryType::Delete && m.version.is_some())
+            .filter(|m| {
+                m.state.is_applied()
+                    && m.state != MigrationState::Deleted
+                    && m.kind != HistoryType::Delete
+                    && m.version.is_some()
+            })
             .max_by(|a, b| a.version.cmp(&b.version))
     }
 

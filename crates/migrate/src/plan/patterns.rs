@@ -149,7 +149,10 @@ mod tests {
 
     #[test]
     fn bad_patterns_are_named() {
-        assert_eq!(IgnorePatterns::parse("*:future,oops").unwrap_err(), PatternError("oops".into()));
+        assert_eq!(
+            IgnorePatterns::parse("*:future,oops").unwrap_err(),
+            PatternError("oops".into())
+        );
         assert!(IgnorePatterns::parse("*:later").is_err());
         assert!(IgnorePatterns::parse("sometimes:missing").is_err());
         assert_eq!(IgnorePatterns::parse("  ").unwrap(), IgnorePatterns::none());

@@ -38,13 +38,21 @@ impl RepairPlan {
 ///
 /// # Errors
 /// The errors of [`info::compute`].
-pub fn plan(applied: &[AppliedMigration], resolved: &[ResolvedMigration], options: &InfoOptions, patterns: &IgnorePatterns) -> Result<RepairPlan, PlanError> {
+pub fn plan(
+    applied: &[AppliedMigration],
+    resolved: &[ResolvedMigration],
+    options: &InfoOptions,
+    patterns: &IgnorePatterns,
+) -> Result<RepairPlan, PlanError> {
     let remove_failed: Vec<usize> = (0..applied.len()).filter(|i| !applied[*i].success).collect();
     // Like Flyway, the rest is decided on the history as it is after the failed rows are gone.
     let kept: Vec<usize> = (0..applied.len()).filter(|i| applied[*i].success).collect();
     let remaining: Vec<AppliedMigration> = kept.iter().map(|i| applied[*i].clone()).collect();
     let infos = info::compute(&remaining, resolved, options)?;
-    let mut plan = RepairPlan { remove_failed, ..RepairPlan::default() };
+    let mut plan = RepairPlan {
+        remove_failed,
+        ..RepairPlan::default()
+    };
     for m in &infos.infos {
         let Some(local) = m.applied else { continue };
         let a = &remaining[local];
@@ -62,19 +70,26 @@ pub fn plan(applied: &[AppliedMigration], resolved: &[ResolvedMigration], option
             }
             continue;
         }
-        let Some(r) = m.resolved.map(|i| (i, &resolved[i])) else { continue };
+        let Some(r) = m.resolved.map(|i| (i, &resolved[i])) else {
+            continue;
+        };
         if m.state == MigrationState::Ignored {
             continue;
         }
         let drift = if a.version.is_some() {
-            a.checksum != Some(r.1.checksum) || abbreviate_description(&r.1.description) != a.description || r.1.history_type() != a.kind
+            a.checksum != Some(r.1.checksum)
+                || abbreviate_description(&r.1.description) != a.description
+                || r.1.history_type() != a.kind
         } else {
             // Repeatables are only realigned when the row holds the equivalent (raw) checksum;
             // a real change makes them Outdated, and migrate runs them again.
             a.checksum != Some(r.1.checksum) && r.1.checksum_matches(a.checksum)
         };
         if drift {
-            plan.realign.push(Realign { applied: kept[local], resolved: r.0 });
+            plan.realign.push(Realign {
+                applied: kept[local],
+                resolved: r.0,
+            });
         }
     }
     Ok(plan)

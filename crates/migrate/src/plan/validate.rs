@@ -68,7 +68,12 @@ fn pattern_state(state: S) -> Option<PatternState> {
 }
 
 /// Validates every migration; an empty list means valid.
-pub fn validate(infos: &MigrationInfos, applied: &[AppliedMigration], resolved: &[ResolvedMigration], patterns: &IgnorePatterns) -> Vec<ValidationError> {
+pub fn validate(
+    infos: &MigrationInfos,
+    applied: &[AppliedMigration],
+    resolved: &[ResolvedMigration],
+    patterns: &IgnorePatterns,
+) -> Vec<ValidationError> {
     infos
         .infos
         .iter()
@@ -102,44 +107,79 @@ fn check(
     }
     let ignored = pattern_state(state).is_some_and(|p| patterns.ignores(versioned, p));
     if state.is_failed() && !(state == S::FutureFailed && ignored) {
-        let code = if versioned { E::FailedVersionedMigration } else { E::FailedRepeatableMigration };
-        return Some((code, format!(
-            "Detected failed migration {label}: it failed or was interrupted. Remove any half-completed changes \
+        let code = if versioned {
+            E::FailedVersionedMigration
+        } else {
+            E::FailedRepeatableMigration
+        };
+        return Some((
+            code,
+            format!(
+                "Detected failed migration {label}: it failed or was interrupted. Remove any half-completed changes \
              (for example an INVALID index left by CREATE INDEX CONCURRENTLY), then run `pccdb repair`"
-        )));
+            ),
+        ));
     }
     if let (Some(a), None) = (a, r)
         && !a.kind.is_synthetic()
         && state != S::Superseded
         && !ignored
     {
-        let code = if versioned { E::AppliedVersionedMigrationNotResolved } else { E::AppliedRepeatableMigrationNotResolved };
-        return Some((code, format!(
-            "Detected applied migration not resolved locally: {label}. If you removed this migration \
+        let code = if versioned {
+            E::AppliedVersionedMigrationNotResolved
+        } else {
+            E::AppliedRepeatableMigrationNotResolved
+        };
+        return Some((
+            code,
+            format!(
+                "Detected applied migration not resolved locally: {label}. If you removed this migration \
              intentionally, run `pccdb repair` to mark it as deleted; otherwise restore the file"
-        )));
+            ),
+        ));
     }
     if state == S::Ignored && !ignored && r.is_some_and(|r| r.kind != MigrationKind::Baseline) {
-        let code = if versioned { E::ResolvedVersionedMigrationNotApplied } else { E::ResolvedRepeatableMigrationNotApplied };
-        return Some((code, format!(
-            "Detected resolved migration not applied to database: {label} is older than the latest applied version. \
+        let code = if versioned {
+            E::ResolvedVersionedMigrationNotApplied
+        } else {
+            E::ResolvedRepeatableMigrationNotApplied
+        };
+        return Some((
+            code,
+            format!(
+                "Detected resolved migration not applied to database: {label} is older than the latest applied version. \
              To ignore it, set ignoreMigrationPatterns='*:ignored'; to apply it, set outOfOrder=true"
-        )));
+            ),
+        ));
     }
     if state == S::Pending && !ignored {
-        let code = if versioned { E::ResolvedVersionedMigrationNotApplied } else { E::ResolvedRepeatableMigrationNotApplied };
-        return Some((code, format!(
-            "Detected resolved migration not applied to database: {label}. Run `pccdb migrate`, or set \
+        let code = if versioned {
+            E::ResolvedVersionedMigrationNotApplied
+        } else {
+            E::ResolvedRepeatableMigrationNotApplied
+        };
+        return Some((
+            code,
+            format!(
+                "Detected resolved migration not applied to database: {label}. Run `pccdb migrate`, or set \
              ignoreMigrationPatterns='*:pending'"
-        )));
+            ),
+        ));
     }
     if state == S::Outdated && !ignored {
-        return Some((E::OutdatedRepeatableMigration, format!(
-            "Detected outdated resolved repeatable migration that should be re-applied to database: {label}. Run `pccdb migrate`"
-        )));
+        return Some((
+            E::OutdatedRepeatableMigration,
+            format!(
+                "Detected outdated resolved repeatable migration that should be re-applied to database: {label}. Run `pccdb migrate`"
+            ),
+        ));
     }
     let (a, r) = (a?, r?);
-    if a.kind.is_synthetic() || a.version.as_ref().is_some_and(|v| ctx.applied_baseline.as_ref().is_some_and(|b| v <= b)) {
+    if a.kind.is_synthetic()
+        || a.version
+            .as_ref()
+            .is_some_and(|v| ctx.applied_baseline.as_ref().is_some_and(|b| v <= b))
+    {
         return None;
     }
     let mismatch = |what: &str, applied: String, resolved: String| {
@@ -149,15 +189,23 @@ fn check(
         )
     };
     if r.history_type() != a.kind {
-        return Some((E::TypeMismatch, mismatch("type", a.kind.as_str().into(), r.history_type().as_str().into())));
+        return Some((
+            E::TypeMismatch,
+            mismatch("type", a.kind.as_str().into(), r.history_type().as_str().into()),
+        ));
     }
     let pending_ignored = patterns.ignores(versioned, PatternState::Pending);
-    if (r.version.is_some() || (pending_ignored && !matches!(state, S::Outdated | S::Superseded))) && !r.checksum_matches(a.checksum) {
+    if (r.version.is_some() || (pending_ignored && !matches!(state, S::Outdated | S::Superseded)))
+        && !r.checksum_matches(a.checksum)
+    {
         let shown = a.checksum.map_or_else(|| "NULL".to_owned(), |c| c.to_string());
         return Some((E::ChecksumMismatch, mismatch("checksum", shown, r.checksum.to_string())));
     }
     if abbreviate_description(&r.description) != a.description {
-        return Some((E::DescriptionMismatch, mismatch("description", a.description.clone(), r.description.clone())));
+        return Some((
+            E::DescriptionMismatch,
+            mismatch("description", a.description.clone(), r.description.clone()),
+        ));
     }
     None
 }

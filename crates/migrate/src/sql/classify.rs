@@ -19,7 +19,12 @@ fn starts_with(words: &[&str], prefix: &[&str]) -> bool {
 /// `server_version_num` is `server_version_num` (150004 for 15.4).
 pub fn non_transactional_reason(stmt: &Statement, server_version_num: u32) -> Option<&'static str> {
     let top: Vec<&str> = stmt.top_words().collect();
-    let shallow: Vec<&str> = stmt.words.iter().filter(|w| w.depth <= 1).map(|w| w.text.as_str()).collect();
+    let shallow: Vec<&str> = stmt
+        .words
+        .iter()
+        .filter(|w| w.depth <= 1)
+        .map(|w| w.text.as_str())
+        .collect();
     let w = top.as_slice();
     for object in ["DATABASE", "TABLESPACE", "SUBSCRIPTION"] {
         if starts_with(w, &["CREATE", object]) || starts_with(w, &["DROP", object]) {
@@ -38,7 +43,9 @@ pub fn non_transactional_reason(stmt: &Statement, server_version_num: u32) -> Op
     if w.first() == Some(&"REINDEX") {
         let target = w.iter().skip(1).find(|x| **x != "VERBOSE");
         if shallow.contains(&"CONCURRENTLY") || matches!(target, Some(&"SCHEMA" | &"DATABASE" | &"SYSTEM")) {
-            return Some("REINDEX CONCURRENTLY and REINDEX SCHEMA/DATABASE/SYSTEM cannot run inside a transaction block");
+            return Some(
+                "REINDEX CONCURRENTLY and REINDEX SCHEMA/DATABASE/SYSTEM cannot run inside a transaction block",
+            );
         }
     }
     if w.first() == Some(&"VACUUM") {
@@ -47,10 +54,14 @@ pub fn non_transactional_reason(stmt: &Statement, server_version_num: u32) -> Op
     if starts_with(w, &["DISCARD", "ALL"]) {
         return Some("DISCARD ALL cannot run inside a transaction block");
     }
-    if server_version_num < 120_000 && starts_with(w, &["ALTER", "TYPE"]) && w.windows(2).any(|p| p == ["ADD", "VALUE"]) {
+    if server_version_num < 120_000 && starts_with(w, &["ALTER", "TYPE"]) && w.windows(2).any(|p| p == ["ADD", "VALUE"])
+    {
         return Some("ALTER TYPE ... ADD VALUE cannot run inside a transaction block before PostgreSQL 12");
     }
-    if starts_with(w, &["ALTER", "TABLE"]) && w.windows(2).any(|p| p == ["DETACH", "PARTITION"]) && w.contains(&"CONCURRENTLY") {
+    if starts_with(w, &["ALTER", "TABLE"])
+        && w.windows(2).any(|p| p == ["DETACH", "PARTITION"])
+        && w.contains(&"CONCURRENTLY")
+    {
         return Some("ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY cannot run inside a transaction block");
     }
     if starts_with(w, &["ALTER", "DATABASE"]) && w.windows(2).any(|p| p == ["SET", "TABLESPACE"]) {
@@ -168,12 +179,28 @@ mod tests {
 
     #[test]
     fn transaction_control_is_detected_but_savepoints_are_not() {
-        for sql in ["BEGIN", "begin transaction isolation level serializable", "START TRANSACTION", "COMMIT", "END",
-                    "ROLLBACK", "ROLLBACK AND CHAIN", "ABORT", "PREPARE TRANSACTION 'x'"] {
+        for sql in [
+            "BEGIN",
+            "begin transaction isolation level serializable",
+            "START TRANSACTION",
+            "COMMIT",
+            "END",
+            "ROLLBACK",
+            "ROLLBACK AND CHAIN",
+            "ABORT",
+            "PREPARE TRANSACTION 'x'",
+        ] {
             assert!(is_transaction_control(&one(sql)), "{sql}");
         }
-        for sql in ["SAVEPOINT a", "ROLLBACK TO SAVEPOINT a", "ROLLBACK WORK TO a", "RELEASE SAVEPOINT a",
-                    "COMMIT PREPARED 'x'", "ROLLBACK PREPARED 'x'", "SELECT 1"] {
+        for sql in [
+            "SAVEPOINT a",
+            "ROLLBACK TO SAVEPOINT a",
+            "ROLLBACK WORK TO a",
+            "RELEASE SAVEPOINT a",
+            "COMMIT PREPARED 'x'",
+            "ROLLBACK PREPARED 'x'",
+            "SELECT 1",
+        ] {
             assert!(!is_transaction_control(&one(sql)), "{sql}");
         }
     }

@@ -24,7 +24,12 @@ pub struct ScriptOptions {
 
 impl Default for ScriptOptions {
     fn default() -> Self {
-        Self { mixed: false, execute_in_transaction: true, placeholder_replacement: true, server_version_num: 150_000 }
+        Self {
+            mixed: false,
+            execute_in_transaction: true,
+            placeholder_replacement: true,
+            server_version_num: 150_000,
+        }
     }
 }
 
@@ -121,7 +126,9 @@ pub enum ScriptError {
         statement: String,
     },
     /// COPY ... TO STDOUT.
-    #[error("{file}:{line}: COPY ... TO STDOUT produces output a migration has nowhere to send; copy to a table instead")]
+    #[error(
+        "{file}:{line}: COPY ... TO STDOUT produces output a migration has nowhere to send; copy to a table instead"
+    )]
     CopyToStdout {
         /// The script.
         file: String,
@@ -151,7 +158,11 @@ impl ScriptError {
 
 fn first_line(stmt: &Statement) -> String {
     let line = stmt.text.lines().next().unwrap_or("").trim();
-    if line.chars().count() > 80 { format!("{}...", line.chars().take(77).collect::<String>()) } else { line.to_owned() }
+    if line.chars().count() > 80 {
+        format!("{}...", line.chars().take(77).collect::<String>())
+    } else {
+        line.to_owned()
+    }
 }
 
 /// Replaces placeholders (unless turned off) and returns the text the checksum of a repeatable
@@ -166,7 +177,10 @@ pub fn replace_placeholders(
     options: &ScriptOptions,
     overrides: &ScriptOverrides,
 ) -> Result<String, ScriptError> {
-    if overrides.placeholder_replacement.unwrap_or(options.placeholder_replacement) {
+    if overrides
+        .placeholder_replacement
+        .unwrap_or(options.placeholder_replacement)
+    {
         Ok(placeholders.replace(text, file)?)
     } else {
         Ok(text.to_owned())
@@ -187,18 +201,36 @@ pub fn parse_script(
         SplitError::MetaCommand { line, command } => {
             let name = command.trim_start_matches('\\');
             if name == "c" || name == "connect" {
-                ScriptError::Connect { file: file.to_owned(), line, command }
+                ScriptError::Connect {
+                    file: file.to_owned(),
+                    line,
+                    command,
+                }
             } else {
-                ScriptError::MetaCommand { file: file.to_owned(), line, command }
+                ScriptError::MetaCommand {
+                    file: file.to_owned(),
+                    line,
+                    command,
+                }
             }
         }
-        source => ScriptError::Syntax { file: file.to_owned(), source },
+        source => ScriptError::Syntax {
+            file: file.to_owned(),
+            source,
+        },
     })?;
     if let Some(stmt) = statements.iter().find(|s| is_copy_to_stdout(s)) {
-        return Err(ScriptError::CopyToStdout { file: file.to_owned(), line: stmt.line });
+        return Err(ScriptError::CopyToStdout {
+            file: file.to_owned(),
+            line: stmt.line,
+        });
     }
-    let non_tx = statements.iter().find_map(|s| non_transactional_reason(s, options.server_version_num).map(|r| (s, r)));
-    let has_tx = statements.iter().any(|s| non_transactional_reason(s, options.server_version_num).is_none());
+    let non_tx = statements
+        .iter()
+        .find_map(|s| non_transactional_reason(s, options.server_version_num).map(|r| (s, r)));
+    let has_tx = statements
+        .iter()
+        .any(|s| non_transactional_reason(s, options.server_version_num).is_none());
     let transactional = match (overrides.execute_in_transaction, non_tx) {
         (Some(explicit), _) => explicit,
         (None, _) if !options.execute_in_transaction => false,
@@ -214,9 +246,17 @@ pub fn parse_script(
         (None, None) => true,
     };
     if transactional && let Some(stmt) = statements.iter().find(|s| is_transaction_control(s)) {
-        return Err(ScriptError::TransactionControl { file: file.to_owned(), line: stmt.line, statement: first_line(stmt) });
+        return Err(ScriptError::TransactionControl {
+            file: file.to_owned(),
+            line: stmt.line,
+            statement: first_line(stmt),
+        });
     }
-    Ok(Script { statements, transactional, text })
+    Ok(Script {
+        statements,
+        transactional,
+        text,
+    })
 }
 
 #[cfg(test)]
@@ -224,7 +264,12 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Script, ScriptError> {
-        parse_script(text.to_owned(), "V1__x.sql", &ScriptOptions::default(), &ScriptOverrides::default())
+        parse_script(
+            text.to_owned(),
+            "V1__x.sql",
+            &ScriptOptions::default(),
+            &ScriptOverrides::default(),
+        )
     }
 
     #[test]
@@ -243,9 +288,15 @@ mod tests {
     fn vacuum_mixed_in_fails_unless_mixed() {
         let sql = "CREATE TABLE t (qty INT, price INT);\nINSERT INTO t VALUES(3, 50);\nVACUUM t;";
         let err = parse(sql).unwrap_err();
-        assert!(matches!(&err, ScriptError::Mixed { line: 3, statement, .. } if statement == "VACUUM t"), "{err:?}");
+        assert!(
+            matches!(&err, ScriptError::Mixed { line: 3, statement, .. } if statement == "VACUUM t"),
+            "{err:?}"
+        );
         assert!(err.to_string().contains("even though mixed is false"));
-        let mixed = ScriptOptions { mixed: true, ..ScriptOptions::default() };
+        let mixed = ScriptOptions {
+            mixed: true,
+            ..ScriptOptions::default()
+        };
         let script = parse_script(sql.into(), "f", &mixed, &ScriptOverrides::default()).unwrap();
         assert!(!script.transactional);
     }
@@ -258,14 +309,26 @@ mod tests {
 
     #[test]
     fn a_script_conf_can_force_the_transaction_mode() {
-        let off = ScriptOverrides { execute_in_transaction: Some(false), ..ScriptOverrides::default() };
-        let script = parse_script("BEGIN;\nSELECT 1;\nCOMMIT;".into(), "f", &ScriptOptions::default(), &off).unwrap();
+        let off = ScriptOverrides {
+            execute_in_transaction: Some(false),
+            ..ScriptOverrides::default()
+        };
+        let script = parse_script(
+            "BEGIN;\nSELECT 1;\nCOMMIT;".into(),
+            "f",
+            &ScriptOptions::default(),
+            &off,
+        )
+        .unwrap();
         assert!(!script.transactional);
     }
 
     #[test]
     fn backslash_c_is_refused_pointing_at_pccdb_apply() {
-        let err = parse("CREATE DATABASE client_api_db_devtest;\n\n\\c client_api_db_devtest\n\nCREATE TABLE users (id int);").unwrap_err();
+        let err = parse(
+            "CREATE DATABASE client_api_db_devtest;\n\n\\c client_api_db_devtest\n\nCREATE TABLE users (id int);",
+        )
+        .unwrap_err();
         assert!(matches!(&err, ScriptError::Connect { line: 3, command, .. } if command == "\\c"));
         let message = err.to_string();
         assert!(message.starts_with("V1__x.sql:3: psql meta-command \\c"), "{message}");
@@ -289,12 +352,18 @@ mod tests {
 
     #[test]
     fn copy_to_stdout_is_refused() {
-        assert!(matches!(parse("\nCOPY t TO STDOUT;"), Err(ScriptError::CopyToStdout { line: 2, .. })));
+        assert!(matches!(
+            parse("\nCOPY t TO STDOUT;"),
+            Err(ScriptError::CopyToStdout { line: 2, .. })
+        ));
     }
 
     #[test]
     fn unterminated_strings_name_the_file() {
-        assert_eq!(parse("SELECT 'x").unwrap_err().to_string(), "V1__x.sql:line 1: unterminated quoted string");
+        assert_eq!(
+            parse("SELECT 'x").unwrap_err().to_string(),
+            "V1__x.sql:line 1: unterminated quoted string"
+        );
     }
 
     #[test]
@@ -302,7 +371,10 @@ mod tests {
         let p = Placeholders::default();
         let options = ScriptOptions::default();
         assert!(replace_placeholders("${x}", "f", &p, &options, &ScriptOverrides::default()).is_err());
-        let off = ScriptOverrides { placeholder_replacement: Some(false), ..ScriptOverrides::default() };
+        let off = ScriptOverrides {
+            placeholder_replacement: Some(false),
+            ..ScriptOverrides::default()
+        };
         assert_eq!(replace_placeholders("${x}", "f", &p, &options, &off).unwrap(), "${x}");
     }
 }

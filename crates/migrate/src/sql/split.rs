@@ -188,7 +188,10 @@ impl Splitter<'_> {
                     end += 1;
                 }
                 let command = String::from_utf8_lossy(&self.b[from..end]).into_owned();
-                Err(SplitError::MetaCommand { line: self.line, command })
+                Err(SplitError::MetaCommand {
+                    line: self.line,
+                    command,
+                })
             }
             b'0'..=b'9' => {
                 self.number();
@@ -224,7 +227,10 @@ impl Splitter<'_> {
                 self.i += 1;
             }
         }
-        Err(SplitError::Unterminated { line, what: "block comment".into() })
+        Err(SplitError::Unterminated {
+            line,
+            what: "block comment".into(),
+        })
     }
 
     /// A `'...'` string, `E'...'` string (`escapes`) or `"..."` identifier.
@@ -243,7 +249,10 @@ impl Splitter<'_> {
                 j += 1;
             }
         }
-        Err(SplitError::Unterminated { line, what: what.into() })
+        Err(SplitError::Unterminated {
+            line,
+            what: what.into(),
+        })
     }
 
     fn dollar(&mut self) -> Result<(), SplitError> {
@@ -310,7 +319,10 @@ impl Splitter<'_> {
         }
         self.track_begin_atomic(word);
         if self.words.len() < MAX_WORDS {
-            self.words.push(Word { text: word.to_ascii_uppercase(), depth: self.paren });
+            self.words.push(Word {
+                text: word.to_ascii_uppercase(),
+                depth: self.paren,
+            });
         }
         Ok(())
     }
@@ -343,12 +355,25 @@ impl Splitter<'_> {
         self.begin = 0;
         self.ident_count = 0;
         let words = std::mem::take(&mut self.words);
-        let Some((start, line)) = self.start.take() else { return Ok(()) };
+        let Some((start, line)) = self.start.take() else {
+            return Ok(());
+        };
         let text = self.src[start..end].trim_end().to_owned();
         let is_copy_in = words.first().is_some_and(|w| w.text == "COPY")
-            && words.windows(2).any(|p| p[0].depth == 0 && p[0].text == "FROM" && p[1].text == "STDIN");
-        let copy_data = if is_copy_in && end < self.b.len() { Some(self.copy_data()?) } else { None };
-        self.out.push(Statement { text, line, words, copy_data });
+            && words
+                .windows(2)
+                .any(|p| p[0].depth == 0 && p[0].text == "FROM" && p[1].text == "STDIN");
+        let copy_data = if is_copy_in && end < self.b.len() {
+            Some(self.copy_data()?)
+        } else {
+            None
+        };
+        self.out.push(Statement {
+            text,
+            line,
+            words,
+            copy_data,
+        });
         Ok(())
     }
 

@@ -64,13 +64,25 @@ fn copy_data_may_contain_semicolons_quotes_and_dollars() {
 
 #[test]
 fn text_after_copy_on_the_same_line_is_refused() {
-    assert_eq!(split("COPY t FROM STDIN; SELECT 1;\n1\n\\.\n"), Err(SplitError::TextAfterCopy { line: 1 }));
+    assert_eq!(
+        split("COPY t FROM STDIN; SELECT 1;\n1\n\\.\n"),
+        Err(SplitError::TextAfterCopy { line: 1 })
+    );
     assert!(split("COPY t FROM STDIN; -- data follows\n1\n\\.\n").is_ok());
 }
 
 #[test]
 fn valid_dollar_tags_quote_their_body() {
-    for tag in ["$$", "$abc$", "$ABC$", "$aBcDeF$", "$aBc_DeF$", "$abcDEF123$", "$_$", "$ü$"] {
+    for tag in [
+        "$$",
+        "$abc$",
+        "$ABC$",
+        "$aBcDeF$",
+        "$aBc_DeF$",
+        "$abcDEF123$",
+        "$_$",
+        "$ü$",
+    ] {
         let sql = format!("SELECT {tag};x{tag}; SELECT 2;");
         assert_eq!(split(&sql).unwrap().len(), 2, "{tag}");
     }
@@ -81,7 +93,10 @@ fn things_that_are_not_dollar_tags_do_not_quote() {
     // `abc$` is an identifier, `$abc` has no closing `$`, `$1` is a parameter.
     assert_eq!(texts("SELECT abc$; SELECT 2;"), ["SELECT abc$", "SELECT 2"]);
     assert_eq!(texts("SELECT $abc; SELECT 2;"), ["SELECT $abc", "SELECT 2"]);
-    assert_eq!(texts("PREPARE p AS SELECT $1; SELECT $2;"), ["PREPARE p AS SELECT $1", "SELECT $2"]);
+    assert_eq!(
+        texts("PREPARE p AS SELECT $1; SELECT $2;"),
+        ["PREPARE p AS SELECT $1", "SELECT $2"]
+    );
 }
 
 #[test]
@@ -119,7 +134,10 @@ fn an_e_at_the_end_of_an_identifier_is_not_an_escape_prefix() {
 
 #[test]
 fn doubled_quotes_stay_inside_strings_and_identifiers() {
-    assert_eq!(texts("SELECT 'it''s;'; SELECT \"a\"\";\";"), ["SELECT 'it''s;'", "SELECT \"a\"\";\""]);
+    assert_eq!(
+        texts("SELECT 'it''s;'; SELECT \"a\"\";\";"),
+        ["SELECT 'it''s;'", "SELECT \"a\"\";\""]
+    );
 }
 
 #[test]
@@ -169,7 +187,13 @@ fn a_last_statement_without_semicolon_is_kept() {
 #[test]
 fn psql_meta_commands_are_errors_with_their_line() {
     let err = split("CREATE DATABASE d;\n\n\\c d\nCREATE TABLE t ();").unwrap_err();
-    assert_eq!(err, SplitError::MetaCommand { line: 3, command: "\\c".into() });
+    assert_eq!(
+        err,
+        SplitError::MetaCommand {
+            line: 3,
+            command: "\\c".into()
+        }
+    );
     for cmd in ["\\connect d", "\\i other.sql", "\\set x 1", "SELECT 1 \\gset", "\\;"] {
         assert!(matches!(split(cmd), Err(SplitError::MetaCommand { .. })), "{cmd}");
     }
@@ -189,7 +213,14 @@ fn unterminated_quotes_and_comments_name_their_start_line() {
         ("/* a /* b */", 1, "block comment"),
     ];
     for (sql, line, what) in cases {
-        assert_eq!(split(sql), Err(SplitError::Unterminated { line, what: what.into() }), "{sql}");
+        assert_eq!(
+            split(sql),
+            Err(SplitError::Unterminated {
+                line,
+                what: what.into()
+            }),
+            "{sql}"
+        );
     }
 }
 
@@ -205,14 +236,20 @@ fn server_error_positions_map_to_script_lines() {
 fn words_record_keywords_outside_quotes_with_their_depth() {
     let all = split("REINDEX (VERBOSE, CONCURRENTLY) TABLE \"t\" -- 'x'").unwrap();
     let words: Vec<(&str, u32)> = all[0].words.iter().map(|w| (w.text.as_str(), w.depth)).collect();
-    assert_eq!(words, [("REINDEX", 0), ("VERBOSE", 1), ("CONCURRENTLY", 1), ("TABLE", 0)]);
+    assert_eq!(
+        words,
+        [("REINDEX", 0), ("VERBOSE", 1), ("CONCURRENTLY", 1), ("TABLE", 0)]
+    );
 }
 
 #[test]
 fn crlf_scripts_split_like_lf_scripts() {
     let lf = split("SELECT 1;\nSELECT\n 2;\n").unwrap();
     let crlf = split("SELECT 1;\r\nSELECT\r\n 2;\r\n").unwrap();
-    assert_eq!(lf.iter().map(|s| s.line).collect::<Vec<_>>(), crlf.iter().map(|s| s.line).collect::<Vec<_>>());
+    assert_eq!(
+        lf.iter().map(|s| s.line).collect::<Vec<_>>(),
+        crlf.iter().map(|s| s.line).collect::<Vec<_>>()
+    );
     assert_eq!(crlf[1].text, "SELECT\r\n 2");
 }
 

@@ -24,7 +24,11 @@ impl Fixture {
     pub async fn new() -> Self {
         let db = test_support::database().await;
         let client = db.connect().await;
-        Self { dir: tempfile::tempdir().expect("temp dir"), db, client }
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+            db,
+            client,
+        }
     }
 
     /// Writes a migration file (creating directories).
@@ -49,7 +53,11 @@ impl Fixture {
         for (k, v) in settings {
             cli.set(k, v, "test").expect("setting");
         }
-        Config::resolve(&ConfigSources { cli, ..ConfigSources::default() }).expect("config")
+        Config::resolve(&ConfigSources {
+            cli,
+            ..ConfigSources::default()
+        })
+        .expect("config")
     }
 
     pub fn config(&self) -> Config {
@@ -89,7 +97,9 @@ impl Fixture {
     }
 
     pub async fn exists(&self, relation: &str) -> bool {
-        self.scalar(&format!("SELECT (to_regclass('{relation}') IS NOT NULL)::text")).await == "true"
+        self.scalar(&format!("SELECT (to_regclass('{relation}') IS NOT NULL)::text"))
+            .await
+            == "true"
     }
 }
 

@@ -106,7 +106,10 @@ pub const CASES: &[ParserCase] = &[
         setup: "CREATE TABLE copy_test (c1 serial PRIMARY KEY, c2 text, c3 text)",
         script: "COPY copy_test (c1, c2, c3) FROM stdin;\n1\tUtf8: ÄÖÜ\t\\N\n2\tälter\tzwei\n3\tdrei\tdrei\n\\.\n\nCOPY copy_test (c1, c2, c3)\n  FROM stdin;\n4\tvier\tÖl\n5\t\\N\tfünf\n6\tsechs\tsechs\n\\.\n\nSELECT pg_catalog.setval('copy_test_c1_seq', 3, true);\n",
         lines: &[1, 7, 14],
-        check: Some(("SELECT count(*)::text || '/' || count(c3)::text || '/' || sum(length(c2))::text FROM copy_test", "6/5/27")),
+        check: Some((
+            "SELECT count(*)::text || '/' || count(c3)::text || '/' || sum(length(c2))::text FROM copy_test",
+            "6/5/27",
+        )),
     },
     ParserCase {
         name: "E'.' in a CHECK followed by a $$ function body",
@@ -134,7 +137,10 @@ pub const CASES: &[ParserCase] = &[
         setup: "",
         script: "CREATE TABLE t3 (s text);\nINSERT INTO t3 VALUES (E'a — b;');\nINSERT INTO t3 VALUES (e'\\';'), (e'it\\'s; fine');\n",
         lines: &[1, 2, 3],
-        check: Some(("SELECT string_agg(s, '|' ORDER BY s COLLATE \"C\") FROM t3", "';|a — b;|it's; fine")),
+        check: Some((
+            "SELECT string_agg(s, '|' ORDER BY s COLLATE \"C\") FROM t3",
+            "';|a — b;|it's; fine",
+        )),
     },
     ParserCase {
         name: "BEGIN ATOMIC function body",

@@ -114,7 +114,9 @@ pub struct FlywayArgs {
 }
 
 fn split_pair(text: &str, what: &str) -> anyhow::Result<(String, String)> {
-    let (k, v) = text.split_once('=').ok_or_else(|| anyhow!("{what} {text:?} is not KEY=VALUE"))?;
+    let (k, v) = text
+        .split_once('=')
+        .ok_or_else(|| anyhow!("{what} {text:?} is not KEY=VALUE"))?;
     Ok((k.trim().to_owned(), v.to_owned()))
 }
 
@@ -138,8 +140,16 @@ impl FlywayArgs {
             ("initSql", &self.init_sql, "--init-sql"),
             ("target", &self.target, "--target"),
             ("baselineVersion", &self.baseline_version, "--baseline-version"),
-            ("baselineDescription", &self.baseline_description, "--baseline-description"),
-            ("ignoreMigrationPatterns", &self.ignore_migration_patterns, "--ignore-migration-patterns"),
+            (
+                "baselineDescription",
+                &self.baseline_description,
+                "--baseline-description",
+            ),
+            (
+                "ignoreMigrationPatterns",
+                &self.ignore_migration_patterns,
+                "--ignore-migration-patterns",
+            ),
         ];
         for (key, value, flag) in strings {
             if let Some(value) = value {
@@ -168,12 +178,15 @@ impl FlywayArgs {
         if let Some(url) = &self.url {
             let spec = conninfo::ConnSpec::parse(url).context("--url")?;
             if spec.password.is_some() {
-                bail!("--url contains a password, which would be visible to every user of this machine; pass it in FLYWAY_PASSWORD, a config file, or --password-file");
+                bail!(
+                    "--url contains a password, which would be visible to every user of this machine; pass it in FLYWAY_PASSWORD, a config file, or --password-file"
+                );
             }
             set("url", url, "--url")?;
         }
         if let Some(path) = &self.password_file {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading --password-file {}", path.display()))?;
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("reading --password-file {}", path.display()))?;
             set("password", text.trim_end_matches(['\n', '\r']), "--password-file")?;
         }
         Ok(layer)
@@ -196,7 +209,11 @@ pub fn resolve_config(args: &FlywayArgs) -> anyhow::Result<Config> {
     let files = if !args.config_files.is_empty() {
         args.config_files.clone()
     } else if let Ok(list) = std::env::var("FLYWAY_CONFIG_FILES") {
-        list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(PathBuf::from).collect()
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .collect()
     } else {
         let cwd = std::env::current_dir().context("reading the working directory")?;
         let home = std::env::var_os("HOME").map(PathBuf::from);
@@ -205,7 +222,13 @@ pub fn resolve_config(args: &FlywayArgs) -> anyhow::Result<Config> {
     let files = ConfigSources::read_files(&files, &lookup)?;
     let vars = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
     let (env, warnings) = migrate::config::sources::env_layer(vars)?;
-    let sources = ConfigSources { files, platform: platform_layers(args)?, env, cli: args.layer()?, warnings };
+    let sources = ConfigSources {
+        files,
+        platform: platform_layers(args)?,
+        env,
+        cli: args.layer()?,
+        warnings,
+    };
     Ok(Config::resolve(&sources)?)
 }
 
@@ -249,7 +272,9 @@ async fn connect(config: &Config) -> anyhow::Result<tokio_postgres::Client> {
                 pause = (pause * 2).min(Duration::from_secs(u64::from(config.connect_retries_interval.max(1))));
             }
             Err(e) => {
-                return Err(anyhow::Error::from(e)).with_context(|| format!("connecting to {spec} (check url, user and password; `pccdb conninfo` explains a url)"));
+                return Err(anyhow::Error::from(e)).with_context(|| {
+                    format!("connecting to {spec} (check url, user and password; `pccdb conninfo` explains a url)")
+                });
             }
         }
     }
@@ -288,11 +313,21 @@ pub fn run(action: Action, args: &FlywayArgs, global: &GlobalArgs) -> anyhow::Re
             Action::Validate => {
                 let report = migrate::validate(&client, &config).await?;
                 output::validate(&report, json)?;
-                Ok(if report.valid { Outcome::Success } else { Outcome::Findings })
+                Ok(if report.valid {
+                    Outcome::Success
+                } else {
+                    Outcome::Findings
+                })
             }
-            Action::Repair => output::repair(&migrate::repair(&client, &config, &()).await?, json).map(|()| Outcome::Success),
-            Action::Baseline => output::baseline(&migrate::baseline(&client, &config, &()).await?, json).map(|()| Outcome::Success),
-            Action::Clean => output::clean(&migrate::clean(&client, &config, &()).await?, json).map(|()| Outcome::Success),
+            Action::Repair => {
+                output::repair(&migrate::repair(&client, &config, &()).await?, json).map(|()| Outcome::Success)
+            }
+            Action::Baseline => {
+                output::baseline(&migrate::baseline(&client, &config, &()).await?, json).map(|()| Outcome::Success)
+            }
+            Action::Clean => {
+                output::clean(&migrate::clean(&client, &config, &()).await?, json).map(|()| Outcome::Success)
+            }
         }
     })
 }

@@ -37,7 +37,10 @@ impl Progress {
             }
             bar
         });
-        Self { lines: bar.is_none(), bar }
+        Self {
+            lines: bar.is_none(),
+            bar,
+        }
     }
 
     /// Removes the bar.
@@ -52,7 +55,8 @@ impl migrate::Observer for Progress {
     fn progress(&self, event: migrate::Progress<'_>) {
         match event {
             migrate::Progress::WaitingForLock { holder } => {
-                let line = format!("waiting for the migration lock{holder}: another migrate, repair or baseline is running");
+                let line =
+                    format!("waiting for the migration lock{holder}: another migrate, repair or baseline is running");
                 match &self.bar {
                     Some(bar) => bar.println(line),
                     None => eprintln!("{line}"),
@@ -79,7 +83,12 @@ impl migrate::Observer for Progress {
 
 fn duration(d: Duration) -> String {
     let millis = d.as_millis();
-    format!("{:02}:{:02}.{:03}s", millis / 60_000, (millis / 1000) % 60, millis % 1000)
+    format!(
+        "{:02}:{:02}.{:03}s",
+        millis / 60_000,
+        (millis / 1000) % 60,
+        millis % 1000
+    )
 }
 
 /// Prints the outcome of `migrate`.
@@ -105,12 +114,24 @@ pub fn migrate(report: &migrate::MigrateReport, as_json: bool) -> anyhow::Result
     }
     let total: u64 = report.migrations.iter().map(|m| m.execution_time).sum();
     for m in &report.migrations {
-        let what = m.version.as_ref().map_or_else(|| format!("\"{}\" (repeatable)", m.description), |v| format!("version {v} - {}", m.description));
-        let notes = [(m.out_of_order, " [out of order]"), (!m.transactional, " [outside a transaction]")];
+        let what = m.version.as_ref().map_or_else(
+            || format!("\"{}\" (repeatable)", m.description),
+            |v| format!("version {v} - {}", m.description),
+        );
+        let notes = [
+            (m.out_of_order, " [out of order]"),
+            (!m.transactional, " [outside a transaction]"),
+        ];
         let notes: String = notes.iter().filter(|(on, _)| *on).map(|(_, t)| *t).collect();
-        println!("Migrated schema \"{}\" to {what} ({} ms){notes}", report.schema, m.execution_time);
+        println!(
+            "Migrated schema \"{}\" to {what} ({} ms){notes}",
+            report.schema, m.execution_time
+        );
     }
-    let now = report.target_schema_version.as_deref().map_or_else(String::new, |v| format!(", now at version v{v}"));
+    let now = report
+        .target_schema_version
+        .as_deref()
+        .map_or_else(String::new, |v| format!(", now at version v{v}"));
     println!(
         "Successfully applied {} migration{} to schema \"{}\"{now} (execution time {})",
         report.migrations_executed,
@@ -129,15 +150,27 @@ pub fn table(header: &[&str], rows: &[Vec<String>], empty: &str) -> String {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let rule: String = widths.iter().map(|w| format!("+{}", "-".repeat(w + 2))).collect::<String>() + "+\n";
+    let rule: String = widths
+        .iter()
+        .map(|w| format!("+{}", "-".repeat(w + 2)))
+        .collect::<String>()
+        + "+\n";
     let line = |cells: &[String]| -> String {
-        cells.iter().zip(&widths).map(|(c, w)| format!("| {c}{} ", " ".repeat(w - c.chars().count()))).collect::<String>() + "|\n"
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("| {c}{} ", " ".repeat(w - c.chars().count())))
+            .collect::<String>()
+            + "|\n"
     };
     let header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
     let mut out = rule.clone() + &line(&header) + &rule;
     if rows.is_empty() {
         let inner = widths.iter().map(|w| w + 3).sum::<usize>() - 1;
-        out.push_str(&format!("| {empty}{} |\n", " ".repeat(inner.saturating_sub(empty.chars().count() + 2))));
+        out.push_str(&format!(
+            "| {empty}{} |\n",
+            " ".repeat(inner.saturating_sub(empty.chars().count() + 2))
+        ));
     }
     for row in rows {
         out.push_str(&line(row));
@@ -156,8 +189,14 @@ pub fn info(report: &migrate::InfoReport, as_json: bool) -> anyhow::Result<()> {
     for warning in &report.warnings {
         eprintln!("warning: {warning}");
     }
-    println!("Database: {} (schema \"{}\", history {})", report.database, report.schema, report.table);
-    println!("Schema version: {}", report.schema_version.as_deref().unwrap_or("<< Empty Schema >>"));
+    println!(
+        "Database: {} (schema \"{}\", history {})",
+        report.database, report.schema, report.table
+    );
+    println!(
+        "Schema version: {}",
+        report.schema_version.as_deref().unwrap_or("<< Empty Schema >>")
+    );
     println!();
     let rows: Vec<Vec<String>> = report
         .migrations
@@ -178,7 +217,15 @@ pub fn info(report: &migrate::InfoReport, as_json: bool) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    let header = ["Category", "Version", "Description", "Type", "Installed On", "State", "Undoable"];
+    let header = [
+        "Category",
+        "Version",
+        "Description",
+        "Type",
+        "Installed On",
+        "State",
+        "Undoable",
+    ];
     print!("{}", table(&header, &rows, "No migrations found"));
     Ok(())
 }
@@ -195,9 +242,17 @@ pub fn validate(report: &migrate::ValidateReport, as_json: bool) -> anyhow::Resu
         eprintln!("warning: {warning}");
     }
     if report.valid {
-        println!("Successfully validated {} migrations (schema \"{}\")", report.validated, report.schema);
+        println!(
+            "Successfully validated {} migrations (schema \"{}\")",
+            report.validated, report.schema
+        );
     } else {
-        println!("Validate failed: {} problem{} in schema \"{}\":", report.errors.len(), if report.errors.len() == 1 { "" } else { "s" }, report.schema);
+        println!(
+            "Validate failed: {} problem{} in schema \"{}\":",
+            report.errors.len(),
+            if report.errors.len() == 1 { "" } else { "s" },
+            report.schema
+        );
         for e in &report.errors {
             println!("- {}", e.message.replace('\n', "\n  "));
         }
@@ -242,7 +297,10 @@ pub fn baseline(report: &migrate::BaselineReport, as_json: bool) -> anyhow::Resu
         return json("baseline", report);
     }
     if report.already_baselined {
-        println!("The schema history is already baselined with version {} ({}); nothing to do.", report.version, report.description);
+        println!(
+            "The schema history is already baselined with version {} ({}); nothing to do.",
+            report.version, report.description
+        );
     } else {
         if report.created_table {
             println!("Created the schema history table.");
@@ -287,7 +345,10 @@ pub fn failure(operation: &str, error: &migrate::Error, as_json: bool) -> anyhow
             migrate::Error::Plan(migrate::plan::PlanError::Validation(errors)) => Some(errors.as_slice()),
             _ => None,
         };
-        json(operation, &serde_json::json!({ "error": ErrorDocument { message: error.to_string(), validation } }))?;
+        json(
+            operation,
+            &serde_json::json!({ "error": ErrorDocument { message: error.to_string(), validation } }),
+        )?;
     }
     if error.is_validation() {
         eprintln!("error: {error}");
@@ -302,8 +363,24 @@ mod tests {
 
     #[test]
     fn the_info_table_looks_like_flyways() {
-        let rows = vec![vec!["Versioned".to_owned(), "1".into(), "init".into(), "SQL".into(), "2026-01-02 03:04:05".into(), "Success".into(), "No".into()]];
-        let header = ["Category", "Version", "Description", "Type", "Installed On", "State", "Undoable"];
+        let rows = vec![vec![
+            "Versioned".to_owned(),
+            "1".into(),
+            "init".into(),
+            "SQL".into(),
+            "2026-01-02 03:04:05".into(),
+            "Success".into(),
+            "No".into(),
+        ]];
+        let header = [
+            "Category",
+            "Version",
+            "Description",
+            "Type",
+            "Installed On",
+            "State",
+            "Undoable",
+        ];
         let expected = "\
 +-----------+---------+-------------+------+---------------------+---------+----------+
 | Category  | Version | Description | Type | Installed On        | State   | Undoable |
