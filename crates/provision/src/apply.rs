@@ -350,3 +350,30 @@ pub async fn apply(manifest: &Manifest, env_name: &str, lock_wait: Duration) -> 
     let session = AdminSession::open(env).await?;
     session.apply(manifest, env, lock_wait).await
 }
+
+/// What [`provision`] did: the schema apply and the credential convergence.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProvisionReport {
+    /// Roles, databases, schemas, privileges.
+    pub apply: ApplyReport,
+    /// First credentials created, rotations finished.
+    pub credentials: Vec<crate::rotate::RotationReport>,
+}
+
+/// Everything `pccdb apply` does, in one call: provisions `env` and converges its credentials
+/// (creating first ones, finishing rotations past their grace period). The service's
+/// embedded default calls this for `dev`, whose secrets live in a file store under `.pcc/`.
+///
+/// # Errors
+/// As [`apply`] and [`crate::rotate::converge`].
+pub async fn provision(
+    manifest: &Manifest,
+    env_name: &str,
+    lock_wait: Duration,
+) -> Result<ProvisionReport, ProvisionError> {
+    let env = manifest.environment(env_name)?;
+    let session = AdminSession::open(env).await?;
+    let apply = session.apply(manifest, env, lock_wait).await?;
+    let credentials = crate::rotate::converge(&session, manifest, env, lock_wait).await?;
+    Ok(ProvisionReport { apply, credentials })
+}

@@ -186,3 +186,9 @@ fn local_cluster_and_primary_are_exclusive() {
     );
     assert!(problems(&text).contains("do not also set `primary`"));
 }
+
+#[test]
+fn the_builtin_manifest_is_the_shipped_one() {
+    let m = Manifest::builtin();
+    assert!(m.deployment("dev", "pcc-client-api").is_ok());
+}

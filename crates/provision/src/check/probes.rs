@@ -348,6 +348,19 @@ pub(super) async fn credentials(
                 .fix(fix.clone()),
             ),
         }
+        if let Some(replica) = &session.endpoints.replica
+            && let Err(e) = crate::target::connect(replica, &t.database, &cred).await
+        {
+            out.push(
+                Finding::new(
+                    "credentials",
+                    Severity::Fail,
+                    subject.clone(),
+                    format!("the current credential does not log in on the replica: {e}"),
+                )
+                .fix("check replication; the replica replays password changes from the primary"),
+            );
+        }
         if let Ok(versions) = store.list_versions(&t.secret).await {
             let aliases = store.aliases(&t.secret).await.unwrap_or_default();
             let current = aliases.iter().find(|(a, _)| a.as_str() == "current").map(|(_, v)| *v);

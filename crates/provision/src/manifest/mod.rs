@@ -265,7 +265,19 @@ pub struct Deployment<'a> {
     pub names: &'a ServiceNames,
 }
 
+/// The repository's deploy/pcc.toml, compiled in, for programs that run without a checkout
+/// (the service's embedded default).
+pub const BUILTIN: &str = include_str!("../../../../deploy/pcc.toml");
+
 impl Manifest {
+    /// The compiled-in deploy/pcc.toml.
+    ///
+    /// # Panics
+    /// Never: a test validates the shipped manifest.
+    pub fn builtin() -> Self {
+        Self::parse(Path::new("deploy/pcc.toml (built in)"), BUILTIN).expect("the shipped manifest is valid")
+    }
+
     /// Reads and validates a manifest file.
     ///
     /// # Errors

@@ -85,12 +85,25 @@ pub struct Rotator<'a> {
     admin: &'a AdminSession,
     store: Arc<dyn SecretStore>,
     target: RotationTarget,
+    replica_wait: Duration,
 }
 
 impl<'a> Rotator<'a> {
     /// A rotator for `target`, writing to `store`.
     pub fn new(admin: &'a AdminSession, store: Arc<dyn SecretStore>, target: RotationTarget) -> Self {
-        Self { admin, store, target }
+        Self {
+            admin,
+            store,
+            target,
+            replica_wait: Duration::from_secs(60),
+        }
+    }
+
+    /// How long to wait for the replica to accept a new password before giving up (default 60 s).
+    #[must_use]
+    pub fn with_replica_wait(mut self, wait: Duration) -> Self {
+        self.replica_wait = wait;
+        self
     }
 
     fn secret_err(&self, what: &str, source: SecretError) -> ProvisionError {
@@ -122,12 +135,39 @@ impl<'a> Rotator<'a> {
 
     /// Whether `credential` logs in to the target database (any failure counts as no).
     async fn logs_in(&self, credential: &DbCredential) -> bool {
-        match crate::target::connect(self.admin.primary(), &self.target.database, credential).await {
+        self.logs_in_at(self.admin.primary(), credential).await
+    }
+
+    async fn logs_in_at(&self, spec: &conninfo::ConnSpec, credential: &DbCredential) -> bool {
+        match crate::target::connect(spec, &self.target.database, credential).await {
             Ok(_) => true,
             Err(e) => {
                 tracing::debug!(db.user = %credential.username, error = %e, "login test failed");
                 false
             }
+        }
+    }
+
+    /// Whether a pending credential works where services will use it: on the primary, and on
+    /// the replica once it has replayed the password change (waiting up to `replica_wait`, so
+    /// replication lag never sends a replica pool a password its server does not know yet).
+    async fn pending_works_everywhere(&self, credential: &DbCredential) -> bool {
+        if !self.logs_in(credential).await {
+            return false;
+        }
+        let Some(replica) = &self.admin.endpoints.replica else {
+            return true;
+        };
+        let deadline = tokio::time::Instant::now() + self.replica_wait;
+        loop {
+            if self.logs_in_at(replica, credential).await {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!(db.user = %credential.username, "the replica still rejects the new password; it lags or is down");
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
@@ -216,7 +256,7 @@ impl<'a> Rotator<'a> {
             });
         }
         let pending_works = match &pending {
-            Some(p) => self.logs_in(&p.credential).await,
+            Some(p) => self.pending_works_everywhere(&p.credential).await,
             None => false,
         };
         let current_works = match &current {
@@ -406,7 +446,7 @@ impl<'a> Rotator<'a> {
                     return Err(ProvisionError::Rotation {
                         secret: self.target.secret.to_string(),
                         detail: format!(
-                            "{user} was given the password of version {version}, but logging in to {} with it still fails; check pg_hba.conf and the server log",
+                            "{user} was given the password of version {version}, but logging in to {} with it still fails on the primary or the replica; check pg_hba.conf, replication and the server log, then rerun",
                             self.target.database
                         ),
                     });
