@@ -137,9 +137,9 @@ impl ResolvedMigration {
     }
 }
 
-/// The state `info` shows for a migration (Flyway's `MigrationState`, same display names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+/// The state `info` shows for a migration (Flyway's `MigrationState`, same display names, which
+/// are also what JSON output carries, as Flyway's does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MigrationState {
     /// Resolved, not applied, will be applied by `migrate`.
     Pending,
@@ -217,6 +217,12 @@ impl MigrationState {
                 | Self::Ignored
                 | Self::Available
         )
+    }
+}
+
+impl Serialize for MigrationState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.display_name())
     }
 }
 

@@ -539,3 +539,13 @@ async fn statements_of_every_kind_go_one_per_query() {
     migrate::migrate(&f.client, &f.config(), &()).await.unwrap();
     assert_eq!(f.history().await.len(), 2);
 }
+
+#[tokio::test]
+async fn migrating_a_standby_is_refused_with_what_to_do() {
+    let f = Fixture::new().await;
+    f.write("V1__t.sql", "CREATE TABLE t (a int);");
+    let replica = f.db.connect_replica().await;
+    let err = migrate::migrate(&replica, &f.config(), &()).await.unwrap_err();
+    assert!(matches!(err, Error::ReadOnly), "{err}");
+    assert!(err.to_string().contains("targetServerType=primary"));
+}

@@ -293,7 +293,7 @@ async fn info_prints_flyways_table_and_json_with_the_states() {
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).expect("one JSON document");
     assert_eq!(doc["operation"], "info");
     assert_eq!(doc["schemaVersion"], "1");
-    assert_eq!(doc["migrations"][1]["state"], "PENDING");
+    assert_eq!(doc["migrations"][1]["state"], "Pending");
     assert_eq!(doc["migrations"][0]["script"], "V1__users.sql");
 }
 
@@ -411,4 +411,16 @@ async fn kill_9_during_a_non_transactional_migration_leaves_a_failed_row_that_re
             .await,
         "true"
     );
+}
+
+#[tokio::test]
+async fn a_jdbc_url_with_the_user_as_a_parameter_works() {
+    let p = Project::new().await;
+    p.write("V1__users.sql", "CREATE TABLE users (id int);\n");
+    let server = p.db.cluster().primary();
+    let sslmode = if server.tls { "require" } else { "disable" };
+    let jdbc = format!("jdbc:postgresql://{}:{}/{}?user={}&sslmode={sslmode}", server.host, server.port, p.db.name(), server.user);
+    let out = p.command(&["migrate"]).env("FLYWAY_URL", jdbc).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(p.scalar("SELECT (to_regclass('users') IS NOT NULL)::text").await, "true");
 }
