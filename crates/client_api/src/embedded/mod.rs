@@ -1,6 +1,6 @@
 //! The embedded default: with no database configured, `pcc-client-api` runs against a local primary +
-//! streaming replica (pg_launcher, in `.pcc/dev`, the directory `pccdb dev up` uses), provisioned from the
-//! manifest's `dev` environment (crates/provision), migrated (crates/migrate, as the migration user with
+//! streaming replica (pg_launcher, in the `local_cluster` directory of the manifest's `dev` environment:
+//! `.pcc/dev`, the directory `pccdb dev up` uses), provisioned from that environment (crates/provision), migrated (crates/migrate, as the migration user with
 //! `SET ROLE` to the owner), optionally filled with a demo portfolio, and served on 127.0.0.1:8080 with a
 //! development signing key. A second run reuses the cluster and its data.
 
@@ -35,6 +35,8 @@ pub struct Banner {
     pub clients: i64,
     /// Whether this run created the cluster.
     pub created: bool,
+    /// The cluster directory.
+    pub cluster_dir: String,
 }
 
 impl std::fmt::Debug for Banner {

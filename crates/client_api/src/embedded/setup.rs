@@ -1,13 +1,13 @@
 //! The steps of the embedded default, each idempotent: cluster up, provision `dev`, migrate, demo data,
 //! development key.
 
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use conninfo::{ConnSpec, SslMode};
 use pg_launcher::{Cluster, ClusterOptions, UpAction};
 use provision::Manifest;
+use provision::manifest::Endpoints;
 use secrecy::ExposeSecret as _;
 
 use super::{Banner, Prepared};
@@ -16,29 +16,41 @@ use crate::config::{CredentialSource, DbConfig, DevConfig};
 
 /// The service's name in the manifest.
 pub const SERVICE: &str = "pcc-client-api";
-const ENVIRONMENT: &str = "dev";
-const MANIFEST: &str = "deploy/pcc.toml";
 
 /// Brings everything up and returns how to connect.
 ///
 /// # Errors
 /// Missing PostgreSQL binaries, a manifest without a `dev` environment, a migration that fails.
 pub async fn prepare(dev: &DevConfig) -> anyhow::Result<Prepared> {
-    let dir = dev.cluster_dir.clone();
+    let manifest = Manifest::load(&dev.manifest).with_context(|| format!("reading {}", dev.manifest.display()))?;
+    let env = manifest.environment(&dev.environment)?;
+    let Endpoints::LocalCluster(dir) = env.endpoints.clone() else {
+        anyhow::bail!(
+            "environment `{}` of {} has no local_cluster; the embedded default needs one (or set PCC_DB_PRIMARY)",
+            dev.environment,
+            dev.manifest.display()
+        );
+    };
     eprintln!(
         "pcc-client-api: no PCC_DB_PRIMARY set; starting the embedded default in {}",
         dir.display()
     );
+    let shown = dir.display().to_string();
     let (cluster, action) = tokio::task::spawn_blocking(move || Cluster::up(&dir, &ClusterOptions::default()))
         .await?
-        .with_context(|| format!("starting the local cluster in {}", dev.cluster_dir.display()))?;
-    let manifest = Manifest::load(Path::new(MANIFEST)).with_context(|| format!("reading {MANIFEST}"))?;
-    provision::apply::apply(&manifest, ENVIRONMENT, Duration::from_secs(30))
+        .with_context(|| format!("starting the local cluster in {shown}"))?;
+    provision::apply::provision(&manifest, &dev.environment, Duration::from_secs(30))
         .await
-        .context("provisioning the dev environment (deploy/pcc.toml)")?;
+        .with_context(|| {
+            format!(
+                "provisioning environment `{}` of {}",
+                dev.environment,
+                dev.manifest.display()
+            )
+        })?;
     migrate(&manifest, dev).await?;
 
-    let runtime = provision::resolve::runtime_connections(&manifest, ENVIRONMENT, SERVICE)
+    let runtime = provision::resolve::runtime_connections(&manifest, &dev.environment, SERVICE)
         .await
         .context("resolving the service's connection strings")?;
     let database = runtime.primary.database.clone().unwrap_or_default();
@@ -85,12 +97,13 @@ pub async fn prepare(dev: &DevConfig) -> anyhow::Result<Prepared> {
             token,
             clients,
             created: action == UpAction::Created,
+            cluster_dir: shown,
         },
     })
 }
 
 async fn migrate(manifest: &Manifest, dev: &DevConfig) -> anyhow::Result<()> {
-    let target = provision::resolve::migration_target(manifest, ENVIRONMENT, SERVICE)
+    let target = provision::resolve::migration_target(manifest, &dev.environment, SERVICE)
         .await
         .context("resolving the migration target")?;
     let (client, _) = conninfo::connect(&target.spec)
