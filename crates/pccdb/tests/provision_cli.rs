@@ -1,0 +1,125 @@
+//! The provisioning commands as a pipeline sees them: exit codes (0 ok, 2 findings) and the
+//! "nothing to do" answers of plan and apply, against the test cluster with a non-superuser
+//! admin whose credential is seeded with `pccdb secrets set` (password on stdin).
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+use secrecy::ExposeSecret as _;
+
+fn pccdb(args: &[&str], stdin: Option<&str>) -> (i32, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pccdb"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run pccdb");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[tokio::test]
+async fn plan_apply_check_exit_codes_and_no_op_messages() {
+    let cluster = test_support::cluster();
+    let primary = cluster.primary();
+    let dir = tempfile::tempdir().unwrap();
+    let tok = format!("{:06x}", (std::process::id() ^ 0x5a5a5a) % 0xff_ffff);
+    let (env, admin) = (format!("c{tok}"), format!("cadm_{tok}"));
+    let su = test_support::connect(&primary.config("postgres"), cluster.ca_cert())
+        .await
+        .unwrap();
+    let password = secrets::generate_password().unwrap();
+    let verifier = postgres_protocol::password::scram_sha_256(password.expose_secret().as_bytes());
+    su.batch_execute(&format!(
+        "CREATE ROLE {admin} LOGIN CREATEROLE CREATEDB PASSWORD '{verifier}'"
+    ))
+    .await
+    .unwrap();
+    let tls = match cluster.ca_cert() {
+        Some(ca) => format!("SSL Mode=VerifyFull;Root Certificate={}", ca.display()),
+        None => "SSL Mode=Require".to_owned(),
+    };
+    let root = dir.path().display();
+    let manifest = format!(
+        "version = 1\n[admin]\nrole = \"{admin}\"\n[migrator]\nrole = \"cfly_{tok}\"\n[environments.{env}]\n\
+         primary = \"Host={};Port={};{tls}\"\nsecrets = {{ backend = \"file\", dir = \"{root}/s\" }}\n\
+         admin_secret = \"admin\"\ncapacity_history = \"{root}/c.jsonl\"\n\
+         [services.pcc-k{tok}]\npool = {{ min = 1, max = 4 }}\nsize_estimate = \"20MB\"\n",
+        primary.host, primary.port
+    );
+    let path = dir.path().join("pcc.toml");
+    std::fs::write(&path, manifest).unwrap();
+    let m = path.to_str().unwrap();
+    let base = |cmd: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = cmd.iter().map(|s| (*s).to_owned()).collect();
+        v.extend(["--manifest".to_owned(), m.to_owned(), "--env".to_owned(), env.clone()]);
+        v
+    };
+    let run = |cmd: &[&str], stdin: Option<&str>| {
+        let args = base(cmd);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        pccdb(&refs, stdin)
+    };
+
+    let (code, out) = run(
+        &[
+            "secrets",
+            "set",
+            "--secret",
+            "admin",
+            "--username",
+            &admin,
+            "--admin-store",
+        ],
+        Some(password.expose_secret()),
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains(password.expose_secret()));
+
+    let (code, out) = run(&["plan", "--detailed-exitcode"], None);
+    assert_eq!(code, 2, "a fresh environment has changes:\n{out}");
+    assert!(
+        out.contains("CREATE DATABASE") && out.contains("not a superuser"),
+        "{out}"
+    );
+
+    let (code, out) = run(&["apply"], None);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Applied"), "{out}");
+
+    let (code, out) = run(&["plan", "--detailed-exitcode"], None);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("No changes"), "{out}");
+    let (code, out) = run(&["apply"], None);
+    assert_eq!((code, out.contains("No changes")), (0, true), "{out}");
+    let (code, out) = run(&["check"], None);
+    assert_eq!(code, 0, "{out}");
+
+    // Drift: PUBLIC may connect again.
+    su.batch_execute(&format!("GRANT CONNECT ON DATABASE k{tok}_db_{env} TO PUBLIC"))
+        .await
+        .unwrap();
+    let (code, out) = run(&["check"], None);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("FAIL [drift]") && out.contains("PUBLIC holds CONNECT"),
+        "{out}"
+    );
+    let (code, _) = run(&["plan", "--detailed-exitcode"], None);
+    assert_eq!(code, 2);
+
+    // Bad input: an unknown environment is an error (exit 1) that lists the known ones.
+    let (code, out) = pccdb(&["plan", "--manifest", m, "--env", "nope"], None);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("\"nope\"") && out.contains(&env), "{out}");
+}
