@@ -12,9 +12,10 @@ use tokio_postgres::types::PgLsn;
 use tokio_postgres::{Client, Statement};
 
 use crate::backoff::jittered;
+use crate::class::Target;
 use crate::consistency::Lsn;
 use crate::credentials::CredentialCache;
-use crate::error::{RouterError, Target};
+use crate::error::RouterError;
 use crate::lag::HostLag;
 use crate::metrics::Metrics;
 

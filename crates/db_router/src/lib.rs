@@ -3,6 +3,7 @@
 
 mod backoff;
 mod budget;
+mod class;
 mod config;
 mod conn;
 mod consistency;
@@ -18,10 +19,11 @@ mod side;
 mod tx;
 mod write;
 
+pub use class::{FailureClass, FallbackReason, Target, classify, classify_sqlstate};
 pub use config::RouterConfig;
 pub use consistency::{Consistency, ConsistencyToken, InvalidToken, Lsn};
 pub use credentials::{CredentialError, CredentialProvider, Credentials, RefreshFuture, StaticCredentials};
-pub use error::{DbFailure, FailureClass, FallbackReason, RouterError, Target, classify, classify_sqlstate};
+pub use error::{DbFailure, RouterError};
 pub use metrics::RouterStats;
 pub use read::{Params, Read, Route};
 pub use router::{Router, RouterStatus};

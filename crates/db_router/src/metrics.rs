@@ -30,8 +30,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
 
+use crate::class::{FailureClass, FallbackReason, Target};
 use crate::consistency::Consistency;
-use crate::error::{FailureClass, FallbackReason, Target};
 
 const CONSISTENCIES: [&str; 4] = ["strong", "read_your_writes", "bounded_staleness", "any"];
 const REASONS: [FallbackReason; 5] = [

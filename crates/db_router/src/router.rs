@@ -8,11 +8,12 @@ use tokio::task::JoinHandle;
 
 use crate::backoff::Backoff;
 use crate::budget::Budget;
+use crate::class::{FailureClass, Target};
 use crate::config::RouterConfig;
 use crate::conn::{CoreSettings, OpenConn, TargetCore};
 use crate::consistency::{Consistency, Lsn};
 use crate::credentials::CredentialCache;
-use crate::error::{FailureClass, RouterError, Target};
+use crate::error::RouterError;
 use crate::lag::PrimaryHistory;
 use crate::metrics::{Metrics, RouterStats};
 use crate::pool;

@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use crate::backoff::Backoff;
+use crate::class::Target;
 use crate::conn::TargetCore;
-use crate::error::{RouterError, Target};
+use crate::error::RouterError;
 use crate::pool::{Pool, Pooled, checkout_error};
 use crate::shared::SharedSet;
 

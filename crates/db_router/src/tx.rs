@@ -12,8 +12,9 @@ use std::sync::atomic::Ordering;
 use conninfo::HostSpec;
 use tokio_postgres::{Client, Row};
 
+use crate::class::Target;
 use crate::consistency::{ConsistencyToken, Lsn};
-use crate::error::{RouterError, Target};
+use crate::error::RouterError;
 use crate::pool::Pooled;
 use crate::read::{Params, exactly_one};
 use crate::router::Inner;
