@@ -174,7 +174,7 @@ async fn drift_is_shown_by_plan_fails_check_and_apply_repairs_it() {
     su.batch_execute(&format!(
         "SET ROLE {owner}; CREATE TABLE {schema}.clients (id int); RESET ROLE; \
          GRANT CREATE ON SCHEMA {schema} TO {login}; \
-         GRANT TRUNCATE ON {schema}.clients TO PUBLIC; \
+         GRANT TRUNCATE ON {schema}.clients TO PUBLIC; GRANT CREATE ON SCHEMA public TO PUBLIC; \
          DROP OWNED BY {ro}; DROP ROLE {ro};",
         owner = d.names.owner,
         login = d.names.logins[0],
@@ -191,6 +191,7 @@ async fn drift_is_shown_by_plan_fails_check_and_apply_repairs_it() {
         format!("GRANT CONNECT ON DATABASE {db} TO {}", d.names.readonly_group),
         format!("REVOKE CREATE ON SCHEMA {schema} FROM {} CASCADE", d.names.logins[0]),
         format!("REVOKE TRUNCATE ON TABLE {schema}.clients FROM PUBLIC CASCADE"),
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC CASCADE".to_owned(),
         format!("GRANT SELECT ON TABLE {schema}.clients TO {}", d.names.readonly_group),
     ] {
         assert!(sql.contains(&needle.as_str()), "missing {needle:?} in {sql:#?}");

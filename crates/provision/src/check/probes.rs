@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use super::{Finding, Severity};
 use crate::apply::AdminSession;
-use crate::catalog::{ClusterSnapshot, Platform};
+use crate::catalog::ClusterSnapshot;
 use crate::error::ProvisionError;
 use crate::manifest::{Environment, Manifest};
 use crate::rotate::{parse_mark, targets};
@@ -429,13 +429,22 @@ pub(super) async fn credentials(
 pub(super) fn platform(manifest: &Manifest, cluster: &ClusterSnapshot, out: &mut Vec<Finding>) {
     let s = &cluster.session;
     let what = format!("{} as {}", cluster.platform.name(), s.user);
-    if cluster.platform != Platform::PostgreSql {
-        out.push(Finding::new(
-            "platform",
-            Severity::Pass,
-            what,
-            "managed platform; the admin works without SUPERUSER",
-        ));
+    if let Some(group) = cluster.platform.admin_group() {
+        if s.member_of.contains(group) {
+            out.push(Finding::new(
+                "platform",
+                Severity::Pass,
+                what,
+                format!("managed platform; the admin is a member of {group}"),
+            ));
+        } else {
+            out.push(Finding::new(
+                "platform",
+                Severity::Warn,
+                what,
+                format!("managed platform, but the admin is not a member of {group}; it may lack rights the platform grants that group"),
+            ));
+        }
     } else if s.superuser {
         out.push(Finding::new(
             "platform",

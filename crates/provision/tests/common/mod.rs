@@ -30,6 +30,7 @@ pub struct Opts {
     pub max_lifetime: &'static str,
     pub grace: &'static str,
     pub extra: &'static str,
+    pub env_extra: &'static str,
 }
 
 impl Default for Opts {
@@ -40,11 +41,55 @@ impl Default for Opts {
             max_lifetime: "30min",
             grace: "65min",
             extra: "",
+            env_extra: "",
         }
     }
 }
 
+/// A server to provision: host, port, CA, superuser.
+#[derive(Clone)]
+pub struct ServerInfo {
+    pub host: String,
+    pub port: u16,
+    pub ca: Option<PathBuf>,
+    pub user: String,
+    pub password: SecretString,
+    pub replica: Option<(String, u16)>,
+}
+
+impl ServerInfo {
+    /// The shared test cluster.
+    pub fn shared() -> Self {
+        let cluster = test_support::cluster();
+        let p = cluster.primary();
+        Self {
+            host: p.host.clone(),
+            port: p.port,
+            ca: cluster.ca_cert().map(std::path::Path::to_path_buf),
+            user: p.user.clone(),
+            password: p.password.clone(),
+            replica: cluster.replica().map(|r| (r.host.clone(), r.port)),
+        }
+    }
+
+    /// A superuser connection to `db`.
+    pub async fn superuser(&self, db: &str) -> Client {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host(&self.host)
+            .port(self.port)
+            .user(&self.user)
+            .password(self.password.expose_secret())
+            .dbname(db);
+        if self.ca.is_some() {
+            config.ssl_mode(tokio_postgres::config::SslMode::Require);
+        }
+        test_support::connect(&config, self.ca.as_deref()).await.unwrap()
+    }
+}
+
 pub struct Harness {
+    pub server: ServerInfo,
     pub dir: tempfile::TempDir,
     pub token: String,
     pub env: String,
@@ -60,21 +105,29 @@ pub fn token() -> String {
 
 impl Harness {
     pub async fn new(opts: Opts) -> Self {
-        let cluster = test_support::cluster();
-        let primary = cluster.primary();
+        Self::on(ServerInfo::shared(), opts).await
+    }
+
+    pub async fn on(server: ServerInfo, opts: Opts) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let tok = token();
         let env = format!("e{tok}");
         let admin_role = format!("adm_{tok}");
         let migrator = format!("fly_{tok}");
-        let tls = match cluster.ca_cert() {
+        let tls = match &server.ca {
             Some(ca) => format!("SSL Mode=VerifyFull;Root Certificate={}", ca.display()),
             None => "SSL Mode=Require".to_owned(),
         };
-        let endpoint = |s: &test_support::Server| format!("Host={};Port={};{tls}", s.host, s.port);
-        let replica = cluster
-            .replica()
-            .map(|r| format!("replica = \"{};Target Session Attributes=read-only\"\n", endpoint(r)))
+        let endpoint = |host: &str, port: u16| format!("Host={host};Port={port};{tls}");
+        let replica = server
+            .replica
+            .as_ref()
+            .map(|(h, p)| {
+                format!(
+                    "replica = \"{};Target Session Attributes=read-only\"\n",
+                    endpoint(h, *p)
+                )
+            })
             .unwrap_or_default();
         let root = dir.path().display().to_string();
         let mut text = format!(
@@ -89,8 +142,10 @@ primary = "{primary}"
 admin_secrets = {{ backend = "file", dir = "{root}/admin" }}
 admin_secret = "admin"
 capacity_history = "{root}/capacity.jsonl"
+{env_extra}
 "#,
-            primary = endpoint(primary)
+            env_extra = opts.env_extra,
+            primary = endpoint(&server.host, server.port)
         );
         let mut services = Vec::new();
         for i in 0..opts.services {
@@ -106,11 +161,11 @@ capacity_history = "{root}/capacity.jsonl"
         let manifest = Manifest::parse(&dir.path().join("pcc.toml"), &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         let admin_store = FileStore::new(dir.path().join("admin"));
         let credential = match opts.admin {
-            Admin::Superuser => DbCredential::new(primary.user.clone(), primary.password.clone()),
+            Admin::Superuser => DbCredential::new(server.user.clone(), server.password.clone()),
             Admin::CreateRole => {
                 let password = secrets::generate_password().unwrap();
                 let verifier = postgres_protocol::password::scram_sha_256(password.expose_secret().as_bytes());
-                let su = superuser("postgres").await;
+                let su = server.superuser("postgres").await;
                 su.batch_execute(&format!(
                     "CREATE ROLE {admin_role} LOGIN CREATEROLE CREATEDB PASSWORD '{verifier}'"
                 ))
@@ -124,6 +179,7 @@ capacity_history = "{root}/capacity.jsonl"
             .await
             .unwrap();
         Self {
+            server,
             dir,
             token: tok,
             env,
