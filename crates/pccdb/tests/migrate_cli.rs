@@ -419,8 +419,33 @@ async fn a_jdbc_url_with_the_user_as_a_parameter_works() {
     p.write("V1__users.sql", "CREATE TABLE users (id int);\n");
     let server = p.db.cluster().primary();
     let sslmode = if server.tls { "require" } else { "disable" };
-    let jdbc = format!("jdbc:postgresql://{}:{}/{}?user={}&sslmode={sslmode}", server.host, server.port, p.db.name(), server.user);
+    let jdbc = format!(
+        "jdbc:postgresql://{}:{}/{}?user={}&sslmode={sslmode}",
+        server.host,
+        server.port,
+        p.db.name(),
+        server.user
+    );
     let out = p.command(&["migrate"]).env("FLYWAY_URL", jdbc).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(p.scalar("SELECT (to_regclass('users') IS NOT NULL)::text").await, "true");
+    assert_eq!(
+        p.scalar("SELECT (to_regclass('users') IS NOT NULL)::text").await,
+        "true"
+    );
+}
+
+#[tokio::test]
+async fn a_url_flag_without_password_works_with_pgpassword_in_the_environment() {
+    let p = Project::new().await;
+    p.write("V1__users.sql", "CREATE TABLE users (id int);\n");
+    let password = p.db.cluster().primary().password.expose_secret().to_owned();
+    let url = p.url();
+    let out = p
+        .command(&["migrate", "--url", &url])
+        .env_remove("FLYWAY_URL")
+        .env_remove("FLYWAY_PASSWORD")
+        .env("PGPASSWORD", &password)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
 }

@@ -43,8 +43,8 @@ pub(crate) async fn open<'a>(client: &'a Client, config: &Config) -> Result<Open
         options: session.script_options(config),
     };
     prepare(&mut resolved, &context);
-    let mut warnings = config.warnings.clone();
-    warnings.extend(resolved.warnings.iter().cloned());
+    // Configuration warnings belong to whoever resolved the configuration; these are the engine's.
+    let warnings = resolved.warnings.clone();
     Ok(Opened {
         session,
         resolved,

@@ -176,7 +176,8 @@ impl FlywayArgs {
             set(&format!("placeholders.{k}"), &v, "--placeholder")?;
         }
         if let Some(url) = &self.url {
-            let spec = conninfo::ConnSpec::parse(url).context("--url")?;
+            // Only what the flag itself says: PGPASSWORD in the environment is not on the command line.
+            let spec = conninfo::ConnSpec::parse_with_env(url, &conninfo::NoEnv).context("--url")?;
             if spec.password.is_some() {
                 bail!(
                     "--url contains a password, which would be visible to every user of this machine; pass it in FLYWAY_PASSWORD, a config file, or --password-file"
