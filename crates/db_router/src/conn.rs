@@ -189,6 +189,31 @@ impl TargetCore {
     }
 }
 
+/// Whether an error says a prepared statement outlived a schema change: "cached plan must not
+/// change result type" (0A000), e.g. `SELECT *` after a migration added a column while the
+/// service kept running.
+pub(crate) fn stale_plan(err: &RouterError) -> bool {
+    err.as_db_error()
+        .is_some_and(|db| db.code().code() == "0A000" && db.message().contains("cached plan"))
+}
+
+/// Runs an autocommit statement; if its cached plan went stale, prepares it again and retries
+/// once (the failed attempt had no effect: the error is raised before execution).
+pub(crate) async fn retry_stale<T, F, Fut>(conn: &OpenConn, sql: &str, mut attempt: F) -> Result<T, RouterError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, RouterError>>,
+{
+    match attempt().await {
+        Err(err) if stale_plan(&err) => {
+            tracing::debug!(sql, "prepared statement outlived a schema change; preparing it again");
+            conn.forget(sql);
+            attempt().await
+        }
+        other => other,
+    }
+}
+
 /// One open session with its metadata.
 pub(crate) struct OpenConn {
     pub client: Client,
@@ -237,6 +262,15 @@ impl OpenConn {
         }
         cache.insert(sql.to_owned(), statement.clone());
         Ok(statement)
+    }
+
+    /// Drops a cached statement (its plan no longer matches the tables).
+    pub(crate) fn forget(&self, sql: &str) {
+        let mut cache = self
+            .statements
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache.remove(sql);
     }
 
     fn cached(&self, sql: &str) -> Option<Statement> {

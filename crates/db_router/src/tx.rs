@@ -13,6 +13,7 @@ use conninfo::HostSpec;
 use tokio_postgres::{Client, Row};
 
 use crate::class::Target;
+use crate::conn::stale_plan;
 use crate::consistency::{ConsistencyToken, Lsn};
 use crate::error::RouterError;
 use crate::pool::Pooled;
@@ -74,6 +75,15 @@ impl TxConn {
         }
     }
 
+    /// A statement failed: inside a transaction a retry is impossible (it is aborted), but a
+    /// stale cached plan is dropped so the next transaction prepares afresh.
+    fn fail_statement(&mut self, sql: &str, err: RouterError) -> RouterError {
+        if stale_plan(&err) {
+            self.conn.forget(sql);
+        }
+        self.fail(err)
+    }
+
     fn fail(&mut self, err: RouterError) -> RouterError {
         self.failed = true;
         Inner::failed(self.side(), &self.conn, &err);
@@ -92,7 +102,7 @@ impl TxConn {
             Inner::bounded(core, self.conn.client.query(&statement, params)).await
         }
         .await;
-        result.map_err(|err| self.fail(err))
+        result.map_err(|err| self.fail_statement(sql, err))
     }
 
     async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, RouterError> {
@@ -102,7 +112,7 @@ impl TxConn {
             Inner::bounded(core, self.conn.client.execute(&statement, params)).await
         }
         .await;
-        result.map_err(|err| self.fail(err))
+        result.map_err(|err| self.fail_statement(sql, err))
     }
 
     /// Ends the transaction; on the primary also returns the WAL position right after it.
@@ -257,7 +267,12 @@ impl ReadTx {
             Inner::bounded(core, self.tx.conn.client.query(&statement, params)).await
         }
         .await;
-        result.inspect_err(|err| Inner::failed(self.tx.side(), &self.tx.conn, err))
+        result.inspect_err(|err| {
+            if stale_plan(err) {
+                self.tx.conn.forget(sql);
+            }
+            Inner::failed(self.tx.side(), &self.tx.conn, err);
+        })
     }
 
     /// Runs a statement that returns exactly one row.

@@ -4,6 +4,7 @@
 
 use tokio_postgres::Row;
 
+use crate::conn::retry_stale;
 use crate::consistency::{ConsistencyToken, Lsn};
 use crate::error::RouterError;
 use crate::pool::Pooled;
@@ -47,7 +48,7 @@ impl<'r> Write<'r> {
         let inner = &self.router.inner;
         let conn = self.checkout().await?;
         let core = &inner.primary.core;
-        let result = async {
+        let result = retry_stale(&conn, sql, || async {
             let statement = Inner::bounded(core, conn.statement(sql)).await?;
             // The statement and the position query are pipelined; the position is read after
             // the statement's implicit commit on the same session.
@@ -56,7 +57,7 @@ impl<'r> Write<'r> {
                 rows.map(|rows| (rows, lsn))
             })
             .await
-        }
+        })
         .await;
         match result {
             Ok((rows, lsn)) => {
@@ -102,14 +103,14 @@ impl<'r> Write<'r> {
         let inner = &self.router.inner;
         let conn = self.checkout().await?;
         let core = &inner.primary.core;
-        let result = async {
+        let result = retry_stale(&conn, sql, || async {
             let statement = Inner::bounded(core, conn.statement(sql)).await?;
             Inner::bounded(core, async {
                 let (count, lsn) = tokio::join!(conn.client.execute(&statement, params), conn.probe());
                 count.map(|count| (count, lsn))
             })
             .await
-        }
+        })
         .await;
         match result {
             Ok((count, lsn)) => {

@@ -427,3 +427,44 @@ async fn the_budget_caps_fallbacks_and_then_fails_fast() {
     let stats = router.stats();
     assert_eq!((stats.fallbacks, stats.fallbacks_refused), (3, 1));
 }
+
+#[tokio::test]
+async fn cached_statements_survive_a_migration_that_changes_a_table() {
+    let db = test_support::database().await;
+    let router = common::router(&db).await;
+    setup(&router).await;
+    let select_all = "SELECT * FROM items WHERE id = $1";
+    for consistency in [Consistency::Strong, Consistency::Any] {
+        let row = router.read(consistency).query_one(select_all, &[&1i32]).await.unwrap();
+        assert_eq!(row.len(), 2);
+    }
+    router
+        .write()
+        .query("SELECT * FROM items WHERE id = $1", &[&1i32])
+        .await
+        .unwrap();
+    // A migration runs while the service keeps its prepared statements.
+    let token = router
+        .write()
+        .execute("ALTER TABLE items ADD COLUMN note text DEFAULT 'n'", &[])
+        .await
+        .unwrap()
+        .token;
+    // Every shared session and pooled connection that cached the statement re-prepares it.
+    for _ in 0..6 {
+        let row = router
+            .read(Consistency::Strong)
+            .query_one(select_all, &[&1i32])
+            .await
+            .unwrap();
+        assert_eq!(row.len(), 3);
+        let row = router
+            .read(Consistency::ReadYourWrites(token))
+            .query_one(select_all, &[&1i32])
+            .await
+            .unwrap();
+        assert_eq!(row.len(), 3);
+        let committed = router.write().query(select_all, &[&1i32]).await.unwrap();
+        assert_eq!(committed.value[0].len(), 3);
+    }
+}

@@ -16,7 +16,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::{PgLsn, ToSql};
 
 use crate::class::{FailureClass, FallbackReason, Target};
-use crate::conn::OpenConn;
+use crate::conn::{OpenConn, retry_stale};
 use crate::consistency::Consistency;
 use crate::error::RouterError;
 use crate::router::{Inner, Router};
@@ -186,10 +186,10 @@ impl<'r> Read<'r> {
         }
         let (rows, host) = match primary.shared.pick(|_| true) {
             Some(conn) => {
-                let rows = async {
+                let rows = retry_stale(&conn, sql, || async {
                     let statement = Inner::bounded(&primary.core, conn.statement(sql)).await?;
                     Inner::bounded(&primary.core, conn.client.query(&statement, params)).await
-                }
+                })
                 .await
                 .inspect_err(|err| Inner::failed(primary, &conn, err))?;
                 (rows, conn.host.host.clone())
@@ -236,6 +236,15 @@ fn replica_retryable(err: &RouterError) -> bool {
 /// One statement on a replica session; carries a replay probe in the same round trip when the
 /// host's last probe is old (pipelined: sent right behind the query on the same socket).
 async fn replica_query(inner: &Inner, conn: &OpenConn, sql: &str, params: Params<'_>) -> Result<Vec<Row>, RouterError> {
+    retry_stale(conn, sql, || replica_attempt(inner, conn, sql, params)).await
+}
+
+async fn replica_attempt(
+    inner: &Inner,
+    conn: &OpenConn,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Vec<Row>, RouterError> {
     let core = &inner
         .replica
         .as_ref()
