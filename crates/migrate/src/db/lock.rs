@@ -85,6 +85,10 @@ impl MigrationLock {
         let mut last_check = Instant::now();
         let mut pause = Duration::from_millis(20);
         let mut told = false;
+        // Look for progress several times per allowed wait, so one slow look never ends the wait.
+        let check_every = limit.map_or(Duration::from_secs(1), |l| {
+            (l / 4).clamp(Duration::from_millis(100), Duration::from_secs(1))
+        });
         loop {
             if try_lock(client, key).await? {
                 return Ok(Self { key });
@@ -94,7 +98,7 @@ impl MigrationLock {
                 on_wait(&holder(client, key).await);
                 last_seen = progress(client, history).await;
             }
-            if last_check.elapsed() >= Duration::from_secs(1) {
+            if last_check.elapsed() >= check_every {
                 last_check = Instant::now();
                 let seen = progress(client, history).await;
                 if seen != last_seen {
