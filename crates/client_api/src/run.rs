@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::AppState;
 use crate::auth::{Authenticator, JwksSource, KeySet};
 use crate::config::{Config, CredentialSource, DbConfig, Env, LogFormat};
-use crate::db::{Credentials, Db, Manager, Role, build_pool, spawn_monitor};
+use crate::db::{Db, Router, RouterConfig};
 
 /// Runs the service with configuration from `env`.
 ///
@@ -54,13 +54,6 @@ pub async fn run(env: &dyn Env) -> anyhow::Result<()> {
     };
     let db = connect(&db_config).await?;
     let stop = CancellationToken::new();
-    spawn_monitor(
-        db.primary_pool().clone(),
-        db.replica_pool().cloned(),
-        db.replica_state().clone(),
-        Duration::from_secs(1),
-        stop.clone(),
-    );
     let state = AppState::new(db, Arc::new(auth), Some(metrics));
     let listener = tokio::net::TcpListener::bind(config.http.addr)
         .await
@@ -75,13 +68,27 @@ pub async fn run(env: &dyn Env) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Builds the pools (sessions open lazily; the first is opened now so a wrong password fails at start).
+/// Starts the database router over the configured primary and replica and waits until the primary
+/// answers (so a wrong password or host fails at start, not on the first request).
 ///
 /// # Errors
-/// Unusable TLS files, a credential store that cannot be read, a primary that refuses.
+/// Unusable TLS files, a credential store that cannot be read, a primary that does not answer.
 pub async fn connect(config: &DbConfig) -> anyhow::Result<Db> {
-    let credentials = Arc::new(match &config.credentials {
-        CredentialSource::Inline => Credentials::Inline,
+    let size = |spec: &conninfo::ConnSpec, max: usize| {
+        let mut spec = spec.clone();
+        spec.pool.max_size = u32::try_from(max).unwrap_or(u32::MAX);
+        spec.pool.min_size = spec.pool.min_size.min(spec.pool.max_size);
+        spec
+    };
+    let mut router_config = RouterConfig::new(
+        size(&config.primary, config.pool_max),
+        config.replica.as_ref().map(|r| size(r, config.replica_pool_max)),
+    );
+    router_config.statement_timeout = Some(config.statement_timeout);
+    router_config.checkout_timeout = config.checkout_timeout;
+    router_config.token_wait = config.ryw_wait;
+    match &config.credentials {
+        CredentialSource::Inline => {}
         CredentialSource::File(path) => {
             let dir = path
                 .parent()
@@ -92,9 +99,11 @@ pub async fn connect(config: &DbConfig) -> anyhow::Result<Db> {
                 .and_then(|n| n.to_str())
                 .context("PCC_DB_CREDENTIALS_FILE has no file name")?;
             let store: Arc<dyn secrets::SecretStore> = Arc::new(secrets::FileStore::new(dir));
-            let name =
-                secrets::SecretName::parse(name).context("PCC_DB_CREDENTIALS_FILE: file name is not a secret name")?;
-            Credentials::Store(secrets::CachedCredential::new(store, name, secrets::VersionRef::Latest))
+            let name = secrets::SecretName::parse(name)
+                .context("PCC_DB_CREDENTIALS_FILE: the file name must be a secret name (letters, digits, - and _)")?;
+            let cached = secrets::CachedCredential::new(store, name, secrets::VersionRef::Latest);
+            cached.current().await.context("reading PCC_DB_CREDENTIALS_FILE")?;
+            router_config = router_config.with_credentials(Arc::new(cached));
         }
         CredentialSource::Gcp { project, secret } => {
             let store: Arc<dyn secrets::SecretStore> = Arc::new(
@@ -102,37 +111,20 @@ pub async fn connect(config: &DbConfig) -> anyhow::Result<Db> {
                     .context("configuring GCP Secret Manager")?,
             );
             let name = secrets::SecretName::parse(secret).context("PCC_DB_SECRET_NAME")?;
-            Credentials::Store(secrets::CachedCredential::new(
-                store,
-                name,
-                secrets::VersionRef::current(),
-            ))
+            let cached = secrets::CachedCredential::new(store, name, secrets::VersionRef::current());
+            cached
+                .current()
+                .await
+                .context("reading the database credential from Secret Manager")?;
+            router_config = router_config.with_credentials(Arc::new(cached));
         }
-    });
-    let primary = build_pool(
-        Manager::new(
-            &config.primary,
-            credentials.clone(),
-            Role::Primary,
-            config.statement_timeout,
-        )?,
-        config.pool_max,
-        config.checkout_timeout,
-    )?;
-    let replica = match &config.replica {
-        Some(spec) => Some(build_pool(
-            Manager::new(spec, credentials, Role::Replica, config.statement_timeout)?,
-            config.replica_pool_max,
-            config.checkout_timeout,
-        )?),
-        None => None,
-    };
-    let first = primary
-        .get()
+    }
+    let router = Router::start(&router_config).context("starting the database router")?;
+    router
+        .ready(Duration::from_secs(30))
         .await
-        .map_err(|e| anyhow::anyhow!("connecting to the primary: {e:?}"))?;
-    drop(first);
-    Ok(Db::new(primary, replica, config.ryw_wait))
+        .context("waiting for the primary")?;
+    Ok(Db::new(router))
 }
 
 fn init_logging(config: &Config) {

@@ -42,10 +42,8 @@ pub async fn serve(
         Ok(Err(join)) => tracing::error!(error = %join, "server task failed"),
         Err(_) => tracing::warn!("drain timeout reached; closing remaining connections"),
     }
-    state.db.primary_pool().close();
-    if let Some(replica) = state.db.replica_pool() {
-        replica.close();
-    }
+    // The router (and its pools) close when the last state clone is dropped.
+    drop(state);
     tracing::info!("stopped");
     Ok(())
 }

@@ -7,8 +7,8 @@
 //! | `PCC_DB_CREDENTIALS_FILE` | - | a mounted JSON file `{"username","password"}`; re-read when the server rejects the password |
 //! | `PCC_DB_SECRET_GCP_PROJECT` | - | read the credential from GCP Secret Manager in this project ... |
 //! | `PCC_DB_SECRET_NAME` | - | ... from this secret (alias `current`, falling back to `latest`) |
-//! | `PCC_DB_POOL_MAX` | `15` | primary pool size (seed plan: 10-20) |
-//! | `PCC_DB_REPLICA_POOL_MAX` | `10` | replica pool size |
+//! | `PCC_DB_POOL_MAX` | `15` | primary connections (seed plan: 10-20): 2 shared pipelined read sessions, the rest for transactions |
+//! | `PCC_DB_REPLICA_POOL_MAX` | `10` | replica connections (same split) |
 //! | `PCC_DB_CHECKOUT_TIMEOUT_MS` | `1000` | wait for a free connection; past it the request gets 503 + Retry-After |
 //! | `PCC_DB_STATEMENT_TIMEOUT_MS` | `5000` | `statement_timeout` of every session |
 //! | `PCC_DB_RYW_WAIT_MS` | `200` | how long a read carrying a consistency token waits for the replica before using the primary |
@@ -117,8 +117,18 @@ impl DbConfig {
         };
         let pool_max: usize = parse_or(env, "PCC_DB_POOL_MAX", 15)?;
         let replica_pool_max: usize = parse_or(env, "PCC_DB_REPLICA_POOL_MAX", 10)?;
-        if pool_max == 0 || replica_pool_max == 0 {
-            return Err(ConfigError::new("PCC_DB_POOL_MAX", "pool sizes must be at least 1"));
+        // db_router keeps 2 pipelined shared sessions per side and pools the rest for transactions.
+        if pool_max < 3 {
+            return Err(ConfigError::new(
+                "PCC_DB_POOL_MAX",
+                "must be at least 3 (2 shared read sessions + transactions)",
+            ));
+        }
+        if replica_pool_max < 3 {
+            return Err(ConfigError::new(
+                "PCC_DB_REPLICA_POOL_MAX",
+                "must be at least 3 (2 shared read sessions + transactions)",
+            ));
         }
         Ok(Some(Self {
             primary,

@@ -229,6 +229,39 @@ fn field_for(constraint: &str) -> Option<(&'static str, &'static str)> {
         .map(|(_, p, m)| (*p, *m))
 }
 
+/// Translates a db_router error into the problem a client should see: server errors by SQLSTATE and
+/// constraint, routing and availability failures as 503 with `Retry-After` (load shedding included).
+pub fn from_router_error(e: &db_router::RouterError) -> ApiError {
+    use db_router::RouterError as R;
+    let seconds = |d: std::time::Duration| d.as_secs_f64().ceil().max(1.0) as u64;
+    match e {
+        R::Db(_) => match e.as_db_error() {
+            Some(db) => from_server_error(db),
+            None if e.is_retryable() => ApiError::unavailable("the database connection was lost; retry", 1),
+            None => match e {
+                R::Db(failure) => from_db_error(&failure.source),
+                _ => ApiError::internal(e),
+            },
+        },
+        R::CheckoutTimeout { .. } => {
+            metrics::counter!("http_shed_total", "reason" => "pool_exhausted").increment(1);
+            ApiError::unavailable("all database connections are busy; retry shortly", 1)
+        }
+        R::PrimaryUnavailable { retry_after, .. } => {
+            ApiError::unavailable("the primary database is not available; retry", seconds(*retry_after))
+        }
+        R::Overloaded { retry_after, .. } => {
+            ApiError::unavailable("no replica can serve this read right now; retry", seconds(*retry_after))
+        }
+        R::Timeout { .. } => ApiError::unavailable("the database took too long to answer; retry", 1),
+        R::Connect { .. } | R::WrongRole { .. } | R::AuthFailed { .. } | R::Credentials(_) => {
+            tracing::warn!(error = %e, "database unavailable");
+            ApiError::unavailable("the database is not available right now; retry", 2)
+        }
+        R::RowCount { .. } | R::Aborted | R::Config(_) => ApiError::internal(e),
+    }
+}
+
 /// Translates a tokio-postgres error into the problem a client should see.
 pub fn from_db_error(e: &tokio_postgres::Error) -> ApiError {
     match e.as_db_error() {

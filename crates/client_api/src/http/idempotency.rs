@@ -7,7 +7,7 @@
 use http::{HeaderMap, HeaderValue, StatusCode};
 use sha2::{Digest as _, Sha256};
 
-use crate::db::WriteTx;
+use crate::db::Session;
 use crate::error::{ApiError, ProblemKind};
 use crate::http::respond::JsonResponse;
 
@@ -45,16 +45,14 @@ impl Keyed<'_> {
     ///
     /// # Errors
     /// 422 idempotency-key-reused when the key was used for another request.
-    pub async fn begin(&self, tx: &WriteTx) -> Result<Begun, ApiError> {
+    pub async fn begin(&self, tx: &Session) -> Result<Begun, ApiError> {
         let Some(key) = self.key else { return Ok(Begun::Proceed) };
-        let statement = tx
-            .prepare_cached(
+        let row = tx
+            .query_one(
                 "SELECT outcome, response_status, response_headers, response_body \
                  FROM client_api.idempotency_begin($1, $2, 'POST', $3, $4)",
+                &[&self.principal, &key, &self.path, &self.fingerprint()],
             )
-            .await?;
-        let row = tx
-            .query_one(&statement, &[&self.principal, &key, &self.path, &self.fingerprint()])
             .await?;
         let outcome: String = row.get(0);
         match outcome.as_str() {
@@ -92,7 +90,7 @@ impl Keyed<'_> {
     ///
     /// # Errors
     /// The database's error.
-    pub async fn complete(&self, tx: &WriteTx, response: &JsonResponse) -> Result<(), ApiError> {
+    pub async fn complete(&self, tx: &Session, response: &JsonResponse) -> Result<(), ApiError> {
         let Some(key) = self.key else { return Ok(()) };
         let mut stored = serde_json::Map::new();
         for name in STORED_HEADERS {
@@ -101,11 +99,8 @@ impl Keyed<'_> {
             }
         }
         let status = i16::try_from(response.status().as_u16()).unwrap_or(500);
-        let statement = tx
-            .prepare_cached("SELECT client_api.idempotency_complete($1, $2, $3, $4, $5)")
-            .await?;
         tx.execute(
-            &statement,
+            "SELECT client_api.idempotency_complete($1, $2, $3, $4, $5)",
             &[
                 &self.principal,
                 &key,

@@ -26,7 +26,7 @@ async fn create_returns_201_with_location_etag_and_token_and_get_reads_it_back()
     assert!(
         reply
             .header("pcc-consistency-token")
-            .is_some_and(|t| t.starts_with("v1."))
+            .is_some_and(|t| t.starts_with("w1."))
     );
     assert_eq!(reply.body["status"], "prospect");
     assert_eq!(reply.body["size_band"], "medium");

@@ -84,30 +84,40 @@ async fn requests_travel_end_to_end_over_http() {
 #[tokio::test]
 async fn an_exhausted_pool_sheds_load_with_503_while_healthz_answers() {
     let app = TestApp::with(|(db, _)| {
-        db.pool_max = 1;
+        db.pool_max = 3; // 2 shared read sessions + 1 for transactions
         db.checkout_timeout = Duration::from_millis(200);
     })
     .await;
     let client = app.create_client("Busy", None).await;
     let running = serve(&app).await;
-    let held = app.state.db.primary_pool().get().await.unwrap();
-    let shed = running
-        .get(&format!("/v1/clients/{}", client["id"].as_str().unwrap()))
-        .send()
-        .await
-        .unwrap();
+    // Hold the only transaction connection: writes cannot get one and are shed.
+    let held = app.state.db.write("holder").await.unwrap();
+    let uri = format!("{}/v1/clients/{}", running.base, client["id"].as_str().unwrap());
+    let patch = || {
+        running
+            .http
+            .patch(&uri)
+            .bearer_auth(&running.token)
+            .header("content-type", "application/merge-patch+json")
+            .header("if-match", "\"1\"")
+            .body(r#"{"owner":"o"}"#)
+    };
+    let shed = patch().send().await.unwrap();
     assert_eq!(shed.status(), 503);
     assert_eq!(shed.headers()["retry-after"], "1");
     let problem: Value = shed.json().await.unwrap();
     assert_eq!(problem["type"], "/problems/unavailable");
     let health = reqwest::get(format!("{}/healthz", running.base)).await.unwrap();
     assert_eq!(health.status(), 200);
-    drop(held);
-    let served = running
+    // Reads run on the shared pipelined sessions: a busy transaction pool does not block them.
+    let read = running
         .get(&format!("/v1/clients/{}", client["id"].as_str().unwrap()))
         .send()
         .await
         .unwrap();
+    assert_eq!(read.status(), 200);
+    held.rollback().await.unwrap();
+    let served = patch().send().await.unwrap();
     assert_eq!(served.status(), 200);
     running.stop.cancel();
     running.server.await.unwrap().unwrap();
@@ -116,25 +126,34 @@ async fn an_exhausted_pool_sheds_load_with_503_while_healthz_answers() {
 #[tokio::test]
 async fn a_drain_lets_in_flight_requests_finish_and_fails_readiness() {
     let app = TestApp::with(|(db, http)| {
-        db.pool_max = 1;
+        db.pool_max = 3;
         db.checkout_timeout = Duration::from_secs(10);
         http.drain_timeout = Duration::from_secs(10);
     })
     .await;
     let client = app.create_client("Draining", None).await;
     let running = serve(&app).await;
-    let held = app.state.db.primary_pool().get().await.unwrap();
-    // This request waits for the held connection.
+    let held = app.state.db.write("holder").await.unwrap();
+    // This write waits for the held transaction connection.
     let in_flight = tokio::spawn(
         running
-            .get(&format!("/v1/clients/{}", client["id"].as_str().unwrap()))
+            .http
+            .patch(format!(
+                "{}/v1/clients/{}",
+                running.base,
+                client["id"].as_str().unwrap()
+            ))
+            .bearer_auth(&running.token)
+            .header("content-type", "application/merge-patch+json")
+            .header("if-match", "\"1\"")
+            .body(r#"{"owner":"o"}"#)
             .send(),
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     running.stop.cancel();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(app.state.is_draining());
-    drop(held);
+    held.rollback().await.unwrap();
     let response = in_flight.await.unwrap().unwrap();
     assert_eq!(
         response.status(),

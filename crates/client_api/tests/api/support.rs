@@ -144,24 +144,29 @@ impl TestApp {
             .try_init();
         let db = database().await;
         migrate(&db).await;
-        // Wait until the replica has the migrated database (reads of the service go there).
+        // Wait until the replica has replayed the whole setup (migrations, grants, the login role).
+        let primary = db.connect().await;
+        let position: String = primary
+            .query_one("SELECT pg_catalog.pg_current_wal_insert_lsn()::text", &[])
+            .await
+            .unwrap()
+            .get(0);
         let replica = db.connect_replica().await;
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while replica
-            .query_opt(
-                "SELECT 1 FROM pg_catalog.pg_class WHERE relname = 'idempotency_key'",
-                &[],
-            )
-            .await
-            .ok()
-            .flatten()
-            .is_none()
-        {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "replica did not replay the migrations"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        loop {
+            let caught_up: bool = replica
+                .query_one(
+                    "SELECT pg_catalog.pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
+                    &[&position],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if caught_up {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "replica did not replay the setup");
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let mut settings = (
             DbConfig {
@@ -187,13 +192,6 @@ impl TestApp {
         let pools = client_api::run::connect(&db_config)
             .await
             .expect("connecting the service");
-        client_api::db::spawn_monitor(
-            pools.primary_pool().clone(),
-            pools.replica_pool().cloned(),
-            pools.replica_state().clone(),
-            Duration::from_millis(100),
-            tokio_util::sync::CancellationToken::new(),
-        );
         let state = AppState::new(pools, Arc::new(auth), None);
         let router = client_api::http::router(state.clone(), &http);
         Self {

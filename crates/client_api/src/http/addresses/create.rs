@@ -46,10 +46,9 @@ pub async fn create_address(
         "INSERT INTO client_api.client_address AS a (id, client_id, address_type, line1, line2, line3, city, region, \
          postal_code, country_code) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {ADDRESS_COLUMNS}"
     );
-    let statement = tx.prepare_cached(&sql).await?;
     let row = tx
         .query_one(
-            &statement,
+            &sql,
             &[
                 &Uuid::now_v7(),
                 &id,

@@ -36,10 +36,14 @@ pub async fn delete_address(
             format!("address {address_id} changed since you read it"),
         ));
     }
-    let statement = tx
-        .prepare_cached("DELETE FROM client_api.client_address WHERE id = $1 AND version = $2")
-        .await?;
-    if tx.execute(&statement, &[&address_id, &current.version]).await? == 0 {
+    if tx
+        .execute(
+            "DELETE FROM client_api.client_address WHERE id = $1 AND version = $2",
+            &[&address_id, &current.version],
+        )
+        .await?
+        == 0
+    {
         return Err(ApiError::new(
             ProblemKind::PreconditionFailed,
             format!("address {address_id} changed concurrently"),

@@ -29,8 +29,7 @@ pub async fn list_addresses(
         "SELECT {ADDRESS_COLUMNS} FROM client_api.client_address AS a JOIN client_api.address_type AS t \
          USING (address_type) WHERE a.client_id = $1 ORDER BY t.sort_order, a.id LIMIT 1000"
     );
-    let statement = conn.prepare_cached(&sql).await?;
-    let rows = conn.query(&statement, &[&id]).await?;
+    let rows = conn.query(&sql, &[&id]).await?;
     drop(conn);
     let items = rows
         .iter()

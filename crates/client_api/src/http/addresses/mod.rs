@@ -19,9 +19,8 @@ use crate::error::ApiError;
 pub async fn load(conn: &Session, client_id: Uuid, address_id: Uuid) -> Result<Address, ApiError> {
     let sql =
         format!("SELECT {ADDRESS_COLUMNS} FROM client_api.client_address AS a WHERE a.id = $1 AND a.client_id = $2");
-    let statement = conn.prepare_cached(&sql).await?;
     let row = conn
-        .query_opt(&statement, &[&address_id, &client_id])
+        .query_opt(&sql, &[&address_id, &client_id])
         .await?
         .ok_or_else(|| ApiError::not_found("address", address_id))?;
     Address::from_row(&row).map_err(ApiError::internal)

@@ -45,10 +45,9 @@ pub async fn update_address(
         "UPDATE client_api.client_address AS a SET address_type = $3, line1 = $4, line2 = $5, line3 = $6, city = $7, \
          region = $8, postal_code = $9, country_code = $10 WHERE a.id = $1 AND a.version = $2 RETURNING {ADDRESS_COLUMNS}"
     );
-    let statement = tx.prepare_cached(&sql).await?;
     let row = tx
         .query_opt(
-            &statement,
+            &sql,
             &[
                 &address_id,
                 &current.version,

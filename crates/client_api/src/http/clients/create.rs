@@ -52,11 +52,10 @@ pub async fn create_client(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, COALESCE($10, 'prospect'), $11, $12, $13, $14, $15, \
          $16::text::numeric, $17, $18) RETURNING {CLIENT_COLUMNS}"
     );
-    let statement = tx.prepare_cached(&sql).await?;
     let f = &fields;
     let row = tx
         .query_one(
-            &statement,
+            &sql,
             &[
                 &id,
                 &f.display_name,

@@ -39,10 +39,11 @@ pub async fn delete_client(
             format!("client {id} is at version {}, not the one in If-Match", current.version),
         ));
     }
-    let statement = tx
-        .prepare_cached("SELECT 1 FROM client_api.soft_delete_client($1, $2)")
-        .await?;
-    tx.query(&statement, &[&id, &current.version]).await?;
+    tx.query(
+        "SELECT 1 FROM client_api.soft_delete_client($1, $2)",
+        &[&id, &current.version],
+    )
+    .await?;
     let token = tx.commit().await?;
     tracing::info!(client.id = %id, "client deleted");
     Ok(no_content(token))

@@ -213,8 +213,7 @@ pub async fn list_clients(
     ));
 
     let conn = app.db.read(token.or(Consistency::Any)).await?;
-    let statement = conn.prepare_cached(&sql.text).await?;
-    let rows = conn.query(&statement, &sql.params()).await?;
+    let rows = conn.query(&sql.text, &sql.params()).await?;
     drop(conn);
     let mut items = rows
         .iter()

@@ -24,9 +24,8 @@ pub fn location(id: Uuid) -> String {
 /// 404 when no such client exists.
 pub async fn load(conn: &Session, id: Uuid) -> Result<Client, ApiError> {
     let sql = format!("SELECT {CLIENT_COLUMNS} FROM client_api.client AS c WHERE c.id = $1");
-    let statement = conn.prepare_cached(&sql).await?;
     let row = conn
-        .query_opt(&statement, &[&id])
+        .query_opt(&sql, &[&id])
         .await?
         .ok_or_else(|| ApiError::not_found("client", id))?;
     Client::from_row(&row).map_err(ApiError::internal)
@@ -49,10 +48,13 @@ pub async fn load_live(conn: &Session, id: Uuid) -> Result<Client, ApiError> {
 /// # Errors
 /// 404.
 pub async fn ensure_exists(conn: &Session, id: Uuid) -> Result<(), ApiError> {
-    let statement = conn
-        .prepare_cached("SELECT 1 FROM client_api.client WHERE id = $1 AND deleted_at IS NULL")
-        .await?;
-    match conn.query_opt(&statement, &[&id]).await? {
+    match conn
+        .query_opt(
+            "SELECT 1 FROM client_api.client WHERE id = $1 AND deleted_at IS NULL",
+            &[&id],
+        )
+        .await?
+    {
         Some(_) => Ok(()),
         None => Err(ApiError::not_found("client", id)),
     }

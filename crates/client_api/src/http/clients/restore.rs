@@ -36,8 +36,7 @@ pub async fn restore_client(
     };
     let tx = app.db.write(&principal.subject).await?;
     let sql = format!("SELECT {CLIENT_COLUMNS} FROM client_api.restore_client($1, $2) AS c");
-    let statement = tx.prepare_cached(&sql).await?;
-    let row = tx.query_one(&statement, &[&id, &expected]).await?;
+    let row = tx.query_one(&sql, &[&id, &expected]).await?;
     let client = Client::from_row(&row).map_err(ApiError::internal)?;
     let token = tx.commit().await?;
     tracing::info!(client.id = %id, "client restored");

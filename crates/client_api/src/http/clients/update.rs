@@ -68,10 +68,12 @@ pub async fn update_client(
 
     let mut version = current.version;
     if fields.parent_id != current.parent_id {
-        let statement = tx
-            .prepare_cached("SELECT m.version FROM client_api.move_client($1, $2, $3) AS m")
+        let row = tx
+            .query_one(
+                "SELECT m.version FROM client_api.move_client($1, $2, $3) AS m",
+                &[&id, &fields.parent_id, &version],
+            )
             .await?;
-        let row = tx.query_one(&statement, &[&id, &fields.parent_id, &version]).await?;
         version = row.get(0);
     }
     let sql = format!(
@@ -81,11 +83,10 @@ pub async fn update_client(
          employee_count = $15, revenue_amount = $16::text::numeric, revenue_currency = $17, \
          revenue_fiscal_year = $18 WHERE c.id = $1 AND c.version = $2 RETURNING {CLIENT_COLUMNS}"
     );
-    let statement = tx.prepare_cached(&sql).await?;
     let f = &fields;
     let row = tx
         .query_opt(
-            &statement,
+            &sql,
             &[
                 &id,
                 &version,

@@ -45,8 +45,7 @@ pub async fn list_contact_clients(
          AND (NOT $2 OR (l.valid_from <= CURRENT_DATE AND (l.valid_to IS NULL OR l.valid_to > CURRENT_DATE))) \
          ORDER BY c.display_name, l.valid_from, l.id LIMIT 1000"
     );
-    let statement = conn.prepare_cached(&sql).await?;
-    let rows = conn.query(&statement, &[&id, &p.current]).await?;
+    let rows = conn.query(&sql, &[&id, &p.current]).await?;
     drop(conn);
     let mut items = Vec::with_capacity(rows.len());
     for row in &rows {

@@ -43,10 +43,9 @@ pub async fn create_contact(
         "INSERT INTO client_api.contact AS p (id, given_name, family_name, email, phone, job_title) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING {CONTACT_COLUMNS}"
     );
-    let statement = tx.prepare_cached(&sql).await?;
     let row = tx
         .query_one(
-            &statement,
+            &sql,
             &[
                 &Uuid::now_v7(),
                 &f.given_name,

@@ -38,19 +38,22 @@ pub async fn delete_contact(
     // End current links first (those of live clients: links of a deleted client are frozen with it), since
     // the links trigger refuses changes once the contact is deleted. Links that
     // start in the future are removed (they never took effect).
-    let statement = tx
-        .prepare_cached(
-            "WITH ended AS (UPDATE client_api.client_contact SET valid_to = CURRENT_DATE \
+    tx.execute(
+        "WITH ended AS (UPDATE client_api.client_contact SET valid_to = CURRENT_DATE \
              WHERE contact_id = $1 AND valid_from < CURRENT_DATE AND (valid_to IS NULL OR valid_to > CURRENT_DATE) \
              AND client_id IN (SELECT id FROM client_api.client WHERE deleted_at IS NULL) RETURNING 1) \
              DELETE FROM client_api.client_contact WHERE contact_id = $1 AND valid_from >= CURRENT_DATE",
+        &[&id],
+    )
+    .await?;
+    if tx
+        .execute(
+            "UPDATE client_api.contact SET deleted_at = now() WHERE id = $1 AND version = $2",
+            &[&id, &current.version],
         )
-        .await?;
-    tx.execute(&statement, &[&id]).await?;
-    let statement = tx
-        .prepare_cached("UPDATE client_api.contact SET deleted_at = now() WHERE id = $1 AND version = $2")
-        .await?;
-    if tx.execute(&statement, &[&id, &current.version]).await? == 0 {
+        .await?
+        == 0
+    {
         return Err(ApiError::new(
             ProblemKind::PreconditionFailed,
             format!("contact {id} changed concurrently"),

@@ -70,14 +70,11 @@ pub async fn list_contacts(
          ORDER BY p.family_name, COALESCE(p.given_name, ''), p.id LIMIT $5"
     );
     let conn = app.db.read(token.or(Consistency::Any)).await?;
-    let statement = conn.prepare_cached(&sql).await?;
     let (family, given, last) = match after {
         Some((f, g, l)) => (Some(f), g, Some(l)),
         None => (None, None, None),
     };
-    let rows = conn
-        .query(&statement, &[&like, &family, &given, &last, &(limit + 1)])
-        .await?;
+    let rows = conn.query(&sql, &[&like, &family, &given, &last, &(limit + 1)]).await?;
     drop(conn);
     let mut items = rows
         .iter()

@@ -24,9 +24,8 @@ pub fn location(id: Uuid) -> String {
 /// 404 when it does not exist or is deleted.
 pub async fn load_live(conn: &Session, id: Uuid) -> Result<Contact, ApiError> {
     let sql = format!("SELECT {CONTACT_COLUMNS} FROM client_api.contact AS p WHERE p.id = $1 AND p.deleted_at IS NULL");
-    let statement = conn.prepare_cached(&sql).await?;
     let row = conn
-        .query_opt(&statement, &[&id])
+        .query_opt(&sql, &[&id])
         .await?
         .ok_or_else(|| ApiError::not_found("contact", id))?;
     Contact::from_row(&row).map_err(ApiError::internal)

@@ -44,10 +44,9 @@ pub async fn update_contact(
         "UPDATE client_api.contact AS p SET given_name = $3, family_name = $4, email = $5, phone = $6, job_title = $7 \
          WHERE p.id = $1 AND p.version = $2 RETURNING {CONTACT_COLUMNS}"
     );
-    let statement = tx.prepare_cached(&sql).await?;
     let row = tx
         .query_opt(
-            &statement,
+            &sql,
             &[
                 &id,
                 &current.version,

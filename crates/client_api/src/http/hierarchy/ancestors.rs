@@ -33,8 +33,7 @@ pub async fn list_ancestors(
         .filter(|a| *a != id)
         .collect();
     let sql = format!("SELECT {CLIENT_COLUMNS} FROM client_api.client AS c WHERE c.id = ANY($1) ORDER BY c.depth");
-    let statement = conn.prepare_cached(&sql).await?;
-    let rows = conn.query(&statement, &[&ancestors]).await?;
+    let rows = conn.query(&sql, &[&ancestors]).await?;
     drop(conn);
     let items = rows
         .iter()

@@ -60,9 +60,8 @@ pub async fn list_children(
         "SELECT {CLIENT_COLUMNS} FROM client_api.client AS c WHERE c.parent_id = $1 AND c.deleted_at IS NULL \
          AND ($2::text IS NULL OR (c.display_name, c.id) > ($2, $3)) ORDER BY c.display_name, c.id LIMIT $4"
     );
-    let statement = conn.prepare_cached(&sql).await?;
     let (name, last) = after.unzip();
-    let rows = conn.query(&statement, &[&id, &name, &last, &(limit + 1)]).await?;
+    let rows = conn.query(&sql, &[&id, &name, &last, &(limit + 1)]).await?;
     drop(conn);
     let mut items = rows
         .iter()

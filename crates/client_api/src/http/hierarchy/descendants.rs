@@ -65,9 +65,8 @@ pub async fn list_descendants(
          WHERE c.path > COALESCE($2, $1) AND c.path < $1 || '~' AND c.depth <= $3 AND c.deleted_at IS NULL \
          ORDER BY c.path LIMIT $4"
     );
-    let statement = conn.prepare_cached(&sql).await?;
     let rows = conn
-        .query(&statement, &[&path, &after, &(depth + max_depth), &(limit + 1)])
+        .query(&sql, &[&path, &after, &(depth + max_depth), &(limit + 1)])
         .await?;
     drop(conn);
     let mut paths: Vec<String> = rows.iter().map(|r| r.get("path")).collect();

@@ -20,11 +20,11 @@ use crate::error::ApiError;
 /// # Errors
 /// 404 when the client does not exist or is deleted.
 pub async fn locate(conn: &Session, id: Uuid) -> Result<(String, i16), ApiError> {
-    let statement = conn
-        .prepare_cached("SELECT path, depth FROM client_api.client WHERE id = $1 AND deleted_at IS NULL")
-        .await?;
     let row = conn
-        .query_opt(&statement, &[&id])
+        .query_opt(
+            "SELECT path, depth FROM client_api.client WHERE id = $1 AND deleted_at IS NULL",
+            &[&id],
+        )
         .await?
         .ok_or_else(|| ApiError::not_found("client", id))?;
     Ok((row.get(0), row.get(1)))

@@ -79,21 +79,22 @@ pub async fn list_moves(
         None => None,
     };
     let conn = app.db.read(token.or(Consistency::Any)).await?;
-    let statement = conn
-        .prepare_cached("SELECT 1 FROM client_api.client WHERE id = $1")
-        .await?;
-    if conn.query_opt(&statement, &[&id]).await?.is_none() {
+    if conn
+        .query_opt("SELECT 1 FROM client_api.client WHERE id = $1", &[&id])
+        .await?
+        .is_none()
+    {
         return Err(ApiError::not_found("client", id));
     }
-    let statement = conn
-        .prepare_cached(
+    let (at, last) = before.unzip();
+    let rows = conn
+        .query(
             "SELECT id, client_id, old_parent_id, new_parent_id, old_root_id, new_root_id, descendants_moved, \
              moved_at, moved_by FROM client_api.client_move WHERE client_id = $1 \
              AND ($2::timestamptz IS NULL OR (moved_at, id) < ($2, $3)) ORDER BY moved_at DESC, id DESC LIMIT $4",
+            &[&id, &at, &last, &(limit + 1)],
         )
         .await?;
-    let (at, last) = before.unzip();
-    let rows = conn.query(&statement, &[&id, &at, &last, &(limit + 1)]).await?;
     drop(conn);
     let mut items: Vec<Move> = rows
         .iter()

@@ -77,15 +77,13 @@ pub async fn get_tree(
     let conn = app.db.read(token.or(Consistency::Any)).await?;
     let (path, depth) = super::locate(&conn, id).await?;
     // Breadth first (depth, then name) so a node cap keeps whole upper levels; one extra row detects a cut.
-    let statement = conn
-        .prepare_cached(
+    let rows = conn
+        .query(
             "SELECT c.id, c.parent_id, c.display_name, c.status, c.risk_category, c.depth FROM client_api.client AS c \
              WHERE c.path >= $1 AND c.path < $1 || '~' AND c.depth <= $2 AND c.deleted_at IS NULL \
              ORDER BY c.depth, c.display_name, c.id LIMIT $3::int8 + 1",
+            &[&path, &(depth + max_depth + 1), &max_nodes],
         )
-        .await?;
-    let rows = conn
-        .query(&statement, &[&path, &(depth + max_depth + 1), &max_nodes])
         .await?;
     drop(conn);
     let limit = usize::try_from(max_nodes).unwrap_or(usize::MAX);

@@ -49,10 +49,9 @@ pub async fn link_contact(
         "INSERT INTO client_api.client_contact AS l (id, client_id, contact_id, role, valid_from, valid_to) \
          VALUES ($1, $2, $3, $4, COALESCE($5, CURRENT_DATE), $6) RETURNING {LINK_COLUMNS}"
     );
-    let statement = tx.prepare_cached(&sql).await?;
     let row = tx
         .query_one(
-            &statement,
+            &sql,
             &[&Uuid::now_v7(), &id, &f.contact_id, &f.role, &valid_from, &valid_to],
         )
         .await?;

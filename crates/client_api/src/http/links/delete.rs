@@ -38,10 +38,8 @@ pub async fn unlink_contact(
             format!("link {link_id} changed since you read it"),
         ));
     }
-    let statement = tx
-        .prepare_cached("DELETE FROM client_api.client_contact WHERE id = $1")
+    tx.execute("DELETE FROM client_api.client_contact WHERE id = $1", &[&link_id])
         .await?;
-    tx.execute(&statement, &[&link_id]).await?;
     let token = tx.commit().await?;
     Ok(no_content(token))
 }

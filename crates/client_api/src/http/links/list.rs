@@ -34,8 +34,7 @@ pub async fn list_client_contacts(
          AND (NOT $2 OR (l.valid_from <= CURRENT_DATE AND (l.valid_to IS NULL OR l.valid_to > CURRENT_DATE))) \
          ORDER BY r.sort_order, l.valid_from DESC, l.id LIMIT 1000"
     );
-    let statement = conn.prepare_cached(&sql).await?;
-    let rows = conn.query(&statement, &[&id, &p.current]).await?;
+    let rows = conn.query(&sql, &[&id, &p.current]).await?;
     drop(conn);
     let mut items = Vec::with_capacity(rows.len());
     for row in &rows {

@@ -19,9 +19,8 @@ use crate::error::ApiError;
 /// 404.
 pub async fn load(conn: &Session, client_id: Uuid, link_id: Uuid) -> Result<ContactLink, ApiError> {
     let sql = format!("SELECT {LINK_COLUMNS} FROM client_api.client_contact AS l WHERE l.id = $1 AND l.client_id = $2");
-    let statement = conn.prepare_cached(&sql).await?;
     let row = conn
-        .query_opt(&statement, &[&link_id, &client_id])
+        .query_opt(&sql, &[&link_id, &client_id])
         .await?
         .ok_or_else(|| ApiError::not_found("contact link", link_id))?;
     ContactLink::from_row(&row).map_err(ApiError::internal)

@@ -49,9 +49,8 @@ pub async fn update_link(
         "UPDATE client_api.client_contact AS l SET valid_from = $3, valid_to = $4 \
          WHERE l.id = $1 AND l.version = $2 RETURNING {LINK_COLUMNS}"
     );
-    let statement = tx.prepare_cached(&sql).await?;
     let row = tx
-        .query_opt(&statement, &[&link_id, &current.version, &valid_from, &valid_to])
+        .query_opt(&sql, &[&link_id, &current.version, &valid_from, &valid_to])
         .await?
         .ok_or_else(|| {
             ApiError::new(

@@ -1,8 +1,6 @@
 //! `/healthz` (the process answers: no database round trip, so it stays responsive under load) and
-//! `/readyz` (the primary and the replica are reachable and the replica's lag; 503 while draining or when
-//! the primary is down, so a load balancer stops sending traffic).
-
-use std::time::Duration;
+//! `/readyz` (the primary and the replica are reachable, the replica's lag; 503 while draining or when the
+//! primary is down, so a load balancer stops sending traffic here).
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -23,50 +21,44 @@ pub async fn healthz() -> &'static str {
 pub struct Readiness {
     /// `ready` or `not_ready`.
     pub status: &'static str,
-    /// The primary answered.
+    /// The primary is up (its sessions are open).
     pub primary: bool,
-    /// The replica answered (null when none is configured).
+    /// The replica is up (null when none is configured).
     pub replica: Option<bool>,
-    /// Replica replay lag in milliseconds.
+    /// Upper bound of the replica's staleness, in milliseconds.
     pub replica_lag_ms: Option<u64>,
-    /// Replica replay lag in bytes of WAL.
+    /// Replica replay lag behind the primary, in bytes of WAL.
     pub replica_lag_bytes: Option<u64>,
+    /// Reads the replica cannot serve that may still go to the primary right now.
+    pub fallback_budget: f64,
     /// The service is shutting down.
     pub draining: bool,
-}
-
-async fn ping(pool: &crate::db::Pool) -> bool {
-    let check = async {
-        let conn = pool.get().await.ok()?;
-        conn.simple_query("SELECT 1").await.ok()
-    };
-    matches!(tokio::time::timeout(Duration::from_secs(2), check).await, Ok(Some(_)))
 }
 
 /// Readiness.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, description = "Ready", body = Readiness), (status = 503, description = "Not ready", body = Readiness)))]
 pub async fn readyz(State(app): State<AppState>) -> Response {
-    let primary = ping(app.db.primary_pool()).await;
-    let replica = match app.db.replica_pool() {
-        Some(pool) => Some(ping(pool).await),
-        None => None,
-    };
-    let state = app.db.replica_state();
+    let status = app.db.router().status();
+    let primary = status.primary.up == Some(true);
+    let replica = status.replica.as_ref().map(|r| r.up == Some(true));
     let draining = app.is_draining();
     let ready = primary && !draining;
     let body = Readiness {
         status: if ready { "ready" } else { "not_ready" },
         primary,
         replica,
-        replica_lag_ms: replica.map(|_| u64::try_from(state.lag().as_millis()).unwrap_or(u64::MAX)),
-        replica_lag_bytes: replica.map(|_| state.lag_bytes()),
+        replica_lag_ms: status
+            .replica_staleness
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        replica_lag_bytes: status.replica_lag_bytes,
+        fallback_budget: status.fallback_budget,
         draining,
     };
-    let status = if ready {
+    let code = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, axum::Json(body)).into_response()
+    (code, axum::Json(body)).into_response()
 }

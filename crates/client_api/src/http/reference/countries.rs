@@ -32,10 +32,12 @@ pub struct Country {
     security(("bearer" = ["clients:read"])))]
 pub async fn list_countries(State(app): State<AppState>, _reader: Reader) -> Result<Response, ApiError> {
     let conn = app.db.read(Consistency::Any).await?;
-    let statement = conn
-        .prepare_cached("SELECT alpha2, alpha3, numeric_code, name, withdrawn FROM client_api.country ORDER BY alpha2")
+    let rows = conn
+        .query(
+            "SELECT alpha2, alpha3, numeric_code, name, withdrawn FROM client_api.country ORDER BY alpha2",
+            &[],
+        )
         .await?;
-    let rows = conn.query(&statement, &[]).await?;
     let items: Vec<Country> = rows
         .iter()
         .map(|r| Country {

@@ -32,12 +32,12 @@ pub struct Currency {
     security(("bearer" = ["clients:read"])))]
 pub async fn list_currencies(State(app): State<AppState>, _reader: Reader) -> Result<Response, ApiError> {
     let conn = app.db.read(Consistency::Any).await?;
-    let statement = conn
-        .prepare_cached(
+    let rows = conn
+        .query(
             "SELECT code, numeric_code, minor_units, name, withdrawn FROM client_api.currency ORDER BY code",
+            &[],
         )
         .await?;
-    let rows = conn.query(&statement, &[]).await?;
     let items: Vec<Currency> = rows
         .iter()
         .map(|r| Currency {

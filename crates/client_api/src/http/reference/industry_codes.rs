@@ -84,15 +84,13 @@ pub async fn list_industry_codes(
     let prefix = p.prefix.as_ref().map(|x| format!("{}%", like_escape(x)));
     let title = p.q.as_ref().map(|x| format!("%{}%", like_escape(x)));
     let conn = app.db.read(Consistency::Any).await?;
-    let statement = conn
-        .prepare_cached(
+    let rows = conn
+        .query(
             "SELECT scheme, code, title, level, parent_code, sector_code, withdrawn FROM client_api.industry_code \
              WHERE scheme = $1 AND ($2::text IS NULL OR code LIKE $2) AND ($3::int2 IS NULL OR level = $3) \
              AND ($4::text IS NULL OR title ILIKE $4) AND ($5::text IS NULL OR code > $5) ORDER BY code LIMIT $6",
+            &[&scheme, &prefix, &p.level, &title, &after, &(limit + 1)],
         )
-        .await?;
-    let rows = conn
-        .query(&statement, &[&scheme, &prefix, &p.level, &title, &after, &(limit + 1)])
         .await?;
     drop(conn);
     let mut items: Vec<IndustryCode> = rows

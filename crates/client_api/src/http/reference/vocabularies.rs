@@ -69,8 +69,7 @@ pub async fn get_vocabulary(
         .find(|(name, _)| *name == vocabulary)
         .ok_or_else(|| ApiError::new(ProblemKind::NotFound, "no such reference vocabulary"))?;
     let conn = app.db.read(Consistency::Any).await?;
-    let statement = conn.prepare_cached(sql).await?;
-    let rows = conn.query(&statement, &[]).await?;
+    let rows = conn.query(sql, &[]).await?;
     let items: Vec<Term> = rows
         .iter()
         .map(|r| Term {

@@ -121,8 +121,7 @@ pub async fn portfolio_summary(
          AND ($1::text IS NULL OR (c.path >= $1 AND c.path < $1 || '~')) \
          GROUP BY {key} ORDER BY clients DESC, key NULLS LAST"
     );
-    let statement = conn.prepare_cached(&sql).await?;
-    let rows = conn.query(&statement, &[&scope]).await?;
+    let rows = conn.query(&sql, &[&scope]).await?;
     drop(conn);
     let groups: Vec<SummaryGroup> = rows
         .iter()

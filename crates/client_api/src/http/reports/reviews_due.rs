@@ -86,21 +86,21 @@ pub async fn reviews_due(
         None => None,
     };
     let conn = app.db.read(token.or(Consistency::Any)).await?;
-    let statement = conn
-        .prepare_cached(
+    let (due, last) = match after {
+        Some((due, last)) => (due, Some(last)),
+        None => (None, None),
+    };
+    let rows = conn
+        .query(
             "SELECT c.id, c.display_name, c.owner, c.risk_category, c.risk_next_review_due FROM client_api.client AS c \
              WHERE c.deleted_at IS NULL \
              AND coalesce(c.risk_next_review_due, '-infinity'::date) <= COALESCE($1, CURRENT_DATE) \
              AND ($3::uuid IS NULL OR (coalesce(c.risk_next_review_due, '-infinity'::date), c.id) \
                   > (COALESCE($2, '-infinity'::date), $3)) \
              ORDER BY coalesce(c.risk_next_review_due, '-infinity'::date), c.id LIMIT $4",
+            &[&due_by, &due, &last, &(limit + 1)],
         )
         .await?;
-    let (due, last) = match after {
-        Some((due, last)) => (due, Some(last)),
-        None => (None, None),
-    };
-    let rows = conn.query(&statement, &[&due_by, &due, &last, &(limit + 1)]).await?;
     drop(conn);
     let mut items: Vec<ReviewDue> = rows
         .iter()

@@ -61,10 +61,9 @@ pub async fn create_risk_assessment(
          next_review_due) VALUES ($1, $2, $3, $4, COALESCE($5, now()), COALESCE($6, client_api.current_actor()), $7) \
          RETURNING {RISK_COLUMNS}"
     );
-    let statement = tx.prepare_cached(&sql).await?;
     let row = tx
         .query_one(
-            &statement,
+            &sql,
             &[
                 &Uuid::now_v7(),
                 &id,

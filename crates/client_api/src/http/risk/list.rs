@@ -29,8 +29,7 @@ pub async fn list_risk_assessments(
         "SELECT {RISK_COLUMNS} FROM client_api.risk_assessment AS a WHERE a.client_id = $1 \
          ORDER BY a.assessed_at DESC, a.id DESC LIMIT 1000"
     );
-    let statement = conn.prepare_cached(&sql).await?;
-    let rows = conn.query(&statement, &[&id]).await?;
+    let rows = conn.query(&sql, &[&id]).await?;
     drop(conn);
     let items = rows
         .iter()
