@@ -14,7 +14,10 @@
 //! - credentials: each `current` secret logs in, is younger than the rotation policy, and no
 //!   retired login outlived its grace period.
 
+mod credentials;
+mod isolation;
 mod probes;
+mod transport;
 
 use crate::apply::AdminSession;
 use crate::budget;
@@ -263,11 +266,11 @@ pub async fn check(manifest: &Manifest, env_name: &str) -> Result<CheckReport, P
     let mut findings = Vec::new();
     naming(manifest, env, &cluster, &mut findings);
     drift(env, &plan, &mut findings);
-    probes::isolation(&session, manifest, env, &cluster, &mut findings).await?;
-    probes::transport(&session, env, &cluster, &mut findings).await;
+    isolation::isolation(&session, manifest, env, &cluster, &mut findings).await?;
+    transport::transport(&session, env, &cluster, &mut findings).await;
     budgets(manifest, env, &cluster, &mut findings);
     probes::sizes(&session, manifest, env, &mut findings).await;
-    probes::credentials(&session, manifest, env, &mut findings).await;
+    credentials::credentials(&session, manifest, env, &mut findings).await;
     probes::platform(manifest, &cluster, &mut findings);
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let failed = findings.iter().filter(|f| f.severity == Severity::Fail).count();

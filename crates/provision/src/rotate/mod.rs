@@ -8,6 +8,7 @@
 //! finishes rotations whose grace period is over; `pccdb rotate` starts new ones.
 
 mod decide;
+mod observe;
 mod redacted;
 mod run;
 mod target;
