@@ -549,3 +549,32 @@ async fn migrating_a_standby_is_refused_with_what_to_do() {
     assert!(matches!(err, Error::ReadOnly), "{err}");
     assert!(err.to_string().contains("targetServerType=primary"));
 }
+
+#[tokio::test]
+async fn a_migration_of_thousands_of_statements_is_pipelined_in_order_and_fails_at_the_right_line() {
+    let f = Fixture::new().await;
+    let mut sql = String::from("CREATE TABLE seq (n int PRIMARY KEY, prev int);\n");
+    for n in 1..=1500 {
+        // Each row refers to the previous one, so any reordering would fail the check below.
+        sql.push_str(&format!("INSERT INTO seq SELECT {n}, max(n) FROM seq;\n"));
+    }
+    f.write("V1__many.sql", &sql);
+    migrate::migrate(&f.client, &f.config(), &()).await.unwrap();
+    assert_eq!(
+        f.scalar("SELECT count(*) FILTER (WHERE prev IS DISTINCT FROM n - 1 AND n > 1)::text FROM seq")
+            .await,
+        "0"
+    );
+    let mut bad = String::new();
+    for n in 1..=1200 {
+        bad.push_str(&format!("INSERT INTO seq VALUES ({}, 0);\n", 10_000 + n));
+    }
+    bad.push_str("INSERT INTO seq VALUES (10001, 0);\n");
+    f.write("V2__duplicate.sql", &bad);
+    let err = migrate::migrate(&f.client, &f.config(), &()).await.unwrap_err();
+    let Error::Statement(failure) = err else {
+        panic!("expected a statement failure")
+    };
+    assert_eq!((failure.line, failure.code.as_deref()), (Some(1201), Some("23505")));
+    assert_eq!(f.scalar("SELECT count(*)::text FROM seq WHERE n > 10000").await, "0");
+}

@@ -47,16 +47,32 @@ const WINDOW: usize = 512;
 /// sends its query, so queries go out in order.
 async fn join_in_order(mut futures: Vec<BoxFuture<'_>>) -> Vec<Result<(), tokio_postgres::Error>> {
     let mut results: Vec<Option<Result<(), tokio_postgres::Error>>> = futures.iter().map(|_| None).collect();
+    let mut all_sent = false;
+    let mut next = 0;
     std::future::poll_fn(|cx| {
+        // The first pass polls every future (sending every query); afterwards answers arrive in
+        // order, so polling resumes at the first unfinished one and stops at the first pending.
         let mut pending = false;
-        for (i, f) in futures.iter_mut().enumerate() {
-            if results[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    Poll::Ready(r) => results[i] = Some(r),
-                    Poll::Pending => pending = true,
+        for (i, f) in futures.iter_mut().enumerate().skip(next) {
+            if results[i].is_some() {
+                continue;
+            }
+            match f.as_mut().poll(cx) {
+                Poll::Ready(r) => results[i] = Some(r),
+                Poll::Pending => {
+                    pending = true;
+                    if all_sent {
+                        break;
+                    }
                 }
             }
         }
+        all_sent = true;
+        while next < results.len() && results[next].is_some() {
+            next += 1;
+        }
+        // Every unfinished future was polled in this pass and registered the waker.
+        debug_assert!(pending || next == results.len());
         if pending { Poll::Pending } else { Poll::Ready(()) }
     })
     .await;
