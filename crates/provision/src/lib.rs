@@ -1,6 +1,13 @@
-//! Provisioning for the PCC database platform (issue 4).
+//! Provisioning for the PCC database platform (issue 4): the manifest and its naming
+//! convention, the live catalog, a pure diff to an ordered SQL plan, apply under an advisory
+//! lock, zero-downtime credential rotation, check, capacity, and the connection targets other
+//! tools resolve from the manifest. The design is in README.md.
 //!
-//! Work in progress: manifest, naming, budget.
+//! - [`manifest`], [`naming`], [`units`], [`budget`]: what the manifest says, validated.
+//! - [`catalog`] (reader), [`desired`], [`acl`], [`diff`] (pure): what is, what should be, the plan.
+//! - [`apply`]: plan, apply, provision (apply + credentials); [`target`]: endpoints, stores, sessions.
+//! - [`rotate`]: the rotation state machine and its runner.
+//! - [`check`], [`capacity`], [`resolve`].
 
 pub mod acl;
 pub mod apply;

@@ -1,5 +1,5 @@
 //! Rotation against real systems: execute one step, observe again (`observe.rs`), until done.
-//! observe again. The loop holds an advisory lock per secret so two rotations of one secret
+//! The loop holds an advisory lock per secret so two rotations of one secret
 //! never interleave; `Rotator::observe` and `Rotator::execute` are public so tests can stop
 //! between any two steps (a crash) and check that a fresh run converges.
 //!
