@@ -113,6 +113,11 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not, and must stay quick.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("migrate_1000: run with `cargo bench -p migrate --bench migrate_1000`; skipped under cargo test");
+        return;
+    }
     let rounds: usize = std::env::var("BENCH_ROUNDS")
         .ok()
         .and_then(|s| s.parse().ok())
