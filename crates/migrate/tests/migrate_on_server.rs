@@ -578,3 +578,18 @@ async fn a_migration_of_thousands_of_statements_is_pipelined_in_order_and_fails_
     assert_eq!((failure.line, failure.code.as_deref()), (Some(1201), Some("23505")));
     assert_eq!(f.scalar("SELECT count(*)::text FROM seq WHERE n > 10000").await, "0");
 }
+
+#[tokio::test]
+async fn a_foreign_table_named_like_the_history_is_an_error_not_a_panic() {
+    let f = Fixture::new().await;
+    f.client
+        .batch_execute(
+            "CREATE TABLE flyway_schema_history (installed_rank int, version text, description text, type text, \
+             script text, checksum text, installed_on timestamp, installed_by text, execution_time int, success bool); \
+             INSERT INTO flyway_schema_history VALUES (1, '1', 'x', 'SQL', 'V1__x.sql', 'abc', now(), 'me', 0, true)",
+        )
+        .await
+        .unwrap();
+    let err = migrate::info(&f.client, &f.config()).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidHistory { rank: 1, .. }), "{err}");
+}

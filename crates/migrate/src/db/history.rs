@@ -127,8 +127,16 @@ impl HistoryTable {
             .map_err(|e| Error::db("reading the schema history", e))?;
         rows.iter()
             .map(|row| {
-                let rank: i32 = row.get(0);
-                let version: Option<String> = row.get(1);
+                // try_get: a table that only looks like Flyway's must give an error, not a panic.
+                let rank: i32 = row.try_get(0).map_err(|e| Error::InvalidHistory {
+                    rank: -1,
+                    message: e.to_string(),
+                })?;
+                let bad = |e: tokio_postgres::Error| Error::InvalidHistory {
+                    rank,
+                    message: e.to_string(),
+                };
+                let version: Option<String> = row.try_get(1).map_err(bad)?;
                 let version = match version {
                     Some(text) => Some(MigrationVersion::parse(&text).map_err(|e| Error::InvalidHistory {
                         rank,
@@ -136,17 +144,18 @@ impl HistoryTable {
                     })?),
                     None => None,
                 };
+                let kind: String = row.try_get(3).map_err(bad)?;
                 Ok(AppliedMigration {
                     installed_rank: rank,
                     version,
-                    description: row.get(2),
-                    kind: HistoryType::parse(row.get(3)),
-                    script: row.get(4),
-                    checksum: row.get(5),
-                    installed_on: row.get(6),
-                    installed_by: row.get(7),
-                    execution_time: row.get(8),
-                    success: row.get(9),
+                    description: row.try_get(2).map_err(bad)?,
+                    kind: HistoryType::parse(&kind),
+                    script: row.try_get(4).map_err(bad)?,
+                    checksum: row.try_get(5).map_err(bad)?,
+                    installed_on: row.try_get(6).map_err(bad)?,
+                    installed_by: row.try_get(7).map_err(bad)?,
+                    execution_time: row.try_get(8).map_err(bad)?,
+                    success: row.try_get(9).map_err(bad)?,
                 })
             })
             .collect()
