@@ -104,7 +104,9 @@ pub fn migrate(report: &migrate::MigrateReport, as_json: bool) -> anyhow::Result
     }
     println!("Database: {} (schema \"{}\")", report.database, report.schema);
     for line in &report.initialized {
-        println!("{}{}", line[..1].to_uppercase(), &line[1..]);
+        let mut chars = line.chars();
+        let first: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+        println!("{first}{}", chars.as_str());
     }
     let current = report.initial_schema_version.as_deref().unwrap_or("<< Empty Schema >>");
     println!("Current version of schema \"{}\": {current}", report.schema);
