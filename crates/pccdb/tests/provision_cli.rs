@@ -123,3 +123,96 @@ async fn plan_apply_check_exit_codes_and_no_op_messages() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("\"nope\"") && out.contains(&env), "{out}");
 }
+
+/// Runs pccdb with extra environment variables.
+fn pccdb_env(args: &[&str], vars: &[(String, String)]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_pccdb"))
+        .args(args)
+        .envs(vars.iter().cloned())
+        .output()
+        .expect("run pccdb");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[tokio::test]
+async fn credentials_in_a_read_only_store_are_accepted_but_not_rotated() {
+    let cluster = test_support::cluster();
+    let primary = cluster.primary();
+    let dir = tempfile::tempdir().unwrap();
+    let tok = format!("{:06x}", (std::process::id() ^ 0x3c3c3c) % 0xff_ffff);
+    let (env, migrator) = (format!("r{tok}"), format!("rfly_{tok}"));
+    let su = test_support::connect(&primary.config("postgres"), cluster.ca_cert())
+        .await
+        .unwrap();
+    let tls = match cluster.ca_cert() {
+        Some(ca) => format!("SSL Mode=VerifyFull;Root Certificate={}", ca.display()),
+        None => "SSL Mode=Require".to_owned(),
+    };
+    let root = dir.path().display();
+    let prefix = format!("PCCT{tok}_").to_uppercase();
+    let manifest = format!(
+        "version = 1\n[migrator]\nrole = \"{migrator}\"\n[environments.{env}]\n\
+         primary = \"Host={};Port={};{tls}\"\nsecrets = {{ backend = \"env\", prefix = \"{prefix}\" }}\n\
+         admin_secrets = {{ backend = \"file\", dir = \"{root}/a\" }}\nadmin_secret = \"admin\"\n\
+         [services.pcc-q{tok}]\npool = {{ min = 1, max = 4 }}\n",
+        primary.host, primary.port
+    );
+    let path = dir.path().join("pcc.toml");
+    std::fs::write(&path, manifest).unwrap();
+    let m = path.to_str().unwrap();
+    // The admin is the superuser here; its credential sits in a file store.
+    let (code, out) = pccdb(
+        &[
+            "secrets",
+            "set",
+            "--manifest",
+            m,
+            "--env",
+            &env,
+            "--secret",
+            "admin",
+            "--username",
+            &primary.user,
+            "--admin-store",
+        ],
+        Some(primary.password.expose_secret()),
+    );
+    assert_eq!(code, 0, "{out}");
+
+    let (code, out) = pccdb(&["apply", "--manifest", m, "--env", &env, "--no-credentials"], None);
+    assert_eq!(code, 0, "{out}");
+    // Credentials managed elsewhere: someone set the passwords and put them in the environment.
+    let mut vars = Vec::new();
+    for (login, secret) in [
+        (format!("q{tok}_user"), format!("pcc-q{tok}-{env}-db")),
+        (migrator.clone(), format!("rfly-{tok}-{env}-db")),
+    ] {
+        let password = secrets::generate_password().unwrap();
+        let verifier = postgres_protocol::password::scram_sha_256(password.expose_secret().as_bytes());
+        su.batch_execute(&format!("ALTER ROLE {login} LOGIN PASSWORD '{verifier}'"))
+            .await
+            .unwrap();
+        let var = format!("{prefix}{}", secret.replace('-', "_").to_uppercase());
+        let value = secrets::DbCredential::new(login, password).to_json();
+        vars.push((var, value.expose_secret().to_owned()));
+    }
+    let (code, out) = pccdb_env(&["apply", "--manifest", m, "--env", &env], &vars);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("No changes"), "{out}");
+    let (code, out) = pccdb_env(&["plan", "--manifest", m, "--env", &env, "--detailed-exitcode"], &vars);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("managed outside pccdb"), "{out}");
+    let (code, out) = pccdb_env(&["check", "--manifest", m, "--env", &env], &vars);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = pccdb_env(&["rotate", "--manifest", m, "--env", &env], &vars);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("read-only"), "{out}");
+    for (_, value) in &vars {
+        assert!(!out.contains(value.as_str()));
+    }
+}

@@ -116,8 +116,9 @@ fn print_human(report: &PlanReport, credentials: &[CredentialPreview], no_change
     print_plan(&report.plan);
     println!("\nCredentials:");
     for c in credentials {
-        let what = match (&c.next, &c.unavailable) {
-            (Some(step), _) => step.to_string(),
+        let what = match (&c.next, &c.note) {
+            (Some(step), Some(note)) => format!("{step}; {note}"),
+            (Some(step), None) => step.to_string(),
             (None, Some(why)) => format!("apply creates it after provisioning ({why})"),
             (None, None) => String::new(),
         };

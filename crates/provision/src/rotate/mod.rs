@@ -93,10 +93,12 @@ pub async fn converge(
 pub struct CredentialPreview {
     /// The target.
     pub target: RotationTarget,
-    /// The next step, when the target could be observed.
+    /// The next step, when the target could be observed (`Done` for a credential managed in a
+    /// read-only store).
     pub next: Option<Step>,
-    /// Why it could not be observed (its roles do not exist yet, say).
-    pub unavailable: Option<String>,
+    /// Why it could not be observed (its roles do not exist yet, say), or that it is managed
+    /// elsewhere.
+    pub note: Option<String>,
 }
 
 /// What converge would do next for every target of `env` (for `plan`); read-only apart from
@@ -112,16 +114,21 @@ pub async fn preview(
     let store = open_store(&env.secrets)?;
     let mut out = Vec::new();
     for target in targets(manifest, env) {
+        if let Err(secrets::SecretError::Unsupported { .. }) = store.list_versions(&target.secret).await {
+            let note = format!("managed outside pccdb ({} is read-only)", store.describe());
+            out.push(CredentialPreview {
+                target,
+                next: Some(Step::Done),
+                note: Some(note),
+            });
+            continue;
+        }
         let rotator = Rotator::new(session, store.clone(), target.clone());
-        let (next, unavailable) = match rotator.observe().await {
+        let (next, note) = match rotator.observe().await {
             Ok(obs) => (Some(decide(&obs, target.grace, Mode::Converge, false)), None),
             Err(e) => (None, Some(e.to_string())),
         };
-        out.push(CredentialPreview {
-            target,
-            next,
-            unavailable,
-        });
+        out.push(CredentialPreview { target, next, note });
     }
     Ok(out)
 }

@@ -26,7 +26,7 @@ impl Rotator<'_> {
     }
 
     /// Whether `credential` logs in to the target database (any failure counts as no).
-    async fn logs_in(&self, credential: &DbCredential) -> bool {
+    pub(super) async fn logs_in(&self, credential: &DbCredential) -> bool {
         self.logs_in_at(self.admin.primary(), credential).await
     }
 

@@ -256,7 +256,54 @@ impl<'a> Rotator<'a> {
         result
     }
 
+    /// A store without versions (environment variables, a mounted plain file) is managed
+    /// elsewhere: converging accepts a working credential there, rotating is refused.
+    async fn externally_managed(&self, mode: Mode) -> Option<Result<RotationReport, ProvisionError>> {
+        match self.store.list_versions(&self.target.secret).await {
+            Err(SecretError::Unsupported { .. }) => {}
+            _ => return None,
+        }
+        let refuse = |detail: String| {
+            Some(Err(ProvisionError::Rotation {
+                secret: self.target.secret.to_string(),
+                detail,
+            }))
+        };
+        if mode != Mode::Converge {
+            return refuse(format!(
+                "{} is read-only here; rotate the credential where it is managed",
+                self.store.describe()
+            ));
+        }
+        let current = match crate::target::read_credential(
+            self.store.as_ref(),
+            self.target.secret.as_str(),
+            &secrets::VersionRef::current(),
+        )
+        .await
+        {
+            Ok(c) => c,
+            Err(e) => return Some(Err(e)),
+        };
+        if !self.logs_in(&current).await {
+            return refuse(format!(
+                "the credential in read-only {} does not log in; fix it where it is managed",
+                self.store.describe()
+            ));
+        }
+        Some(Ok(RotationReport {
+            target: self.target.clone(),
+            steps: Vec::new(),
+            outcome: Outcome::Done,
+            current_version: None,
+            current_user: Some(current.username),
+        }))
+    }
+
     async fn run_locked(&self, mode: Mode, wait_for_grace: bool) -> Result<RotationReport, ProvisionError> {
+        if let Some(result) = self.externally_managed(mode).await {
+            return result;
+        }
         let mut steps = Vec::new();
         let mut promoted = false;
         let mut password_set: Option<VersionId> = None;
