@@ -193,7 +193,21 @@ impl<'a> Rotator<'a> {
                     .map_err(|e| self.secret_err("moving alias current", e))?;
             }
             Step::DisableLogin { user } => {
-                exec(format!("ALTER ROLE {} WITH NOLOGIN PASSWORD NULL", quote_ident(user))).await?
+                exec(format!("ALTER ROLE {} WITH NOLOGIN PASSWORD NULL", quote_ident(user))).await?;
+                // Open sessions survive NOLOGIN; after a grace period longer than the pools'
+                // connection lifetime there should be none. Say so when there are.
+                let open: i64 = client
+                    .query_one("SELECT count(*) FROM pg_stat_activity WHERE usename = $1", &[user])
+                    .await
+                    .map(|r| r.get(0))
+                    .unwrap_or(0);
+                if open > 0 {
+                    tracing::warn!(
+                        db.user = %user,
+                        sessions = open,
+                        "the retired login still has open sessions; pools should have replaced them within the grace period"
+                    );
+                }
             }
             Step::ClearMark { user } => exec(format!("COMMENT ON ROLE {} IS NULL", quote_ident(user))).await?,
             Step::DisableVersions { versions } => {
