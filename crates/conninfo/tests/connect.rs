@@ -284,3 +284,20 @@ async fn a_parsed_npgsql_string_connects() {
     let (client, _) = conninfo::connect(&spec).await.unwrap();
     assert!(uses_tls(&client).await);
 }
+
+#[tokio::test]
+async fn closing_a_session_fails_what_is_in_flight() {
+    let (client, host) = conninfo::connect(&spec(primary(), SslMode::Require)).await.unwrap();
+    let client = std::sync::Arc::new(client);
+    let sleeper = {
+        let client = client.clone();
+        tokio::spawn(async move { client.simple_query("SELECT pg_sleep(30)").await })
+    };
+    // Let the query reach the server, then cut the session.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    host.session.close();
+    let result = sleeper.await.unwrap();
+    assert!(result.unwrap_err().is_closed());
+    assert!(host.session.is_closed());
+    assert!(client.simple_query("SELECT 1").await.is_err());
+}

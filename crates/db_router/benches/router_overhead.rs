@@ -8,6 +8,9 @@
 //! BENCH_SECONDS=5 BENCH_ROUNDS=7 BENCH_CONCURRENCY=32 cargo bench -p db_router --bench router_overhead --profile bench-fast
 //! ```
 //!
+//! `BENCH_NO_TIMEOUT=1` turns off the statement timeout (and with it the client-side timer each
+//! query arms), to see what that safety costs; `BENCH_THREADS` sets the runtime's worker threads.
+//!
 //! Workload: `BENCH_CONCURRENCY` tasks each run a prepared point read
 //! (`SELECT v FROM bench WHERE id = $1`, 10,000 rows) in a loop on the replica, for
 //! `BENCH_SECONDS` per variant per round. Variants alternate within each round (order rotated)
@@ -88,6 +91,11 @@ async fn setup(cluster: &pg_launcher::Cluster, concurrency: usize) -> Setup {
     config.primary.pool.max_size = u32::try_from(concurrency).unwrap_or(100) + 4;
     if let Some(replica) = config.replica.as_mut() {
         replica.pool.max_size = u32::try_from(concurrency).unwrap_or(100) + 4;
+    }
+    if std::env::var_os("BENCH_NO_TIMEOUT").is_some() {
+        // Measures what the client-side statement timer costs (not a production setting).
+        config.statement_timeout = None;
+        config.primary.command_timeout = None;
     }
     let router = Router::start(&config).expect("router");
     router.ready(Duration::from_secs(60)).await.expect("router ready");

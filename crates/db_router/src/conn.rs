@@ -3,7 +3,7 @@
 //! a connection that is not what its pool expects, and the per-connection statement cache.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -149,6 +149,9 @@ impl TargetCore {
             probe,
             lag,
             host,
+            inflight: AtomicU32::new(0),
+            progress_us: AtomicU64::new(0),
+            opened: Instant::now(),
         })
     }
 
@@ -186,6 +189,16 @@ impl TargetCore {
             }
             Err(source) => Err(RouterError::Connect { target, source }),
         }
+    }
+}
+
+/// A request in flight on a shared session.
+pub(crate) struct InFlight<'a>(&'a OpenConn);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.progress_us.store(self.0.now_us(), Ordering::Release);
+        self.0.inflight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -228,6 +241,11 @@ pub(crate) struct OpenConn {
     probe: Statement,
     /// Replica only: the host's lag tracker.
     pub lag: Option<Arc<HostLag>>,
+    /// Watchdog of shared sessions: requests in flight, and when the session last made
+    /// progress (a request completed, or it went from idle to busy), in µs since `opened`.
+    inflight: AtomicU32,
+    progress_us: AtomicU64,
+    opened: Instant,
 }
 
 impl OpenConn {
@@ -245,6 +263,27 @@ impl OpenConn {
 
     pub(crate) fn mark_broken(&self) {
         self.broken.store(true, Ordering::Relaxed);
+    }
+
+    fn now_us(&self) -> u64 {
+        u64::try_from(self.opened.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// Counts a request in flight until the guard drops (the shared-session watchdog instead of
+    /// one timer per request: two atomic operations and a clock read).
+    pub(crate) fn track(&self) -> InFlight<'_> {
+        if self.inflight.fetch_add(1, Ordering::AcqRel) == 0 {
+            self.progress_us.store(self.now_us(), Ordering::Release);
+        }
+        InFlight(self)
+    }
+
+    /// Busy without any request completing for longer than `limit`: the server stopped
+    /// answering (a statement that runs too long is cancelled by `statement_timeout` sooner).
+    pub(crate) fn stalled(&self, limit: Duration) -> bool {
+        self.inflight.load(Ordering::Acquire) > 0
+            && self.now_us().saturating_sub(self.progress_us.load(Ordering::Acquire))
+                > u64::try_from(limit.as_micros()).unwrap_or(u64::MAX)
     }
 
     /// The prepared statement for `sql`, preparing it on first use.
@@ -273,7 +312,8 @@ impl OpenConn {
         cache.remove(sql);
     }
 
-    fn cached(&self, sql: &str) -> Option<Statement> {
+    /// The cached statement for `sql`, if prepared already (no I/O).
+    pub(crate) fn cached(&self, sql: &str) -> Option<Statement> {
         let cache = self
             .statements
             .lock()

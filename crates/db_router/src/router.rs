@@ -232,6 +232,35 @@ impl Inner {
         result.map_err(|e| RouterError::db(core.target, e, core.include_detail))
     }
 
+    /// Runs a request on a shared session under the stall watchdog (see [`Inner::watchdog`]).
+    pub(crate) async fn watched<T, F>(core: &TargetCore, conn: &OpenConn, work: F) -> Result<T, RouterError>
+    where
+        F: Future<Output = Result<T, tokio_postgres::Error>>,
+    {
+        let _in_flight = conn.track();
+        work.await
+            .map_err(|e| RouterError::db(core.target, e, core.include_detail))
+    }
+
+    /// Closes shared sessions that are busy but have completed nothing for longer than the
+    /// client-side limit; their pending requests fail with a lost connection (retryable), and
+    /// the side reconnects. This bounds how long a blackholed server can hold a request, to the
+    /// limit plus one heartbeat, without arming a timer per request.
+    fn watchdog(side: &Arc<Side>) {
+        let Some(limit) = side.core.client_timeout else { return };
+        for conn in side.shared.live() {
+            if conn.stalled(limit) {
+                tracing::warn!(target = %side.target(), host = %conn.host.host, limit_ms = limit.as_millis(), "shared session stopped answering; closing it");
+                conn.mark_broken();
+                conn.host.session.close();
+                side.report(&RouterError::Timeout {
+                    target: side.target(),
+                    after: limit,
+                });
+            }
+        }
+    }
+
     /// Records a failed operation on `conn` of `side`.
     pub(crate) fn failed(side: &Arc<Side>, conn: &OpenConn, err: &RouterError) {
         if err.class().is_some_and(FailureClass::connection_unusable) {
@@ -265,6 +294,10 @@ impl Inner {
     }
 
     async fn beat(&self, tick: u64) {
+        Self::watchdog(&self.primary);
+        if let Some(replica) = &self.replica {
+            Self::watchdog(replica);
+        }
         // Primary position (one pipelined statement on a shared session).
         if let Some(conn) = self.primary.shared.pick(|_| true) {
             match Self::bounded(&self.primary.core, conn.probe()).await {

@@ -267,3 +267,73 @@ async fn after_promotion_writes_follow_the_new_primary_within_10_seconds() {
     let (seen, _) = value(&router, Consistency::Strong).await;
     assert_eq!(seen, 7);
 }
+
+/// Resumes stopped server processes when dropped, so a failing test cannot leave them frozen.
+struct Frozen(Vec<i32>);
+
+impl Frozen {
+    fn signal(pids: &[i32], signal: &str) {
+        for pid in pids {
+            let status = std::process::Command::new("kill")
+                .arg(signal)
+                .arg(pid.to_string())
+                .status()
+                .unwrap();
+            assert!(status.success(), "kill {signal} {pid}");
+        }
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        Self::signal(&self.0, "-CONT");
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_stops_answering_cannot_hang_reads() {
+    let cluster = Arc::new(test_support::dedicated_cluster(ClusterOptions {
+        replica: false,
+        ..ClusterOptions::ephemeral()
+    }));
+    let primary = common::node_spec(&cluster, NodeName::Primary, "postgres").with_application_name("frozen-test");
+    let mut config = common::config(primary, None);
+    config.statement_timeout = Some(Duration::from_millis(500));
+    config.timeout_grace = Duration::from_millis(300);
+    let router = Router::start(&config).unwrap();
+    router.ready(Duration::from_secs(30)).await.unwrap();
+    router.read(Consistency::Strong).query("SELECT 1", &[]).await.unwrap();
+
+    // Freeze the router's backends: like a blackholed server, they neither answer nor enforce
+    // their own statement_timeout, and the sockets stay open.
+    let pids: Vec<i32> = cluster
+        .query(
+            NodeName::Primary,
+            "postgres",
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'frozen-test'",
+        )
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    assert!(!pids.is_empty());
+    Frozen::signal(&pids, "-STOP");
+    let frozen = Frozen(pids);
+
+    let read = tokio::time::timeout(
+        Duration::from_secs(30),
+        router.read(Consistency::Strong).query("SELECT 1", &[]),
+    )
+    .await
+    .expect("the watchdog must end a read on a frozen session");
+    let err = read.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert_eq!(err.class(), Some(db_router::FailureClass::ConnectionLost), "{err}");
+    drop(frozen);
+
+    // New sessions replace the closed ones.
+    common::eventually("reads work again", Duration::from_secs(20), || async {
+        router.read(Consistency::Strong).query("SELECT 1", &[]).await.ok()
+    })
+    .await;
+}

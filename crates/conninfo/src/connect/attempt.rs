@@ -146,11 +146,12 @@ async fn finish(
     let watch = SessionWatch::default();
     watch.observe(&connection);
     let server_version = connection.parameter("server_version").map(str::to_owned);
-    tokio::spawn(Driver {
+    let task = tokio::spawn(Driver {
         connection,
         watch: watch.clone(),
         label: host.to_string(),
     });
+    watch.set_task(task.abort_handle());
     let role = match watch.role() {
         Some(role) => role,
         None => query_role(&client, &watch).await?,

@@ -7,10 +7,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
+use tokio::task::AbortHandle;
 use tokio_postgres::{AsyncMessage, Connection, Socket};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -30,6 +31,7 @@ struct Shared {
     in_hot_standby: AtomicU8,
     read_only: AtomicU8,
     closed: AtomicBool,
+    task: Mutex<Option<AbortHandle>>,
 }
 
 /// Live facts about one session, updated by its connection task.
@@ -61,6 +63,30 @@ impl SessionWatch {
     /// Whether the connection has ended (server closed it, network error, client dropped).
     pub fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::Relaxed)
+    }
+
+    /// Closes the connection now, whatever is in flight: the socket is dropped and every
+    /// pending request fails with "connection closed". For a session that stopped answering
+    /// (a blackholed server), where waiting for TCP to notice could take minutes.
+    pub fn close(&self) {
+        self.shared.closed.store(true, Ordering::Relaxed);
+        let task = self
+            .shared
+            .task
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            task.abort();
+        }
+    }
+
+    pub(crate) fn set_task(&self, task: AbortHandle) {
+        *self
+            .shared
+            .task
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(task);
     }
 
     pub(crate) fn set(&self, in_hot_standby: bool, read_only: bool) {

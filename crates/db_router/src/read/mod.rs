@@ -60,7 +60,7 @@ impl<'r> Read<'r> {
     /// [`RouterError`]: the server's error, `Overloaded` when the fallback budget is spent,
     /// `PrimaryUnavailable` when the read needs the primary and it is down.
     pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, RouterError> {
-        self.query_routed(sql, params).await.map(|(rows, _)| rows)
+        self.run(sql, params, false).await.map(|(rows, _)| rows)
     }
 
     /// Runs one statement that must return one row.
@@ -93,6 +93,18 @@ impl<'r> Read<'r> {
     /// # Errors
     /// As [`Read::query`].
     pub async fn query_routed(&self, sql: &str, params: Params<'_>) -> Result<(Vec<Row>, Route), RouterError> {
+        let (rows, route) = self.run(sql, params, true).await?;
+        Ok((rows, route.unwrap_or_else(|| unreachable!("a route was asked for"))))
+    }
+
+    /// Routes and runs one statement; describes the route only when asked (it costs a copy of
+    /// the host name, which the hot path skips).
+    async fn run(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+        describe: bool,
+    ) -> Result<(Vec<Row>, Option<Route>), RouterError> {
         let inner = self.inner();
         match self.choose().await? {
             Choice::Replica { conn, waited } => {
@@ -100,19 +112,20 @@ impl<'r> Read<'r> {
                 match replica_query(inner, &conn, sql, params).await {
                     Ok(rows) => {
                         inner.metrics.read(&self.consistency, Target::Replica);
-                        let route = Route {
+                        let route = describe.then(|| Route {
                             target: Target::Replica,
                             host: conn.host.host.clone(),
                             fallback: None,
                             waited,
-                        };
+                        });
                         Ok((rows, route))
                     }
                     Err(err) if replica_retryable(&err) => {
                         Inner::failed(replica, &conn, &err);
                         tracing::debug!(error = %err, "replica failed a read; retrying on the primary");
                         self.fallback(FallbackReason::ReplicaError)?;
-                        self.on_primary(sql, params, Some(FallbackReason::ReplicaError)).await
+                        self.on_primary(sql, params, Some(FallbackReason::ReplicaError), describe)
+                            .await
                     }
                     Err(err) => {
                         Inner::failed(replica, &conn, &err);
@@ -120,7 +133,7 @@ impl<'r> Read<'r> {
                     }
                 }
             }
-            Choice::Primary { fallback } => self.on_primary(sql, params, fallback).await,
+            Choice::Primary { fallback } => self.on_primary(sql, params, fallback, describe).await,
         }
     }
 
@@ -178,7 +191,8 @@ impl<'r> Read<'r> {
         sql: &str,
         params: Params<'_>,
         fallback: Option<FallbackReason>,
-    ) -> Result<(Vec<Row>, Route), RouterError> {
+        describe: bool,
+    ) -> Result<(Vec<Row>, Option<Route>), RouterError> {
         let inner = self.inner();
         let primary = &inner.primary;
         if primary.is_down() {
@@ -187,32 +201,33 @@ impl<'r> Read<'r> {
         let (rows, host) = match primary.shared.pick(|_| true) {
             Some(conn) => {
                 let rows = retry_stale(&conn, sql, || async {
-                    let statement = Inner::bounded(&primary.core, conn.statement(sql)).await?;
-                    Inner::bounded(&primary.core, conn.client.query(&statement, params)).await
+                    let statement = match conn.cached(sql) {
+                        Some(statement) => statement,
+                        None => Inner::watched(&primary.core, &conn, conn.statement(sql)).await?,
+                    };
+                    Inner::watched(&primary.core, &conn, conn.client.query(&statement, params)).await
                 })
                 .await
                 .inspect_err(|err| Inner::failed(primary, &conn, err))?;
-                (rows, conn.host.host.clone())
+                (rows, describe.then(|| conn.host.host.clone()))
             }
             None => {
                 primary.kick();
                 let tx = ReadTx::begin(inner_arc(self.router), Target::Primary, primary.checkout().await?).await?;
                 let rows = tx.query(sql, params).await?;
-                let host = tx.host().clone();
+                let host = describe.then(|| tx.host().clone());
                 tx.commit().await?;
                 (rows, host)
             }
         };
         inner.metrics.read(&self.consistency, Target::Primary);
-        Ok((
-            rows,
-            Route {
-                target: Target::Primary,
-                host,
-                fallback,
-                waited: None,
-            },
-        ))
+        let route = host.map(|host| Route {
+            target: Target::Primary,
+            host,
+            fallback,
+            waited: None,
+        });
+        Ok((rows, route))
     }
 }
 
@@ -250,10 +265,13 @@ async fn replica_attempt(
         .as_ref()
         .unwrap_or_else(|| unreachable!("replica read"))
         .core;
-    let statement = Inner::bounded(core, conn.statement(sql)).await?;
+    let statement = match conn.cached(sql) {
+        Some(statement) => statement,
+        None => Inner::watched(core, conn, conn.statement(sql)).await?,
+    };
     let lag = conn.lag.as_ref();
     if lag.is_some_and(|lag| lag.claim_piggyback(inner.piggyback_after)) {
-        let (rows, probe) = Inner::bounded(core, async {
+        let (rows, probe) = Inner::watched(core, conn, async {
             let (rows, probe) = tokio::join!(
                 conn.client.query(&statement, params),
                 conn.client.query_opt(conn.probe_statement(), &[])
@@ -268,7 +286,7 @@ async fn replica_attempt(
         }
         Ok(rows)
     } else {
-        Inner::bounded(core, conn.client.query(&statement, params)).await
+        Inner::watched(core, conn, conn.client.query(&statement, params)).await
     }
 }
 
