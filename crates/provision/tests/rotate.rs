@@ -283,3 +283,106 @@ async fn the_migrator_rotates_in_place() {
     login(&t.database, &after).await.unwrap();
     assert_settled(&h, &t).await;
 }
+
+#[tokio::test]
+async fn rotation_under_load_through_the_router_fails_no_write_or_replica_read() {
+    use db_router::{Consistency, Router, RouterConfig};
+    let h = provisioned(Opts {
+        max_lifetime: "500ms",
+        grace: "3s",
+        ..Opts::default()
+    })
+    .await;
+    let t = service_target(&h);
+    let d = h.deployment(0);
+    let schema = d.names.schema.to_string();
+    let migrator = h
+        .credential(&format!("{}-{}-db", h.migrator.replace('_', "-"), h.env))
+        .await;
+    login(&t.database, &migrator)
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "SET ROLE {}; CREATE TABLE {schema}.ticks (id bigint GENERATED ALWAYS AS IDENTITY)",
+            d.names.owner
+        ))
+        .await
+        .unwrap();
+
+    // The service's own wiring: specs from the manifest, credentials from the secret's
+    // `current` alias, re-read in the background and after any rejected password.
+    let rt = provision::resolve::runtime_connections(&h.manifest, &h.env, &h.services[0])
+        .await
+        .unwrap();
+    let secret = SecretName::parse(t.secret.as_str()).unwrap();
+    let source = Arc::new(
+        CachedCredential::load(h.store(), secret, VersionRef::current())
+            .await
+            .unwrap(),
+    );
+    let _refresher = source.spawn_refresher(Duration::from_millis(200));
+    let config = RouterConfig::new(rt.primary.clone(), rt.replica.clone()).with_credentials(source.clone());
+    let router = Arc::new(Router::start(&config).unwrap());
+    router.ready(Duration::from_secs(30)).await.unwrap();
+    // The replica replays the CREATE TABLE shortly after the primary commits it.
+    let probe = format!("SELECT count(*) FROM {schema}.ticks");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while router.read(Consistency::Any).query(&probe, &[]).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the replica never replayed the table"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let (router, stop, ok, failed, schema) =
+            (router.clone(), stop.clone(), ok.clone(), failed.clone(), schema.clone());
+        workers.push(tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                let write = router
+                    .write()
+                    .execute(&format!("INSERT INTO {schema}.ticks DEFAULT VALUES"), &[])
+                    .await;
+                let read = router
+                    .read(Consistency::Any)
+                    .query(&format!("SELECT count(*) FROM {schema}.ticks"), &[])
+                    .await;
+                for r in [write.map(drop), read.map(drop)] {
+                    match r {
+                        Ok(()) => ok.fetch_add(1, Ordering::SeqCst),
+                        Err(e) => {
+                            eprintln!("query failed: {e}");
+                            failed.fetch_add(1, Ordering::SeqCst)
+                        }
+                    };
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let session = h.session().await;
+    let report = Rotator::new(&session, h.store(), t.clone())
+        .run(Mode::Now, true, LOCK_WAIT)
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Done);
+    assert_eq!(report.steps.len(), 7, "{:?}", report.steps);
+    // Keep the load on past the old login's disabling, across further connection replacements.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, Ordering::SeqCst);
+    for w in workers {
+        w.await.unwrap();
+    }
+    assert_eq!(
+        failed.load(Ordering::SeqCst),
+        0,
+        "statements failed during the rotation"
+    );
+    assert!(ok.load(Ordering::SeqCst) > 0);
+    eprintln!("{} statements ok through the router", ok.load(Ordering::SeqCst));
+    assert_settled(&h, &t).await;
+}
