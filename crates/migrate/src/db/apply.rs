@@ -103,6 +103,19 @@ impl<'a> Batch<'a> {
     }
 }
 
+/// Runs operations one at a time, stopping at the first failure (outside a transaction,
+/// pipelining would run the statements after a failed one).
+async fn run_each(client: &tokio_postgres::Client, ops: &[Op<'_>]) -> Result<(), BatchFailure> {
+    for (i, op) in ops.iter().enumerate() {
+        run(client, std::slice::from_ref(op)).await.map_err(|mut failure| {
+            failure.index = i;
+            failure.sent = i + 1;
+            failure
+        })?;
+    }
+    Ok(())
+}
+
 /// Applies migrations for one session.
 pub struct Applier<'a> {
     session: &'a Session<'a>,
@@ -256,21 +269,20 @@ impl<'a> Applier<'a> {
         prologue.engine(&self.reset_plain, "resetting role and search_path");
         prologue.ops.push(Op::Params(&self.insert_plain, pending.params()));
         prologue.origins.push(Origin::Engine("writing the schema history row"));
-        if let Err(failure) = run(client, &prologue.ops).await {
+        // One at a time: outside a transaction nothing would stop the insert after a failed
+        // reset, and a Failed row for a migration that never started would mislead.
+        if let Err(failure) = run_each(client, &prologue.ops).await {
             return Err(self.failure(&prologue, &failure, &unit.row, false));
         }
         let mut batch = Batch::new();
         batch.callbacks(self.callbacks, Event::BeforeEachMigrate);
         batch.script(&unit.row.script, unit.script, Some(self.callbacks));
         batch.callbacks(self.callbacks, Event::AfterEachMigrate);
-        for (i, op) in batch.ops.iter().enumerate() {
-            if let Err(mut failure) = run(client, std::slice::from_ref(op)).await {
-                failure.index = i;
-                let error = self.failure(&batch, &failure, &unit.row, false);
-                let _ = self.finish(&unit.row, false, started.elapsed()).await;
-                self.error_callbacks(Event::AfterEachMigrateError).await;
-                return Err(error);
-            }
+        if let Err(failure) = run_each(client, &batch.ops).await {
+            let error = self.failure(&batch, &failure, &unit.row, false);
+            let _ = self.finish(&unit.row, false, started.elapsed()).await;
+            self.error_callbacks(Event::AfterEachMigrateError).await;
+            return Err(error);
         }
         self.finish(&unit.row, true, started.elapsed()).await?;
         Ok(started.elapsed())
@@ -321,11 +333,8 @@ impl<'a> Applier<'a> {
                     return Err(self.failure(&batch, &failure, &owner, true));
                 }
             } else {
-                for (i, op) in batch.ops.iter().enumerate() {
-                    if let Err(mut failure) = run(self.session.client, std::slice::from_ref(op)).await {
-                        failure.index = i;
-                        return Err(self.failure(&batch, &failure, &owner, false));
-                    }
+                if let Err(failure) = run_each(self.session.client, &batch.ops).await {
+                    return Err(self.failure(&batch, &failure, &owner, false));
                 }
             }
         }
