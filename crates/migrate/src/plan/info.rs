@@ -168,9 +168,8 @@ pub fn compute(
         })
         .filter_map(|(_, _, r)| *r)
         .collect();
-    let mut pending: Vec<usize> = (0..resolved.len())
-        .filter(|i| resolved[*i].kind != MigrationKind::Undo && !taken.contains(i))
-        .collect();
+    // Files without a row of their own; undo files are listed too (Available), never applied.
+    let mut pending: Vec<usize> = (0..resolved.len()).filter(|i| !taken.contains(i)).collect();
     pending.sort_by(|a, b| resolved_order(&resolved[*a], &resolved[*b]));
     ctx.pending_baseline = pending
         .iter()
@@ -241,6 +240,14 @@ fn resolved_state(r: &ResolvedMigration, ctx: &InfoContext, out_of_order: bool) 
     let Some(v) = &r.version else {
         return MigrationState::Pending;
     };
+    if r.kind == MigrationKind::Undo {
+        // Flyway Teams would run it on `undo`; here it only tells that an undo exists.
+        return if ctx.limit.allows(v) {
+            MigrationState::Available
+        } else {
+            MigrationState::AboveTarget
+        };
+    }
     let baseline = if ctx.last_applied.is_none() {
         &ctx.pending_baseline
     } else {

@@ -462,8 +462,15 @@ fn the_schema_marker_is_success() {
 fn undo_files_make_versions_undoable_and_are_never_planned() {
     let files = [file("V1__a.sql"), file("U1__a.sql"), file("V2__b.sql")];
     let infos = compute(&[row(1, "V1__a.sql")], &files, &InfoOptions::default()).unwrap();
-    let undoable: Vec<_> = infos.infos.iter().map(|m| m.undoable).collect();
-    assert_eq!(undoable, [Some(true), Some(false)]);
+    let listed: Vec<_> = infos.infos.iter().map(|m| (m.category, m.state, m.undoable)).collect();
+    assert_eq!(
+        listed,
+        [
+            ("Versioned", S::Success, Some(true)),
+            ("Undo", S::Available, None),
+            ("Versioned", S::Pending, Some(false)),
+        ]
+    );
     assert_eq!(
         planned(&[row(1, "V1__a.sql")], &files, &MigrateOptions::default()),
         ["V2__b.sql"]
