@@ -192,3 +192,21 @@ fn the_builtin_manifest_is_the_shipped_one() {
     let m = Manifest::builtin();
     assert!(m.deployment("dev", "pcc-client-api").is_ok());
 }
+
+#[test]
+fn the_error_text_for_a_bad_manifest_snapshot() {
+    let text = r#"
+version = 1
+[environments.devtest]
+primary = "Host=x"
+secrets = { backend = "gcp", project = "pcc-devtest" }
+max_connections = 40
+[services.pcc-client-api-devtest]
+pool = { min = 1, max = 10 }
+[services.pcc-billing]
+pool = { min = 1, max = 20 }
+pods = 2
+idle_in_transaction_session_timeout = "forever"
+"#;
+    insta::assert_snapshot!(problems(text));
+}

@@ -627,3 +627,18 @@ fn hostile_names_from_the_catalog_are_quoted() {
         ["REVOKE SELECT ON TABLE client_api.clients FROM \"x\"\"; DROP ROLE y; --\" CASCADE"]
     );
 }
+
+/// The whole plan for a fresh environment as a non-superuser admin: the SQL a reviewer reads.
+#[test]
+fn the_plan_for_an_empty_cluster_snapshot() {
+    let m = manifest();
+    let c = empty("pcc_admin", false, Platform::AlloyDb);
+    let d = desired(&m, m.environment("devtest").unwrap(), &c);
+    let plan = diff(&d, &c, &BTreeMap::new());
+    let text: Vec<String> = plan
+        .steps
+        .iter()
+        .map(|s| format!("{:?}: {};  -- {}", s.phase, s.sql, s.reason))
+        .collect();
+    insta::assert_snapshot!(text.join("\n"));
+}
