@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-/// A name that breaks the rules of [`crate::name`].
+/// A secret, version or alias name that breaks the naming rules.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
     /// A secret id outside `[A-Za-z0-9_-]{1,255}`.

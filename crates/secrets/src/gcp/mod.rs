@@ -9,7 +9,7 @@
 //! Idempotent calls are retried on 429/5xx and connection failures with jittered backoff;
 //! `addVersion` is retried only when the request never reached the server. A 401 drops the
 //! cached access token and retries once. Both base URLs are injectable, which is how the tests
-//! run against the fake in [`fake`] on 127.0.0.1.
+//! run against the fake in `fake` (feature `fake-gcp`) on 127.0.0.1.
 
 mod ops;
 mod token;
