@@ -10,7 +10,7 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(name = "pcc-bench", about)]
 struct Cli {
-    /// Scenarios to run (default: all). Known: dev-up.
+    /// Scenarios to run (default: all). Known: dev-up, service.
     scenarios: Vec<String>,
     /// Repetitions per measurement (the median is reported).
     #[arg(long, default_value_t = 5)]

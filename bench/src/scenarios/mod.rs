@@ -1,6 +1,7 @@
 //! The benchmark scenarios. Each measures our figure and its baseline in the same run.
 
 mod dev_up;
+mod service;
 
 use crate::report::ScenarioResult;
 
@@ -22,11 +23,18 @@ pub struct Scenario {
 }
 
 /// Every scenario, in the order `pcc-bench` runs them by default.
-pub const ALL: &[Scenario] = &[Scenario {
-    name: "dev-up",
-    about: "`pccdb dev up` from nothing to a streaming replica, against the same steps run by hand",
-    run: dev_up::run,
-}];
+pub const ALL: &[Scenario] = &[
+    Scenario {
+        name: "dev-up",
+        about: "`pccdb dev up` from nothing to a streaming replica, against the same steps run by hand",
+        run: dev_up::run,
+    },
+    Scenario {
+        name: "service",
+        about: "pcc-client-api under wrk: point reads vs pgbench -S, list pages at 10k vs 1M clients, roll-up vs bare SQL, RSS",
+        run: service::run,
+    },
+];
 
 /// The known names, comma separated.
 pub fn names() -> String {

@@ -10,7 +10,9 @@ mod jwks;
 
 pub use jwks::{JwksSource, KeySet};
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
@@ -43,11 +45,20 @@ impl Principal {
 #[derive(Debug, Deserialize)]
 struct Claims {
     sub: String,
+    exp: u64,
     #[serde(default)]
     scope: Option<String>,
     #[serde(default)]
     scp: Option<Vec<String>>,
 }
+
+/// Verified tokens are remembered (by SHA-256, never the token itself) for at most this long, and never
+/// past their `exp`: a signature check (ES256 or RS256) costs far more than the rest of a point read.
+const CACHE_TTL: Duration = Duration::from_secs(300);
+/// Beyond this many entries the cache starts over (tokens are per client, not per request).
+const CACHE_LIMIT: usize = 10_000;
+
+type Digest = [u8; 32];
 
 /// Verifies bearer tokens.
 #[derive(Debug)]
@@ -55,19 +66,53 @@ pub struct Authenticator {
     keys: KeySet,
     issuer: String,
     audience: String,
+    verified: RwLock<HashMap<Digest, (Arc<Principal>, Instant)>>,
 }
 
 impl Authenticator {
     /// An authenticator over `keys` for `issuer` and `audience`.
     pub fn new(keys: KeySet, issuer: String, audience: String) -> Self {
-        Self { keys, issuer, audience }
+        Self {
+            keys,
+            issuer,
+            audience,
+            verified: RwLock::new(HashMap::new()),
+        }
     }
 
-    /// The principal a token stands for.
+    /// The principal a token stands for (from the cache of recently verified tokens, or verified now).
     ///
     /// # Errors
     /// A 401 problem saying what is wrong with the token (never echoing it).
-    pub async fn verify(&self, token: &str) -> Result<Principal, ApiError> {
+    pub async fn verify(&self, token: &str) -> Result<Arc<Principal>, ApiError> {
+        use sha2::Digest as _;
+        let digest: Digest = sha2::Sha256::digest(token.as_bytes()).into();
+        let now = Instant::now();
+        if let Some((principal, until)) = self
+            .verified
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&digest)
+            && *until > now
+        {
+            return Ok(principal.clone());
+        }
+        let (principal, exp) = self.verify_signature(token).await?;
+        let principal = Arc::new(principal);
+        let remaining = exp.saturating_sub(jsonwebtoken::get_current_timestamp());
+        let until = now + CACHE_TTL.min(Duration::from_secs(remaining));
+        let mut verified = self.verified.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if verified.len() >= CACHE_LIMIT {
+            verified.retain(|_, (_, until)| *until > now);
+            if verified.len() >= CACHE_LIMIT {
+                verified.clear();
+            }
+        }
+        verified.insert(digest, (principal.clone(), until));
+        Ok(principal)
+    }
+
+    async fn verify_signature(&self, token: &str) -> Result<(Principal, u64), ApiError> {
         let unauthorized = |detail: &str| ApiError::new(ProblemKind::Unauthorized, detail);
         let header = jsonwebtoken::decode_header(token).map_err(|_| unauthorized("the bearer token is not a JWT"))?;
         if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
@@ -106,10 +151,13 @@ impl Authenticator {
         if claims.sub.trim().is_empty() || claims.sub.len() > 200 || claims.sub.chars().any(char::is_control) {
             return Err(unauthorized("the token's subject must be 1-200 printable characters"));
         }
-        Ok(Principal {
-            subject: claims.sub,
-            scopes,
-        })
+        Ok((
+            Principal {
+                subject: claims.sub,
+                scopes,
+            },
+            claims.exp,
+        ))
     }
 }
 
@@ -119,7 +167,7 @@ pub trait HasAuth {
     fn authenticator(&self) -> &Arc<Authenticator>;
 }
 
-async fn authenticate<S: HasAuth>(parts: &Parts, state: &S, scope: &'static str) -> Result<Principal, ApiError> {
+async fn authenticate<S: HasAuth>(parts: &Parts, state: &S, scope: &'static str) -> Result<Arc<Principal>, ApiError> {
     let header = parts
         .headers
         .get(http::header::AUTHORIZATION)
@@ -148,11 +196,11 @@ async fn authenticate<S: HasAuth>(parts: &Parts, state: &S, scope: &'static str)
 
 /// A caller with `clients:read`.
 #[derive(Debug, Clone)]
-pub struct Reader(pub Principal);
+pub struct Reader(pub Arc<Principal>);
 
 /// A caller with `clients:write`.
 #[derive(Debug, Clone)]
-pub struct Writer(pub Principal);
+pub struct Writer(pub Arc<Principal>);
 
 impl<S: HasAuth + Send + Sync> FromRequestParts<S> for Reader {
     type Rejection = ApiError;

@@ -174,6 +174,8 @@ struct Node {
     root: Uuid,
     path: String,
     depth: i16,
+    /// Index of the parent within the group (itself for the root).
+    parent_index: usize,
 }
 
 /// An LEI with valid ISO 7064 MOD 97-10 check digits: LOU prefix, then the serial in base 36.
@@ -251,7 +253,37 @@ async fn copy(client: &Client, statement: &str, data: String) -> Result<(), toki
 /// # Errors
 /// The server's error (nothing is loaded then).
 pub async fn load(client: &Client, count: u32, seed: u64) -> Result<DemoReport, tokio_postgres::Error> {
-    let mut rng = Rng(seed);
+    load_batch(
+        client,
+        &Batch {
+            first_serial: 0,
+            count,
+            seed,
+            one_group: false,
+        },
+    )
+    .await
+}
+
+/// One batch of a larger load (the benchmark loads a million clients in batches).
+#[derive(Debug, Clone, Copy)]
+pub struct Batch {
+    /// Serial of the first client: serials make LEIs, registrations and names unique across batches.
+    pub first_serial: u64,
+    /// Clients in this batch.
+    pub count: u32,
+    /// Random seed.
+    pub seed: u64,
+    /// Put the whole batch into one group (a large subtree for roll-up measurements).
+    pub one_group: bool,
+}
+
+/// Loads one batch in one transaction.
+///
+/// # Errors
+/// The server's error (nothing of this batch is loaded then).
+pub async fn load_batch(client: &Client, batch: &Batch) -> Result<DemoReport, tokio_postgres::Error> {
+    let mut rng = Rng(batch.seed ^ batch.first_serial.wrapping_mul(0x9E37_79B9));
     let codes: Vec<String> = client
         .query(
             "SELECT code FROM client_api.industry_code WHERE scheme = 'naics_2022' AND level = 6 AND NOT withdrawn ORDER BY code",
@@ -271,7 +303,10 @@ pub async fn load(client: &Client, count: u32, seed: u64) -> Result<DemoReport, 
     let mut report = DemoReport::default();
     let mut group: Vec<Node> = Vec::new();
     let mut group_left = 0usize;
-    for serial in 0..u64::from(count) {
+    for serial in batch.first_serial..batch.first_serial + u64::from(batch.count) {
+        if batch.one_group && !group.is_empty() {
+            group_left = usize::MAX;
+        }
         if group_left == 0 {
             group.clear();
             // Group sizes: many standalone companies, some large multi-level groups.
@@ -283,26 +318,38 @@ pub async fn load(client: &Client, count: u32, seed: u64) -> Result<DemoReport, 
         }
         group_left -= 1;
         let id = Uuid::now_v7();
-        let parent = if group.is_empty() {
+        let parent_index = if group.is_empty() {
             None
         } else {
-            // Prefer recent members so groups grow deep as well as wide; stay within 6 levels.
-            let candidates: Vec<&Node> = group.iter().filter(|n| n.depth < 5).collect();
-            let pick = candidates.len() - 1 - rng.below(candidates.len().min(4));
-            Some(candidates[pick])
+            // Prefer recent members so groups grow deep as well as wide; stay within 6 levels. A single
+            // large group picks among all members (a wide, bushy tree).
+            let window = if batch.one_group {
+                group.len()
+            } else {
+                group.len().min(8)
+            };
+            let start = group.len() - window;
+            let mut pick = start + rng.below(window);
+            while group[pick].depth >= 5 {
+                pick = group[pick].parent_index;
+            }
+            Some(pick)
         };
+        let parent = parent_index.map(|i| &group[i]);
         let node = match parent {
             None => Node {
                 id,
                 root: id,
                 path: format!("/{id}/"),
                 depth: 0,
+                parent_index: 0,
             },
             Some(p) => Node {
                 id,
                 root: p.root,
                 path: format!("{}{id}/", p.path),
                 depth: p.depth + 1,
+                parent_index: parent_index.unwrap_or(0),
             },
         };
         let parent_id = parent.map(|p| p.id.to_string());

@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use crate::auth::dev::DevKey;
 use crate::config::DbConfig;
 
-pub use setup::prepare;
+pub use setup::{prepare, superuser};
 
 /// What the embedded default prepared.
 #[derive(Debug)]

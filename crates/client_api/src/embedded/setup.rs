@@ -135,7 +135,7 @@ async fn migrate(manifest: &Manifest, dev: &DevConfig) -> anyhow::Result<()> {
 
 /// A superuser session on the local primary (for the demo load, which bypasses triggers with
 /// `session_replication_role = replica` after computing every derived column itself).
-async fn superuser(cluster: &Cluster, database: &str) -> anyhow::Result<tokio_postgres::Client> {
+pub async fn superuser(cluster: &Cluster, database: &str) -> anyhow::Result<tokio_postgres::Client> {
     let endpoint = cluster.primary();
     let spec = ConnSpec::for_host(&endpoint.host, endpoint.port)
         .with_user(endpoint.user.clone())

@@ -1,7 +1,7 @@
 //! Per-request plumbing: the request id (taken from a well-formed `X-Request-Id` or generated, echoed in the
-//! response and put in every problem's `instance`), one JSON access-log line per request (method, route
+//! response and put in every problem's `instance`), a JSON access-log line per request (method, route
 //! template, status, duration; never the query string, bodies or headers, which may hold personal data or
-//! tokens), and the request metrics.
+//! tokens: writes and failures at info, successful reads at debug), and the request metrics.
 
 use std::time::Instant;
 
@@ -50,9 +50,11 @@ pub async fn observe(request: Request, next: Next) -> Response {
     metrics::histogram!("http_request_duration_seconds", "method" => method.to_string(), "route" => route.clone())
         .record(elapsed.as_secs_f64());
     let duration_ms = elapsed.as_secs_f64() * 1000.0;
+    // Every failure and every write is logged; successful reads only at debug level (they are counted
+    // and timed in /metrics), so the log stays useful and cheap at thousands of reads per second.
     if status.is_server_error() {
         tracing::warn!(parent: &span, http.status = status.as_u16(), duration_ms, "request failed");
-    } else if route.starts_with("/v1") {
+    } else if status.is_client_error() || (method != http::Method::GET && route.starts_with("/v1")) {
         tracing::info!(parent: &span, http.status = status.as_u16(), duration_ms, "request served");
     } else {
         tracing::debug!(parent: &span, http.status = status.as_u16(), duration_ms, "request served");

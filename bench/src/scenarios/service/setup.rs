@@ -1,0 +1,237 @@
+//! The service scenario's world: a fresh local primary + replica provisioned and migrated exactly as the
+//! embedded default does it (crates/provision, crates/migrate), demo data loaded with COPY, and the release
+//! binary of the service started as a separate process (so its RSS is its own).
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use client_api::config::DevConfig;
+use client_api::embedded::Prepared;
+use secrecy::ExposeSecret as _;
+
+/// The prepared databases and how to reach them.
+pub struct World {
+    /// The temporary directory holding everything.
+    pub dir: PathBuf,
+    /// What the embedded default's preparation returned (service connection specs, dev key).
+    pub prepared: Prepared,
+    /// The service database.
+    pub database: String,
+    /// The launcher cluster.
+    pub cluster: pg_launcher::Cluster,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Ok(cluster) = pg_launcher::Cluster::open(&self.dir.join("cluster")) {
+            let _ = cluster.destroy();
+        }
+    }
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Creates the cluster, provisions and migrates the service database.
+///
+/// # Errors
+/// Any step's failure.
+pub async fn prepare(dir: &Path) -> anyhow::Result<World> {
+    let manifest = std::fs::read_to_string(repo_root().join("deploy/pcc.toml")).context("reading deploy/pcc.toml")?;
+    let cluster_dir = dir.join("cluster");
+    let secrets_dir = dir.join("secrets");
+    let replaced = manifest
+        .replace(
+            "local_cluster = \".pcc/dev\"",
+            &format!("local_cluster = {:?}", cluster_dir.display().to_string()),
+        )
+        .replace(
+            "dir = \".pcc/secrets/dev\"",
+            &format!("dir = {:?}", secrets_dir.display().to_string()),
+        );
+    if !replaced.contains(&cluster_dir.display().to_string()) || !replaced.contains(&secrets_dir.display().to_string())
+    {
+        bail!("deploy/pcc.toml no longer has local_cluster = \".pcc/dev\" and its secrets dir; update the bench");
+    }
+    let manifest_path = dir.join("pcc.toml");
+    std::fs::write(&manifest_path, replaced)?;
+    let dev = DevConfig {
+        manifest: manifest_path,
+        environment: "dev".into(),
+        api_dir: dir.join("api"),
+        demo_clients: 0,
+        migrations: repo_root().join("migrations/client_api"),
+    };
+    let prepared = client_api::embedded::prepare(&dev).await?;
+    let database = prepared
+        .db
+        .primary
+        .database
+        .clone()
+        .context("no database in the service spec")?;
+    let cluster = pg_launcher::Cluster::open(&cluster_dir)?;
+    Ok(World {
+        dir: dir.to_owned(),
+        prepared,
+        database,
+        cluster,
+    })
+}
+
+impl World {
+    /// A superuser session on the primary.
+    ///
+    /// # Errors
+    /// Connection failure.
+    pub async fn admin(&self) -> anyhow::Result<tokio_postgres::Client> {
+        client_api::embedded::superuser(&self.cluster, &self.database).await
+    }
+
+    /// PG* variables for pgbench against `node`.
+    pub fn pg_env(&self, node: pg_launcher::NodeName) -> anyhow::Result<Vec<(String, String)>> {
+        let endpoint = self.cluster.endpoint(node)?;
+        Ok(vec![
+            ("PGHOST".into(), endpoint.host.clone()),
+            ("PGPORT".into(), endpoint.port.to_string()),
+            ("PGUSER".into(), endpoint.user.clone()),
+            ("PGPASSWORD".into(), endpoint.password.expose_secret().to_owned()),
+            ("PGDATABASE".into(), self.database.clone()),
+            ("PGSSLMODE".into(), "require".into()),
+        ])
+    }
+
+    /// Waits until the replica has replayed everything written so far.
+    ///
+    /// # Errors
+    /// Timeout or connection failure.
+    pub async fn replica_caught_up(&self) -> anyhow::Result<()> {
+        let admin = self.admin().await?;
+        let position: String = admin
+            .query_one("SELECT pg_catalog.pg_current_wal_insert_lsn()::text", &[])
+            .await?
+            .get(0);
+        let deadline = Instant::now() + Duration::from_secs(600);
+        loop {
+            let replayed = self.cluster.query(
+                pg_launcher::NodeName::Replica,
+                &self.database,
+                &format!("SELECT pg_catalog.pg_last_wal_replay_lsn() >= '{position}'::pg_lsn"),
+            )?;
+            if replayed.trim() == "t" {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("the replica did not catch up with {position}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// The service running as a child process.
+pub struct Service {
+    /// Base URL.
+    pub base: String,
+    /// The bearer token header.
+    pub auth_header: String,
+    child: Child,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// `GET path` over HTTP/1.0; the status code.
+pub fn http_status(base: &str, path: &str) -> Option<u16> {
+    let address = base.strip_prefix("http://")?;
+    let mut stream = TcpStream::connect(address).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_whitespace().nth(1)?.parse().ok()
+}
+
+impl Service {
+    /// Starts the release binary against the world's databases and waits until it is ready.
+    ///
+    /// # Errors
+    /// The binary failing to start or to become ready in 60 s.
+    pub fn start(binary: &Path, world: &World) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let db = &world.prepared.db;
+        let token = world
+            .prepared
+            .key
+            .token("bench", &["clients:read", "clients:write"], 24 * 3600)?;
+        let mut command = Command::new(binary);
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PCC_DB_PRIMARY", db.primary.to_npgsql_secret().expose_secret())
+            .env("PCC_AUTH_JWKS_FILE", world.prepared.key.jwks_path())
+            .env("PCC_AUTH_ISSUER", client_api::auth::dev::DEV_ISSUER)
+            .env("PCC_AUTH_AUDIENCE", client_api::auth::dev::DEV_AUDIENCE)
+            .env("PCC_HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(world.dir.join("service.log"))?);
+        if let Some(replica) = &db.replica {
+            command.env("PCC_DB_REPLICA", replica.to_npgsql_secret().expose_secret());
+        }
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let service = Service {
+            base: format!("http://127.0.0.1:{port}"),
+            auth_header: format!("Authorization: Bearer {}", token.expose_secret()),
+            child,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while http_status(&service.base, "/readyz") != Some(200) {
+            if Instant::now() > deadline {
+                bail!(
+                    "the service did not become ready; see {}",
+                    world.dir.join("service.log").display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(service)
+    }
+
+    /// Peak and current resident set size, in MiB.
+    ///
+    /// # Errors
+    /// /proc unreadable.
+    pub fn rss_mib(&self) -> anyhow::Result<(f64, f64)> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let field = |name: &str| -> Option<f64> {
+            let line = status.lines().find(|l| l.starts_with(name))?;
+            let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kb / 1024.0)
+        };
+        Ok((field("VmHWM:").context("VmHWM")?, field("VmRSS:").context("VmRSS")?))
+    }
+}
