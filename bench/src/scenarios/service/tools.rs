@@ -85,7 +85,8 @@ fn parse_wrk(text: &str) -> Option<WrkResult> {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             ["Requests/sec:", value, ..] => rps = value.parse().ok(),
-            ["Latency", avg, ..] => mean = duration_ms(avg),
+            // "Latency  1.52ms ..." (thread stats); not the "Latency Distribution" heading.
+            ["Latency", avg, ..] if duration_ms(avg).is_some() => mean = duration_ms(avg),
             ["99%", value] => p99 = duration_ms(value),
             ["Non-2xx", "or", "3xx", "responses:", n] => errors += n.parse::<u64>().unwrap_or(0),
             ["Socket", "errors:", ..] => errors += 1,
