@@ -162,6 +162,7 @@ mod tests {
         assert!((r.mean_ms - 1.52).abs() < 1e-9);
         assert!((r.p99_ms - 3.10).abs() < 1e-9);
         assert_eq!(r.errors, 3);
-        assert_eq!(duration_ms("410.11us"), Some(0.41011));
+        assert!((duration_ms("410.11us").unwrap() - 0.41011).abs() < 1e-12);
+        assert_eq!(duration_ms("2.5s"), Some(2500.0));
     }
 }
