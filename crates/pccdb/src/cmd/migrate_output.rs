@@ -200,9 +200,11 @@ pub fn info(report: &migrate::InfoReport, as_json: bool) -> anyhow::Result<()> {
         report.schema_version.as_deref().unwrap_or("<< Empty Schema >>")
     );
     println!();
+    // Like Flyway's table: undo files only show in the Undoable column (JSON lists them).
     let rows: Vec<Vec<String>> = report
         .migrations
         .iter()
+        .filter(|m| m.category != "Undo")
         .map(|m| {
             vec![
                 m.category.to_owned(),
