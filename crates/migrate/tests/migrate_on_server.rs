@@ -593,3 +593,65 @@ async fn a_foreign_table_named_like_the_history_is_an_error_not_a_panic() {
     let err = migrate::info(&f.client, &f.config()).await.unwrap_err();
     assert!(matches!(err, Error::InvalidHistory { rank: 1, .. }), "{err}");
 }
+
+#[tokio::test]
+async fn a_failure_inside_a_pipelined_chain_keeps_exactly_the_migrations_before_it() {
+    let f = Fixture::new().await;
+    f.write("V1__a.sql", "CREATE TABLE a (x int);");
+    f.write("V2__b.sql", "CREATE TABLE b (x int);");
+    f.write(
+        "V3__bad.sql",
+        "CREATE TABLE c (x int);\nINSERT INTO c VALUES ('not a number');",
+    );
+    f.write("V4__d.sql", "CREATE TABLE d (x int);");
+    f.write("V5__e.sql", "CREATE TABLE e (x int);");
+    let Error::Statement(failure) = migrate::migrate(&f.client, &f.config(), &()).await.unwrap_err() else {
+        panic!("expected a statement failure")
+    };
+    assert_eq!(
+        (failure.script.as_str(), failure.line, failure.code.as_deref()),
+        ("V3__bad.sql", Some(2), Some("22P02"))
+    );
+    assert_eq!(
+        f.history()
+            .await
+            .iter()
+            .map(|r| r.1.clone().unwrap())
+            .collect::<Vec<_>>(),
+        ["1", "2"]
+    );
+    for (table, exists) in [("a", true), ("b", true), ("c", false), ("d", false), ("e", false)] {
+        assert_eq!(f.exists(table).await, exists, "{table}");
+    }
+    f.write("V3__bad.sql", "CREATE TABLE c (x int);");
+    assert_eq!(
+        migrate::migrate(&f.client, &f.config(), &())
+            .await
+            .unwrap()
+            .migrations_executed,
+        3
+    );
+}
+
+#[tokio::test]
+async fn a_bad_copy_in_a_chain_stops_it_at_that_migration() {
+    let f = Fixture::new().await;
+    f.write("V1__t.sql", "CREATE TABLE t (a int, b text);");
+    f.write("V2__copy.sql", "COPY t (a, b) FROM stdin;\n1\tone\n2\ttwo\n\\.\n");
+    f.write(
+        "V3__badcopy.sql",
+        "INSERT INTO t VALUES (3, 'three');\nCOPY t (a, b) FROM stdin;\nfour\t4\n\\.\n",
+    );
+    f.write("V4__after.sql", "INSERT INTO t VALUES (5, 'five');");
+    let Error::Statement(failure) = migrate::migrate(&f.client, &f.config(), &()).await.unwrap_err() else {
+        panic!("expected a statement failure")
+    };
+    assert_eq!((failure.script.as_str(), failure.line), ("V3__badcopy.sql", Some(2)));
+    assert_eq!(
+        f.scalar("SELECT string_agg(a::text, ',' ORDER BY a) FROM t").await,
+        "1,2"
+    );
+    assert_eq!(f.history().await.len(), 2);
+    let status = f.scalar("SELECT 'connection usable'").await;
+    assert_eq!(status, "connection usable");
+}

@@ -2,6 +2,8 @@
 //! history, plan (validating first), check every script that will run, then apply the plan with
 //! Flyway's callbacks around it.
 
+use std::time::Duration;
+
 use serde::Serialize;
 use tokio_postgres::Client;
 
@@ -232,7 +234,7 @@ async fn run(
         applier.error_callbacks(Event::AfterMigrateError).await;
         return Err(e);
     }
-    let steps = match apply_all(
+    let mut steps = match apply_all(
         &applier,
         &planned,
         &scripts,
@@ -250,6 +252,25 @@ async fn run(
             return Err(e);
         }
     };
+    if !steps.is_empty() {
+        // The recorded (server-measured) durations, not the client's share of a pipeline.
+        let first = next_rank(&applied);
+        let sql = format!(
+            "SELECT \"installed_rank\", \"execution_time\" FROM {} WHERE \"installed_rank\" >= $1",
+            session.history.qualified()
+        );
+        let rows = session
+            .client
+            .query_typed(&sql, &[(&first, tokio_postgres::types::Type::INT4)])
+            .await
+            .map_err(|e| Error::db("reading the recorded execution times", e))?;
+        for row in rows {
+            let (rank, millis): (i32, i32) = (row.get(0), row.get(1));
+            if let Some(step) = usize::try_from(rank - first).ok().and_then(|j| steps.get_mut(j)) {
+                step.execution_time = u64::try_from(millis).unwrap_or(0);
+            }
+        }
+    }
     applier.callback(Event::AfterMigrate).await?;
     if !steps.is_empty() {
         applier.callback(Event::AfterMigrateApplied).await?;
@@ -267,6 +288,9 @@ async fn run(
         warnings,
     })
 }
+
+/// At most this many migrations are pipelined together.
+const CHAIN: usize = 64;
 
 #[allow(clippy::too_many_arguments)]
 async fn apply_all(
@@ -338,7 +362,9 @@ async fn apply_all(
         .steps
         .iter()
         .position(|s| resolved[s.resolved].kind == MigrationKind::Repeatable);
-    for (i, unit) in units.iter().enumerate() {
+    let in_transaction = |u: &Unit<'_>| u.script.transactional && !(config.group && config.mixed);
+    let mut i = 0;
+    while i < units.len() {
         if Some(i) == first_repeatable {
             if i > 0 {
                 applier.callback(Event::AfterVersioned).await?;
@@ -347,22 +373,42 @@ async fn apply_all(
         }
         let text = label(i);
         observer.progress(Progress::Started { index: i, label: &text });
-        let in_transaction = unit.script.transactional && !(config.group && config.mixed);
-        let took = if in_transaction {
-            applier.apply_in_transaction(std::slice::from_ref(unit)).await?
-        } else {
-            applier.apply_outside_transaction(unit).await?
+        if !in_transaction(&units[i]) {
+            let took = applier.apply_outside_transaction(&units[i]).await?;
+            observer.progress(Progress::Finished {
+                index: i,
+                label: &text,
+                duration: took,
+            });
+            out.push(report(i, u64::try_from(took.as_millis()).unwrap_or(u64::MAX), false));
+            i += 1;
+            continue;
+        }
+        // Consecutive transactional migrations go out as one guarded pipeline (see apply_chain),
+        // up to the versioned/repeatable boundary where callbacks run.
+        let boundary = first_repeatable.filter(|b| *b > i).unwrap_or(units.len());
+        let end = (i..boundary.min(i + CHAIN))
+            .take_while(|j| in_transaction(&units[*j]))
+            .last()
+            .map_or(i + 1, |j| j + 1);
+        let (took, failed) = match applier.apply_chain(&units[i..end]).await {
+            Ok(took) => (took, None),
+            Err((k, error)) => (Duration::ZERO, Some((k, error))),
         };
-        observer.progress(Progress::Finished {
-            index: i,
-            label: &text,
-            duration: took,
-        });
-        out.push(report(
-            i,
-            u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
-            in_transaction,
-        ));
+        let done = failed.as_ref().map_or(end - i, |(k, _)| *k);
+        for j in i..i + done {
+            let share = took / u32::try_from(done).unwrap_or(u32::MAX);
+            observer.progress(Progress::Finished {
+                index: j,
+                label: &label(j),
+                duration: share,
+            });
+            out.push(report(j, u64::try_from(share.as_millis()).unwrap_or(u64::MAX), true));
+        }
+        if let Some((_, error)) = failed {
+            return Err(error);
+        }
+        i = end;
     }
     if first_repeatable.is_none() && !units.is_empty() {
         applier.callback(Event::AfterVersioned).await?;

@@ -247,6 +247,60 @@ impl<'a> Applier<'a> {
         Ok(started.elapsed())
     }
 
+    /// Applies consecutive migrations, each in its own transaction, all pipelined together.
+    ///
+    /// Every transaction after the first starts with a guard that fails unless the previous
+    /// migration's history row is committed (`1 / count(*)` divides by zero otherwise). So when
+    /// migration k fails, its pipelined COMMIT becomes a ROLLBACK, and every later transaction
+    /// aborts at its guard: exactly migrations 0..k are applied, as if sent one by one.
+    ///
+    /// # Errors
+    /// The index of the failed migration (all before it are committed) and the failure.
+    pub async fn apply_chain(&self, units: &[Unit<'_>]) -> Result<Duration, (usize, Error)> {
+        let started = Instant::now();
+        let insert = self
+            .insert_timed
+            .as_ref()
+            .expect("Applier::prepare ran before applying");
+        let table = self.session.history.qualified();
+        let guards: Vec<String> = units
+            .iter()
+            .map(|u| {
+                format!(
+                    "SELECT 1 / count(*) FROM {table} WHERE \"installed_rank\" = {}",
+                    u.row.rank
+                )
+            })
+            .collect();
+        let param_lists: Vec<_> = units.iter().map(|u| timed_params(&u.row)).collect();
+        let mut batch = Batch::new();
+        let mut owner_of_op = Vec::new();
+        for (k, (unit, p)) in units.iter().zip(param_lists).enumerate() {
+            batch.engine("BEGIN", "BEGIN");
+            if k > 0 {
+                batch.engine(&guards[k - 1], "checking that the previous migration committed");
+            }
+            batch.engine(&self.reset_tx, "resetting role and search_path");
+            batch.callbacks(self.callbacks, Event::BeforeEachMigrate);
+            batch.script(&unit.row.script, unit.script, Some(self.callbacks));
+            batch.callbacks(self.callbacks, Event::AfterEachMigrate);
+            batch.ops.push(Op::Prepared(insert, p));
+            batch.origins.push(Origin::Engine("writing the schema history row"));
+            batch.engine("COMMIT", "COMMIT");
+            owner_of_op.resize(batch.ops.len(), k);
+        }
+        if let Err(failure) = run(self.session.client, &batch.ops).await {
+            // Harmless when no transaction is open (a warning); needed when the failure came
+            // before a COMMIT was sent (a COPY splits the pipeline).
+            let _ = self.session.client.batch_execute("ROLLBACK").await;
+            let k = owner_of_op[failure.index];
+            let error = self.failure(&batch, &failure, &units[k].row, true);
+            self.error_callbacks(Event::AfterEachMigrateError).await;
+            return Err((k, error));
+        }
+        Ok(started.elapsed())
+    }
+
     fn owns(&self, batch: &Batch<'_>, index: usize, unit: &Unit<'_>) -> bool {
         batch.origins[..=index]
             .iter()
