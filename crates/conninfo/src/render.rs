@@ -51,11 +51,41 @@ impl ConnSpec {
         SecretString::from(self.uri(Password::Revealed))
     }
 
+    /// The spec as a URI that libpq itself (psql, pg_dump, any libpq client) accepts as printed,
+    /// password replaced by `********`: see [`ConnSpec::to_libpq_uri_portable_secret`].
+    pub fn to_libpq_uri_portable_redacted(&self) -> String {
+        self.portable_uri(Password::Redacted)
+    }
+
+    /// The spec as a URI that libpq itself accepts as printed, including the password. Lossy on
+    /// purpose: `search_path` and `timezone` travel as `options=-c ...` (as `connect` sends them),
+    /// and what libpq has no keyword for (pool settings, command timeout, host recheck, the
+    /// application-level keepalive, error detail) is left out.
+    pub fn to_libpq_uri_portable_secret(&self) -> SecretString {
+        SecretString::from(self.portable_uri(Password::Revealed))
+    }
+
     fn npgsql(&self, password: Password) -> String {
         let defaults = ConnSpec::for_host("localhost", 5432);
         let mut out = Vec::<(&str, String)>::new();
-        let hosts: Vec<String> = self.hosts.iter().map(npgsql_host).collect();
-        out.push(("Host", hosts.join(",")));
+        // One shared port is written as `Port=`, as in the seed plan's strings; mixed ports stay
+        // on each host (`host:port`).
+        let shared_port = self
+            .hosts
+            .first()
+            .map(|h| h.port)
+            .filter(|p| self.hosts.iter().all(|h| h.port == *p));
+        match shared_port {
+            Some(port) => {
+                let hosts: Vec<String> = self.hosts.iter().map(|h| npgsql_bare_host(&h.host)).collect();
+                out.push(("Host", hosts.join(",")));
+                out.push(("Port", port.to_string()));
+            }
+            None => {
+                let hosts: Vec<String> = self.hosts.iter().map(npgsql_host).collect();
+                out.push(("Host", hosts.join(",")));
+            }
+        }
         push_opt(&mut out, "Database", self.database.as_deref());
         push_opt(&mut out, "Username", self.username.as_deref());
         if let Some(secret) = &self.password {
@@ -122,6 +152,14 @@ impl ConnSpec {
     }
 
     fn uri(&self, password: Password) -> String {
+        self.uri_with(password, &self.uri_params())
+    }
+
+    fn portable_uri(&self, password: Password) -> String {
+        self.uri_with(password, &portable_params(self.uri_params()))
+    }
+
+    fn uri_with(&self, password: Password, query: &[(&'static str, String)]) -> String {
         let mut text = String::from("postgresql://");
         if self.username.is_some() || self.password.is_some() {
             if let Some(user) = &self.username {
@@ -142,7 +180,6 @@ impl ConnSpec {
             text.push('/');
             text.push_str(&encode(db));
         }
-        let query = self.uri_params();
         for (i, (key, value)) in query.iter().enumerate() {
             text.push(if i == 0 { '?' } else { '&' });
             let _ = write!(text, "{key}={}", encode(value));
@@ -234,6 +271,54 @@ impl ConnSpec {
     }
 }
 
+/// URI parameters libpq 15 knows (plus `sslnegotiation` and `load_balance_hosts`, which newer
+/// libpq versions know and which are only written when set away from their defaults).
+const LIBPQ_KEYWORDS: &[&str] = &[
+    "passfile",
+    "sslmode",
+    "sslnegotiation",
+    "channel_binding",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "target_session_attrs",
+    "load_balance_hosts",
+    "connect_timeout",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "application_name",
+    "options",
+    "client_encoding",
+];
+
+/// Folds `search_path` / `timezone` into `options` and drops our extension keywords.
+fn portable_params(params: Vec<(&'static str, String)>) -> Vec<(&'static str, String)> {
+    let mut settings = Vec::new();
+    let mut options = None;
+    let mut out = Vec::new();
+    for (key, value) in params {
+        match key {
+            "search_path" => settings.push(format!("-c search_path={}", escape_option(&value))),
+            "timezone" => settings.push(format!("-c TimeZone={}", escape_option(&value))),
+            "options" => options = Some(value),
+            _ if LIBPQ_KEYWORDS.contains(&key) => out.push((key, value)),
+            _ => {}
+        }
+    }
+    let joined: Vec<String> = options.into_iter().chain(settings).collect();
+    if !joined.is_empty() {
+        out.push(("options", joined.join(" ")));
+    }
+    out
+}
+
+/// Escapes a value inside libpq's `options` (whitespace separates arguments there).
+fn escape_option(value: &str) -> String {
+    value.replace('\\', "\\\\").replace(' ', "\\ ")
+}
+
 fn npgsql_pool(out: &mut Vec<(&str, String)>, pool: &PoolSettings, defaults: &PoolSettings) {
     if !pool.pooling {
         out.push(("Pooling", "false".to_owned()));
@@ -284,6 +369,15 @@ fn push_path<'a>(out: &mut Vec<(&'a str, String)>, key: &'a str, value: Option<&
 /// `host:port` for an Npgsql host list (the port is always written, so it survives `Port=`).
 fn npgsql_host(spec: &HostSpec) -> String {
     spec.to_string()
+}
+
+/// A host without its port: IPv6 in brackets, so a later `Port=` cannot be mistaken for part of it.
+fn npgsql_bare_host(host: &Host) -> String {
+    match host {
+        Host::Tcp(name) if name.contains(':') => format!("[{name}]"),
+        Host::Tcp(name) => name.clone(),
+        Host::Unix(dir) => dir.display().to_string(),
+    }
 }
 
 fn uri_host(spec: &HostSpec) -> String {

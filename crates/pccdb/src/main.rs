@@ -11,6 +11,7 @@ mod outcome;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = <cli::Cli as clap::Parser>::parse();
     cli::init_logging(&cli.global);
     match cli.run() {
@@ -21,4 +22,14 @@ fn main() -> ExitCode {
             ExitCode::from(outcome::EXIT_ERROR)
         }
     }
+}
+
+/// Rust ignores SIGPIPE, so `pccdb ... | head` would panic on the first write after `head` exits.
+/// A command-line tool should simply end, as every Unix filter does.
+#[allow(unsafe_code)]
+fn restore_sigpipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: called first thing in main, before any other thread exists; SIG_DFL installs no
+    // Rust code as a handler.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }

@@ -19,7 +19,8 @@ pub struct NodeStrings {
     pub uri: String,
 }
 
-/// The strings for one node; `read_only` adds the replica's target session attributes.
+/// The strings for one node; `read_only` adds the replica's target session attributes. The URI
+/// is the portable form, which psql and every libpq client accept as printed.
 pub fn for_node(endpoint: &Endpoint, read_only: bool) -> NodeStrings {
     let mut spec = ConnSpec::for_host(&endpoint.host, endpoint.port)
         .with_database("postgres")
@@ -33,6 +34,6 @@ pub fn for_node(endpoint: &Endpoint, read_only: bool) -> NodeStrings {
         host: endpoint.host.clone(),
         port: endpoint.port,
         npgsql: spec.to_npgsql_secret().expose_secret().to_owned(),
-        uri: spec.to_libpq_uri_secret().expose_secret().to_owned(),
+        uri: spec.to_libpq_uri_portable_secret().expose_secret().to_owned(),
     }
 }
