@@ -40,6 +40,9 @@ pub fn run(settings: &Settings) -> anyhow::Result<ScenarioResult> {
     }
     let pgbench_program = pg_launcher::PgBinaries::locate()?.program("pgbench");
     let dir = tempfile::Builder::new().prefix("pcc-bench-service-").tempdir()?;
+    // The servers run as the postgres OS user, which must reach the cluster directory below this one.
+    std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(dir.path())?.permissions(), 0o755);
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let mut notes = Vec::new();
 

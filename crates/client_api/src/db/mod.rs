@@ -98,6 +98,25 @@ impl std::fmt::Debug for Session {
     }
 }
 
+impl Drop for Session {
+    fn drop(&mut self) {
+        // A write transaction abandoned by an error (or a panicking handler) must release its locks now:
+        // db_router rolls a dropped transaction back only when its connection is checked out again, and
+        // until then its row and advisory locks would block other requests (an idempotency key, a client
+        // row) up to their statement timeout.
+        if let Kind::Write(tx) = &mut self.kind
+            && let Some(tx) = tx.get_mut().take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                if let Err(e) = tx.rollback().await {
+                    tracing::warn!(error = %e, "rolling back an abandoned transaction failed");
+                }
+            });
+        }
+    }
+}
+
 impl Session {
     /// Runs a statement and returns its rows.
     ///
@@ -162,13 +181,17 @@ impl Session {
     ///
     /// # Errors
     /// The connection failed (the router discards it then).
-    pub async fn rollback(self) -> Result<(), ApiError> {
-        match self.kind {
-            Kind::Write(tx) => match (*tx).into_inner() {
-                Some(tx) => tx.rollback().await.map_err(|e| from_router_error(&e)),
-                None => Ok(()),
-            },
-            Kind::Read { .. } => Ok(()),
+    pub async fn rollback(mut self) -> Result<(), ApiError> {
+        match self.take_tx() {
+            Some(tx) => tx.rollback().await.map_err(|e| from_router_error(&e)),
+            None => Ok(()),
+        }
+    }
+
+    fn take_tx(&mut self) -> Option<WriteTx> {
+        match &mut self.kind {
+            Kind::Write(tx) => tx.get_mut().take(),
+            Kind::Read { .. } => None,
         }
     }
 
@@ -176,15 +199,10 @@ impl Session {
     ///
     /// # Errors
     /// The commit's problem (a deferred constraint, a lost connection): nothing was written.
-    pub async fn commit(self) -> Result<ConsistencyToken, ApiError> {
-        match self.kind {
-            Kind::Write(tx) => {
-                let tx = tx
-                    .into_inner()
-                    .ok_or_else(|| ApiError::internal("transaction already finished"))?;
-                tx.commit().await.map_err(|e| from_router_error(&e))
-            }
-            Kind::Read { .. } => Err(ApiError::internal("commit on a read session")),
-        }
+    pub async fn commit(mut self) -> Result<ConsistencyToken, ApiError> {
+        let tx = self
+            .take_tx()
+            .ok_or_else(|| ApiError::internal("commit on a read session or a finished transaction"))?;
+        tx.commit().await.map_err(|e| from_router_error(&e))
     }
 }

@@ -253,7 +253,10 @@ pub fn from_router_error(e: &db_router::RouterError) -> ApiError {
         R::Overloaded { retry_after, .. } => {
             ApiError::unavailable("no replica can serve this read right now; retry", seconds(*retry_after))
         }
-        R::Timeout { .. } => ApiError::unavailable("the database took too long to answer; retry", 1),
+        R::Timeout { .. } => {
+            tracing::warn!(error = %e, "database timeout");
+            ApiError::unavailable("the database took too long to answer; retry", 1)
+        }
         R::Connect { .. } | R::WrongRole { .. } | R::AuthFailed { .. } | R::Credentials(_) => {
             tracing::warn!(error = %e, "database unavailable");
             ApiError::unavailable("the database is not available right now; retry", 2)
@@ -338,6 +341,11 @@ fn from_server_error(db: &DbError) -> ApiError {
             ApiError::unavailable("the request collided with a concurrent change; retry", 1)
         }
         _ if code == SqlState::QUERY_CANCELED.code() => {
+            tracing::warn!(
+                db.code = code,
+                db.message = db.message(),
+                "statement cancelled (statement_timeout)"
+            );
             ApiError::unavailable("the database took too long to answer; retry", 1)
         }
         _ if code.starts_with("08")

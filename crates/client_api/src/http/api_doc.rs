@@ -1,8 +1,12 @@
 //! The OpenAPI document's root: every path and the security scheme. Adding a route means adding its handler
 //! here too (a test compares this list with the router's routes).
 
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
+
+use crate::error::{FieldError, Problem};
 
 use crate::http::{addresses, clients, contacts, hierarchy, links, ops, reference, reports, risk};
 
@@ -48,7 +52,8 @@ use crate::http::{addresses, clients, contacts, hierarchy, links, ops, reference
         ops::health::readyz,
         ops::metrics::metrics,
     ),
-    modifiers(&Security),
+    components(schemas(Problem, FieldError)),
+    modifiers(&Security, &CommonProblems),
     tags(
         (name = "clients", description = "Portfolio companies"),
         (name = "hierarchy", description = "Group structure: children, descendants, ancestors, tree, moves"),
@@ -75,5 +80,67 @@ impl Modify for Security {
                     .build(),
             ),
         );
+    }
+}
+
+/// Documents the problems any API operation can answer with, beyond those its handler lists: the
+/// authentication, validation, body, consistency-token and availability failures shared by every route.
+struct CommonProblems;
+
+fn problem_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                Content::new(Some(Ref::from_schema_name("Problem"))),
+            )
+            .build(),
+    )
+}
+
+fn add_common(path: &str, operation: &mut Operation, with_body: bool) {
+    let mut common: Vec<(&str, &str)> = vec![
+        ("400", "Malformed request (body, cursor or consistency token)"),
+        ("401", "Missing or invalid bearer token"),
+        ("403", "The token lacks the scope"),
+        ("422", "Validation failed"),
+        ("500", "Internal error"),
+        ("503", "Overloaded or database unavailable; see Retry-After"),
+    ];
+    if path.contains('{') {
+        common.push(("404", "No such resource"));
+    }
+    if with_body {
+        common.push(("413", "Body too large"));
+        common.push(("415", "Unsupported media type"));
+    }
+    for (status, description) in common {
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| problem_response(description));
+    }
+}
+
+impl Modify for CommonProblems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in &mut openapi.paths.paths {
+            if !path.starts_with("/v1") {
+                continue;
+            }
+            for (operation, with_body) in [
+                (&mut item.get, false),
+                (&mut item.delete, false),
+                (&mut item.post, true),
+                (&mut item.patch, true),
+                (&mut item.put, true),
+            ] {
+                if let Some(operation) = operation.as_mut() {
+                    add_common(path, operation, with_body);
+                }
+            }
+        }
     }
 }

@@ -36,7 +36,8 @@ pub async fn observe(request: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let span = tracing::info_span!("request", request_id = %id, http.method = %method, http.route = %route);
+    // An error-level span is enabled whatever the filter, so every event of the request carries its id.
+    let span = tracing::error_span!("request", request_id = %id, http.method = %method, http.route = %route);
     let mut response =
         tracing::Instrument::instrument(REQUEST_ID.scope(id.clone(), next.run(request)), span.clone()).await;
     let elapsed = started.elapsed();
@@ -52,13 +53,15 @@ pub async fn observe(request: Request, next: Next) -> Response {
     let duration_ms = elapsed.as_secs_f64() * 1000.0;
     // Every failure and every write is logged; successful reads only at debug level (they are counted
     // and timed in /metrics), so the log stays useful and cheap at thousands of reads per second.
+    let _entered = span.enter();
     if status.is_server_error() {
-        tracing::warn!(parent: &span, http.status = status.as_u16(), duration_ms, "request failed");
+        tracing::warn!(http.status = status.as_u16(), duration_ms, "request failed");
     } else if status.is_client_error() || (method != http::Method::GET && route.starts_with("/v1")) {
-        tracing::info!(parent: &span, http.status = status.as_u16(), duration_ms, "request served");
+        tracing::info!(http.status = status.as_u16(), duration_ms, "request served");
     } else {
-        tracing::debug!(parent: &span, http.status = status.as_u16(), duration_ms, "request served");
+        tracing::debug!(http.status = status.as_u16(), duration_ms, "request served");
     }
+    drop(_entered);
     response
 }
 
