@@ -16,6 +16,7 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow, bail};
 use clap::Args;
 use migrate::{Config, ConfigLayer, ConfigSources};
+use provision::resolve::MigrationTarget;
 use secrecy::ExposeSecret as _;
 
 use super::manifest_args::runtime;
@@ -111,6 +112,9 @@ pub struct FlywayArgs {
     /// Any Flyway setting, `key=value` (repeatable), e.g. `--set cleanDisabled=false`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub settings: Vec<String>,
+    /// Resolution from the platform manifest (`--env`, `--service`, `--manifest`).
+    #[command(flatten)]
+    pub platform: super::migrate_platform::PlatformArgs,
 }
 
 fn split_pair(text: &str, what: &str) -> anyhow::Result<(String, String)> {
@@ -194,18 +198,28 @@ impl FlywayArgs {
     }
 }
 
-/// Layers from the platform manifest (deploy/pcc.toml) would go here: for `--env`/`--service`,
-/// one [`ConfigLayer`] with `url`, `user`, `password`, `schemas`, `initSql` and `locations`,
-/// which sits above config files and below `FLYWAY_*` variables and flags.
-fn platform_layers(_args: &FlywayArgs) -> anyhow::Result<Vec<ConfigLayer>> {
-    Ok(Vec::new())
+/// The service may read the migration history but not change it: the statements the platform
+/// gives for right after the history table exists (idempotent; `pccdb apply` converges them too).
+async fn secure_history(client: &tokio_postgres::Client, target: &MigrationTarget) -> anyhow::Result<()> {
+    // The history table belongs to the owner role; act as it, as the migrations did.
+    client
+        .batch_execute(&target.init_sql)
+        .await
+        .context("acting as the service's owner role")?;
+    for statement in &target.after_history_created {
+        client
+            .batch_execute(statement)
+            .await
+            .context("restricting the service's access to the migration history")?;
+    }
+    Ok(())
 }
 
 /// Resolves the configuration from every source.
 ///
 /// # Errors
 /// Unreadable or invalid configuration, naming the key and its source.
-pub fn resolve_config(args: &FlywayArgs) -> anyhow::Result<Config> {
+pub fn resolve_config(args: &FlywayArgs, platform: Option<&MigrationTarget>) -> anyhow::Result<Config> {
     let lookup = |name: &str| std::env::var(name).ok();
     let files = if !args.config_files.is_empty() {
         args.config_files.clone()
@@ -225,7 +239,11 @@ pub fn resolve_config(args: &FlywayArgs) -> anyhow::Result<Config> {
     let (env, warnings) = migrate::config::sources::env_layer(vars)?;
     let sources = ConfigSources {
         files,
-        platform: platform_layers(args)?,
+        platform: platform
+            .map(super::migrate_platform::layer)
+            .transpose()?
+            .into_iter()
+            .collect(),
         env,
         cli: args.layer()?,
         warnings,
@@ -287,7 +305,8 @@ async fn connect(config: &Config) -> anyhow::Result<tokio_postgres::Client> {
 /// Configuration, connection and engine errors (exit code 1); validation failures are
 /// reported and mapped to exit code 2.
 pub fn run(action: Action, args: &FlywayArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
-    let config = resolve_config(args)?;
+    let platform = args.platform.resolve()?;
+    let config = resolve_config(args, platform.as_ref())?;
     for warning in &config.warnings {
         eprintln!("warning: {warning}");
     }
@@ -301,6 +320,9 @@ pub fn run(action: Action, args: &FlywayArgs, global: &GlobalArgs) -> anyhow::Re
                 match migrate::migrate(&client, &config, &progress).await {
                     Ok(report) => {
                         progress.finish();
+                        if let Some(target) = &platform {
+                            secure_history(&client, target).await?;
+                        }
                         output::migrate(&report, json)?;
                         Ok(Outcome::Success)
                     }

@@ -9,6 +9,7 @@ mod dev_strings;
 mod manifest_args;
 pub mod migrate;
 mod migrate_output;
+mod migrate_platform;
 pub mod plan;
 pub mod rotate;
 pub mod secrets;
