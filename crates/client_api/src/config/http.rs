@@ -7,6 +7,7 @@
 //! | `PCC_HTTP_REQUEST_TIMEOUT_MS` | `10000` | a request still running after this gets 503 |
 //! | `PCC_HTTP_DRAIN_TIMEOUT_MS` | `20000` | on SIGTERM, how long in-flight requests may finish |
 //! | `PCC_HTTP_MAX_IN_FLIGHT` | `512` | API requests served at once; more get 503 + Retry-After (operations endpoints are exempt) |
+//! | `PCC_HTTP_WORKERS` | CPU count | async worker threads (1 avoids cross-thread wake-ups on a tiny pod) |
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -41,6 +42,16 @@ impl Default for HttpConfig {
 }
 
 impl HttpConfig {
+    /// `PCC_HTTP_WORKERS` (1 to 64; unset or invalid: the CPU count, since the runtime starts before
+    /// configuration errors can be reported).
+    pub fn workers_from(env: &dyn Env) -> usize {
+        let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        env.var("PCC_HTTP_WORKERS")
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|n| (1..=64).contains(n))
+            .unwrap_or(cpus)
+    }
+
     /// Reads the variables above.
     ///
     /// # Errors

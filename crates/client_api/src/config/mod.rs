@@ -110,3 +110,89 @@ impl Config {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn no_database_means_the_embedded_default_with_local_defaults() {
+        let config = Config::from_env(&env(&[])).unwrap();
+        assert!(config.db.is_none() && config.auth.is_none());
+        assert_eq!(config.http.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.http.max_body_bytes, 65_536);
+        assert_eq!(config.dev.environment, "dev");
+        assert_eq!(config.dev.demo_clients, 3000);
+        assert_eq!(config.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn a_configured_database_reads_every_setting() {
+        let config = Config::from_env(&env(&[
+            (
+                "PCC_DB_PRIMARY",
+                "Host=db1;Port=5433;Database=client_api_db_devtest;Username=u;Password=secret-pw",
+            ),
+            (
+                "PCC_DB_REPLICA",
+                "postgresql://u@db2:5432/client_api_db_devtest?target_session_attrs=read-only",
+            ),
+            ("PCC_DB_CREDENTIALS_FILE", "/var/run/secrets/pcc/db"),
+            ("PCC_DB_POOL_MAX", "20"),
+            ("PCC_DB_CHECKOUT_TIMEOUT_MS", "250"),
+            ("PCC_AUTH_JWKS_URL", "https://idp.example/.well-known/jwks.json"),
+            ("PCC_AUTH_ISSUER", "https://idp.example/"),
+            ("PCC_HTTP_ADDR", "0.0.0.0:9000"),
+        ]))
+        .unwrap();
+        let db = config.db.unwrap();
+        assert_eq!(db.pool_max, 20);
+        assert_eq!(db.checkout_timeout, Duration::from_millis(250));
+        assert!(db.replica.is_some());
+        assert!(matches!(db.credentials, CredentialSource::File(_)));
+        assert!(
+            !format!("{db:?}").contains("secret-pw"),
+            "Debug never shows the password"
+        );
+        assert_eq!(config.auth.unwrap().audience, "pcc-client-api");
+        assert_eq!(config.http.addr.port(), 9000);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_never_echo_secrets() {
+        for (pairs, var) in [
+            (vec![("PCC_HTTP_ADDR", "localhost")], "PCC_HTTP_ADDR"),
+            (vec![("PCC_HTTP_MAX_IN_FLIGHT", "0")], "PCC_HTTP_MAX_IN_FLIGHT"),
+            (vec![("PCC_LOG_FORMAT", "xml")], "PCC_LOG_FORMAT"),
+            (vec![("PCC_DB_REPLICA", "Host=x")], "PCC_DB_REPLICA"),
+            (
+                vec![("PCC_DB_PRIMARY", "Host=x"), ("PCC_DB_POOL_MAX", "2")],
+                "PCC_DB_POOL_MAX",
+            ),
+            (
+                vec![("PCC_DB_PRIMARY", "Host=x"), ("PCC_DB_SECRET_NAME", "s")],
+                "PCC_DB_SECRET_GCP_PROJECT",
+            ),
+            (
+                vec![("PCC_AUTH_JWKS_FILE", "/k"), ("PCC_AUTH_JWKS_URL", "https://x")],
+                "PCC_AUTH_JWKS_URL",
+            ),
+            (
+                vec![("PCC_AUTH_JWKS_URL", "http://idp.example/jwks")],
+                "PCC_AUTH_JWKS_URL",
+            ),
+            (vec![("PCC_AUTH_JWKS_FILE", "/k")], "PCC_AUTH_ISSUER"),
+            (vec![("PCC_DEV_DEMO_CLIENTS", "lots")], "PCC_DEV_DEMO_CLIENTS"),
+        ] {
+            let error = Config::from_env(&env(&pairs)).unwrap_err();
+            assert_eq!(error.var, var, "{pairs:?}: {error}");
+        }
+        let error = Config::from_env(&env(&[("PCC_DB_PRIMARY", "Host=x;Password=hunter2;Bogus Key=1")])).unwrap_err();
+        assert_eq!(error.var, "PCC_DB_PRIMARY");
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+}

@@ -93,43 +93,44 @@ pub struct Client {
 }
 
 impl Client {
-    /// Maps a row selected with [`CLIENT_COLUMNS`].
+    /// Maps a row whose first columns are [`CLIENT_COLUMNS`], in that order.
     ///
     /// # Errors
     /// A column of an unexpected type (a schema drift: reported as 500).
     pub fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
+        // By position (the order of CLIENT_COLUMNS): a name lookup per column costs more than the row.
         Ok(Self {
-            id: row.try_get("id")?,
-            display_name: row.try_get("display_name")?,
-            legal_name: row.try_get("legal_name")?,
-            lei: row.try_get("lei")?,
-            registration_authority: row.try_get("registration_authority")?,
-            registration_number: row.try_get("registration_number")?,
-            incorporation_country: row.try_get("incorporation_country")?,
-            hq_country: row.try_get("hq_country")?,
-            website: row.try_get("website")?,
-            status: row.try_get("status")?,
-            owner: row.try_get("owner")?,
-            parent_id: row.try_get("parent_id")?,
-            root_id: row.try_get("root_id")?,
-            depth: row.try_get("depth")?,
-            industry_scheme: row.try_get("industry_scheme")?,
-            industry_code: row.try_get("industry_code")?,
-            employee_count: row.try_get("employee_count")?,
-            size_band: row.try_get("size_band")?,
-            revenue_amount: row.try_get("revenue_amount")?,
-            revenue_currency: row.try_get("revenue_currency")?,
-            revenue_fiscal_year: row.try_get("revenue_fiscal_year")?,
-            risk_category: row.try_get("risk_category")?,
-            risk_assessed_at: timestamp_opt(row.try_get("risk_assessed_at")?),
-            risk_next_review_due: date_opt(row.try_get("risk_next_review_due")?),
-            version: row.try_get("version")?,
-            created_at: timestamp(row.try_get("created_at")?),
-            created_by: row.try_get("created_by")?,
-            updated_at: timestamp(row.try_get("updated_at")?),
-            updated_by: row.try_get("updated_by")?,
-            deleted_at: timestamp_opt(row.try_get("deleted_at")?),
-            deleted_by: row.try_get("deleted_by")?,
+            id: row.try_get(0)?,
+            display_name: row.try_get(1)?,
+            legal_name: row.try_get(2)?,
+            lei: row.try_get(3)?,
+            registration_authority: row.try_get(4)?,
+            registration_number: row.try_get(5)?,
+            incorporation_country: row.try_get(6)?,
+            hq_country: row.try_get(7)?,
+            website: row.try_get(8)?,
+            status: row.try_get(9)?,
+            owner: row.try_get(10)?,
+            parent_id: row.try_get(11)?,
+            root_id: row.try_get(12)?,
+            depth: row.try_get(13)?,
+            industry_scheme: row.try_get(14)?,
+            industry_code: row.try_get(15)?,
+            employee_count: row.try_get(16)?,
+            size_band: row.try_get(17)?,
+            revenue_amount: row.try_get(18)?,
+            revenue_currency: row.try_get(19)?,
+            revenue_fiscal_year: row.try_get(20)?,
+            risk_category: row.try_get(21)?,
+            risk_assessed_at: timestamp_opt(row.try_get(22)?),
+            risk_next_review_due: date_opt(row.try_get(23)?),
+            version: row.try_get(24)?,
+            created_at: timestamp(row.try_get(25)?),
+            created_by: row.try_get(26)?,
+            updated_at: timestamp(row.try_get(27)?),
+            updated_by: row.try_get(28)?,
+            deleted_at: timestamp_opt(row.try_get(29)?),
+            deleted_by: row.try_get(30)?,
         })
     }
 

@@ -165,13 +165,18 @@ fn path_uuid(text: &str, what: &str) -> Result<Uuid, ApiError> {
     })
 }
 
-fn path_segments(parts: &Parts) -> Vec<String> {
-    parts
-        .uri
-        .path()
-        .split('/')
-        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
-        .collect()
+/// Path segment `index` (`/v1/clients/{id}` has the id at 3), percent-decoded only when it needs to be.
+fn path_segment(parts: &Parts, index: usize) -> std::borrow::Cow<'_, str> {
+    let raw = parts.uri.path().split('/').nth(index).unwrap_or("");
+    if raw.contains('%') {
+        std::borrow::Cow::Owned(
+            percent_encoding::percent_decode_str(raw)
+                .decode_utf8_lossy()
+                .into_owned(),
+        )
+    } else {
+        std::borrow::Cow::Borrowed(raw)
+    }
 }
 
 /// The `{id}` of `/v1/<collection>/{id}...` (the third path segment).
@@ -181,9 +186,7 @@ pub struct PathId(pub Uuid);
 impl<S: Send + Sync> FromRequestParts<S> for PathId {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let segments = path_segments(parts);
-        let text = segments.get(3).cloned().unwrap_or_default();
-        path_uuid(&text, "resource").map(PathId)
+        path_uuid(&path_segment(parts, 3), "resource").map(PathId)
     }
 }
 
@@ -194,9 +197,8 @@ pub struct PathIds(pub Uuid, pub Uuid);
 impl<S: Send + Sync> FromRequestParts<S> for PathIds {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let segments = path_segments(parts);
-        let first = path_uuid(segments.get(3).map_or("", String::as_str), "resource")?;
-        let second = path_uuid(segments.get(5).map_or("", String::as_str), "sub-resource")?;
+        let first = path_uuid(&path_segment(parts, 3), "resource")?;
+        let second = path_uuid(&path_segment(parts, 5), "sub-resource")?;
         Ok(PathIds(first, second))
     }
 }
@@ -244,6 +246,17 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
                 "must be 1-255 visible ASCII characters (a UUID is a good choice)",
             )])),
         }
+    }
+}
+
+/// `If-None-Match`, parsed from the request headers without copying them.
+#[derive(Debug, Clone)]
+pub struct IfNoneMatch(pub Option<crate::domain::etag::Condition>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        crate::domain::etag::if_none_match(&parts.headers).map(IfNoneMatch)
     }
 }
 

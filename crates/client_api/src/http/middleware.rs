@@ -15,6 +15,17 @@ use crate::error::{ApiError, ProblemKind, REQUEST_ID};
 /// The request id header.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// A request id unique in this process and across restarts: a random prefix drawn once, then a counter
+/// (no system call per request, unlike a random UUID).
+fn next_request_id() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned());
+    format!("{prefix}-{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
 fn well_formed(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && id
@@ -30,7 +41,7 @@ pub async fn observe(request: Request, next: Next) -> Response {
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|v| well_formed(v))
-        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+        .map_or_else(next_request_id, str::to_owned);
     let method = request.method().clone();
     let route = request
         .extensions()

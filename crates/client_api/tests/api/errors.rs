@@ -211,3 +211,46 @@ async fn operations_endpoints_answer_without_a_token() {
         .await;
     assert_eq!(id.header("x-request-id").as_deref(), Some("abc-123"));
 }
+
+#[tokio::test]
+async fn every_documented_operation_is_routed_and_needs_a_token() {
+    let app = TestApp::new().await;
+    let document = app.raw(Method::GET, "/openapi.json", Vec::new(), &[]).await.body;
+    let mut checked = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        if !path.starts_with("/v1") {
+            continue;
+        }
+        let concrete = path
+            .replace("{vocabulary}", "risk-ratings")
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with('{') {
+                    uuid::Uuid::now_v7().to_string()
+                } else {
+                    segment.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in item.as_object().unwrap().keys() {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let reply = app.raw(method.clone(), &concrete, Vec::new(), &[]).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path}: {}",
+                reply.body
+            );
+            let security = &item[method.as_str().to_lowercase()]["security"][0]["bearer"][0];
+            let expected = if method == Method::GET {
+                "clients:read"
+            } else {
+                "clients:write"
+            };
+            assert_eq!(security, expected, "{method} {path} documents its scope");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 33, "every API operation of router.rs is in the document");
+}

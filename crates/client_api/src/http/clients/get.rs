@@ -5,16 +5,16 @@
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::app::AppState;
 use crate::auth::Reader;
 use crate::db::Consistency;
-use crate::domain::{Client, etag};
+use crate::domain::Client;
 use crate::error::{ApiError, Problem};
-use crate::http::extract::{PathId, QueryParams};
+use crate::http::extract::{IfNoneMatch, PathId, QueryParams};
 use crate::http::respond::JsonResponse;
 
 /// Query of `GET /v1/clients/{id}`.
@@ -43,9 +43,8 @@ pub async fn get_client(
     _reader: Reader,
     PathId(id): PathId,
     QueryParams(params): QueryParams<GetParams>,
-    headers: HeaderMap,
+    IfNoneMatch(condition): IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let condition = etag::if_none_match(&headers)?;
     let conn = app.db.read(Consistency::Strong).await?;
     let client = super::load(&conn, id).await?;
     drop(conn);

@@ -23,9 +23,11 @@ pub fn location(id: Uuid) -> String {
 /// # Errors
 /// 404 when no such client exists.
 pub async fn load(conn: &Session, id: Uuid) -> Result<Client, ApiError> {
-    let sql = format!("SELECT {CLIENT_COLUMNS} FROM client_api.client AS c WHERE c.id = $1");
+    static SQL: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("SELECT {CLIENT_COLUMNS} FROM client_api.client AS c WHERE c.id = $1"));
+    let sql: &str = &SQL;
     let row = conn
-        .query_opt(&sql, &[&id])
+        .query_opt(sql, &[&id])
         .await?
         .ok_or_else(|| ApiError::not_found("client", id))?;
     Client::from_row(&row).map_err(ApiError::internal)
