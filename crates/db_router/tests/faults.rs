@@ -74,11 +74,26 @@ async fn with_delayed_replay_a_token_never_reads_the_old_value() {
             .await
             .unwrap()
             .token;
+        let acknowledged = Instant::now();
         let (seen, route) = value(&router, Consistency::ReadYourWrites(token)).await;
         assert_eq!(seen, i, "read-your-writes saw an old value via {route:?}");
+        if route.target == Target::Primary {
+            assert_eq!(route.staleness, Some(Duration::ZERO), "the primary is never behind");
+        }
+        let started = Instant::now();
         let (any, route) = value(&router, Consistency::Any).await;
         assert_eq!(route.target, Target::Replica);
-        stale_reads += usize::from(any < i);
+        if any < i {
+            stale_reads += 1;
+            // The read missed a write acknowledged before it started, so its data was at least
+            // that old; the reported bound must cover it.
+            let bound = route.staleness.expect("a stale replica read reports its staleness");
+            assert!(
+                bound >= started - acknowledged,
+                "staleness bound {bound:?} below the age of the missed write {:?}",
+                started - acknowledged
+            );
+        }
     }
     // The delay is real: reads without a token did see old values.
     assert!(stale_reads > 0);

@@ -37,6 +37,11 @@ pub struct Route {
     pub fallback: Option<FallbackReason>,
     /// How long the read waited for the replica to replay its token.
     pub waited: Option<Duration>,
+    /// An upper bound on how far behind the primary the data read may be: zero on the primary,
+    /// the host's staleness bound on a replica (see the README's "Lag tracking"); `None` while
+    /// the replica's position or the primary's history is not known yet. This is what a service
+    /// reports to its callers about an untokened read.
+    pub staleness: Option<Duration>,
 }
 
 /// A read with a consistency, ready to run.
@@ -117,6 +122,11 @@ impl<'r> Read<'r> {
                             host: conn.host.host.clone(),
                             fallback: None,
                             waited,
+                            staleness: conn
+                                .lag
+                                .as_ref()
+                                .filter(|lag| lag.known())
+                                .and_then(|lag| inner.staleness(lag.replay())),
                         });
                         Ok((rows, route))
                     }
@@ -226,6 +236,7 @@ impl<'r> Read<'r> {
             host,
             fallback,
             waited: None,
+            staleness: Some(Duration::ZERO),
         });
         Ok((rows, route))
     }
