@@ -101,9 +101,19 @@ pub async fn connect(config: &DbConfig) -> anyhow::Result<Db> {
             let store: Arc<dyn secrets::SecretStore> = Arc::new(secrets::FileStore::new(dir));
             let name = secrets::SecretName::parse(name)
                 .context("PCC_DB_CREDENTIALS_FILE: the file name must be a secret name (letters, digits, - and _)")?;
-            let cached = secrets::CachedCredential::new(store, name, secrets::VersionRef::Latest);
+            // The alias `current`, never `latest`: a rotation stores the new password before the
+            // database knows it (provision README, step 1) and moves `current` only once it works
+            // on the primary and the replica. A mounted plain file has one value, read for any alias.
+            let cached = Arc::new(secrets::CachedCredential::new(
+                store,
+                name,
+                secrets::VersionRef::current(),
+            ));
             cached.current().await.context("reading PCC_DB_CREDENTIALS_FILE")?;
-            router_config = router_config.with_credentials(Arc::new(cached));
+            // Re-read periodically, so new connections move to a rotated login during the grace period
+            // instead of only after the old login is disabled (then a 28P01 triggers a re-read anyway).
+            cached.spawn_refresher(config.credential_refresh);
+            router_config = router_config.with_credentials(cached);
         }
         CredentialSource::Gcp { project, secret } => {
             let store: Arc<dyn secrets::SecretStore> = Arc::new(
@@ -111,12 +121,17 @@ pub async fn connect(config: &DbConfig) -> anyhow::Result<Db> {
                     .context("configuring GCP Secret Manager")?,
             );
             let name = secrets::SecretName::parse(secret).context("PCC_DB_SECRET_NAME")?;
-            let cached = secrets::CachedCredential::new(store, name, secrets::VersionRef::current());
+            let cached = Arc::new(secrets::CachedCredential::new(
+                store,
+                name,
+                secrets::VersionRef::current(),
+            ));
             cached
                 .current()
                 .await
                 .context("reading the database credential from Secret Manager")?;
-            router_config = router_config.with_credentials(Arc::new(cached));
+            cached.spawn_refresher(config.credential_refresh);
+            router_config = router_config.with_credentials(cached);
         }
     }
     let router = Router::start(&router_config).context("starting the database router")?;

@@ -12,6 +12,7 @@
 //! | `PCC_DB_CHECKOUT_TIMEOUT_MS` | `1000` | wait for a free connection; past it the request gets 503 + Retry-After |
 //! | `PCC_DB_STATEMENT_TIMEOUT_MS` | `5000` | `statement_timeout` of every session |
 //! | `PCC_DB_RYW_WAIT_MS` | `200` | how long a read carrying a consistency token waits for the replica before using the primary |
+//! | `PCC_DB_CREDENTIALS_REFRESH_MS` | `30000` | how often the credential (file or Secret Manager, alias `current`) is re-read, so new connections use a rotated login well within the rotation's grace period |
 //!
 //! Without a credential source the user and password of the connection strings are used.
 
@@ -55,6 +56,8 @@ pub struct DbConfig {
     pub statement_timeout: Duration,
     /// Read-your-writes wait.
     pub ryw_wait: Duration,
+    /// How often a credential source is re-read (rotation; `pccdb rotate`).
+    pub credential_refresh: Duration,
 }
 
 impl std::fmt::Debug for DbConfig {
@@ -130,6 +133,13 @@ impl DbConfig {
                 "must be at least 3 (2 shared read sessions + transactions)",
             ));
         }
+        let refresh = millis_or(env, "PCC_DB_CREDENTIALS_REFRESH_MS", 30_000)?;
+        if refresh < Duration::from_millis(100) {
+            return Err(ConfigError::new(
+                "PCC_DB_CREDENTIALS_REFRESH_MS",
+                "must be at least 100 (each refresh reads the secret store)",
+            ));
+        }
         Ok(Some(Self {
             primary,
             replica,
@@ -139,6 +149,34 @@ impl DbConfig {
             checkout_timeout: millis_or(env, "PCC_DB_CHECKOUT_TIMEOUT_MS", 1000)?,
             statement_timeout: millis_or(env, "PCC_DB_STATEMENT_TIMEOUT_MS", 5000)?,
             ryw_wait: millis_or(env, "PCC_DB_RYW_WAIT_MS", 200)?,
+            credential_refresh: refresh,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn the_credential_is_refreshed_every_30_seconds_unless_configured() {
+        let base = [
+            ("PCC_DB_PRIMARY", "Host=db1"),
+            ("PCC_DB_CREDENTIALS_FILE", "/run/secrets/db"),
+        ];
+        let config = DbConfig::from_env(&env(&base)).unwrap().unwrap();
+        assert_eq!(config.credential_refresh, Duration::from_secs(30));
+        let config = DbConfig::from_env(&env(&[base[0], base[1], ("PCC_DB_CREDENTIALS_REFRESH_MS", "500")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(config.credential_refresh, Duration::from_millis(500));
+        let error = DbConfig::from_env(&env(&[base[0], ("PCC_DB_CREDENTIALS_REFRESH_MS", "0")])).unwrap_err();
+        assert_eq!(error.var, "PCC_DB_CREDENTIALS_REFRESH_MS");
     }
 }

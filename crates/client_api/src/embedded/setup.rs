@@ -88,6 +88,7 @@ pub async fn prepare(dev: &DevConfig) -> anyhow::Result<Prepared> {
         checkout_timeout: Duration::from_secs(1),
         statement_timeout: Duration::from_secs(5),
         ryw_wait: Duration::from_millis(200),
+        credential_refresh: Duration::from_secs(30),
     };
     drop(cluster);
     Ok(Prepared {

@@ -178,6 +178,7 @@ impl TestApp {
                 checkout_timeout: Duration::from_secs(2),
                 statement_timeout: Duration::from_secs(10),
                 ryw_wait: Duration::from_secs(2),
+                credential_refresh: Duration::from_secs(30),
             },
             HttpConfig::default(),
         );
