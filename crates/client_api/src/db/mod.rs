@@ -8,10 +8,13 @@
 //! sessions (statements prepared once per session); write transactions on dedicated pooled connections.
 //! Every database error becomes an [`ApiError`] here (`error::from_router_error`).
 
+mod staleness;
+
 use db_router::{Row, ToSql, WriteTx};
 use tokio::sync::Mutex;
 
 pub use db_router::{Consistency, ConsistencyToken, Router, RouterConfig};
+pub use staleness::{READS, ReadReport};
 
 use crate::error::{ApiError, from_router_error};
 
@@ -131,7 +134,17 @@ impl Session {
                     .ok_or_else(|| ApiError::internal("transaction already finished"))?;
                 tx.query(sql, params).await
             }
-            Kind::Read { router, consistency } => router.read(*consistency).query(sql, params).await,
+            Kind::Read { router, consistency } => {
+                router
+                    .read(*consistency)
+                    .query_routed(sql, params)
+                    .await
+                    .map(|(rows, route)| {
+                        // How old the data may be, for the response's Pcc-Read-Staleness-Ms.
+                        ReadReport::record(route.staleness);
+                        rows
+                    })
+            }
         };
         result.map_err(|e| from_router_error(&e))
     }

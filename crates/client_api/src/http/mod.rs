@@ -17,5 +17,6 @@ pub mod respond;
 pub mod risk;
 pub mod router;
 pub mod sql;
+pub mod staleness;
 
 pub use router::router;

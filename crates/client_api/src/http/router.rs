@@ -16,7 +16,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::app::AppState;
 use crate::config::HttpConfig;
-use crate::http::{addresses, clients, contacts, hierarchy, links, middleware, ops, reference, reports, risk};
+use crate::http::{
+    addresses, clients, contacts, hierarchy, links, middleware, ops, reference, reports, risk, staleness,
+};
 
 /// The application router.
 pub fn router(state: AppState, config: &HttpConfig) -> Router {
@@ -101,7 +103,8 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
                 .concurrency_limit(config.max_in_flight)
                 .timeout(config.request_timeout),
         )
-        .layer(DefaultBodyLimit::max(config.max_body_bytes));
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(axum::middleware::from_fn(staleness::report));
 
     let operations = Router::new()
         .route("/healthz", get(ops::health::healthz))

@@ -433,3 +433,32 @@ async fn list_filters_sorts_and_pages_with_link_headers() {
         .await
         .assert_problem(422, "validation");
 }
+
+#[tokio::test]
+async fn reads_report_how_stale_their_data_may_be() {
+    let app = TestApp::new().await;
+    let client = app.create_client("Fresh Data", None).await;
+    let id = client["id"].as_str().unwrap();
+    // A client by id is read on the primary: never behind.
+    let one = app.get(&format!("/v1/clients/{id}")).await;
+    assert_eq!(one.status, StatusCode::OK);
+    assert_eq!(one.header("pcc-read-staleness-ms").as_deref(), Some("0"));
+    // Lists read the replica: a bound in milliseconds, once the replica's position is known.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let list = app.get("/v1/clients?limit=1").await;
+        assert_eq!(list.status, StatusCode::OK);
+        if let Some(ms) = list.header("pcc-read-staleness-ms") {
+            assert!(ms.parse::<u64>().is_ok(), "{ms}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "lists never reported their staleness");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // A write reports no read staleness; a request that reads nothing neither.
+    let patched = app.patch(&format!("/v1/clients/{id}"), 1, json!({"owner": "o"})).await;
+    assert_eq!(patched.status, StatusCode::OK);
+    assert_eq!(patched.header("pcc-read-staleness-ms"), None);
+    let refused = app.get("/v1/clients?limit=0").await;
+    assert_eq!(refused.header("pcc-read-staleness-ms"), None);
+}
