@@ -452,7 +452,10 @@ async fn reads_report_how_stale_their_data_may_be() {
             assert!(ms.parse::<u64>().is_ok(), "{ms}");
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "lists never reported their staleness");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "lists never reported their staleness"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     // A write reports no read staleness; a request that reads nothing neither.
