@@ -53,9 +53,10 @@ impl Banner {
     pub fn print(&self, addr: SocketAddr) {
         let base = format!("http://{addr}");
         println!();
+        let state = if self.created { "new" } else { "reused" };
         println!(
-            "pcc-client-api is running (embedded default: local primary + replica in .pcc/dev, {} clients)",
-            self.clients
+            "pcc-client-api is running (embedded default: {state} local primary + replica in {}, {} clients)",
+            self.cluster_dir, self.clients
         );
         println!("  API:      {base}/v1/clients");
         println!("  Docs:     {base}/docs");
