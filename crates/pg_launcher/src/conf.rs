@@ -65,9 +65,12 @@ pub fn node_settings(state: &ClusterState, node: NodeName) -> String {
     set("log_min_messages", "warning");
     if !options.durable {
         // Test clusters: losing data on an OS crash is fine, speed matters. A server crash
-        // (kill -9) is still recovered from WAL, because the OS keeps the written pages.
+        // (kill -9) is still recovered from WAL, because the OS keeps the written pages; for
+        // that, a commit's WAL must reach the OS before the commit is acknowledged, so
+        // synchronous_commit stays on (with fsync off it costs a write(), not a flush).
+        // synchronous_commit=off would acknowledge commits a crash then loses (fault tests
+        // compare what a service acknowledged with what survives: tests/crash.rs).
         set("fsync", "off");
-        set("synchronous_commit", "off");
         set("full_page_writes", "off");
     }
     if node == NodeName::Replica
