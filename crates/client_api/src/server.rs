@@ -2,7 +2,6 @@
 //! /readyz (so the load balancer stops routing new requests here), stops accepting connections, lets
 //! in-flight requests finish up to the drain timeout, then closes the pools.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -33,8 +32,14 @@ pub async fn serve(
             "draining"
         );
     };
-    let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(graceful);
+    // TCP_NODELAY: a response is one write; Nagle's algorithm would only hold back the last segment of a
+    // large one until the client acknowledges (tens of milliseconds with delayed ACKs).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream: &mut tokio::net::TcpStream| {
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
+    let server = axum::serve(listener, router).with_graceful_shutdown(graceful);
     let server = tokio::spawn(async move { server.await });
     shutdown.cancelled().await;
     match tokio::time::timeout(drain + Duration::from_millis(100), server).await {
