@@ -19,35 +19,52 @@ use tokio::sync::watch;
 
 use crate::consistency::Lsn;
 
-/// How many primary samples are kept (at a 250 ms heartbeat, about 8 minutes).
+/// How many primary samples are kept: with samples at least [`GRANULE`] apart, at least 40 s of
+/// history under any write rate (about 8 minutes at the 250 ms heartbeat alone).
 const HISTORY: usize = 2048;
 
+/// Minimum spacing of kept samples (the newest always moves forward): bounds memory under heavy
+/// write load at the cost of overstating staleness by at most twice this.
+const GRANULE: Duration = Duration::from_millis(20);
+
 /// The primary's recent WAL positions.
+///
+/// Each sample `(at, lsn)` states that every commit before `at` has a position below `lsn` (so
+/// `at` is taken before the position is read). Samples are kept sorted by position with times
+/// increasing: a sample implied by another (at or above its position and no newer) says nothing
+/// more and is dropped. Concurrent writers report their positions out of order, and after a
+/// failover the new primary's positions may go back; neither makes a sample wrong, so neither
+/// clears the history (clearing it made a lagging replica look as fresh as the history was old).
 #[derive(Debug, Default)]
 pub(crate) struct PrimaryHistory {
     samples: Mutex<VecDeque<(Instant, Lsn)>>,
 }
 
 impl PrimaryHistory {
-    /// Records a position seen at `at`. A position lower than the last one means a new timeline
-    /// (failover to a replica that had not received everything): the history restarts.
+    /// Records that every commit before `at` has a position below `lsn`.
     pub(crate) fn record(&self, at: Instant, lsn: Lsn) {
         let mut samples = self.samples.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(&(last_at, last)) = samples.back() {
-            if lsn < last {
-                samples.clear();
-            } else if lsn == last && at >= last_at && samples.len() > 1 {
-                // Unchanged position: move the newest sample's time forward instead of growing.
-                let previous = samples[samples.len() - 2].1;
-                if previous == lsn {
-                    samples.pop_back();
-                }
+        // The newest sample at or below this position has the latest time of them all: if it is
+        // no older, this one adds nothing.
+        let below = samples.partition_point(|(_, l)| *l <= lsn);
+        if below > 0 && samples[below - 1].0 >= at {
+            return;
+        }
+        // Samples at or above this position and no newer are implied by this one.
+        let from = samples.partition_point(|(_, l)| *l < lsn);
+        let to = from + samples.range(from..).take_while(|(t, _)| *t <= at).count();
+        samples.drain(from..to);
+        if from == samples.len() && samples.len() >= 2 {
+            let n = samples.len();
+            if samples[n - 1].0.saturating_duration_since(samples[n - 2].0) < GRANULE {
+                samples.pop_back();
             }
         }
         if samples.len() == HISTORY {
             samples.pop_front();
         }
-        samples.push_back((at, lsn));
+        let index = samples.partition_point(|(_, l)| *l < lsn);
+        samples.insert(index, (at, lsn));
     }
 
     /// The newest sample.
@@ -56,8 +73,9 @@ impl PrimaryHistory {
         samples.back().copied()
     }
 
-    /// Upper bound of the staleness of a replica that has replayed `replay`; `None` when there is
-    /// no sample yet. `primary_down` makes a replica that replayed the newest sample current.
+    /// Upper bound of the staleness of a replica that has replayed `replay`; `None` when no
+    /// sample bounds it (none yet, or the replica is behind the whole history).
+    /// `primary_down` makes a replica that replayed the newest sample current.
     pub(crate) fn staleness(&self, replay: Lsn, now: Instant, primary_down: bool) -> Option<Duration> {
         let samples = self.samples.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let &(newest_at, newest) = samples.back()?;
@@ -68,10 +86,11 @@ impl PrimaryHistory {
                 now.saturating_duration_since(newest_at)
             });
         }
-        // Newest sample the replica has replayed (samples are in increasing LSN order).
+        // The newest sample the replica has replayed. Behind the oldest one, the data may be
+        // older than anything we know: no bound (a lower bound here would let a bounded-staleness
+        // read accept a replica far behind).
         let index = samples.partition_point(|(_, lsn)| *lsn <= replay);
-        let reference = if index == 0 { samples[0].0 } else { samples[index - 1].0 };
-        // Behind the oldest sample: at least that old (we report the lower bound we know).
+        let reference = samples.get(index.checked_sub(1)?)?.0;
         Some(now.saturating_duration_since(reference))
     }
 }
@@ -218,7 +237,11 @@ mod tests {
         assert_eq!(history.staleness(Lsn(300), now, false), Some(Duration::from_secs(1)));
         assert_eq!(history.staleness(Lsn(250), now, false), Some(Duration::from_secs(2)));
         assert_eq!(history.staleness(Lsn(200), now, false), Some(Duration::from_secs(2)));
-        assert_eq!(history.staleness(Lsn(50), now, false), Some(Duration::from_secs(3)));
+        assert_eq!(
+            history.staleness(Lsn(50), now, false),
+            None,
+            "behind the history: unbounded"
+        );
         assert_eq!(history.staleness(Lsn(300), now, true), Some(Duration::ZERO));
         assert_eq!(PrimaryHistory::default().staleness(Lsn(1), now, false), None);
     }
@@ -230,7 +253,7 @@ mod tests {
         for i in 0..10 {
             history.record(t0 + Duration::from_secs(i), Lsn(500));
         }
-        assert_eq!(history.samples.lock().unwrap().len(), 2);
+        assert_eq!(history.samples.lock().unwrap().len(), 1);
         assert_eq!(history.latest().unwrap().0, t0 + Duration::from_secs(9));
         // A caught-up replica of an idle primary is as fresh as the last sample.
         let now = t0 + Duration::from_secs(10);
@@ -238,13 +261,64 @@ mod tests {
     }
 
     #[test]
-    fn a_lower_position_restarts_the_history() {
+    fn a_lower_position_replaces_the_samples_it_implies() {
+        // After a failover the new primary's positions may be lower than the old one's.
         let history = PrimaryHistory::default();
         let t0 = Instant::now();
-        history.record(t0, Lsn(900));
-        history.record(t0, Lsn(400));
-        assert_eq!(history.latest().unwrap().1, Lsn(400));
-        assert_eq!(history.samples.lock().unwrap().len(), 1);
+        history.record(t0, Lsn(100));
+        history.record(t0 + Duration::from_secs(1), Lsn(900));
+        history.record(t0 + Duration::from_secs(2), Lsn(400));
+        assert_eq!(history.latest().unwrap(), (t0 + Duration::from_secs(2), Lsn(400)));
+        assert_eq!(history.samples.lock().unwrap().len(), 2);
+        let now = t0 + Duration::from_secs(3);
+        assert_eq!(history.staleness(Lsn(400), now, false), Some(Duration::from_secs(1)));
+        assert_eq!(history.staleness(Lsn(399), now, false), Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn concurrent_writers_reporting_out_of_order_keep_the_history() {
+        // Two writers: the one that read the higher position records first. The old history
+        // (the replica is 10 s behind) must survive, or the replica looks fresh.
+        let history = PrimaryHistory::default();
+        let t0 = Instant::now();
+        for i in 0..10u64 {
+            history.record(t0 + Duration::from_secs(i), Lsn(1000 + i * 100));
+        }
+        let t = t0 + Duration::from_secs(10);
+        history.record(t + Duration::from_millis(5), Lsn(2100));
+        history.record(t, Lsn(2050));
+        let now = t0 + Duration::from_secs(11);
+        assert_eq!(history.staleness(Lsn(1000), now, false), Some(Duration::from_secs(11)));
+        assert_eq!(history.staleness(Lsn(2050), now, false), Some(Duration::from_secs(1)));
+        assert_eq!(
+            history.staleness(Lsn(2100), now, false),
+            Some(Duration::from_millis(995))
+        );
+        // An out-of-order sample another one implies is dropped: (t-1s, 2200) says less than (t, 2050).
+        history.record(t - Duration::from_secs(1), Lsn(2200));
+        assert_eq!(history.latest().unwrap().1, Lsn(2100));
+    }
+
+    #[test]
+    fn bursts_are_thinned_and_the_history_stays_bounded() {
+        let history = PrimaryHistory::default();
+        let t0 = Instant::now();
+        // 100,000 writes, one per 0.1 ms (10 s): samples at least GRANULE apart, plus the newest.
+        for i in 0..100_000u64 {
+            history.record(t0 + Duration::from_micros(i * 100), Lsn(i + 1));
+        }
+        let len = history.samples.lock().unwrap().len();
+        assert!(len <= 10_000 / 20 + 2, "{len} samples");
+        let now = t0 + Duration::from_secs(10);
+        // Every bound is an upper bound, overstating by at most twice the granule.
+        for replay in [1u64, 5_000, 50_000, 99_999] {
+            let truth = now - (t0 + Duration::from_micros((replay - 1) * 100));
+            let bound = history.staleness(Lsn(replay), now, false).unwrap();
+            assert!(
+                bound >= truth && bound <= truth + 2 * GRANULE,
+                "{replay}: {bound:?} vs {truth:?}"
+            );
+        }
     }
 
     #[tokio::test]

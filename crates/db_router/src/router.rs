@@ -270,8 +270,10 @@ impl Inner {
     }
 
     /// Records a primary position (heartbeat or a commit).
-    pub(crate) fn saw_primary(&self, lsn: Lsn) {
-        self.history.record(Instant::now(), lsn);
+    /// Records the primary's position `lsn`, read after `asked` (taken before the query was sent,
+    /// so every commit before it is below `lsn`: the staleness bounds stay upper bounds).
+    pub(crate) fn saw_primary(&self, asked: Instant, lsn: Lsn) {
+        self.history.record(asked, lsn);
     }
 
     /// Staleness bound of a replica host.
@@ -300,8 +302,9 @@ impl Inner {
         }
         // Primary position (one pipelined statement on a shared session).
         if let Some(conn) = self.primary.shared.pick(|_| true) {
+            let asked = Instant::now();
             match Self::bounded(&self.primary.core, conn.probe()).await {
-                Ok(Some(lsn)) => self.saw_primary(lsn),
+                Ok(Some(lsn)) => self.saw_primary(asked, lsn),
                 Ok(None) => {}
                 Err(err) => Self::failed(&self.primary, &conn, &err),
             }

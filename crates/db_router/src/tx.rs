@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use conninfo::HostSpec;
 use tokio_postgres::{Client, Row};
@@ -215,9 +216,10 @@ impl WriteTx {
     /// The commit's error (e.g. 40001), or [`RouterError::Aborted`] after a failed statement.
     pub async fn commit(self) -> Result<ConsistencyToken, RouterError> {
         let inner = self.tx.inner.clone();
+        let asked = Instant::now();
         let lsn = self.tx.finish(true).await?.unwrap_or(Lsn(u64::MAX));
         if lsn.0 != u64::MAX {
-            inner.saw_primary(lsn);
+            inner.saw_primary(asked, lsn);
         }
         inner.metrics.write();
         Ok(ConsistencyToken::at(lsn))

@@ -2,6 +2,8 @@
 //! hand a write to a replica). Every write returns a [`ConsistencyToken`]; while the primary is
 //! known to be down, writes fail at once with the time of the next reconnect attempt.
 
+use std::time::Instant;
+
 use tokio_postgres::Row;
 
 use crate::conn::retry_stale;
@@ -48,6 +50,7 @@ impl<'r> Write<'r> {
         let inner = &self.router.inner;
         let conn = self.checkout().await?;
         let core = &inner.primary.core;
+        let asked = Instant::now();
         let result = retry_stale(&conn, sql, || async {
             let statement = Inner::bounded(core, conn.statement(sql)).await?;
             // The statement and the position query are pipelined; the position is read after
@@ -63,7 +66,7 @@ impl<'r> Write<'r> {
             Ok((rows, lsn)) => {
                 let lsn = match lsn {
                     Ok(Some(lsn)) => {
-                        inner.saw_primary(lsn);
+                        inner.saw_primary(asked, lsn);
                         lsn
                     }
                     // Committed, but the position is unknown: a token only the primary satisfies.
@@ -103,6 +106,7 @@ impl<'r> Write<'r> {
         let inner = &self.router.inner;
         let conn = self.checkout().await?;
         let core = &inner.primary.core;
+        let asked = Instant::now();
         let result = retry_stale(&conn, sql, || async {
             let statement = Inner::bounded(core, conn.statement(sql)).await?;
             Inner::bounded(core, async {
@@ -116,7 +120,7 @@ impl<'r> Write<'r> {
             Ok((count, lsn)) => {
                 let lsn = match lsn {
                     Ok(Some(lsn)) => {
-                        inner.saw_primary(lsn);
+                        inner.saw_primary(asked, lsn);
                         lsn
                     }
                     _ => Lsn(u64::MAX),

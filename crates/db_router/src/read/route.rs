@@ -108,9 +108,10 @@ impl Read<'_> {
             // No primary to ask: let the bounded wait decide.
             return false;
         };
+        let asked = Instant::now();
         match Inner::bounded(&inner.primary.core, conn.probe()).await {
             Ok(Some(lsn)) => {
-                inner.saw_primary(lsn);
+                inner.saw_primary(asked, lsn);
                 token.lsn() > lsn
             }
             _ => false,
