@@ -1,0 +1,33 @@
+//! The fault-injection suite of issue 7: the real `pcc-client-api` executable under steady HTTP
+//! load on a real PostgreSQL primary + streaming replica, while the suite kills, restarts,
+//! promotes or slows servers, rotates the service's password, kills the service itself, races
+//! migrations and floods the API with slow or malformed requests, and then checks what users saw.
+//!
+//! This library is the harness; the scenarios are the test target `tests/faults/` (one
+//! `#[tokio::test]` per scenario, run with `cargo test -p fault_suite -- --nocapture`; results in
+//! docs/RELIABILITY.md):
+//! - [`binaries`]: builds and locates `pcc-client-api` and `pccdb`;
+//! - [`platform`]: a private cluster provisioned and migrated with `pccdb`, as a pipeline does;
+//! - [`issuer`]: the JWKS the service trusts and the tokens the load presents;
+//! - [`service`]: the service as a child process (start, kill -9, restart, drain);
+//! - [`api`] and [`load`]: HTTP requests and an open-loop load generator that records every reply;
+//! - [`metrics`]: the service's `/metrics`, read back as evidence;
+//! - [`report`]: what was injected, measured and held, printed and written as JSON.
+
+pub mod api;
+pub mod binaries;
+pub mod issuer;
+pub mod load;
+pub mod metrics;
+pub mod platform;
+pub mod report;
+pub mod service;
+pub mod wait;
+
+pub use api::{Api, Reply};
+pub use issuer::Issuer;
+pub use load::{Load, Op, Rates, Sample};
+pub use metrics::Metrics;
+pub use platform::{Platform, PlatformOptions};
+pub use report::Report;
+pub use service::Service;

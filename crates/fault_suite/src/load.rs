@@ -1,0 +1,305 @@
+//! Steady load over real HTTP: an open-loop generator that starts requests at fixed rates per
+//! operation, whatever the service does meanwhile (a stalled request does not slow the others,
+//! as with real independent callers), and records every reply with its start time.
+//!
+//! Operations: a client by id (primary), a list page (replica), a create, and a merge patch of
+//! `owner` with `If-Match`. Patches are serialized per client (each client is patched by one
+//! request at a time, with the version its last acknowledged write returned), so every
+//! acknowledged write is an exact (id, version, value) triple the database must hold afterwards.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::RngExt as _;
+use serde::Serialize;
+
+use crate::api::{Api, Reply};
+
+/// What a request did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    /// `GET /v1/clients/{id}` (primary).
+    ReadById,
+    /// `GET /v1/clients?limit=20` (replica).
+    List,
+    /// `POST /v1/clients`.
+    Create,
+    /// `PATCH /v1/clients/{id}` (`owner`).
+    Patch,
+}
+
+impl Op {
+    /// Reads.
+    pub fn is_read(self) -> bool {
+        matches!(self, Self::ReadById | Self::List)
+    }
+}
+
+/// Requests per second per operation.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Rates {
+    /// Reads by id.
+    pub read_by_id: f64,
+    /// List pages.
+    pub list: f64,
+    /// Creates.
+    pub create: f64,
+    /// Patches.
+    pub patch: f64,
+}
+
+impl Rates {
+    /// The mix most scenarios use. Replica reads stay under the fallback budget's refill rate
+    /// (20/s, db_router's default), so a replica outage can be absorbed by the primary without
+    /// the service refusing reads: that budget is a documented capacity limit, not a fault.
+    pub fn steady() -> Self {
+        Self {
+            read_by_id: 40.0,
+            list: 12.0,
+            create: 8.0,
+            patch: 12.0,
+        }
+    }
+}
+
+/// An acknowledged (2xx) write.
+#[derive(Debug, Clone, Serialize)]
+pub struct Acked {
+    /// The client.
+    pub id: String,
+    /// The version the response reported.
+    pub version: i64,
+    /// The `owner` it set (patches).
+    pub owner: Option<String>,
+}
+
+/// One request.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// The operation.
+    pub op: Op,
+    /// When it started, from the load's start.
+    pub at: Duration,
+    /// The reply.
+    pub reply: Reply,
+    /// For a 2xx write: what the service acknowledged.
+    pub acked: Option<Acked>,
+    /// For a patch: the version it would create (also recorded when it failed).
+    pub attempted_version: Option<i64>,
+    /// The client a read by id or a patch addressed.
+    pub target: Option<String>,
+}
+
+impl Sample {
+    /// When it ended, from the load's start.
+    pub fn end(&self) -> Duration {
+        self.at + self.reply.latency
+    }
+}
+
+struct Shared {
+    api: Api,
+    start: Instant,
+    running: AtomicBool,
+    samples: Mutex<Vec<Sample>>,
+    known: Mutex<Vec<String>>,
+    idle: Mutex<VecDeque<(String, i64)>>,
+    unsure: Mutex<VecDeque<String>>,
+    counter: AtomicU64,
+}
+
+/// A running load.
+pub struct Load {
+    shared: Arc<Shared>,
+    tickers: Vec<tokio::task::JoinHandle<()>>,
+    requests: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for Load {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Load").finish_non_exhaustive()
+    }
+}
+
+fn version_of(reply: &Reply) -> Option<i64> {
+    reply.body.get("version").and_then(serde_json::Value::as_i64)
+}
+
+/// Creates `n` clients to read and patch; returns (id, version) pairs.
+///
+/// # Panics
+/// When a create fails (the service must be healthy before a fault is injected).
+pub async fn seed(api: &Api, n: usize) -> Vec<(String, i64)> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let reply = api.create_client(&format!("Seed {i} {}", uuid::Uuid::now_v7())).await;
+        assert_eq!(reply.status, 201, "seeding client {i}: {:?}", reply.body);
+        let id = reply.body["id"].as_str().unwrap_or_default().to_owned();
+        out.push((id, version_of(&reply).unwrap_or(1)));
+    }
+    out
+}
+
+impl Load {
+    /// Starts load on `api` at `rates`, reading and patching `clients` (and the ones it creates).
+    pub fn start(api: Api, clients: &[(String, i64)], rates: Rates) -> Self {
+        let shared = Arc::new(Shared {
+            api,
+            start: Instant::now(),
+            running: AtomicBool::new(true),
+            samples: Mutex::new(Vec::new()),
+            known: Mutex::new(clients.iter().map(|(id, _)| id.clone()).collect()),
+            idle: Mutex::new(clients.iter().cloned().collect()),
+            unsure: Mutex::new(VecDeque::new()),
+            counter: AtomicU64::new(0),
+        });
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let tickers = [
+            (Op::ReadById, rates.read_by_id),
+            (Op::List, rates.list),
+            (Op::Create, rates.create),
+            (Op::Patch, rates.patch),
+        ]
+        .into_iter()
+        .filter(|(_, rate)| *rate > 0.0)
+        .map(|(op, rate)| {
+            let (shared, requests) = (shared.clone(), requests.clone());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                while shared.running.load(Ordering::SeqCst) {
+                    tick.tick().await;
+                    if !shared.running.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let shared = shared.clone();
+                    let handle = tokio::spawn(async move { one(&shared, op).await });
+                    let mut list = requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    list.retain(|h: &tokio::task::JoinHandle<()>| !h.is_finished());
+                    list.push(handle);
+                }
+            })
+        })
+        .collect();
+        Self {
+            shared,
+            tickers,
+            requests,
+        }
+    }
+
+    /// Time since the load started (the clock of every sample's `at`).
+    pub fn now(&self) -> Duration {
+        self.shared.start.elapsed()
+    }
+
+    /// Samples so far.
+    pub fn snapshot(&self) -> Vec<Sample> {
+        self.shared
+            .samples
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Stops starting requests, waits for those in flight (each ends within the hang limit), and
+    /// returns every sample in start order.
+    pub async fn stop(mut self) -> Vec<Sample> {
+        self.shared.running.store(false, Ordering::SeqCst);
+        for ticker in std::mem::take(&mut self.tickers) {
+            let _ = ticker.await;
+        }
+        let pending: Vec<_> =
+            std::mem::take(&mut *self.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        for request in pending {
+            let _ = request.await;
+        }
+        let mut samples = self.snapshot();
+        samples.sort_by_key(|s| s.at);
+        samples
+    }
+}
+
+async fn one(shared: &Shared, op: Op) {
+    let at = shared.start.elapsed();
+    let api = &shared.api;
+    let mut target = None;
+    let (reply, acked, attempted_version) = match op {
+        Op::ReadById => {
+            // Clients whose last patch had an unknown outcome are re-read first, to learn their
+            // version and patch them again.
+            let unsure = lock(&shared.unsure).pop_front();
+            let id = unsure.clone().or_else(|| {
+                let known = lock(&shared.known);
+                (!known.is_empty()).then(|| known[rand::rng().random_range(0..known.len())].clone())
+            });
+            let Some(id) = id else { return };
+            let reply = api.get(&format!("/v1/clients/{id}"), None).await;
+            target = Some(id.clone());
+            if unsure.is_some() {
+                match version_of(&reply) {
+                    Some(version) if reply.ok() => lock(&shared.idle).push_back((id, version)),
+                    _ => lock(&shared.unsure).push_back(id),
+                }
+            }
+            (reply, None, None)
+        }
+        Op::List => (api.get("/v1/clients?limit=20", None).await, None, None),
+        Op::Create => {
+            let n = shared.counter.fetch_add(1, Ordering::SeqCst);
+            let reply = api.create_client(&format!("Load {n} {}", uuid::Uuid::now_v7())).await;
+            let acked = match (reply.ok(), reply.body["id"].as_str(), version_of(&reply)) {
+                (true, Some(id), Some(version)) => {
+                    lock(&shared.known).push(id.to_owned());
+                    lock(&shared.idle).push_back((id.to_owned(), version));
+                    Some(Acked {
+                        id: id.to_owned(),
+                        version,
+                        owner: None,
+                    })
+                }
+                _ => None,
+            };
+            (reply, acked, None)
+        }
+        Op::Patch => {
+            let Some((id, version)) = lock(&shared.idle).pop_front() else {
+                return;
+            };
+            let owner = format!("owner-{}", shared.counter.fetch_add(1, Ordering::SeqCst));
+            let reply = api.set_owner(&id, version, &owner).await;
+            target = Some(id.clone());
+            let acked = match (reply.ok(), version_of(&reply)) {
+                (true, Some(new)) => {
+                    lock(&shared.idle).push_back((id.clone(), new));
+                    Some(Acked {
+                        id,
+                        version: new,
+                        owner: Some(owner),
+                    })
+                }
+                _ => {
+                    // Committed or not: a lost response leaves the version unknown.
+                    lock(&shared.unsure).push_back(id);
+                    None
+                }
+            };
+            (reply, acked, Some(version + 1))
+        }
+    };
+    lock(&shared.samples).push(Sample {
+        op,
+        at,
+        reply,
+        acked,
+        attempted_version,
+        target,
+    });
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,411 @@
+//! One scenario's database platform, set up the way production is: a private primary + streaming
+//! replica (pg_launcher through test_support, TLS verified against the cluster CA), the admin
+//! role Terraform would create (`pcc_admin`: LOGIN CREATEROLE CREATEDB, not a superuser), a
+//! manifest written to a temporary directory, and then only the platform CLI, as a pipeline runs
+//! it: `pccdb secrets set` (admin credential), `pccdb apply` (database, roles, grants, the
+//! service's and flyway_user's credentials in a file secret store) and
+//! `pccdb migrate --env --service` (migrations/client_api as flyway_user, `SET ROLE` owner).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use conninfo::{ConnSpec, HostSpec, SslMode};
+use pg_launcher::{Cluster, ClusterOptions, NodeName};
+use secrecy::ExposeSecret as _;
+use tokio::io::AsyncWriteExt as _;
+use tokio_postgres::Client;
+
+use crate::binaries::{binaries, workspace_root};
+
+/// The service, as the manifest names it.
+pub const SERVICE: &str = "pcc-client-api";
+/// The environment every scenario's manifest declares (each scenario has its own cluster).
+pub const ENV: &str = "fault";
+/// The service database (`{service}_db_{environment}`).
+pub const DATABASE: &str = "client_api_db_fault";
+/// The service schema.
+pub const SCHEMA: &str = "client_api";
+/// The admin role (Terraform's `pcc_admin`).
+pub const ADMIN_ROLE: &str = "pcc_admin";
+
+/// What a scenario needs from its platform.
+#[derive(Debug, Clone)]
+pub struct PlatformOptions {
+    /// The replica's `recovery_min_apply_delay`.
+    pub apply_delay: Option<Duration>,
+    /// The service pools' `max_lifetime` in the manifest.
+    pub max_lifetime: &'static str,
+    /// The rotation grace period in the manifest (must exceed `max_lifetime`).
+    pub rotation_grace: &'static str,
+    /// Run `pccdb migrate` during setup.
+    pub migrate: bool,
+}
+
+impl Default for PlatformOptions {
+    fn default() -> Self {
+        Self {
+            apply_delay: None,
+            max_lifetime: "30min",
+            rotation_grace: "65min",
+            migrate: true,
+        }
+    }
+}
+
+/// What a `pccdb` run printed and how it ended.
+#[derive(Debug)]
+pub struct CliRun {
+    /// Exit code (`None`: killed by a signal).
+    pub code: Option<i32>,
+    /// stdout.
+    pub stdout: String,
+    /// stderr.
+    pub stderr: String,
+}
+
+impl CliRun {
+    /// Panics with the output unless the exit code is 0.
+    ///
+    /// # Panics
+    /// On a non-zero exit.
+    pub fn expect_success(self, what: &str) -> Self {
+        assert_eq!(self.code, Some(0), "{what} failed:\n{}\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+/// A scenario's cluster, manifest and secret stores.
+pub struct Platform {
+    /// The cluster (shared with the tasks that kill or promote its servers).
+    pub cluster: Arc<Cluster>,
+    /// Removed on drop, kept when the scenario fails (for the service's log).
+    dir: Option<tempfile::TempDir>,
+    manifest: PathBuf,
+    /// How long each setup step took (cluster, apply, migrate), for the report.
+    pub setup: Vec<(&'static str, Duration)>,
+}
+
+impl std::fmt::Debug for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Platform")
+            .field("cluster", &self.cluster.dir())
+            .field("manifest", &self.manifest)
+            .finish()
+    }
+}
+
+impl Platform {
+    /// Starts the cluster and provisions (and by default migrates) the service's database.
+    ///
+    /// # Panics
+    /// When any step fails, with its output.
+    pub async fn start(options: PlatformOptions) -> Self {
+        let delay = options.apply_delay;
+        let mut setup = Vec::new();
+        let started = Instant::now();
+        let cluster = tokio::task::spawn_blocking(move || {
+            test_support::dedicated_cluster(ClusterOptions {
+                recovery_min_apply_delay: delay,
+                ..ClusterOptions::ephemeral()
+            })
+        })
+        .await
+        .unwrap_or_else(|e| panic!("starting the cluster: {e}"));
+        let dir = tempfile::Builder::new()
+            .prefix("pcc-fault-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("temporary directory: {e}"));
+        setup.push(("cluster", started.elapsed()));
+        let manifest = dir.path().join("pcc.toml");
+        let mut platform = Self {
+            cluster: Arc::new(cluster),
+            dir: Some(dir),
+            manifest,
+            setup: Vec::new(),
+        };
+        platform.write_manifest(&options);
+        let admin_password = platform.create_admin_role().await;
+        platform
+            .pccdb(
+                &[
+                    "secrets",
+                    "set",
+                    "--secret",
+                    &format!("pcc-admin-{ENV}-db"),
+                    "--username",
+                    ADMIN_ROLE,
+                    "--admin-store",
+                ],
+                Some(admin_password.expose_secret()),
+            )
+            .await
+            .expect_success("pccdb secrets set (admin credential)");
+        let started = Instant::now();
+        platform.pccdb(&["apply"], None).await.expect_success("pccdb apply");
+        setup.push(("apply", started.elapsed()));
+        if options.migrate {
+            let started = Instant::now();
+            platform.migrate().await.expect_success("pccdb migrate");
+            setup.push(("migrate", started.elapsed()));
+            // A deployment rolls the service out after the migration has reached the replica
+            // (with a delayed replica, lists would otherwise name tables it does not have yet).
+            let started = Instant::now();
+            platform.replica_caught_up().await;
+            setup.push(("replica_caught_up", started.elapsed()));
+        }
+        platform.setup = setup;
+        platform
+    }
+
+    fn write_manifest(&self, options: &PlatformOptions) {
+        let root = self.dir().display();
+        let ca = self.cluster.ca_cert_path();
+        let endpoint = |node: NodeName| {
+            let e = self.cluster.endpoint(node).unwrap_or_else(|e| panic!("{node:?}: {e}"));
+            format!(
+                "Host={};Port={};SSL Mode=VerifyFull;Root Certificate={}",
+                e.host,
+                e.port,
+                ca.display()
+            )
+        };
+        // Production's shape (deploy/pcc.toml, devtest) on this cluster. Four concurrent
+        // migration runs (scenario 7) need four flyway_user sessions: migration_headroom 5.
+        let text = format!(
+            r#"version = 1
+[admin]
+role = "{ADMIN_ROLE}"
+[migrator]
+role = "flyway_user"
+[environments.{ENV}]
+primary = "{primary}"
+replica = "{replica};Target Session Attributes=read-only"
+max_connections = "server"
+migration_headroom = 5
+secrets = {{ backend = "file", dir = "{root}/secrets" }}
+admin_secrets = {{ backend = "file", dir = "{root}/admin" }}
+admin_secret = "pcc-admin-{ENV}-db"
+capacity_history = "{root}/capacity.jsonl"
+[services.{SERVICE}]
+pool = {{ min = 2, max = 15, max_lifetime = "{lifetime}" }}
+replica_pool = {{ min = 2, max = 10, max_lifetime = "{lifetime}" }}
+pods = 1
+max_surge = 1
+rotation = {{ grace = "{grace}" }}
+"#,
+            primary = endpoint(NodeName::Primary),
+            replica = endpoint(NodeName::Replica),
+            lifetime = options.max_lifetime,
+            grace = options.rotation_grace,
+        );
+        std::fs::write(&self.manifest, text).unwrap_or_else(|e| panic!("writing the manifest: {e}"));
+    }
+
+    /// Creates `pcc_admin` as Terraform would and returns its password.
+    async fn create_admin_role(&self) -> secrecy::SecretString {
+        let password = secrets::generate_password().unwrap_or_else(|e| panic!("password: {e}"));
+        let verifier = postgres_protocol::password::scram_sha_256(password.expose_secret().as_bytes());
+        self.superuser(NodeName::Primary, "postgres")
+            .await
+            .batch_execute(&format!(
+                "CREATE ROLE {ADMIN_ROLE} LOGIN CREATEROLE CREATEDB PASSWORD '{verifier}'"
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("creating {ADMIN_ROLE}: {e}"));
+        password
+    }
+
+    /// Waits until the replica has replayed everything the primary has written so far.
+    ///
+    /// # Panics
+    /// After a minute.
+    pub async fn replica_caught_up(&self) {
+        let primary = self.superuser(NodeName::Primary, "postgres").await;
+        let replica = self.superuser(NodeName::Replica, "postgres").await;
+        let target: String = primary
+            .query_one("SELECT pg_current_wal_lsn()::text", &[])
+            .await
+            .unwrap_or_else(|e| panic!("primary WAL position: {e}"))
+            .get(0);
+        crate::wait::eventually(
+            "the replica replays the primary's WAL",
+            Duration::from_secs(60),
+            || async {
+                let row = replica
+                    .query_one("SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn", &[&target])
+                    .await
+                    .ok()?;
+                row.get::<_, Option<bool>>(0).filter(|caught_up| *caught_up)
+            },
+        )
+        .await;
+    }
+
+    /// The manifest file.
+    pub fn manifest(&self) -> &Path {
+        &self.manifest
+    }
+
+    /// The scenario's temporary directory (manifest, secret stores, service files).
+    pub fn dir(&self) -> &Path {
+        self.dir
+            .as_ref()
+            .map_or_else(|| Path::new("/nonexistent"), tempfile::TempDir::path)
+    }
+
+    /// The service's credential as the service mounts it: the secret's directory in the file store
+    /// (`PCC_DB_CREDENTIALS_FILE`), read through its `current` alias.
+    pub fn credentials_file(&self) -> PathBuf {
+        self.dir().join("secrets").join(format!("{SERVICE}-{ENV}-db"))
+    }
+
+    /// A `pccdb` command with `--manifest` and `--env` appended, run from the repository root
+    /// (where the migration files live, as in CI), with a clean environment.
+    pub fn pccdb_command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(&binaries().pccdb);
+        command
+            .current_dir(workspace_root())
+            .env_clear()
+            .envs(std::env::vars_os().filter(|(k, _)| k == "PATH" || k == "HOME" || k == "LANG"))
+            .args(args)
+            .arg("--manifest")
+            .arg(&self.manifest)
+            .args(["--env", ENV])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        command
+    }
+
+    /// Runs `pccdb <args> --manifest <m> --env fault` with `stdin`.
+    ///
+    /// # Panics
+    /// When the process cannot be started.
+    pub async fn pccdb(&self, args: &[&str], stdin: Option<&str>) -> CliRun {
+        let mut child = self
+            .pccdb_command(args)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting pccdb: {e}"));
+        if let Some(mut input) = child.stdin.take()
+            && let Some(text) = stdin
+        {
+            input
+                .write_all(text.as_bytes())
+                .await
+                .unwrap_or_else(|e| panic!("writing to pccdb: {e}"));
+        }
+        let out = child
+            .wait_with_output()
+            .await
+            .unwrap_or_else(|e| panic!("waiting for pccdb: {e}"));
+        CliRun {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// `pccdb migrate --env fault --service pcc-client-api`.
+    pub async fn migrate(&self) -> CliRun {
+        self.pccdb(&["migrate", "--service", SERVICE], None).await
+    }
+
+    /// A superuser spec for `db` on `node`.
+    ///
+    /// # Panics
+    /// For the replica of a cluster without one.
+    pub fn superuser_spec(&self, node: NodeName, db: &str) -> ConnSpec {
+        let e = self.cluster.endpoint(node).unwrap_or_else(|e| panic!("{node:?}: {e}"));
+        ConnSpec::for_host(&e.host, e.port)
+            .with_user(&e.user)
+            .with_password(e.password.clone())
+            .with_database(db)
+            .with_ssl_mode(SslMode::VerifyFull)
+            .with_root_cert(self.cluster.ca_cert_path())
+            .with_connect_timeout(Some(Duration::from_secs(5)))
+            .with_application_name("fault_suite")
+    }
+
+    /// A superuser session on `node` in `db`.
+    ///
+    /// # Panics
+    /// When the server cannot be reached.
+    pub async fn superuser(&self, node: NodeName, db: &str) -> Client {
+        let (client, _) = conninfo::connect(&self.superuser_spec(node, db))
+            .await
+            .unwrap_or_else(|e| panic!("superuser session on {node:?}/{db}: {e}"));
+        client
+    }
+
+    /// A superuser session in the service database on the primary.
+    pub async fn service_db(&self) -> Client {
+        self.superuser(NodeName::Primary, DATABASE).await
+    }
+
+    /// The service's connection strings (Npgsql form, no password: the service reads its
+    /// credential from the secret store), resolved from the manifest as a deployment would.
+    ///
+    /// # Panics
+    /// When the manifest or the secret store cannot be read.
+    pub async fn connection_strings(&self) -> (String, Option<String>) {
+        let manifest = provision::Manifest::load(&self.manifest).unwrap_or_else(|e| panic!("manifest: {e}"));
+        let rt = provision::resolve::runtime_connections(&manifest, ENV, SERVICE)
+            .await
+            .unwrap_or_else(|e| panic!("resolving the service's connections: {e}"));
+        let render = |mut spec: ConnSpec| {
+            spec.password = None;
+            spec.to_npgsql_secret().expose_secret().to_owned()
+        };
+        (render(rt.primary), rt.replica.map(render))
+    }
+
+    /// The primary string listing both servers, primary first (`Host=a:p1,b:p2`), as a
+    /// deployment configures it for failover.
+    pub async fn multi_host_primary(&self) -> String {
+        let manifest = provision::Manifest::load(&self.manifest).unwrap_or_else(|e| panic!("manifest: {e}"));
+        let rt = provision::resolve::runtime_connections(&manifest, ENV, SERVICE)
+            .await
+            .unwrap_or_else(|e| panic!("resolving the service's connections: {e}"));
+        let hosts = [NodeName::Primary, NodeName::Replica]
+            .into_iter()
+            .map(|node| {
+                let e = self.cluster.endpoint(node).unwrap_or_else(|e| panic!("{node:?}: {e}"));
+                HostSpec::tcp(&e.host, e.port)
+            })
+            .collect();
+        let mut spec = rt.primary.with_hosts(hosts);
+        spec.password = None;
+        spec.to_npgsql_secret().expose_secret().to_owned()
+    }
+
+    /// Runs a blocking launcher operation (kill, start, promote) off the async threads.
+    ///
+    /// # Panics
+    /// When the operation fails.
+    pub async fn launcher<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        op: impl FnOnce(&Cluster) -> pg_launcher::Result<T> + Send + 'static,
+    ) -> T {
+        let cluster = self.cluster.clone();
+        tokio::task::spawn_blocking(move || op(&cluster))
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
+    }
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        // A failed scenario keeps its directory: the service's log explains the failure.
+        if std::thread::panicking()
+            && let Some(dir) = self.dir.take()
+        {
+            let kept = dir.keep();
+            eprintln!("fault_suite: kept {} (manifest, secrets, service logs)", kept.display());
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Scenario 3: failover. The service's primary string lists both servers
+//! (`Host=primary:p1,replica:p2`, as a deployment configures it); the primary crashes and the
+//! replica is promoted. Guarantee: writes follow the new primary within 10 s of the promotion,
+//! without restarting the service; failures meanwhile are fast 503 problems, and nothing hangs.
+
+use std::time::Duration;
+
+use fault_suite::load::{self, Load, Op, Rates, Sample};
+use fault_suite::{Metrics, PlatformOptions, Report};
+use pg_launcher::NodeName;
+
+use crate::common::{Rig, describe_failures, finish, first_ok_after, of, secs};
+
+/// The user-visible bound the issue states.
+const FOLLOW_WITHIN: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn s3_replica_promoted_writes_follow() {
+    let mut report = Report::new("s3_promotion", "replica promoted, multi-host primary string");
+    let platform = fault_suite::Platform::start(PlatformOptions::default()).await;
+    let issuer = fault_suite::Issuer::new(platform.dir());
+    let primary_string = platform.multi_host_primary().await;
+    let env = fault_suite::Service::env_for(&platform, &issuer, &[("PCC_DB_PRIMARY", primary_string.clone())]).await;
+    let mut rig = Rig::with_env(platform, issuer, env).await;
+    report.measured("setup_s", rig.setup_times());
+    report.measured("primary_string", primary_string.split(';').take(1).collect::<String>());
+    let clients = load::seed(&rig.api, 30).await;
+    rig.replica_serving().await;
+    let service_pid = rig.service.pid();
+    let rates = Rates::steady();
+    report.measured("load_rates_per_s", rates);
+    let load = Load::start(rig.api.clone(), &clients, rates);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let crash = load.now();
+    assert!(
+        rig.platform
+            .launcher("kill -9 primary", |c| c.kill(NodeName::Primary))
+            .await
+    );
+    report.injected(format!("kill -9 of the primary at t={:.2}s", crash.as_secs_f64()));
+    rig.platform.launcher("promote the replica", |c| c.promote()).await;
+    let promoted = load.now();
+    report.injected(format!(
+        "replica promoted (pg_ctl promote -w returned) at t={:.2}s",
+        promoted.as_secs_f64()
+    ));
+    let first_write = first_ok_after(&load, &[Op::Create, Op::Patch], promoted, Duration::from_secs(60)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let samples = load.stop().await;
+    let metrics = Metrics::scrape(&rig.api).await;
+
+    let follow = first_write.saturating_sub(promoted);
+    report.measured("requests", fault_suite::report::summarize(&samples));
+    report.measured("promotion_s", secs(promoted - crash));
+    report.measured("writes_follow_after_s", secs(follow));
+    report.measured("first_write_after_crash_s", secs(first_write.saturating_sub(crash)));
+    report.measured("fallbacks_to_primary", metrics.sum("db_router_fallbacks_total", &[]));
+    report.measured(
+        "fallbacks_refused",
+        metrics.sum("db_router_fallbacks_refused_total", &[]),
+    );
+    report.check(
+        "writes follow the new primary within 10 s of the promotion",
+        follow <= FOLLOW_WITHIN,
+        format!(
+            "first acknowledged write started {:.2}s after the promotion",
+            follow.as_secs_f64()
+        ),
+    );
+    let after: Vec<&Sample> = of(&samples, &[Op::Create, Op::Patch])
+        .filter(|s| s.at > first_write)
+        .collect();
+    let after_failed: Vec<&Sample> = after.iter().filter(|s| !s.reply.ok()).copied().collect();
+    report.check(
+        "and keep succeeding, with the same service process",
+        !after.is_empty() && after_failed.is_empty() && rig.service.pid() == service_pid,
+        format!(
+            "{} writes after the first, {}",
+            after.len(),
+            describe_failures(after_failed.into_iter())
+        ),
+    );
+    let bad: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| !(s.reply.ok() || s.reply.is_retryable_refusal()))
+        .collect();
+    report.check(
+        "during the failover every failure is a 503 problem with Retry-After; nothing hangs",
+        bad.is_empty(),
+        describe_failures(bad.into_iter()),
+    );
+    // The acknowledged write is on the promoted server (the old primary is dead).
+    let last = samples
+        .iter()
+        .rev()
+        .find_map(|s| s.acked.as_ref().filter(|_| s.op == Op::Create));
+    let on_new_primary = match last {
+        Some(acked) => rig
+            .platform
+            .superuser(NodeName::Replica, fault_suite::platform::DATABASE)
+            .await
+            .query_opt(
+                "SELECT 1 FROM client_api.client WHERE id = $1::text::uuid",
+                &[&acked.id],
+            )
+            .await
+            .ok()
+            .flatten()
+            .is_some(),
+        None => false,
+    };
+    report.check(
+        "writes land on the promoted server",
+        on_new_primary,
+        "the last acknowledged create is in the promoted server's table",
+    );
+    rig.service.stop().await;
+    finish(&report);
+}
