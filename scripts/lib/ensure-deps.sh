@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian/Ubuntu machine that has only the Rust toolchain lacks:
 #   - PostgreSQL server binaries (initdb, pg_ctl, postgres, pg_basebackup, psql, pgbench), package `postgresql`;
-#   - a C compiler for crates that build C (ring), package `gcc` + `libc6-dev`.
-# Idempotent and quiet when nothing is missing. Sourced or executed by scripts/start, scripts/test and .ci/run.
+#   - a C compiler for crates that build C (ring), package `gcc` + `libc6-dev`;
+#   - with --api-tests: python3 with venv and curl, for scripts/schemathesis.
+# Idempotent and quiet when nothing is missing. Executed by scripts/start, scripts/test and .ci/run.
 set -euo pipefail
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -45,6 +46,12 @@ apt_install() {
 missing=()
 have_pg_server || missing+=(postgresql postgresql-contrib)
 command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+if [ "${1:-}" = "--api-tests" ]; then
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  command -v python3 >/dev/null 2>&1 || missing+=(python3)
+  # Debian's python3 ships venv separately; pyenv and other builds include it.
+  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then missing+=(python3-venv); fi
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}"
 fi
