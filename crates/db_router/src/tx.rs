@@ -2,10 +2,13 @@
 //! a consistency token, fetched in the same round trip as the COMMIT) and [`ReadTx`], a
 //! read-only snapshot on whichever side the read's consistency chose.
 //!
-//! A transaction dropped without `commit`/`rollback` is rolled back by the pool before the
-//! connection is reused. After a failed statement, `commit` rolls back and reports
+//! A transaction dropped without `commit`/`rollback` (an error path, a cancelled request) is
+//! rolled back at once on a spawned task, which then returns the connection to the pool: its row
+//! and advisory locks must not outlive the request that took them. (Without a runtime, the pool
+//! rolls back when the connection is next checked out.) After a failed statement, `commit` rolls back and reports
 //! [`RouterError::Aborted`] (PostgreSQL would silently turn the COMMIT into a ROLLBACK).
 
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -48,8 +51,50 @@ impl Isolation {
 struct TxConn {
     inner: Arc<Inner>,
     target: Target,
-    conn: Pooled,
+    conn: Held,
     failed: bool,
+}
+
+/// A transaction's pooled connection; see the module docs for what happens when it is dropped
+/// with the transaction still open.
+struct Held(Option<Pooled>);
+
+impl Deref for Held {
+    type Target = Pooled;
+
+    fn deref(&self) -> &Pooled {
+        // Only `drop` takes the connection out.
+        self.0
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("transaction connection used after drop"))
+    }
+}
+
+impl DerefMut for Held {
+    fn deref_mut(&mut self) -> &mut Pooled {
+        self.0
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("transaction connection used after drop"))
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let Some(conn) = self.0.take() else { return };
+        if !conn.in_transaction.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return; // the pool's recycle rolls back
+        };
+        runtime.spawn(async move {
+            if conn.client.batch_execute("ROLLBACK").await.is_ok() {
+                conn.in_transaction.store(false, Ordering::Relaxed);
+            }
+            // Back to the pool now (recycle discards it if the ROLLBACK did not get through).
+            drop(conn);
+        });
+    }
 }
 
 impl TxConn {
@@ -57,7 +102,7 @@ impl TxConn {
         let mut tx = TxConn {
             inner,
             target,
-            conn,
+            conn: Held(Some(conn)),
             failed: false,
         };
         tx.conn.in_transaction.store(true, Ordering::Relaxed);

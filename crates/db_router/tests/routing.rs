@@ -233,6 +233,45 @@ async fn write_transactions_commit_roll_back_and_clean_up() {
 }
 
 #[tokio::test]
+async fn a_dropped_transaction_releases_its_locks_without_waiting_for_the_next_checkout() {
+    let db = test_support::database().await;
+    let router = common::router(&db).await;
+    setup(&router).await;
+    {
+        let mut tx = router.write().transaction().await.unwrap();
+        tx.query("SELECT pg_advisory_xact_lock(4242)", &[]).await.unwrap();
+        tx.execute("UPDATE items SET name = 'locked' WHERE id = 1", &[])
+            .await
+            .unwrap();
+        // Dropped here, as when a handler returns early with an error or its request is cancelled.
+    }
+    // Nothing checks a connection out of the pool from here on: the lock must go by itself.
+    let observer = db.connect().await;
+    common::eventually(
+        "the abandoned transaction's locks are released",
+        Duration::from_secs(10),
+        || async {
+            let held: i64 = observer
+                .query_one(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            (held == 0).then_some(())
+        },
+    )
+    .await;
+    let name: String = observer
+        .query_one("SELECT name FROM items WHERE id = 1", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(name, "one", "the abandoned update was rolled back");
+}
+
+#[tokio::test]
 async fn a_read_transaction_on_the_replica_is_one_snapshot() {
     let db = test_support::database().await;
     let router = common::router(&db).await;

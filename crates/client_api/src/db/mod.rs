@@ -101,25 +101,6 @@ impl std::fmt::Debug for Session {
     }
 }
 
-impl Drop for Session {
-    fn drop(&mut self) {
-        // A write transaction abandoned by an error (or a panicking handler) must release its locks now:
-        // db_router rolls a dropped transaction back only when its connection is checked out again, and
-        // until then its row and advisory locks would block other requests (an idempotency key, a client
-        // row) up to their statement timeout.
-        if let Kind::Write(tx) = &mut self.kind
-            && let Some(tx) = tx.get_mut().take()
-            && let Ok(runtime) = tokio::runtime::Handle::try_current()
-        {
-            runtime.spawn(async move {
-                if let Err(e) = tx.rollback().await {
-                    tracing::warn!(error = %e, "rolling back an abandoned transaction failed");
-                }
-            });
-        }
-    }
-}
-
 impl Session {
     /// Runs a statement and returns its rows.
     ///
