@@ -18,5 +18,6 @@ pub mod risk;
 pub mod router;
 pub mod sql;
 pub mod staleness;
+pub mod unread_body;
 
 pub use router::router;

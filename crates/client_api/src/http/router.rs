@@ -17,7 +17,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::app::AppState;
 use crate::config::HttpConfig;
 use crate::http::{
-    addresses, clients, contacts, hierarchy, links, middleware, ops, reference, reports, risk, staleness,
+    addresses, clients, contacts, hierarchy, links, middleware, ops, reference, reports, risk, staleness, unread_body,
 };
 
 /// The application router.
@@ -118,6 +118,7 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
     api.merge(operations)
         .fallback(middleware::no_route)
         .method_not_allowed_fallback(middleware::wrong_method)
+        .layer(axum::middleware::from_fn(unread_body::close_if_unread))
         .layer(axum::middleware::from_fn(middleware::observe))
         .layer(CatchPanicLayer::custom(middleware::panicked))
         .with_state(state)

@@ -254,3 +254,54 @@ async fn every_documented_operation_is_routed_and_needs_a_token() {
     }
     assert_eq!(checked, 33, "every API operation of router.rs is in the document");
 }
+
+#[tokio::test]
+async fn a_response_sent_before_the_body_was_read_closes_the_connection() {
+    let app = TestApp::new().await;
+    let auth = ("authorization", format!("Bearer {}", app.token()));
+    let big = vec![b'x'; 70_000];
+    // Refused from the headers (415, 401) or past the size limit (413): the body is left unread.
+    for (headers, body, status) in [
+        (
+            vec![auth.clone(), ("content-type", "text/plain".to_owned())],
+            big.clone(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            vec![("content-type", "application/json".to_owned())],
+            b"{}".to_vec(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            vec![auth.clone(), ("content-type", "application/json".to_owned())],
+            big,
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+    ] {
+        // As hyper passes it on: the announced length is what says a body follows.
+        let mut headers = headers;
+        headers.push(("content-length", body.len().to_string()));
+        let reply = app.raw(Method::POST, "/v1/clients", body, &headers).await;
+        assert_eq!(reply.status, status);
+        assert_eq!(reply.header("connection").as_deref(), Some("close"), "{status}");
+    }
+    // A body read to its end keeps the connection, refused or not.
+    let body = serde_json::to_vec(&json!({"display_name": "Kept", "legal_name": "Kept Ltd"})).unwrap();
+    let json = ("content-type", "application/json".to_owned());
+    let length = ("content-length", body.len().to_string());
+    let created = app
+        .raw(Method::POST, "/v1/clients", body, &[auth.clone(), json.clone(), length])
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(created.header("connection"), None);
+    let invalid = app
+        .raw(
+            Method::POST,
+            "/v1/clients",
+            b"{\"display_name\": 1}".to_vec(),
+            &[auth, json, ("content-length", "19".to_owned())],
+        )
+        .await;
+    assert_eq!(invalid.status, StatusCode::BAD_REQUEST);
+    assert_eq!(invalid.header("connection"), None);
+}

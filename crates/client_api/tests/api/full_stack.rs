@@ -162,3 +162,39 @@ async fn a_drain_lets_in_flight_requests_finish_and_fails_readiness() {
     );
     running.server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_connection_the_server_closes_after_a_refusal_is_announced() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let app = TestApp::new().await;
+    let running = serve(&app).await;
+    let address = running.base.trim_start_matches("http://").to_owned();
+    // 415 is decided from the headers, so most of this body is never read; hyper then closes the
+    // connection after the response. Unless the response says so, a client reuses the connection and its
+    // next request fails ("connection closed before message completed").
+    let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /v1/clients HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\nContent-Type: text/plain\r\nContent-Length: 2000000\r\n\r\n",
+        running.token
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let _ = socket.write_all(&vec![b'x'; 100_000]).await;
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    let closed = loop {
+        match tokio::time::timeout(Duration::from_secs(2), socket.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => break true,
+            Ok(Ok(n)) => response.extend_from_slice(&buf[..n]),
+            Err(_) => break false,
+        }
+    };
+    let text = String::from_utf8_lossy(&response).to_lowercase();
+    assert!(text.starts_with("http/1.1 415"), "{text}");
+    assert!(closed, "the server keeps reading a body it will not use");
+    assert!(
+        text.contains("\r\nconnection: close\r\n"),
+        "closed without Connection: close:\n{text}"
+    );
+    running.stop.cancel();
+    running.server.await.unwrap().unwrap();
+}
