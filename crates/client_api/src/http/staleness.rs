@@ -1,7 +1,8 @@
 //! `Pcc-Read-Staleness-Ms`: a response served from the database says how old its data may be, in whole
 //! milliseconds (rounded up): `0` when every read ran on the primary, otherwise an upper bound on how far
 //! the replica it read was behind the primary (docs/API.md "Consistency"). Absent when the request read
-//! nothing, or right after start while the replica's position is not known yet.
+//! nothing, or while the service cannot bound the replica's staleness (right after start, until the replica has
+//! replayed past the service's first observation of the primary).
 
 use axum::extract::Request;
 use axum::middleware::Next;
