@@ -73,12 +73,20 @@ impl Issuer {
     /// # Panics
     /// When signing fails.
     pub fn token(&self, subject: &str) -> SecretString {
+        self.token_with(subject, "clients:read clients:write")
+    }
+
+    /// A token for `subject` with exactly `scope` (space-separated), valid for an hour.
+    ///
+    /// # Panics
+    /// When signing fails.
+    pub fn token_with(&self, subject: &str, scope: &str) -> SecretString {
         let now = jsonwebtoken::get_current_timestamp();
         let claims = Claims {
             iss: ISSUER,
             aud: AUDIENCE,
             sub: subject,
-            scope: "clients:read clients:write",
+            scope,
             iat: now,
             exp: now + 3600,
         };

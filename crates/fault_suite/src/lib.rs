@@ -11,15 +11,19 @@
 //! - [`issuer`]: the JWKS the service trusts and the tokens the load presents;
 //! - [`service`]: the service as a child process (start, kill -9, restart, drain);
 //! - [`api`] and [`load`]: HTTP requests and an open-loop load generator that records every reply;
+//! - [`procnet`]: which child process owns a database session (by its TCP port);
+//! - [`fuzz`]: malformed and hostile requests from a seed;
 //! - [`metrics`]: the service's `/metrics`, read back as evidence;
 //! - [`report`]: what was injected, measured and held, printed and written as JSON.
 
 pub mod api;
 pub mod binaries;
+pub mod fuzz;
 pub mod issuer;
 pub mod load;
 pub mod metrics;
 pub mod platform;
+pub mod procnet;
 pub mod report;
 pub mod service;
 pub mod wait;

@@ -12,3 +12,6 @@ mod s3_promotion;
 mod s4_lag;
 mod s5_rotation;
 mod s6_service_kill;
+mod s7_migrate_race;
+mod s8_overload;
+mod s9_bad_input;
