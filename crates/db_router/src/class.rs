@@ -48,6 +48,10 @@ pub enum FailureClass {
     RecoveryConflict,
     /// 40001 / 40P01 on the primary: retry the transaction.
     SerializationFailure,
+    /// 42P01, 42703, 42883, 42704 (undefined table, column, function, type) on a standby: the
+    /// replica has not replayed a migration the primary has (a deployment rolls out new code right
+    /// after migrating); the primary can answer.
+    SchemaBehind,
     /// 53300: the server has no connection slots left.
     TooManyConnections,
     /// 28P01 / 28000: credentials rejected.
@@ -69,6 +73,7 @@ impl FailureClass {
             FailureClass::ConnectionLost => "connection_lost",
             FailureClass::RecoveryConflict => "recovery_conflict",
             FailureClass::SerializationFailure => "serialization_failure",
+            FailureClass::SchemaBehind => "schema_behind",
             FailureClass::TooManyConnections => "too_many_connections",
             FailureClass::AuthenticationFailed => "authentication_failed",
             FailureClass::QueryCanceled => "query_canceled",
@@ -125,6 +130,7 @@ pub fn classify_sqlstate(code: &SqlState, on_standby: bool) -> FailureClass {
         "57P01" | "57P02" | "57P03" => FailureClass::ServerShutdown,
         "40001" | "40P01" if on_standby => FailureClass::RecoveryConflict,
         "40001" | "40P01" => FailureClass::SerializationFailure,
+        "42P01" | "42703" | "42883" | "42704" if on_standby => FailureClass::SchemaBehind,
         "53300" => FailureClass::TooManyConnections,
         "28P01" | "28000" => FailureClass::AuthenticationFailed,
         "57014" => FailureClass::QueryCanceled,
@@ -193,6 +199,9 @@ mod tests {
             ("53300", false, FailureClass::TooManyConnections),
             ("28P01", false, FailureClass::AuthenticationFailed),
             ("57014", false, FailureClass::QueryCanceled),
+            ("42P01", true, FailureClass::SchemaBehind),
+            ("42703", true, FailureClass::SchemaBehind),
+            ("42P01", false, FailureClass::Other),
             ("23505", false, FailureClass::Other),
         ];
         for (code, standby, class) in cases {

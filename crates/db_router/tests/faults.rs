@@ -126,6 +126,25 @@ async fn with_delayed_replay_a_token_never_reads_the_old_value() {
         assert_eq!(route.target, Target::Replica, "{route:?}");
         assert!(route.waited.is_some());
     }
+
+    // A table the replica has not replayed yet (a deployment reads what its migration just
+    // created): the replica says 42P01, the read is answered by the primary.
+    router
+        .write()
+        .execute("CREATE TABLE fresh (id int)", &[])
+        .await
+        .unwrap();
+    let (rows, route) = router
+        .read(Consistency::Any)
+        .query_routed("SELECT count(*) FROM fresh", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, i64>(0), 0);
+    assert_eq!(
+        (route.target, route.fallback),
+        (Target::Primary, Some(FallbackReason::ReplicaError)),
+        "the replica cannot have the table yet"
+    );
 }
 
 #[tokio::test]

@@ -246,7 +246,8 @@ fn inner_arc(router: &Router) -> Arc<Inner> {
     router.inner.clone()
 }
 
-/// Failures worth retrying on the primary: the replica went away or cancelled the query.
+/// Failures worth retrying on the primary: the replica went away, cancelled the query, or has not
+/// replayed the migration that created what the query names.
 fn replica_retryable(err: &RouterError) -> bool {
     matches!(
         err.class(),
@@ -254,6 +255,7 @@ fn replica_retryable(err: &RouterError) -> bool {
             FailureClass::ConnectionLost
                 | FailureClass::ServerShutdown
                 | FailureClass::RecoveryConflict
+                | FailureClass::SchemaBehind
                 | FailureClass::Timeout
         )
     )
