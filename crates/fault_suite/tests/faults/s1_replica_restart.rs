@@ -36,6 +36,7 @@ async fn s1_replica_killed_and_restarted() {
     let load = Load::start(rig.api.clone(), &clients, rates);
     tokio::time::sleep(Duration::from_secs(2)).await;
 
+    let at_kill = Metrics::scrape(&rig.api).await;
     let killed_at = load.now();
     let killed = rig
         .platform
