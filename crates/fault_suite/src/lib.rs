@@ -14,7 +14,8 @@
 //! - [`procnet`]: which child process owns a database session (by its TCP port);
 //! - [`fuzz`]: malformed and hostile requests from a seed;
 //! - [`metrics`]: the service's `/metrics`, read back as evidence;
-//! - [`report`]: what was injected, measured and held, printed and written as JSON.
+//! - [`report`]: what was injected, measured and held, printed and written as JSON;
+//! - [`wait`]: waiting for a condition with a deadline (a hang detector, not a measurement).
 
 pub mod api;
 pub mod binaries;
