@@ -1,15 +1,32 @@
 //! The benchmark scenarios. Each measures our figure and its baseline in the same run.
 
+mod crate_bench;
 mod dev_up;
+mod migrate;
+mod router;
 mod service;
+
+use std::path::PathBuf;
 
 use crate::report::ScenarioResult;
 
 /// Settings shared by all scenarios.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Repetitions per measurement.
+    /// Repetitions per measurement (medians are reported).
     pub runs: usize,
+    /// Seconds per load measurement (wrk, pgbench, router rounds).
+    pub seconds: u32,
+    /// Portfolio sizes for the service scenario, in clients.
+    pub sizes: Vec<u64>,
+    /// A smoke run: tiny sizes and debug binaries; proves the harness works, measures nothing worth keeping.
+    pub smoke: bool,
+    /// Where the workspace's binaries are (`target/release`, or `target/debug` for a smoke run).
+    pub bin_dir: PathBuf,
+    /// Cargo profile for the crate benches (`cargo bench --profile ...`).
+    pub bench_profile: String,
+    /// Leave the service scenario's cluster running at the end, to inspect its database.
+    pub keep: bool,
 }
 
 /// A named scenario.
@@ -22,16 +39,27 @@ pub struct Scenario {
     pub run: fn(&Settings) -> anyhow::Result<ScenarioResult>,
 }
 
-/// Every scenario, in the order `pcc-bench` runs them by default.
+/// Every scenario, in the order `pcc-bench all` runs them.
 pub const ALL: &[Scenario] = &[
     Scenario {
         name: "dev-up",
-        about: "`pccdb dev up` from nothing to a streaming replica, against the same steps run by hand",
+        about: "issue 2: `pccdb dev up` from nothing to a streaming replica, against the same steps run by hand",
         run: dev_up::run,
     },
     Scenario {
+        name: "migrate",
+        about: "issue 3: 1,000 migrations by the engine against psql running the same files; `info` over them",
+        run: migrate::run,
+    },
+    Scenario {
+        name: "router",
+        about: "issue 5: db_router's overhead per query against bare tokio-postgres on the same replica",
+        run: router::run,
+    },
+    Scenario {
         name: "service",
-        about: "pcc-client-api under wrk: point reads vs pgbench -S, list pages at 10k vs 1M clients, roll-up vs bare SQL, RSS",
+        about: "issue 6: pcc-client-api under wrk at each portfolio size: point reads vs pgbench -S, list pages, \
+                roll-up vs bare SQL, RSS, load time",
         run: service::run,
     },
 ];
@@ -41,14 +69,38 @@ pub fn names() -> String {
     ALL.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
 }
 
-/// The median of some durations, in seconds.
+/// The median of some samples (NaN for none).
 pub fn median(mut samples: Vec<f64>) -> f64 {
     samples.sort_by(f64::total_cmp);
     samples.get(samples.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-/// The workspace's release binary `name` (bench/run builds it first).
-pub fn release_binary(name: &str) -> std::path::PathBuf {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    root.join("target").join("release").join(name)
+/// The workspace's binary `name` in the run's binary directory (bench/run builds it first).
+pub fn release_binary(settings: &Settings, name: &str) -> PathBuf {
+    settings.bin_dir.join(name)
+}
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_of_odd_and_even_counts() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0]), 4.0);
+        assert!(median(vec![]).is_nan());
+    }
+
+    #[test]
+    fn scenario_names_are_unique() {
+        let mut names: Vec<&str> = ALL.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len());
+    }
 }

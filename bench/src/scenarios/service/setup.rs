@@ -23,10 +23,21 @@ pub struct World {
     pub database: String,
     /// The launcher cluster.
     pub cluster: pg_launcher::Cluster,
+    /// Leave the cluster running at the end (`--keep`), to inspect the database.
+    pub keep: bool,
 }
 
 impl Drop for World {
     fn drop(&mut self) {
+        if self.keep {
+            eprintln!(
+                "    kept: the cluster in {} is still running (`pccdb dev psql --dir {}`; `pccdb dev destroy --dir {}` removes it)",
+                self.dir.join("cluster").display(),
+                self.dir.join("cluster").display(),
+                self.dir.join("cluster").display()
+            );
+            return;
+        }
         if let Ok(cluster) = pg_launcher::Cluster::open(&self.dir.join("cluster")) {
             let _ = cluster.destroy();
         }
@@ -41,7 +52,7 @@ fn repo_root() -> PathBuf {
 ///
 /// # Errors
 /// Any step's failure.
-pub async fn prepare(dir: &Path) -> anyhow::Result<World> {
+pub async fn prepare(dir: &Path, keep: bool) -> anyhow::Result<World> {
     let manifest = std::fs::read_to_string(repo_root().join("deploy/pcc.toml")).context("reading deploy/pcc.toml")?;
     let cluster_dir = dir.join("cluster");
     let secrets_dir = dir.join("secrets");
@@ -80,6 +91,7 @@ pub async fn prepare(dir: &Path) -> anyhow::Result<World> {
         prepared,
         database,
         cluster,
+        keep,
     })
 }
 
@@ -90,6 +102,27 @@ impl World {
     /// Connection failure.
     pub async fn admin(&self) -> anyhow::Result<tokio_postgres::Client> {
         client_api::embedded::superuser(&self.cluster, &self.database).await
+    }
+
+    /// Server settings for bulk loads, on both servers: checkpoints far apart (a million clients write a few
+    /// GiB of WAL; with the default 1 GiB `max_wal_size` the load would checkpoint, and then write full-page
+    /// images, several times). Managed services (AlloyDB) size this themselves. Reads are unaffected.
+    ///
+    /// # Errors
+    /// psql failing.
+    pub fn tune_for_bulk_load(&self) -> anyhow::Result<()> {
+        for node in [pg_launcher::NodeName::Primary, pg_launcher::NodeName::Replica] {
+            for sql in [
+                "ALTER SYSTEM SET max_wal_size = '16GB'",
+                "ALTER SYSTEM SET checkpoint_timeout = '30min'",
+                "SELECT pg_catalog.pg_reload_conf()",
+            ] {
+                self.cluster
+                    .query(node, &self.database, sql)
+                    .with_context(|| format!("{sql} on the {node:?}"))?;
+            }
+        }
+        Ok(())
     }
 
     /// PG* variables for pgbench against `node`.

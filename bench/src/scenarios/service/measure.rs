@@ -1,0 +1,237 @@
+//! The service scenario's measurements at one portfolio size, each alternating with its baseline so that
+//! drift on a shared machine hits both: point reads (wrk against `pgbench -S -M prepared`, and against
+//! pgbench running the service's own SELECT), a list page from the replica, and a subtree roll-up against
+//! its bare SQL.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+
+use super::tools::{PgbenchResult, WrkResult, pgbench, wrk};
+use crate::scenarios::median;
+
+/// Connections for point reads (issue 6: "at 32 connections").
+pub const POINT_CONNECTIONS: u32 = 32;
+/// Connections for list pages.
+pub const LIST_CONNECTIONS: u32 = 8;
+/// The list page measured at every size.
+pub const LIST_PAGE: &str = "/v1/clients?limit=50&status=active&country=DE";
+
+/// How to run the tools.
+pub struct Tools {
+    /// The pgbench binary.
+    pub pgbench: PathBuf,
+    /// PG* variables for the primary.
+    pub primary_env: Vec<(String, String)>,
+    /// PG* variables for the replica.
+    pub replica_env: Vec<(String, String)>,
+    /// Scratch directory (scripts, pgbench logs).
+    pub dir: PathBuf,
+    /// Seconds per measurement.
+    pub seconds: u32,
+    /// Repetitions (medians are reported).
+    pub runs: usize,
+    /// The bearer token header for wrk.
+    pub auth_header: String,
+    /// The service's base URL.
+    pub base: String,
+}
+
+/// Medians of several wrk runs.
+fn wrk_median(results: &[WrkResult]) -> WrkResult {
+    let pick = |f: fn(&WrkResult) -> f64| median(results.iter().map(f).collect());
+    WrkResult {
+        rps: pick(|r| r.rps),
+        mean_ms: pick(|r| r.mean_ms),
+        p50_ms: pick(|r| r.p50_ms),
+        p99_ms: pick(|r| r.p99_ms),
+        errors: results.iter().map(|r| r.errors).sum(),
+    }
+}
+
+/// Medians of several pgbench runs.
+fn pgbench_median(results: &[PgbenchResult]) -> PgbenchResult {
+    let pick = |f: fn(&PgbenchResult) -> f64| median(results.iter().map(f).collect());
+    PgbenchResult {
+        tps: pick(|r| r.tps),
+        mean_ms: pick(|r| r.mean_ms),
+        p50_ms: pick(|r| r.p50_ms),
+        p99_ms: pick(|r| r.p99_ms),
+    }
+}
+
+fn no_errors(result: &WrkResult, what: &str) -> anyhow::Result<()> {
+    if result.errors > 0 {
+        bail!("{} failed requests during {what}; see the service log", result.errors);
+    }
+    Ok(())
+}
+
+/// Point-read figures.
+pub struct PointReads {
+    /// wrk against `GET /v1/clients/{id}`.
+    pub service: WrkResult,
+    /// `pgbench -S -M prepared` at the same concurrency (the issue's baseline).
+    pub select_only: PgbenchResult,
+    /// pgbench running the service's own SELECT for the same ids.
+    pub same_query: PgbenchResult,
+}
+
+impl Tools {
+    fn pgbench_primary(&self, args: &[&str]) -> anyhow::Result<PgbenchResult> {
+        pgbench(&self.pgbench, &self.primary_env, &self.dir, args)
+    }
+
+    /// `GET /v1/clients/{id}` (random ids from `script`) against its baselines, alternating the order.
+    ///
+    /// # Errors
+    /// A tool failing, or any failed request.
+    pub fn point_reads(&self, script: &Path, same_query: &Path) -> anyhow::Result<PointReads> {
+        let (connections, seconds) = (POINT_CONNECTIONS.to_string(), self.seconds.to_string());
+        let select_only = [
+            "-n",
+            "-S",
+            "-M",
+            "prepared",
+            "-c",
+            &connections,
+            "-j",
+            "2",
+            "-T",
+            &seconds,
+        ];
+        let file = same_query.display().to_string();
+        let own = [
+            "-n",
+            "-M",
+            "prepared",
+            "-c",
+            &connections,
+            "-j",
+            "2",
+            "-T",
+            &seconds,
+            "-f",
+            &file,
+        ];
+        let url = format!("{}/", self.base);
+        let headers = [self.auth_header.clone()];
+        // Warm-up, not counted: connections, caches, prepared statements.
+        wrk(&url, POINT_CONNECTIONS, 1, Some(script), &headers)?;
+        self.pgbench_primary(&["-n", "-S", "-M", "prepared", "-c", &connections, "-j", "2", "-T", "1"])?;
+        let (mut ours, mut theirs, mut same) = (Vec::new(), Vec::new(), Vec::new());
+        for run in 0..self.runs {
+            let measure_ours = || wrk(&url, POINT_CONNECTIONS, self.seconds, Some(script), &headers);
+            if run % 2 == 0 {
+                theirs.push(self.pgbench_primary(&select_only)?);
+                ours.push(measure_ours()?);
+            } else {
+                ours.push(measure_ours()?);
+                theirs.push(self.pgbench_primary(&select_only)?);
+            }
+            no_errors(ours.last().expect("pushed"), "the point-read load")?;
+            same.push(self.pgbench_primary(&own)?);
+        }
+        Ok(PointReads {
+            service: wrk_median(&ours),
+            select_only: pgbench_median(&theirs),
+            same_query: pgbench_median(&same),
+        })
+    }
+
+    /// The list page from the replica at [`LIST_CONNECTIONS`].
+    ///
+    /// # Errors
+    /// wrk failing, or any failed request.
+    pub fn list_page(&self) -> anyhow::Result<WrkResult> {
+        let url = format!("{}{LIST_PAGE}", self.base);
+        let headers = [self.auth_header.clone()];
+        wrk(&url, LIST_CONNECTIONS, 1, None, &headers)?;
+        let mut runs = Vec::new();
+        for _ in 0..self.runs {
+            let result = wrk(&url, LIST_CONNECTIONS, self.seconds.min(5), None, &headers)?;
+            no_errors(&result, "the list-page load")?;
+            runs.push(result);
+        }
+        Ok(wrk_median(&runs))
+    }
+
+    /// The roll-up of the subtree under `root` (one connection) against its bare SQL on the replica
+    /// (pgbench, one client): mean latencies in ms, (ours, bare).
+    ///
+    /// # Errors
+    /// A tool failing, or any failed request.
+    pub fn rollup(&self, root: &str, path: &str) -> anyhow::Result<(f64, f64)> {
+        let sql = self.dir.join("rollup.sql");
+        std::fs::write(&sql, rollup_statement(path))?;
+        let file = sql.display().to_string();
+        let seconds = self.seconds.min(5).to_string();
+        let url = format!(
+            "{}/v1/reports/portfolio-summary?group_by=industry_sector&root={root}",
+            self.base
+        );
+        let headers = [self.auth_header.clone()];
+        wrk(&url, 1, 1, None, &headers)?;
+        let (mut ours, mut bare) = (Vec::new(), Vec::new());
+        for _ in 0..self.runs {
+            let args = ["-n", "-c", "1", "-T", &seconds, "-M", "prepared", "-f", &file];
+            bare.push(pgbench(&self.pgbench, &self.replica_env, &self.dir, &args)?.mean_ms);
+            let result = wrk(&url, 1, self.seconds.min(5), None, &headers)?;
+            no_errors(&result, "the roll-up load")?;
+            ours.push(result.mean_ms);
+        }
+        Ok((median(ours), median(bare)))
+    }
+}
+
+/// The statement the service runs for the roll-up (reports/portfolio_summary.rs), with the path inlined.
+pub fn rollup_statement(path: &str) -> String {
+    format!(
+        "SELECT i.sector_code AS key, max(s.title) AS label, count(*) AS clients, \
+         COALESCE(sum(c.employee_count), 0)::bigint AS employees, \
+         count(*) FILTER (WHERE c.risk_category IN ('high', 'critical')) AS high_or_critical \
+         FROM client_api.client AS c \
+         LEFT JOIN client_api.industry_code AS i ON i.scheme = c.industry_scheme AND i.code = c.industry_code \
+         LEFT JOIN client_api.industry_code AS s ON s.scheme = i.scheme AND s.code = i.sector_code \
+         WHERE c.deleted_at IS NULL AND (c.path >= '{path}' AND c.path < '{path}' || '~') \
+         GROUP BY i.sector_code ORDER BY clients DESC, key NULLS LAST;\n"
+    )
+}
+
+/// A wrk script requesting the clients of `ids` in turn from a random start. Requests are formatted once in
+/// `init`: formatting each request in Lua would cost wrk more CPU than pgbench spends choosing a random key,
+/// on the same two cores.
+pub fn point_read_script(ids: &[String]) -> String {
+    let quoted: Vec<String> = ids.iter().map(|id| format!("\"{id}\"")).collect();
+    format!(
+        "ids = {{ {} }}\ninit = function(args)\n  requests = {{}}\n  for i, id in ipairs(ids) do\n    requests[i] = wrk.format(\"GET\", \"/v1/clients/\" .. id)\n  end\n  counter = math.random(#requests)\nend\nrequest = function()\n  counter = counter % #requests + 1\n  return requests[counter]\nend\n",
+        quoted.join(", ")
+    )
+}
+
+/// A pgbench script running the service's point-read SELECT for a random id of `public.pcc_bench_ids`.
+pub fn same_query_script(count: usize) -> String {
+    format!(
+        "\\set n random(1, {count})\nSELECT {} FROM client_api.client AS c \
+         WHERE c.id = (SELECT b.id FROM public.pcc_bench_ids AS b WHERE b.n = :n);\n",
+        client_api::domain::CLIENT_COLUMNS
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_name_every_id_and_the_service_columns() {
+        let script = point_read_script(&["a".into(), "b".into()]);
+        assert!(script.contains("ids = { \"a\", \"b\" }"), "{script}");
+        let sql = same_query_script(20);
+        assert!(
+            sql.starts_with("\\set n random(1, 20)\nSELECT c.id, c.display_name"),
+            "{sql}"
+        );
+        assert!(sql.contains("WHERE b.n = :n"));
+        assert!(rollup_statement("/x/").contains("c.path >= '/x/' AND c.path < '/x/' || '~'"));
+    }
+}
