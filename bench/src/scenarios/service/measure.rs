@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
+use secrecy::{ExposeSecret as _, SecretString};
 
 use super::tools::{PgbenchResult, WrkResult, pgbench, wrk};
 use crate::scenarios::median;
@@ -31,8 +32,8 @@ pub struct Tools {
     pub seconds: u32,
     /// Repetitions (medians are reported).
     pub runs: usize,
-    /// The bearer token header for wrk.
-    pub auth_header: String,
+    /// The bearer token; wrk gets it from a script file of mode 0600 ([`Tools::wrk_script`]).
+    pub token: SecretString,
     /// The service's base URL.
     pub base: String,
 }
@@ -82,11 +83,37 @@ impl Tools {
         pgbench(&self.pgbench, &self.primary_env, &self.dir, args)
     }
 
-    /// `GET /v1/clients/{id}` (random ids from `script`) against its baselines, alternating the order.
+    /// Writes a wrk script: the bearer token as a default header, then `body`. A file of mode 0600 in the
+    /// scratch directory, because a header given with `-H` would show the token in the process list.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    fn wrk_script(&self, name: &str, body: &str) -> anyhow::Result<PathBuf> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let path = self.dir.join(name);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        writeln!(
+            file,
+            "wrk.headers[\"Authorization\"] = \"Bearer {}\"",
+            self.token.expose_secret()
+        )?;
+        file.write_all(body.as_bytes())?;
+        Ok(path)
+    }
+
+    /// `GET /v1/clients/{id}` (random ids from `script`, a [`point_read_script`]) against its baselines,
+    /// alternating the order.
     ///
     /// # Errors
     /// A tool failing, or any failed request.
-    pub fn point_reads(&self, script: &Path, same_query: &Path) -> anyhow::Result<PointReads> {
+    pub fn point_reads(&self, script: &str, same_query: &Path) -> anyhow::Result<PointReads> {
         let (connections, seconds) = (POINT_CONNECTIONS.to_string(), self.seconds.to_string());
         let select_only = [
             "-n",
@@ -115,13 +142,13 @@ impl Tools {
             &file,
         ];
         let url = format!("{}/", self.base);
-        let headers = [self.auth_header.clone()];
+        let script = self.wrk_script("get-client.lua", script)?;
         // Warm-up, not counted: connections, caches, prepared statements.
-        wrk(&url, POINT_CONNECTIONS, 1, Some(script), &headers)?;
+        wrk(&url, POINT_CONNECTIONS, 1, &script)?;
         self.pgbench_primary(&["-n", "-S", "-M", "prepared", "-c", &connections, "-j", "2", "-T", "1"])?;
         let (mut ours, mut theirs, mut same) = (Vec::new(), Vec::new(), Vec::new());
         for run in 0..self.runs {
-            let measure_ours = || wrk(&url, POINT_CONNECTIONS, self.seconds, Some(script), &headers);
+            let measure_ours = || wrk(&url, POINT_CONNECTIONS, self.seconds, &script);
             if run % 2 == 0 {
                 theirs.push(self.pgbench_primary(&select_only)?);
                 ours.push(measure_ours()?);
@@ -145,11 +172,11 @@ impl Tools {
     /// wrk failing, or any failed request.
     pub fn list_page(&self) -> anyhow::Result<WrkResult> {
         let url = format!("{}{LIST_PAGE}", self.base);
-        let headers = [self.auth_header.clone()];
-        wrk(&url, LIST_CONNECTIONS, 1, None, &headers)?;
+        let script = self.wrk_script("list.lua", "")?;
+        wrk(&url, LIST_CONNECTIONS, 1, &script)?;
         let mut runs = Vec::new();
         for _ in 0..self.runs {
-            let result = wrk(&url, LIST_CONNECTIONS, self.seconds.min(5), None, &headers)?;
+            let result = wrk(&url, LIST_CONNECTIONS, self.seconds.min(5), &script)?;
             no_errors(&result, "the list-page load")?;
             runs.push(result);
         }
@@ -170,13 +197,13 @@ impl Tools {
             "{}/v1/reports/portfolio-summary?group_by=industry_sector&root={root}",
             self.base
         );
-        let headers = [self.auth_header.clone()];
-        wrk(&url, 1, 1, None, &headers)?;
+        let script = self.wrk_script("rollup.lua", "")?;
+        wrk(&url, 1, 1, &script)?;
         let (mut ours, mut bare) = (Vec::new(), Vec::new());
         for _ in 0..self.runs {
             let args = ["-n", "-c", "1", "-T", &seconds, "-M", "prepared", "-f", &file];
             bare.push(pgbench(&self.pgbench, &self.replica_env, &self.dir, &args)?.mean_ms);
-            let result = wrk(&url, 1, self.seconds.min(5), None, &headers)?;
+            let result = wrk(&url, 1, self.seconds.min(5), &script)?;
             no_errors(&result, "the roll-up load")?;
             ours.push(result.mean_ms);
         }

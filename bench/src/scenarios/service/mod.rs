@@ -156,8 +156,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<ScenarioResult> {
         );
 
         let (ids, same_query, root, path) = runtime.block_on(sample(&world, size.min(POINT_READ_IDS)))?;
-        let script = scratch.join("get-client.lua");
-        std::fs::write(&script, measure::point_read_script(&ids))?;
+        let point_script = measure::point_read_script(&ids);
         let same_query_file = scratch.join("same-query.sql");
         std::fs::write(&same_query_file, same_query)?;
 
@@ -169,11 +168,11 @@ pub fn run(settings: &Settings) -> anyhow::Result<ScenarioResult> {
             dir: scratch.clone(),
             seconds: settings.seconds,
             runs: settings.runs,
-            auth_header: service.auth_header.clone(),
+            token: service.token.clone(),
             base: service.base.clone(),
         };
         eprintln!("    {}: point reads against pgbench", size_text(size));
-        let points = tools.point_reads(&script, &same_query_file)?;
+        let points = tools.point_reads(&point_script, &same_query_file)?;
         eprintln!("    {}: list page", size_text(size));
         let list = tools.list_page()?;
         eprintln!("    {}: roll-up against its bare SQL", size_text(size));

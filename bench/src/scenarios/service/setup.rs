@@ -170,8 +170,8 @@ impl World {
 pub struct Service {
     /// Base URL.
     pub base: String,
-    /// The bearer token header.
-    pub auth_header: String,
+    /// The bearer token (handed to wrk in a script file, never on its command line).
+    pub token: secrecy::SecretString,
     child: Child,
 }
 
@@ -238,7 +238,7 @@ impl Service {
             .with_context(|| format!("starting {}", binary.display()))?;
         let service = Service {
             base: format!("http://127.0.0.1:{port}"),
-            auth_header: format!("Authorization: Bearer {}", token.expose_secret()),
+            token,
             child,
         };
         let deadline = Instant::now() + Duration::from_secs(60);

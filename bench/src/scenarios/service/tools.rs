@@ -48,30 +48,21 @@ fn duration_ms(text: &str) -> Option<f64> {
     number.trim().parse::<f64>().ok().map(|v| v * factor)
 }
 
-/// Runs wrk with `connections` for `seconds` against `url`, with an optional Lua script and headers.
+/// Runs wrk with `connections` for `seconds` against `url`, with a Lua script (which sets the headers: none
+/// go on the command line, where the process list would show them).
 ///
 /// # Errors
 /// wrk missing or failing, or output without the expected lines.
-pub fn wrk(
-    url: &str,
-    connections: u32,
-    seconds: u32,
-    script: Option<&Path>,
-    headers: &[String],
-) -> anyhow::Result<WrkResult> {
+pub fn wrk(url: &str, connections: u32, seconds: u32, script: &Path) -> anyhow::Result<WrkResult> {
     let mut command = Command::new("wrk");
     command
         .arg(format!("-t{}", connections.clamp(1, 2)))
         .arg(format!("-c{connections}"))
         .arg(format!("-d{seconds}s"))
-        .arg("--latency");
-    for header in headers {
-        command.arg("-H").arg(header);
-    }
-    if let Some(script) = script {
-        command.arg("-s").arg(script);
-    }
-    command.arg(url);
+        .arg("--latency")
+        .arg("-s")
+        .arg(script)
+        .arg(url);
     let output = command
         .output()
         .context("running wrk (apt-get install wrk; bench/run installs it)")?;
