@@ -77,7 +77,10 @@ pub fn tls_connector(spec: &ConnSpec) -> Result<MakeRustlsConnect, TlsError> {
 fn server_verifier(spec: &ConnSpec, provider: &Arc<CryptoProvider>) -> Result<Arc<dyn ServerCertVerifier>, TlsError> {
     let algorithms = provider.signature_verification_algorithms;
     if !spec.ssl_mode.verifies_chain() {
-        return Ok(Arc::new(AnyCertificate { algorithms }));
+        return Ok(Arc::new(ModeVerifier {
+            roots: None,
+            algorithms,
+        }));
     }
     let path = spec
         .root_cert
@@ -90,7 +93,10 @@ fn server_verifier(spec: &ConnSpec, provider: &Arc<CryptoProvider>) -> Result<Ar
             .map_err(|err| file_error("root certificate", path, err))?;
         Ok(verifier)
     } else {
-        Ok(Arc::new(ChainOnly { roots, algorithms }))
+        Ok(Arc::new(ModeVerifier {
+            roots: Some(roots),
+            algorithms,
+        }))
     }
 }
 
@@ -128,55 +134,18 @@ fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     PrivateKeyDer::from_pem_slice(&bytes).map_err(|err| file_error("client key", path, err))
 }
 
-/// Accepts any server certificate (Require and weaker), still checking handshake signatures.
+/// The verifier for every mode but VerifyFull (which uses rustls' own WebPKI verifier).
+///
+/// Handshake signatures are always checked against the provider's algorithms. With `roots`
+/// (VerifyCa) the chain must end in a trusted root and the name is not checked; without them
+/// (Require and weaker) any certificate is accepted.
 #[derive(Debug)]
-struct AnyCertificate {
+struct ModeVerifier {
+    roots: Option<Arc<RootCertStore>>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-/// VerifyCa: the chain must end in a trusted root; the name is not checked.
-#[derive(Debug)]
-struct ChainOnly {
-    roots: Arc<RootCertStore>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for ModeVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -185,8 +154,10 @@ impl ServerCertVerifier for ChainOnly {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let cert = ParsedCertificate::try_from(end_entity)?;
-        verify_server_cert_signed_by_trust_anchor(&cert, &self.roots, intermediates, now, self.algorithms.all)?;
+        if let Some(roots) = &self.roots {
+            let cert = ParsedCertificate::try_from(end_entity)?;
+            verify_server_cert_signed_by_trust_anchor(&cert, roots, intermediates, now, self.algorithms.all)?;
+        }
         Ok(ServerCertVerified::assertion())
     }
 
