@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use tokio_postgres::Row;
+use tokio_postgres::{Client, Row, Statement};
 
 use crate::conn::retry_stale;
 use crate::consistency::{ConsistencyToken, Lsn};
@@ -47,42 +47,8 @@ impl<'r> Write<'r> {
     /// # Errors
     /// `PrimaryUnavailable` at once while the primary is down; the server's error otherwise.
     pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Committed<Vec<Row>>, RouterError> {
-        let inner = &self.router.inner;
-        let conn = self.checkout().await?;
-        let core = &inner.primary.core;
-        let asked = Instant::now();
-        let result = retry_stale(&conn, sql, || async {
-            let statement = Inner::bounded(core, conn.statement(sql)).await?;
-            // The statement and the position query are pipelined; the position is read after
-            // the statement's implicit commit on the same session.
-            Inner::bounded(core, async {
-                let (rows, lsn) = tokio::join!(conn.client.query(&statement, params), conn.probe());
-                rows.map(|rows| (rows, lsn))
-            })
+        self.commit(sql, async |client, statement| client.query(statement, params).await)
             .await
-        })
-        .await;
-        match result {
-            Ok((rows, lsn)) => {
-                let lsn = match lsn {
-                    Ok(Some(lsn)) => {
-                        inner.saw_primary(asked, lsn);
-                        lsn
-                    }
-                    // Committed, but the position is unknown: a token only the primary satisfies.
-                    _ => Lsn(u64::MAX),
-                };
-                inner.metrics.write();
-                Ok(Committed {
-                    value: rows,
-                    token: ConsistencyToken::at(lsn),
-                })
-            }
-            Err(err) => {
-                Inner::failed(&inner.primary, &conn, &err);
-                Err(err)
-            }
-        }
     }
 
     /// One statement that returns exactly one row (e.g. `INSERT ... RETURNING`).
@@ -103,31 +69,45 @@ impl<'r> Write<'r> {
     /// As [`Write::query`].
     pub async fn execute(&self, sql: &str, params: Params<'_>) -> Result<Committed<u64>, RouterError> {
         // `query` returns the rows; for a count we need the command tag, so run it as execute.
+        self.commit(sql, async |client, statement| client.execute(statement, params).await)
+            .await
+    }
+
+    /// Runs one statement in its own transaction on the primary (`run` is `Client::query` or
+    /// `Client::execute`) and pairs its result with a token.
+    async fn commit<T>(
+        &self,
+        sql: &str,
+        run: impl AsyncFn(&Client, &Statement) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<Committed<T>, RouterError> {
         let inner = &self.router.inner;
         let conn = self.checkout().await?;
         let core = &inner.primary.core;
         let asked = Instant::now();
         let result = retry_stale(&conn, sql, || async {
             let statement = Inner::bounded(core, conn.statement(sql)).await?;
+            // The statement and the position query are pipelined; the position is read after
+            // the statement's implicit commit on the same session.
             Inner::bounded(core, async {
-                let (count, lsn) = tokio::join!(conn.client.execute(&statement, params), conn.probe());
-                count.map(|count| (count, lsn))
+                let (value, lsn) = tokio::join!(run(&conn.client, &statement), conn.probe());
+                value.map(|value| (value, lsn))
             })
             .await
         })
         .await;
         match result {
-            Ok((count, lsn)) => {
+            Ok((value, lsn)) => {
                 let lsn = match lsn {
                     Ok(Some(lsn)) => {
                         inner.saw_primary(asked, lsn);
                         lsn
                     }
+                    // Committed, but the position is unknown: a token only the primary satisfies.
                     _ => Lsn(u64::MAX),
                 };
                 inner.metrics.write();
                 Ok(Committed {
-                    value: count,
+                    value,
                     token: ConsistencyToken::at(lsn),
                 })
             }
