@@ -4,6 +4,7 @@
 mod clients;
 mod concurrency;
 mod contacts;
+mod demo;
 mod errors;
 mod full_stack;
 mod hierarchy;
