@@ -1,15 +1,16 @@
 //! `GET /v1/reference/countries`.
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::auth::Reader;
-use crate::db::Consistency;
 use crate::error::ApiError;
-use crate::http::respond::{JsonResponse, Page};
+use crate::http::respond::Page;
+
+use super::whole_list;
 
 /// An ISO 3166-1 country.
 #[derive(Debug, Serialize, ToSchema)]
@@ -31,27 +32,16 @@ pub struct Country {
     responses((status = 200, description = "All countries by alpha-2 code", body = Page<Country>)),
     security(("bearer" = ["clients:read"])))]
 pub async fn list_countries(State(app): State<AppState>, _reader: Reader) -> Result<Response, ApiError> {
-    let conn = app.db.read(Consistency::Any).await?;
-    let rows = conn
-        .query(
-            "SELECT alpha2, alpha3, numeric_code, name, withdrawn FROM client_api.country ORDER BY alpha2",
-            &[],
-        )
-        .await?;
-    let items: Vec<Country> = rows
-        .iter()
-        .map(|r| Country {
+    whole_list(
+        &app,
+        "SELECT alpha2, alpha3, numeric_code, name, withdrawn FROM client_api.country ORDER BY alpha2",
+        |r| Country {
             alpha2: r.get(0),
             alpha3: r.get(1),
             numeric_code: r.get(2),
             name: r.get(3),
             withdrawn: r.get(4),
-        })
-        .collect();
-    Ok(JsonResponse::ok(&Page {
-        items,
-        next_cursor: None,
-    })?
-    .header("cache-control", "public, max-age=3600")
-    .into_response())
+        },
+    )
+    .await
 }

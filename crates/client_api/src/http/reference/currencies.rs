@@ -1,15 +1,16 @@
 //! `GET /v1/reference/currencies`.
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::auth::Reader;
-use crate::db::Consistency;
 use crate::error::ApiError;
-use crate::http::respond::{JsonResponse, Page};
+use crate::http::respond::Page;
+
+use super::whole_list;
 
 /// An ISO 4217 currency.
 #[derive(Debug, Serialize, ToSchema)]
@@ -31,27 +32,16 @@ pub struct Currency {
     responses((status = 200, description = "All currencies by code", body = Page<Currency>)),
     security(("bearer" = ["clients:read"])))]
 pub async fn list_currencies(State(app): State<AppState>, _reader: Reader) -> Result<Response, ApiError> {
-    let conn = app.db.read(Consistency::Any).await?;
-    let rows = conn
-        .query(
-            "SELECT code, numeric_code, minor_units, name, withdrawn FROM client_api.currency ORDER BY code",
-            &[],
-        )
-        .await?;
-    let items: Vec<Currency> = rows
-        .iter()
-        .map(|r| Currency {
+    whole_list(
+        &app,
+        "SELECT code, numeric_code, minor_units, name, withdrawn FROM client_api.currency ORDER BY code",
+        |r| Currency {
             code: r.get(0),
             numeric_code: r.get(1),
             minor_units: r.get(2),
             name: r.get(3),
             withdrawn: r.get(4),
-        })
-        .collect();
-    Ok(JsonResponse::ok(&Page {
-        items,
-        next_cursor: None,
-    })?
-    .header("cache-control", "public, max-age=3600")
-    .into_response())
+        },
+    )
+    .await
 }

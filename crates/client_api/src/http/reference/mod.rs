@@ -6,3 +6,26 @@ pub mod countries;
 pub mod currencies;
 pub mod industry_codes;
 pub mod vocabularies;
+
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tokio_postgres::Row;
+
+use crate::app::AppState;
+use crate::db::Consistency;
+use crate::error::ApiError;
+use crate::http::respond::{JsonResponse, Page};
+
+/// A whole reference list in one page: read from the replica at any staleness (it changes only with
+/// migrations), so caches may keep the answer for an hour.
+async fn whole_list<T: Serialize>(app: &AppState, sql: &str, item: impl Fn(&Row) -> T) -> Result<Response, ApiError> {
+    let conn = app.db.read(Consistency::Any).await?;
+    let rows = conn.query(sql, &[]).await?;
+    let items: Vec<T> = rows.iter().map(item).collect();
+    Ok(JsonResponse::ok(&Page {
+        items,
+        next_cursor: None,
+    })?
+    .header("cache-control", "public, max-age=3600")
+    .into_response())
+}

@@ -2,15 +2,16 @@
 //! client statuses also list the statuses each one may change to.
 
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::auth::Reader;
-use crate::db::Consistency;
 use crate::error::{ApiError, Problem, ProblemKind};
-use crate::http::respond::{JsonResponse, Page};
+use crate::http::respond::Page;
+
+use super::whole_list;
 
 /// One entry of a vocabulary.
 #[derive(Debug, Serialize, ToSchema)]
@@ -68,20 +69,10 @@ pub async fn get_vocabulary(
         .iter()
         .find(|(name, _)| *name == vocabulary)
         .ok_or_else(|| ApiError::new(ProblemKind::NotFound, "no such reference vocabulary"))?;
-    let conn = app.db.read(Consistency::Any).await?;
-    let rows = conn.query(sql, &[]).await?;
-    let items: Vec<Term> = rows
-        .iter()
-        .map(|r| Term {
-            value: r.get(0),
-            label: r.get(1),
-            transitions: r.get(2),
-        })
-        .collect();
-    Ok(JsonResponse::ok(&Page {
-        items,
-        next_cursor: None,
-    })?
-    .header("cache-control", "public, max-age=3600")
-    .into_response())
+    whole_list(&app, sql, |r| Term {
+        value: r.get(0),
+        label: r.get(1),
+        transitions: r.get(2),
+    })
+    .await
 }
