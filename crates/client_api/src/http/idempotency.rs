@@ -4,10 +4,11 @@
 //! gets the stored response (with `Idempotent-Replayed: true`); the same key for a different request is a 422.
 //! A retry that arrives while the first is still running waits for it (the key row is locked).
 
+use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use sha2::{Digest as _, Sha256};
 
-use crate::db::Session;
+use crate::db::{Db, Session};
 use crate::error::{ApiError, ProblemKind};
 use crate::http::respond::JsonResponse;
 
@@ -15,12 +16,11 @@ use crate::http::respond::JsonResponse;
 const STORED_HEADERS: &[&str] = &["location", "etag"];
 
 /// What `begin` found.
-#[derive(Debug)]
 pub enum Begun {
-    /// No key, or a new key: do the work.
-    Proceed,
-    /// The stored response of an earlier identical request.
-    Replay(JsonResponse),
+    /// No key, or a new key: do the work in this transaction, then [`Keyed::finish`].
+    Proceed(Session),
+    /// The stored response of an earlier identical request, its transaction committed: send it.
+    Replay(Response),
 }
 
 /// The request a key is bound to.
@@ -41,12 +41,24 @@ impl Keyed<'_> {
         Sha256::digest(self.body).to_vec()
     }
 
-    /// Starts the keyed request in `tx`.
+    /// Opens the request's write transaction (as the principal) and starts the keyed request in it.
     ///
     /// # Errors
-    /// 422 idempotency-key-reused when the key was used for another request.
-    pub async fn begin(&self, tx: &Session) -> Result<Begun, ApiError> {
-        let Some(key) = self.key else { return Ok(Begun::Proceed) };
+    /// 422 idempotency-key-reused when the key was used for another request; the database's error.
+    pub async fn begin(&self, db: &Db) -> Result<Begun, ApiError> {
+        let tx = db.write(self.principal).await?;
+        match self.stored(&tx).await? {
+            None => Ok(Begun::Proceed(tx)),
+            Some(stored) => {
+                let token = tx.commit().await?;
+                Ok(Begun::Replay(stored.token(token).into_response()))
+            }
+        }
+    }
+
+    /// The stored response when the key replays an earlier identical request; `None`: do the work.
+    async fn stored(&self, tx: &Session) -> Result<Option<JsonResponse>, ApiError> {
+        let Some(key) = self.key else { return Ok(None) };
         let row = tx
             .query_one(
                 "SELECT outcome, response_status, response_headers, response_body \
@@ -56,7 +68,7 @@ impl Keyed<'_> {
             .await?;
         let outcome: String = row.get(0);
         match outcome.as_str() {
-            "new" => Ok(Begun::Proceed),
+            "new" => Ok(None),
             "replay" => {
                 let status: i16 = row.get(1);
                 let stored: serde_json::Value = row.get(2);
@@ -73,7 +85,7 @@ impl Keyed<'_> {
                 }
                 headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
                 let status = StatusCode::from_u16(u16::try_from(status).unwrap_or(500)).unwrap_or(StatusCode::OK);
-                Ok(Begun::Replay(JsonResponse::from_parts(status, body, headers)))
+                Ok(Some(JsonResponse::from_parts(status, body, headers)))
             }
             "mismatch" => Err(ApiError::new(
                 ProblemKind::IdempotencyKeyReused,
@@ -86,11 +98,19 @@ impl Keyed<'_> {
         }
     }
 
-    /// Stores `response` for the key, in the same transaction as the work.
+    /// Stores `response` for the key in `tx` (the work's transaction), commits, and answers with the
+    /// commit's consistency token.
     ///
     /// # Errors
     /// The database's error.
-    pub async fn complete(&self, tx: &Session, response: &JsonResponse) -> Result<(), ApiError> {
+    pub async fn finish(&self, tx: Session, response: JsonResponse) -> Result<Response, ApiError> {
+        self.complete(&tx, &response).await?;
+        let token = tx.commit().await?;
+        Ok(response.token(token).into_response())
+    }
+
+    /// Stores `response` for the key, in the same transaction as the work.
+    async fn complete(&self, tx: &Session, response: &JsonResponse) -> Result<(), ApiError> {
         let Some(key) = self.key else { return Ok(()) };
         let mut stored = serde_json::Map::new();
         for name in STORED_HEADERS {

@@ -1,7 +1,7 @@
 //! `POST /v1/clients/{id}/addresses` (Idempotency-Key supported).
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::StatusCode;
 use uuid::Uuid;
 
@@ -30,17 +30,16 @@ pub async fn create_address(
     JsonBody(f, raw): JsonBody<AddressFields>,
 ) -> Result<Response, ApiError> {
     let path = format!("/v1/clients/{id}/addresses");
-    let tx = app.db.write(&principal.subject).await?;
     let keyed = Keyed {
         principal: &principal.subject,
         key: key.as_deref(),
         path: &path,
         body: &raw,
     };
-    if let Begun::Replay(stored) = keyed.begin(&tx).await? {
-        let token = tx.commit().await?;
-        return Ok(stored.token(token).into_response());
-    }
+    let tx = match keyed.begin(&app.db).await? {
+        Begun::Proceed(tx) => tx,
+        Begun::Replay(response) => return Ok(response),
+    };
     crate::http::clients::load(&tx, id).await?;
     let sql = format!(
         "INSERT INTO client_api.client_address AS a (id, client_id, address_type, line1, line2, line3, city, region, \
@@ -67,7 +66,5 @@ pub async fn create_address(
     let response = JsonResponse::new(StatusCode::CREATED, &address)?
         .location(&format!("{path}/{}", address.id))
         .etag(&crate::domain::etag::format(address.version));
-    keyed.complete(&tx, &response).await?;
-    let token = tx.commit().await?;
-    Ok(response.token(token).into_response())
+    keyed.finish(tx, response).await
 }

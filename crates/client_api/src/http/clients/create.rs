@@ -2,7 +2,7 @@
 //! a retry returns the first response instead of creating a second client.
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::StatusCode;
 use uuid::Uuid;
 
@@ -33,17 +33,16 @@ pub async fn create_client(
     JsonBody(fields, raw): JsonBody<ClientFields>,
 ) -> Result<Response, ApiError> {
     let fields = fields.normalize()?;
-    let tx = app.db.write(&principal.subject).await?;
     let keyed = Keyed {
         principal: &principal.subject,
         key: key.as_deref(),
         path: "/v1/clients",
         body: &raw,
     };
-    if let Begun::Replay(stored) = keyed.begin(&tx).await? {
-        let token = tx.commit().await?;
-        return Ok(stored.token(token).into_response());
-    }
+    let tx = match keyed.begin(&app.db).await? {
+        Begun::Proceed(tx) => tx,
+        Begun::Replay(response) => return Ok(response),
+    };
     let id = Uuid::now_v7();
     let sql = format!(
         "INSERT INTO client_api.client AS c (id, display_name, legal_name, lei, registration_authority, \
@@ -82,8 +81,7 @@ pub async fn create_client(
     let response = JsonResponse::new(StatusCode::CREATED, &client)?
         .location(&super::location(client.id))
         .etag(&client.etag());
-    keyed.complete(&tx, &response).await?;
-    let token = tx.commit().await?;
+    let answer = keyed.finish(tx, response).await?;
     tracing::info!(client.id = %client.id, "client created");
-    Ok(response.token(token).into_response())
+    Ok(answer)
 }

@@ -1,7 +1,7 @@
 //! `POST /v1/contacts` (Idempotency-Key supported).
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::StatusCode;
 use uuid::Uuid;
 
@@ -28,17 +28,16 @@ pub async fn create_contact(
     IdempotencyKey(key): IdempotencyKey,
     JsonBody(f, raw): JsonBody<ContactFields>,
 ) -> Result<Response, ApiError> {
-    let tx = app.db.write(&principal.subject).await?;
     let keyed = Keyed {
         principal: &principal.subject,
         key: key.as_deref(),
         path: "/v1/contacts",
         body: &raw,
     };
-    if let Begun::Replay(stored) = keyed.begin(&tx).await? {
-        let token = tx.commit().await?;
-        return Ok(stored.token(token).into_response());
-    }
+    let tx = match keyed.begin(&app.db).await? {
+        Begun::Proceed(tx) => tx,
+        Begun::Replay(response) => return Ok(response),
+    };
     let sql = format!(
         "INSERT INTO client_api.contact AS p (id, given_name, family_name, email, phone, job_title) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING {CONTACT_COLUMNS}"
@@ -60,7 +59,5 @@ pub async fn create_contact(
     let response = JsonResponse::new(StatusCode::CREATED, &contact)?
         .location(&super::location(contact.id))
         .etag(&etag::format(contact.version));
-    keyed.complete(&tx, &response).await?;
-    let token = tx.commit().await?;
-    Ok(response.token(token).into_response())
+    keyed.finish(tx, response).await
 }

@@ -1,7 +1,7 @@
 //! `POST /v1/clients/{id}/contacts`: links a contact with a role and validity (Idempotency-Key supported).
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::StatusCode;
 use uuid::Uuid;
 
@@ -33,17 +33,16 @@ pub async fn link_contact(
     let valid_from = super::date_field(f.valid_from.as_deref(), "/valid_from")?;
     let valid_to = super::date_field(f.valid_to.as_deref(), "/valid_to")?;
     let path = format!("/v1/clients/{id}/contacts");
-    let tx = app.db.write(&principal.subject).await?;
     let keyed = Keyed {
         principal: &principal.subject,
         key: key.as_deref(),
         path: &path,
         body: &raw,
     };
-    if let Begun::Replay(stored) = keyed.begin(&tx).await? {
-        let token = tx.commit().await?;
-        return Ok(stored.token(token).into_response());
-    }
+    let tx = match keyed.begin(&app.db).await? {
+        Begun::Proceed(tx) => tx,
+        Begun::Replay(response) => return Ok(response),
+    };
     crate::http::clients::load(&tx, id).await?;
     let sql = format!(
         "INSERT INTO client_api.client_contact AS l (id, client_id, contact_id, role, valid_from, valid_to) \
@@ -59,7 +58,5 @@ pub async fn link_contact(
     let response = JsonResponse::new(StatusCode::CREATED, &link)?
         .location(&format!("{path}/{}", link.id))
         .etag(&etag::format(link.version));
-    keyed.complete(&tx, &response).await?;
-    let token = tx.commit().await?;
-    Ok(response.token(token).into_response())
+    keyed.finish(tx, response).await
 }

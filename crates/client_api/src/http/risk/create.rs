@@ -1,7 +1,7 @@
 //! `POST /v1/clients/{id}/risk-assessments`: records an assessment (Idempotency-Key supported).
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::StatusCode;
 use uuid::Uuid;
 
@@ -44,17 +44,16 @@ pub async fn create_risk_assessment(
         None => None,
     };
     let path = format!("/v1/clients/{id}/risk-assessments");
-    let tx = app.db.write(&principal.subject).await?;
     let keyed = Keyed {
         principal: &principal.subject,
         key: key.as_deref(),
         path: &path,
         body: &raw,
     };
-    if let Begun::Replay(stored) = keyed.begin(&tx).await? {
-        let token = tx.commit().await?;
-        return Ok(stored.token(token).into_response());
-    }
+    let tx = match keyed.begin(&app.db).await? {
+        Begun::Proceed(tx) => tx,
+        Begun::Replay(response) => return Ok(response),
+    };
     crate::http::clients::load(&tx, id).await?;
     let sql = format!(
         "INSERT INTO client_api.risk_assessment AS a (id, client_id, rating, rationale, assessed_at, assessed_by, \
@@ -77,8 +76,7 @@ pub async fn create_risk_assessment(
         .await?;
     let assessment = RiskAssessment::from_row(&row).map_err(ApiError::internal)?;
     let response = JsonResponse::new(StatusCode::CREATED, &assessment)?.location(&path);
-    keyed.complete(&tx, &response).await?;
-    let token = tx.commit().await?;
+    let answer = keyed.finish(tx, response).await?;
     tracing::info!(client.id = %id, "risk assessment recorded");
-    Ok(response.token(token).into_response())
+    Ok(answer)
 }
