@@ -124,6 +124,27 @@ fn add_common(path: &str, operation: &mut Operation, with_body: bool) {
     }
 }
 
+/// Every successful response of a read may carry `Pcc-Read-Staleness-Ms` (http::staleness), set by a
+/// middleware rather than by each handler, so it is documented here once.
+fn add_staleness_header(operation: &mut Operation) {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let header = utoipa::openapi::header::HeaderBuilder::new()
+        .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0))))
+        .description(Some(
+            "How old the data may be, in milliseconds (rounded up): 0 when read on the primary, else an upper \
+             bound on the replica's lag. Absent when the request read nothing or the bound is not yet known.",
+        ))
+        .build();
+    for (status, response) in &mut operation.responses.responses {
+        if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
+            response
+                .headers
+                .entry("Pcc-Read-Staleness-Ms".to_owned())
+                .or_insert_with(|| RefOr::T(header.clone()));
+        }
+    }
+}
+
 impl Modify for CommonProblems {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in &mut openapi.paths.paths {
@@ -140,6 +161,9 @@ impl Modify for CommonProblems {
                 if let Some(operation) = operation.as_mut() {
                     add_common(path, operation, with_body);
                 }
+            }
+            if let Some(get) = item.get.as_mut() {
+                add_staleness_header(get);
             }
         }
     }

@@ -195,6 +195,8 @@ async fn operations_endpoints_answer_without_a_token() {
     assert_eq!(openapi.status, StatusCode::OK);
     assert!(openapi.body["openapi"].as_str().unwrap().starts_with("3.1"));
     assert!(openapi.body["paths"]["/v1/clients/{id}"]["patch"].is_object());
+    let read = &openapi.body["paths"]["/v1/clients"]["get"]["responses"]["200"]["headers"];
+    assert_eq!(read["Pcc-Read-Staleness-Ms"]["schema"]["type"], "integer", "{read}");
     let docs = app.raw(Method::GET, "/docs", Vec::new(), &[]).await;
     assert!(String::from_utf8_lossy(&docs.raw).contains("/docs/redoc.standalone.js"));
     let js = app.raw(Method::GET, "/docs/redoc.standalone.js", Vec::new(), &[]).await;
