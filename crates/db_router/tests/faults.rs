@@ -46,14 +46,13 @@ async fn create_table(router: &Router) {
         .await
         .unwrap()
         .token;
-    common::eventually("the replica applies the table", Duration::from_secs(30), || async {
-        let (_, route) = router
-            .read(Consistency::ReadYourWrites(token))
-            .query_routed("SELECT 1", &[])
-            .await
-            .unwrap();
-        (route.target == Target::Replica).then_some(())
-    })
+    common::served_by(
+        router,
+        Consistency::ReadYourWrites(token),
+        Target::Replica,
+        "the replica applies the table",
+        Duration::from_secs(30),
+    )
     .await;
 }
 
@@ -165,14 +164,13 @@ async fn a_replica_outage_moves_reads_to_the_primary_and_back() {
     let stopping = cluster.clone();
     common::blocking(move || stopping.stop(NodeName::Replica).unwrap()).await;
     // Every read succeeds during the outage (the budget is ample here); they go to the primary.
-    let route = common::eventually("reads move to the primary", Duration::from_secs(10), || async {
-        let (_, route) = router
-            .read(Consistency::Any)
-            .query_routed("SELECT 1", &[])
-            .await
-            .unwrap();
-        (route.target == Target::Primary).then_some(route)
-    })
+    let route = common::served_by(
+        &router,
+        Consistency::Any,
+        Target::Primary,
+        "reads move to the primary",
+        Duration::from_secs(10),
+    )
     .await;
     assert!(matches!(
         route.fallback,
@@ -182,14 +180,13 @@ async fn a_replica_outage_moves_reads_to_the_primary_and_back() {
 
     let starting = cluster.clone();
     common::blocking(move || starting.start(NodeName::Replica).unwrap()).await;
-    common::eventually("reads return to the replica", Duration::from_secs(20), || async {
-        let (_, route) = router
-            .read(Consistency::Any)
-            .query_routed("SELECT 1", &[])
-            .await
-            .unwrap();
-        (route.target == Target::Replica).then_some(())
-    })
+    common::served_by(
+        &router,
+        Consistency::Any,
+        Target::Replica,
+        "reads return to the replica",
+        Duration::from_secs(20),
+    )
     .await;
 }
 

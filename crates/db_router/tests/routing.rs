@@ -27,14 +27,13 @@ async fn setup(router: &Router) -> ConsistencyToken {
         .unwrap()
         .token;
     if router.status().replica.and_then(|r| r.up) == Some(true) {
-        common::eventually("the replica replays the setup", Duration::from_secs(30), || async {
-            let (_, route) = router
-                .read(Consistency::ReadYourWrites(token))
-                .query_routed("SELECT 1", &[])
-                .await
-                .unwrap();
-            (route.target == Target::Replica).then_some(())
-        })
+        common::served_by(
+            router,
+            Consistency::ReadYourWrites(token),
+            Target::Replica,
+            "the replica replays the setup",
+            Duration::from_secs(30),
+        )
         .await;
     }
     token
@@ -110,17 +109,12 @@ async fn a_token_makes_the_write_visible_and_bounded_staleness_uses_a_fresh_repl
         .await
         .unwrap()
         .token;
-    common::eventually(
+    common::served_by(
+        &router,
+        Consistency::ReadYourWrites(last),
+        Target::Replica,
         "the replica replays the last insert",
         Duration::from_secs(30),
-        || async {
-            let (_, route) = router
-                .read(Consistency::ReadYourWrites(last))
-                .query_routed("SELECT 1", &[])
-                .await
-                .unwrap();
-            (route.target == Target::Replica).then_some(())
-        },
     )
     .await;
     let (rows, route) = router

@@ -14,8 +14,9 @@
 //! - [`procnet`]: which child process owns a database session (by its TCP port);
 //! - [`fuzz`]: malformed and hostile requests from a seed;
 //! - [`metrics`]: the service's `/metrics`, read back as evidence;
-//! - [`report`]: what was injected, measured and held, printed and written as JSON;
-//! - [`wait`]: waiting for a condition with a deadline (a hang detector, not a measurement).
+//! - [`report`]: what was injected, measured and held, printed and written as JSON.
+//!
+//! Waits with a deadline (hang detectors, not measurements) use [`test_support::eventually`].
 
 pub mod api;
 pub mod binaries;
@@ -27,7 +28,6 @@ pub mod platform;
 pub mod procnet;
 pub mod report;
 pub mod service;
-pub mod wait;
 
 pub use api::{Api, Reply};
 pub use issuer::Issuer;

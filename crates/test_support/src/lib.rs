@@ -9,6 +9,7 @@
 //!   Tests therefore run in parallel without seeing each other's data.
 //! - [`dedicated_cluster()`]: a private cluster for tests that kill, restart, promote or slow down
 //!   servers, so they never disturb the shared one.
+//! - [`eventually()`]: polls a condition with a deadline (a hang detector, not a measurement).
 //!
 //! Cargo runs a test binary's tests as threads of one process, each `#[tokio::test]` with its own
 //! runtime; the shared cluster is therefore started synchronously and holds no runtime objects.
@@ -17,8 +18,10 @@ mod cluster;
 mod database;
 mod names;
 mod tls;
+mod wait;
 
 pub use cluster::{Server, TestCluster, cluster, dedicated_cluster};
 pub use database::{Target, Template, TestDatabase, database, database_from};
 pub use names::unique_name;
 pub use tls::{connect, tls_connector};
+pub use wait::eventually;

@@ -3,12 +3,12 @@
 
 #![allow(dead_code)]
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use conninfo::{ConnSpec, HostSpec, SslMode};
-use db_router::{Router, RouterConfig};
+use db_router::{Consistency, Route, Router, RouterConfig};
 use pg_launcher::{Cluster, NodeName};
+pub use test_support::eventually;
 use test_support::{Target, TestDatabase};
 
 /// Router settings that make tests quick: small pools, short waits.
@@ -61,20 +61,20 @@ pub fn both_nodes_spec(cluster: &Cluster, db: &str) -> ConnSpec {
     ])
 }
 
-/// Polls `check` until it returns `Some`, failing the test after `limit`.
-pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// Polls `SELECT 1` read with `consistency` until the router serves it from `target` (a replica
+/// that has replayed a token, reads that moved to the primary or back); returns that route.
+pub async fn served_by(
+    router: &Router,
+    consistency: Consistency,
+    target: db_router::Target,
+    what: &str,
+    limit: Duration,
+) -> Route {
+    eventually(what, limit, || async {
+        let (_, route) = router.read(consistency).query_routed("SELECT 1", &[]).await.unwrap();
+        (route.target == target).then_some(route)
+    })
+    .await
 }
 
 /// Runs a blocking launcher call (start, stop, kill, promote) off the async threads.

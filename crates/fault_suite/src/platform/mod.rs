@@ -207,7 +207,7 @@ rotation = {{ grace = "{grace}" }}
             .await
             .unwrap_or_else(|e| panic!("primary WAL position: {e}"))
             .get(0);
-        crate::wait::eventually(
+        test_support::eventually(
             "the replica replays the primary's WAL",
             Duration::from_secs(60),
             || async {

@@ -43,7 +43,7 @@ impl Rig {
 
     /// Waits until the service's replica side is connected and list reads are served by it.
     pub async fn replica_serving(&self) {
-        fault_suite::wait::eventually("list reads served by the replica", Duration::from_secs(60), || async {
+        test_support::eventually("list reads served by the replica", Duration::from_secs(60), || async {
             let reply = self.api.get("/v1/clients?limit=1", None).await;
             assert!(reply.ok(), "list read failed before any fault: {reply:?}");
             let m = Metrics::scrape(&self.api).await;
@@ -112,7 +112,7 @@ pub fn secs(d: Duration) -> f64 {
 
 /// Waits for the first 2xx reply of `ops` that started at or after `since`, and returns its start.
 pub async fn first_ok_after(load: &fault_suite::Load, ops: &[Op], since: Duration, limit: Duration) -> Duration {
-    fault_suite::wait::eventually("a successful request", limit, || async {
+    test_support::eventually("a successful request", limit, || async {
         load.snapshot()
             .iter()
             .filter(|s| ops.contains(&s.op) && s.at >= since && s.reply.ok())

@@ -60,7 +60,7 @@ async fn s1_replica_killed_and_restarted() {
     ));
     let replica_reads = |m: &Metrics| m.sum("db_router_reads_total", &[("target", "replica")]);
     let before_back = replica_reads(&Metrics::scrape(&rig.api).await);
-    let back_after = fault_suite::wait::eventually("reads return to the replica", Duration::from_secs(60), || async {
+    let back_after = test_support::eventually("reads return to the replica", Duration::from_secs(60), || async {
         let now = replica_reads(&Metrics::scrape(&rig.api).await);
         (now > before_back).then(|| load.now() - restarted_at)
     })

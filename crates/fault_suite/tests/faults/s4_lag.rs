@@ -84,7 +84,7 @@ async fn s4_replica_lag_tokens_and_budget() {
 
     // The service can bound the replica's staleness once the replica has replayed past the
     // service's first sample of the primary (about the apply delay after start): /readyz says so.
-    fault_suite::wait::eventually(
+    test_support::eventually(
         "the service knows the replica's staleness",
         Duration::from_secs(60),
         || async {

@@ -92,7 +92,7 @@ async fn s7_concurrent_migrations_and_a_kill() {
     ));
     // The run that holds the migration lock (the only one working) is now waiting on ours.
     let (backend, port, query): (i32, i32, String) =
-        fault_suite::wait::eventually("the working run blocks on the table lock", Duration::from_secs(30), || async {
+        test_support::eventually("the working run blocks on the table lock", Duration::from_secs(30), || async {
             let row = observer
                 .query_opt(
                     "SELECT a.pid, a.client_port, left(a.query, 60) FROM pg_stat_activity a \

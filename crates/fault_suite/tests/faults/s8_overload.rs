@@ -100,7 +100,7 @@ async fn s8_pool_exhaustion_and_slow_flood() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let after = after.stop().await;
     // The pool gauges are sampled by db_router's heartbeat (every 250 ms).
-    let in_use = fault_suite::wait::eventually("the pool drains", Duration::from_secs(10), || async {
+    let in_use = test_support::eventually("the pool drains", Duration::from_secs(10), || async {
         let m = Metrics::scrape(&rig.api).await;
         let in_use = m.sum(
             "db_router_pool_connections",

@@ -1,11 +1,11 @@
-//! Waiting for a condition with a deadline, so a broken behavior fails the scenario with a
-//! message instead of hanging it. The limits are hang detectors, far above what a healthy run
-//! needs; they are not measurements (those are reported separately).
+//! Waiting for a condition with a deadline, so a broken behavior fails the test with a message
+//! instead of hanging it. The limits are hang detectors, far above what a healthy run needs; they
+//! are not measurements.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-/// Polls `check` every 20 ms until it returns `Some`.
+/// Polls `check` every 20 ms until it returns `Some`, and returns that value.
 ///
 /// # Panics
 /// After `limit`, naming `what`.
