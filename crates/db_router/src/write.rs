@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use tokio_postgres::{Client, Row, Statement};
+use tokio_postgres::Row;
 
 use crate::conn::retry_stale;
 use crate::consistency::{ConsistencyToken, Lsn};
@@ -47,8 +47,21 @@ impl<'r> Write<'r> {
     /// # Errors
     /// `PrimaryUnavailable` at once while the primary is down; the server's error otherwise.
     pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Committed<Vec<Row>>, RouterError> {
-        self.commit(sql, async |client, statement| client.query(statement, params).await)
+        let core = &self.router.inner.primary.core;
+        let conn = self.checkout().await?;
+        let asked = Instant::now();
+        let result = retry_stale(&conn, sql, || async {
+            let statement = Inner::bounded(core, conn.statement(sql)).await?;
+            // The statement and the position query are pipelined; the position is read after
+            // the statement's implicit commit on the same session.
+            Inner::bounded(core, async {
+                let (rows, lsn) = tokio::join!(conn.client.query(&statement, params), conn.probe());
+                rows.map(|rows| (rows, lsn))
+            })
             .await
+        })
+        .await;
+        self.committed(&conn, asked, result)
     }
 
     /// One statement that returns exactly one row (e.g. `INSERT ... RETURNING`).
@@ -69,32 +82,32 @@ impl<'r> Write<'r> {
     /// As [`Write::query`].
     pub async fn execute(&self, sql: &str, params: Params<'_>) -> Result<Committed<u64>, RouterError> {
         // `query` returns the rows; for a count we need the command tag, so run it as execute.
-        self.commit(sql, async |client, statement| client.execute(statement, params).await)
-            .await
-    }
-
-    /// Runs one statement in its own transaction on the primary (`run` is `Client::query` or
-    /// `Client::execute`) and pairs its result with a token.
-    async fn commit<T>(
-        &self,
-        sql: &str,
-        run: impl AsyncFn(&Client, &Statement) -> Result<T, tokio_postgres::Error>,
-    ) -> Result<Committed<T>, RouterError> {
-        let inner = &self.router.inner;
+        let core = &self.router.inner.primary.core;
         let conn = self.checkout().await?;
-        let core = &inner.primary.core;
         let asked = Instant::now();
         let result = retry_stale(&conn, sql, || async {
             let statement = Inner::bounded(core, conn.statement(sql)).await?;
-            // The statement and the position query are pipelined; the position is read after
-            // the statement's implicit commit on the same session.
             Inner::bounded(core, async {
-                let (value, lsn) = tokio::join!(run(&conn.client, &statement), conn.probe());
-                value.map(|value| (value, lsn))
+                let (count, lsn) = tokio::join!(conn.client.execute(&statement, params), conn.probe());
+                count.map(|count| (count, lsn))
             })
             .await
         })
         .await;
+        self.committed(&conn, asked, result)
+    }
+
+    /// The outcome of a statement run with the position query pipelined behind it: the value with
+    /// a token for the position read after the commit, or the failure reported against the primary.
+    /// (A plain fn rather than a shared async runner taking the statement as a closure: futures of
+    /// higher-ranked async closures are not provably `Send`, and callers spawn these writes.)
+    fn committed<T>(
+        &self,
+        conn: &Pooled,
+        asked: Instant,
+        result: Result<(T, Result<Option<Lsn>, tokio_postgres::Error>), RouterError>,
+    ) -> Result<Committed<T>, RouterError> {
+        let inner = &self.router.inner;
         match result {
             Ok((value, lsn)) => {
                 let lsn = match lsn {
@@ -112,7 +125,7 @@ impl<'r> Write<'r> {
                 })
             }
             Err(err) => {
-                Inner::failed(&inner.primary, &conn, &err);
+                Inner::failed(&inner.primary, conn, &err);
                 Err(err)
             }
         }
