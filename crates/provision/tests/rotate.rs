@@ -32,6 +32,26 @@ fn service_target(h: &Harness) -> RotationTarget {
         .unwrap()
 }
 
+/// Creates the load tests' `ticks` table in the first deployment's schema, as its owner (through
+/// the migrator's login, as a migration would); returns the schema.
+async fn create_ticks(h: &Harness, t: &RotationTarget) -> String {
+    let d = h.deployment(0);
+    let schema = d.names.schema.to_string();
+    let migrator = h
+        .credential(&format!("{}-{}-db", h.migrator.replace('_', "-"), h.env))
+        .await;
+    login(&t.database, &migrator)
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "SET ROLE {}; CREATE TABLE {schema}.ticks (id bigint GENERATED ALWAYS AS IDENTITY)",
+            d.names.owner
+        ))
+        .await
+        .unwrap();
+    schema
+}
+
 /// The invariants of a settled rotation target.
 async fn assert_settled(h: &Harness, t: &RotationTarget) {
     let store = h.store();
@@ -132,17 +152,7 @@ async fn rotation_under_continuous_pool_load_fails_no_query() {
     })
     .await;
     let t = service_target(&h);
-    let d = h.deployment(0);
-    let schema = d.names.schema.to_string();
-    let migrator = h
-        .credential(&format!("{}-{}-db", h.migrator.replace('_', "-"), h.env))
-        .await;
-    login(&t.database, &migrator)
-        .await
-        .unwrap()
-        .batch_execute(&format!("SET ROLE {}; CREATE TABLE {schema}.ticks (id bigint GENERATED ALWAYS AS IDENTITY, at timestamptz DEFAULT now())", d.names.owner))
-        .await
-        .unwrap();
+    let schema = create_ticks(&h, &t).await;
 
     let secret = SecretName::parse(t.secret.as_str()).unwrap();
     let source = Arc::new(
@@ -294,20 +304,7 @@ async fn rotation_under_load_through_the_router_fails_no_write_or_replica_read()
     })
     .await;
     let t = service_target(&h);
-    let d = h.deployment(0);
-    let schema = d.names.schema.to_string();
-    let migrator = h
-        .credential(&format!("{}-{}-db", h.migrator.replace('_', "-"), h.env))
-        .await;
-    login(&t.database, &migrator)
-        .await
-        .unwrap()
-        .batch_execute(&format!(
-            "SET ROLE {}; CREATE TABLE {schema}.ticks (id bigint GENERATED ALWAYS AS IDENTITY)",
-            d.names.owner
-        ))
-        .await
-        .unwrap();
+    let schema = create_ticks(&h, &t).await;
 
     // The service's own wiring: specs from the manifest, credentials from the secret's
     // `current` alias, re-read in the background and after any rejected password.
