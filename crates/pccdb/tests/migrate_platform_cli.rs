@@ -2,39 +2,9 @@
 //! flyway_user's credential, schema and initSql from the manifest and the secret store; objects
 //! end up owned by the service's owner role and the service group can only read the history.
 
-use std::io::Write as _;
-use std::path::Path;
-use std::process::{Command, Stdio};
-
 use secrecy::ExposeSecret as _;
 
-fn pccdb(cwd: &Path, args: &[&str], stdin: Option<&str>) -> (i32, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pccdb"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("PCCDB_OUTPUT")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run pccdb");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("write stdin");
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().expect("wait");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
+mod common;
 
 #[tokio::test]
 async fn migrate_resolves_everything_from_the_manifest() {
@@ -47,13 +17,7 @@ async fn migrate_resolves_everything_from_the_manifest() {
     let su = test_support::connect(&primary.config("postgres"), cluster.ca_cert())
         .await
         .expect("superuser");
-    let admin_password = secrets::generate_password().expect("password");
-    let verifier = postgres_protocol::password::scram_sha_256(admin_password.expose_secret().as_bytes());
-    su.batch_execute(&format!(
-        "CREATE ROLE {admin} LOGIN CREATEROLE CREATEDB PASSWORD '{verifier}'"
-    ))
-    .await
-    .expect("admin role");
+    let admin_password = common::create_admin(&su, &admin).await;
     let ca = cluster
         .ca_cert()
         .expect("launched cluster has a CA")
@@ -89,7 +53,12 @@ async fn migrate_resolves_everything_from_the_manifest() {
     let with = |cmd: &[&str]| -> Vec<String> { cmd.iter().chain(target.iter()).map(|s| (*s).to_owned()).collect() };
     let run = |cmd: &[&str], stdin: Option<&str>| {
         let args = with(cmd);
-        pccdb(root, &args.iter().map(String::as_str).collect::<Vec<_>>(), stdin)
+        common::pccdb(
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+            Some(root),
+            &[],
+            stdin,
+        )
     };
     let (code, out) = run(
         &[

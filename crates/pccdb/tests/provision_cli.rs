@@ -2,30 +2,14 @@
 //! "nothing to do" answers of plan and apply, against the test cluster with a non-superuser
 //! admin whose credential is seeded with `pccdb secrets set` (password on stdin).
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
-
 use secrecy::ExposeSecret as _;
 
+mod common;
+
+use common::{create_admin, tls_settings};
+
 fn pccdb(args: &[&str], stdin: Option<&str>) -> (i32, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pccdb"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run pccdb");
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
+    common::pccdb(args, None, &[], stdin)
 }
 
 #[tokio::test]
@@ -38,17 +22,8 @@ async fn plan_apply_check_exit_codes_and_no_op_messages() {
     let su = test_support::connect(&primary.config("postgres"), cluster.ca_cert())
         .await
         .unwrap();
-    let password = secrets::generate_password().unwrap();
-    let verifier = postgres_protocol::password::scram_sha_256(password.expose_secret().as_bytes());
-    su.batch_execute(&format!(
-        "CREATE ROLE {admin} LOGIN CREATEROLE CREATEDB PASSWORD '{verifier}'"
-    ))
-    .await
-    .unwrap();
-    let tls = match cluster.ca_cert() {
-        Some(ca) => format!("SSL Mode=VerifyFull;Root Certificate={}", ca.display()),
-        None => "SSL Mode=Require".to_owned(),
-    };
+    let password = create_admin(&su, &admin).await;
+    let tls = tls_settings(cluster);
     let root = dir.path().display();
     let manifest = format!(
         "version = 1\n[admin]\nrole = \"{admin}\"\n[migrator]\nrole = \"cfly_{tok}\"\n[environments.{env}]\n\
@@ -126,17 +101,7 @@ async fn plan_apply_check_exit_codes_and_no_op_messages() {
 
 /// Runs pccdb with extra environment variables.
 fn pccdb_env(args: &[&str], vars: &[(String, String)]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_pccdb"))
-        .args(args)
-        .envs(vars.iter().cloned())
-        .output()
-        .expect("run pccdb");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
+    common::pccdb(args, None, vars, None)
 }
 
 #[tokio::test]
@@ -149,10 +114,7 @@ async fn credentials_in_a_read_only_store_are_accepted_but_not_rotated() {
     let su = test_support::connect(&primary.config("postgres"), cluster.ca_cert())
         .await
         .unwrap();
-    let tls = match cluster.ca_cert() {
-        Some(ca) => format!("SSL Mode=VerifyFull;Root Certificate={}", ca.display()),
-        None => "SSL Mode=Require".to_owned(),
-    };
+    let tls = tls_settings(cluster);
     let root = dir.path().display();
     let prefix = format!("PCCT{tok}_").to_uppercase();
     let manifest = format!(

@@ -3,6 +3,8 @@
 //! crate, and searches everything the commands wrote (stdout and stderr, human and JSON) for
 //! every password, SCRAM verifier and access token involved. None may appear.
 
+mod common;
+
 use std::process::Command;
 
 use secrecy::ExposeSecret as _;
@@ -45,13 +47,7 @@ async fn no_password_verifier_or_token_appears_in_any_output_or_log() {
     let su = test_support::connect(&primary.config("postgres"), cluster.ca_cert())
         .await
         .unwrap();
-    let admin_password = secrets::generate_password().unwrap();
-    let verifier = postgres_protocol::password::scram_sha_256(admin_password.expose_secret().as_bytes());
-    su.batch_execute(&format!(
-        "CREATE ROLE {admin} LOGIN CREATEROLE CREATEDB PASSWORD '{verifier}'"
-    ))
-    .await
-    .unwrap();
+    let admin_password = common::create_admin(&su, &admin).await;
     let admin_secret = format!("ladm-{tok}-db");
     for s in [
         &admin_secret,
@@ -76,10 +72,7 @@ async fn no_password_verifier_or_token_appears_in_any_output_or_log() {
         .await
         .unwrap();
 
-    let tls = match cluster.ca_cert() {
-        Some(ca) => format!("SSL Mode=VerifyFull;Root Certificate={}", ca.display()),
-        None => "SSL Mode=Require".to_owned(),
-    };
+    let tls = common::tls_settings(cluster);
     let manifest = format!(
         r#"version = 1
 [admin]
