@@ -1,14 +1,13 @@
 //! A stand-in identity provider: an ES256 key pair made for the test, its public half written as a
 //! JWKS file (the service reads it through `PCC_AUTH_JWKS_FILE`, as it would a mounted secret),
 //! and bearer tokens minted with the private half. The service verifies them exactly as it
-//! verifies production tokens: signature, `iss`, `aud`, expiry and scopes.
+//! verifies production tokens: signature, `iss`, `aud`, expiry and scopes. The key and the
+//! minting are client_api's development [`Signer`]; the issuer, key id and key are the suite's own.
 
 use std::path::{Path, PathBuf};
 
-use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use secrecy::{ExposeSecret as _, SecretString};
-use serde::Serialize;
+use client_api::auth::dev::Signer;
+use secrecy::SecretString;
 
 /// The issuer the service is configured to trust.
 pub const ISSUER: &str = "https://idp.fault-suite.test/";
@@ -18,7 +17,7 @@ const KID: &str = "fault-suite-1";
 
 /// A signing key and the JWKS file that publishes it.
 pub struct Issuer {
-    key: EncodingKey,
+    signer: Signer,
     jwks_path: PathBuf,
 }
 
@@ -30,37 +29,17 @@ impl std::fmt::Debug for Issuer {
     }
 }
 
-#[derive(Serialize)]
-struct Claims<'a> {
-    iss: &'a str,
-    aud: &'a str,
-    sub: &'a str,
-    scope: &'a str,
-    iat: u64,
-    exp: u64,
-}
-
 impl Issuer {
     /// A fresh key; its JWKS is written to `dir/jwks.json`.
     ///
     /// # Panics
     /// When the key cannot be made or the file written.
     pub fn new(dir: &Path) -> Self {
-        let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
-            .unwrap_or_else(|e| panic!("generating the test signing key: {e}"));
-        let pem = SecretString::from(pair.serialize_pem());
-        let key = EncodingKey::from_ec_pem(pem.expose_secret().as_bytes())
-            .unwrap_or_else(|e| panic!("loading the test signing key: {e}"));
-        let mut jwk =
-            Jwk::from_encoding_key(&key, Algorithm::ES256).unwrap_or_else(|e| panic!("deriving the JWK: {e}"));
-        jwk.common.key_id = Some(KID.to_owned());
-        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
-        jwk.common.key_algorithm = Some(KeyAlgorithm::ES256);
+        let signer = Signer::generate(KID).unwrap_or_else(|e| panic!("making the test signing key: {e}"));
+        let text = signer.jwks().unwrap_or_else(|e| panic!("deriving the JWKS: {e}"));
         let jwks_path = dir.join("jwks.json");
-        let text = serde_json::to_string_pretty(&JwkSet { keys: vec![jwk] })
-            .unwrap_or_else(|e| panic!("serializing the JWKS: {e}"));
         std::fs::write(&jwks_path, text).unwrap_or_else(|e| panic!("writing {}: {e}", jwks_path.display()));
-        Self { key, jwks_path }
+        Self { signer, jwks_path }
     }
 
     /// The JWKS file.
@@ -81,19 +60,8 @@ impl Issuer {
     /// # Panics
     /// When signing fails.
     pub fn token_with(&self, subject: &str, scope: &str) -> SecretString {
-        let now = jsonwebtoken::get_current_timestamp();
-        let claims = Claims {
-            iss: ISSUER,
-            aud: AUDIENCE,
-            sub: subject,
-            scope,
-            iat: now,
-            exp: now + 3600,
-        };
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(KID.to_owned());
-        jsonwebtoken::encode(&header, &claims, &self.key)
-            .map(SecretString::from)
+        self.signer
+            .token(ISSUER, AUDIENCE, subject, scope, 3600)
             .unwrap_or_else(|e| panic!("signing a test token: {e}"))
     }
 }
