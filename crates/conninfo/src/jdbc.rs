@@ -16,7 +16,7 @@ use crate::error::ParseError;
 use crate::host::{DEFAULT_PORT, Host, HostSpec};
 use crate::modes::{ChannelBinding, SslMode, Syntax, TargetSessionAttrs};
 use crate::spec::ConnSpec;
-use crate::values::{enum_value, libpq_int, port, secs_or_none};
+use crate::values::{enum_value, libpq_int, named_value, port, secs_or_none};
 
 const PREFIX: &str = "jdbc:postgresql:";
 
@@ -138,7 +138,7 @@ fn apply(
         "user" => spec.username = text(),
         "password" => spec.password = text().map(SecretString::from),
         "ssl" => *ssl_flag = boolean()?,
-        "sslmode" => *ssl_mode = Some(enum_value(key, value, &SSL_MODES, false)?),
+        "sslmode" => *ssl_mode = Some(named_value(key, value, &SslMode::ALL, SslMode::libpq_name, false)?),
         "sslrootcert" => spec.root_cert = text().map(PathBuf::from),
         "sslcert" => spec.client_cert = text().map(PathBuf::from),
         "sslkey" => spec.client_key = text().map(PathBuf::from),
@@ -155,7 +155,9 @@ fn apply(
                 ));
             }
         }
-        "channelBinding" => spec.channel_binding = enum_value(key, value, &CHANNEL_BINDINGS, false)?,
+        "channelBinding" => {
+            spec.channel_binding = named_value(key, value, &ChannelBinding::ALL, ChannelBinding::libpq_name, false)?
+        }
         "targetServerType" => spec.target_session_attrs = enum_value(key, value, &SERVER_TYPES, false)?,
         "loadBalanceHosts" => spec.load_balance_hosts = boolean()?,
         "hostRecheckSeconds" => {
@@ -252,21 +254,6 @@ fn url_decode(what: &str, text: &str) -> Result<String, ParseError> {
         .map(|s| s.into_owned())
         .map_err(|_| ParseError::invalid(what, "********", "not UTF-8 after %-decoding"))
 }
-
-const SSL_MODES: [(&str, SslMode); 6] = [
-    ("disable", SslMode::Disable),
-    ("allow", SslMode::Allow),
-    ("prefer", SslMode::Prefer),
-    ("require", SslMode::Require),
-    ("verify-ca", SslMode::VerifyCa),
-    ("verify-full", SslMode::VerifyFull),
-];
-
-const CHANNEL_BINDINGS: [(&str, ChannelBinding); 3] = [
-    ("disable", ChannelBinding::Disable),
-    ("prefer", ChannelBinding::Prefer),
-    ("require", ChannelBinding::Require),
-];
 
 /// pgjdbc's `HostRequirement` names.
 const SERVER_TYPES: [(&str, TargetSessionAttrs); 8] = [

@@ -100,6 +100,9 @@ pub enum SslNegotiation {
 }
 
 impl SslNegotiation {
+    /// Both ways.
+    pub const ALL: [SslNegotiation; 2] = [SslNegotiation::Postgres, SslNegotiation::Direct];
+
     /// The libpq spelling.
     pub fn libpq_name(self) -> &'static str {
         match self {
@@ -131,6 +134,9 @@ pub enum ChannelBinding {
 }
 
 impl ChannelBinding {
+    /// All policies, in increasing strictness.
+    pub const ALL: [ChannelBinding; 3] = [ChannelBinding::Disable, ChannelBinding::Prefer, ChannelBinding::Require];
+
     /// The libpq spelling.
     pub fn libpq_name(self) -> &'static str {
         match self {

@@ -100,6 +100,21 @@ pub(crate) fn enum_value<T: Copy>(
         })
 }
 
+/// Parses `value` as one of `all`, each spelled by `name` (e.g. [`SslMode::libpq_name`]), so a
+/// parser uses the enum's own spelling table; the error lists the spellings in `all`'s order.
+///
+/// [`SslMode::libpq_name`]: crate::SslMode::libpq_name
+pub(crate) fn named_value<T: Copy>(
+    key: &str,
+    value: &str,
+    all: &[T],
+    name: fn(T) -> &'static str,
+    ignore_case: bool,
+) -> Result<T, ParseError> {
+    let table: Vec<(&str, T)> = all.iter().map(|v| (name(*v), *v)).collect();
+    enum_value(key, value, &table, ignore_case)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

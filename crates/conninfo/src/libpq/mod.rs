@@ -21,7 +21,7 @@ use crate::error::ParseError;
 use crate::host::{DEFAULT_PORT, Host, HostSpec};
 use crate::modes::{ChannelBinding, SslMode, SslNegotiation, Syntax, TargetSessionAttrs};
 use crate::spec::ConnSpec;
-use crate::values::{enum_value, libpq_int, port, secs_or_none};
+use crate::values::{enum_value, libpq_int, named_value, port, secs_or_none};
 use params::Param;
 
 /// libpq's compiled-in socket directory when no host is given (upstream default).
@@ -148,22 +148,15 @@ impl Draft {
                 let n = libpq_int(key, value)?;
                 spec.keepalives.retries = (n > 0).then(|| u32::try_from(n).unwrap_or(u32::MAX));
             }
-            Param::SslMode => spec.ssl_mode = enum_value(key, value, &SSL_MODES, false)?,
+            Param::SslMode => spec.ssl_mode = named_value(key, value, &SslMode::ALL, SslMode::libpq_name, false)?,
             Param::Ssl => {
                 if boolean(key, value)? {
                     spec.ssl_mode = SslMode::Require;
                 }
             }
             Param::SslNegotiation => {
-                spec.ssl_negotiation = enum_value(
-                    key,
-                    value,
-                    &[
-                        ("postgres", SslNegotiation::Postgres),
-                        ("direct", SslNegotiation::Direct),
-                    ],
-                    false,
-                )?;
+                spec.ssl_negotiation =
+                    named_value(key, value, &SslNegotiation::ALL, SslNegotiation::libpq_name, false)?;
             }
             Param::SslCert => spec.client_cert = text(value).map(PathBuf::from),
             Param::SslKey => spec.client_key = text(value).map(PathBuf::from),
@@ -176,7 +169,9 @@ impl Draft {
                 }
                 spec.root_cert = text(value).map(PathBuf::from);
             }
-            Param::ChannelBinding => spec.channel_binding = enum_value(key, value, &CHANNEL_BINDINGS, false)?,
+            Param::ChannelBinding => {
+                spec.channel_binding = named_value(key, value, &ChannelBinding::ALL, ChannelBinding::libpq_name, false)?
+            }
             Param::TargetSessionAttrs => {
                 // libpq compares exactly (lower case).
                 spec.target_session_attrs = TargetSessionAttrs::ALL
@@ -311,21 +306,6 @@ fn resolve_hosts(hosts: &[String], ports: &[String], port_key: &str) -> Result<V
         })
         .collect()
 }
-
-const SSL_MODES: [(&str, SslMode); 6] = [
-    ("disable", SslMode::Disable),
-    ("allow", SslMode::Allow),
-    ("prefer", SslMode::Prefer),
-    ("require", SslMode::Require),
-    ("verify-ca", SslMode::VerifyCa),
-    ("verify-full", SslMode::VerifyFull),
-];
-
-const CHANNEL_BINDINGS: [(&str, ChannelBinding); 3] = [
-    ("disable", ChannelBinding::Disable),
-    ("prefer", ChannelBinding::Prefer),
-    ("require", ChannelBinding::Require),
-];
 
 /// Whether `name` is a libpq keyword (or one of our extensions), exactly as written.
 pub(crate) fn is_keyword(name: &str) -> bool {

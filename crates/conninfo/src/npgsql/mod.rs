@@ -21,7 +21,7 @@ use crate::error::ParseError;
 use crate::host::DEFAULT_PORT;
 use crate::modes::{ChannelBinding, SslMode, SslNegotiation, Syntax, TargetSessionAttrs};
 use crate::spec::ConnSpec;
-use crate::values::{dotnet_bool, dotnet_int, dotnet_int_in, enum_value, port, secs_or_none};
+use crate::values::{dotnet_bool, dotnet_int, dotnet_int_in, enum_value, named_value, port, secs_or_none};
 use keywords::{IgnoredValue, Kw};
 
 /// Npgsql's upper bound for `Timeout` and pool sizes.
@@ -106,7 +106,7 @@ impl Draft {
             Kw::SslMode => {
                 spec.ssl_mode = match value {
                     None => SslMode::default(),
-                    Some(v) => enum_value(key, v, &SSL_MODES, true)?,
+                    Some(v) => named_value(key, v, &SslMode::ALL, SslMode::npgsql_name, true)?,
                 }
             }
             Kw::TrustServerCertificate => {
@@ -137,21 +137,13 @@ impl Draft {
             Kw::SslNegotiation => {
                 spec.ssl_negotiation = match value {
                     None => SslNegotiation::default(),
-                    Some(v) => enum_value(
-                        key,
-                        v,
-                        &[
-                            ("Postgres", SslNegotiation::Postgres),
-                            ("Direct", SslNegotiation::Direct),
-                        ],
-                        true,
-                    )?,
+                    Some(v) => named_value(key, v, &SslNegotiation::ALL, SslNegotiation::npgsql_name, true)?,
                 }
             }
             Kw::ChannelBinding => {
                 spec.channel_binding = match value {
                     None => ChannelBinding::default(),
-                    Some(v) => enum_value(key, v, &CHANNEL_BINDINGS, true)?,
+                    Some(v) => named_value(key, v, &ChannelBinding::ALL, ChannelBinding::npgsql_name, true)?,
                 }
             }
             Kw::GssEncryptionMode => {
@@ -278,18 +270,3 @@ fn is_utf8_name(value: &str) -> bool {
     let v = value.trim();
     v.eq_ignore_ascii_case("UTF8") || v.eq_ignore_ascii_case("UTF-8")
 }
-
-const SSL_MODES: [(&str, SslMode); 6] = [
-    ("Disable", SslMode::Disable),
-    ("Allow", SslMode::Allow),
-    ("Prefer", SslMode::Prefer),
-    ("Require", SslMode::Require),
-    ("VerifyCA", SslMode::VerifyCa),
-    ("VerifyFull", SslMode::VerifyFull),
-];
-
-const CHANNEL_BINDINGS: [(&str, ChannelBinding); 3] = [
-    ("Disable", ChannelBinding::Disable),
-    ("Prefer", ChannelBinding::Prefer),
-    ("Require", ChannelBinding::Require),
-];
