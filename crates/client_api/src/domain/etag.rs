@@ -27,6 +27,18 @@ impl Condition {
             Condition::Versions(list) => list.contains(&version),
         }
     }
+
+    /// `Ok` when `version` satisfies the condition; otherwise 412 with `detail()`.
+    ///
+    /// # Errors
+    /// 412 precondition-failed.
+    pub fn ensure(&self, version: i64, detail: impl FnOnce() -> String) -> Result<(), ApiError> {
+        if self.matches(version) {
+            Ok(())
+        } else {
+            Err(ApiError::new(ProblemKind::PreconditionFailed, detail()))
+        }
+    }
 }
 
 fn parse(headers: &HeaderMap, name: &http::HeaderName, allow_weak: bool) -> Result<Option<Condition>, ApiError> {

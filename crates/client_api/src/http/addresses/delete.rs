@@ -30,12 +30,9 @@ pub async fn delete_address(
     let condition = etag::require_if_match(&headers)?;
     let tx = app.db.write(&principal.subject).await?;
     let current = super::load(&tx, client_id, address_id).await?;
-    if !condition.matches(current.version) {
-        return Err(ApiError::new(
-            ProblemKind::PreconditionFailed,
-            format!("address {address_id} changed since you read it"),
-        ));
-    }
+    condition.ensure(current.version, || {
+        format!("address {address_id} changed since you read it")
+    })?;
     if tx
         .execute(
             "DELETE FROM client_api.client_address WHERE id = $1 AND version = $2",

@@ -32,12 +32,9 @@ pub async fn update_address(
     let condition = etag::require_if_match(&headers)?;
     let tx = app.db.write(&principal.subject).await?;
     let current = super::load(&tx, client_id, address_id).await?;
-    if !condition.matches(current.version) {
-        return Err(ApiError::new(
-            ProblemKind::PreconditionFailed,
-            format!("address {address_id} changed since you read it"),
-        ));
-    }
+    condition.ensure(current.version, || {
+        format!("address {address_id} changed since you read it")
+    })?;
     let mut document = current.writable();
     merge_patch::apply(&mut document, &serde_json::Value::Object(patch));
     let f: AddressFields = parse_json(&serde_json::to_vec(&document).map_err(ApiError::internal)?)?;

@@ -8,7 +8,7 @@ use http::HeaderMap;
 use crate::app::AppState;
 use crate::auth::Writer;
 use crate::domain::etag;
-use crate::error::{ApiError, Problem, ProblemKind};
+use crate::error::{ApiError, Problem};
 use crate::http::extract::PathId;
 use crate::http::respond::no_content;
 
@@ -33,12 +33,9 @@ pub async fn delete_client(
     let condition = etag::require_if_match(&headers)?;
     let tx = app.db.write(&principal.subject).await?;
     let current = super::load(&tx, id).await?;
-    if !condition.matches(current.version) {
-        return Err(ApiError::new(
-            ProblemKind::PreconditionFailed,
-            format!("client {id} is at version {}, not the one in If-Match", current.version),
-        ));
-    }
+    condition.ensure(current.version, || {
+        format!("client {id} is at version {}, not the one in If-Match", current.version)
+    })?;
     tx.query(
         "SELECT 1 FROM client_api.soft_delete_client($1, $2)",
         &[&id, &current.version],

@@ -49,12 +49,9 @@ pub async fn update_client(
     }
     let tx = app.db.write(&principal.subject).await?;
     let current = super::load(&tx, id).await?;
-    if !condition.matches(current.version) {
-        return Err(ApiError::new(
-            ProblemKind::PreconditionFailed,
-            format!("client {id} is at version {}, not the one in If-Match", current.version),
-        ));
-    }
+    condition.ensure(current.version, || {
+        format!("client {id} is at version {}, not the one in If-Match", current.version)
+    })?;
     if current.deleted_at.is_some() {
         return Err(ApiError::new(
             ProblemKind::Deleted,

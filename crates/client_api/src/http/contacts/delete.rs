@@ -29,12 +29,7 @@ pub async fn delete_contact(
     let condition = etag::require_if_match(&headers)?;
     let tx = app.db.write(&principal.subject).await?;
     let current = super::load_live(&tx, id).await?;
-    if !condition.matches(current.version) {
-        return Err(ApiError::new(
-            ProblemKind::PreconditionFailed,
-            format!("contact {id} changed since you read it"),
-        ));
-    }
+    condition.ensure(current.version, || format!("contact {id} changed since you read it"))?;
     // End current links first (those of live clients: links of a deleted client are frozen with it), since
     // the links trigger refuses changes once the contact is deleted. Links that
     // start in the future are removed (they never took effect).

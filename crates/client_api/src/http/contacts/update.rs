@@ -31,12 +31,7 @@ pub async fn update_contact(
     let condition = etag::require_if_match(&headers)?;
     let tx = app.db.write(&principal.subject).await?;
     let current = super::load_live(&tx, id).await?;
-    if !condition.matches(current.version) {
-        return Err(ApiError::new(
-            ProblemKind::PreconditionFailed,
-            format!("contact {id} changed since you read it"),
-        ));
-    }
+    condition.ensure(current.version, || format!("contact {id} changed since you read it"))?;
     let mut document = current.writable();
     merge_patch::apply(&mut document, &serde_json::Value::Object(patch));
     let f: ContactFields = parse_json(&serde_json::to_vec(&document).map_err(ApiError::internal)?)?;

@@ -34,12 +34,7 @@ pub async fn update_link(
     let condition = etag::require_if_match(&headers)?;
     let tx = app.db.write(&principal.subject).await?;
     let current = super::load(&tx, client_id, link_id).await?;
-    if !condition.matches(current.version) {
-        return Err(ApiError::new(
-            ProblemKind::PreconditionFailed,
-            format!("link {link_id} changed since you read it"),
-        ));
-    }
+    condition.ensure(current.version, || format!("link {link_id} changed since you read it"))?;
     let mut document = serde_json::json!({ "valid_from": current.valid_from, "valid_to": current.valid_to });
     merge_patch::apply(&mut document, &serde_json::Value::Object(patch));
     let f: LinkValidity = parse_json(&serde_json::to_vec(&document).map_err(ApiError::internal)?)?;
