@@ -125,6 +125,17 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// A list small enough to answer whole: every item in one page, without a cursor.
+///
+/// # Errors
+/// Serialization failure (a bug).
+pub fn single_page<T: Serialize>(items: Vec<T>) -> Result<JsonResponse, ApiError> {
+    JsonResponse::ok(&Page {
+        items,
+        next_cursor: None,
+    })
+}
+
 /// A page response: the body plus `Link: <next>; rel="next"` (RFC 8288) built from the request's own path and
 /// query with `cursor` replaced.
 ///

@@ -11,7 +11,7 @@ use crate::db::Consistency;
 use crate::domain::contact::{ContactLink, LINK_COLUMNS};
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{PathId, QueryParams, ReadToken};
-use crate::http::respond::{JsonResponse, Page};
+use crate::http::respond::{Page, single_page};
 
 /// Filter of link lists.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -53,9 +53,5 @@ pub async fn list_contact_clients(
         link.client_display_name = Some(row.get("display_name"));
         items.push(link);
     }
-    Ok(JsonResponse::ok(&Page {
-        items,
-        next_cursor: None,
-    })?
-    .into_response())
+    Ok(single_page(items)?.into_response())
 }

@@ -10,7 +10,7 @@ use crate::db::Consistency;
 use crate::domain::{CLIENT_COLUMNS, Client};
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{PathId, ReadToken};
-use crate::http::respond::{JsonResponse, Page};
+use crate::http::respond::{Page, single_page};
 
 /// Ancestors of a client, root first.
 #[utoipa::path(get, path = "/v1/clients/{id}/ancestors", tag = "hierarchy",
@@ -40,9 +40,5 @@ pub async fn list_ancestors(
         .map(Client::from_row)
         .collect::<Result<Vec<_>, _>>()
         .map_err(ApiError::internal)?;
-    Ok(JsonResponse::ok(&Page {
-        items,
-        next_cursor: None,
-    })?
-    .into_response())
+    Ok(single_page(items)?.into_response())
 }

@@ -10,7 +10,7 @@ use crate::domain::contact::{CONTACT_COLUMNS, Contact, ContactLink, LINK_COLUMNS
 use crate::error::{ApiError, Problem};
 use crate::http::contacts::clients::LinkListParams;
 use crate::http::extract::{PathId, QueryParams, ReadToken};
-use crate::http::respond::{JsonResponse, Page};
+use crate::http::respond::{Page, single_page};
 
 /// Contacts of a client.
 #[utoipa::path(get, path = "/v1/clients/{id}/contacts", tag = "contacts",
@@ -67,9 +67,5 @@ pub async fn list_client_contacts(
         });
         items.push(link);
     }
-    Ok(JsonResponse::ok(&Page {
-        items,
-        next_cursor: None,
-    })?
-    .into_response())
+    Ok(single_page(items)?.into_response())
 }

@@ -14,7 +14,7 @@ use tokio_postgres::Row;
 use crate::app::AppState;
 use crate::db::Consistency;
 use crate::error::ApiError;
-use crate::http::respond::{JsonResponse, Page};
+use crate::http::respond::single_page;
 
 /// A whole reference list in one page: read from the replica at any staleness (it changes only with
 /// migrations), so caches may keep the answer for an hour.
@@ -22,10 +22,7 @@ async fn whole_list<T: Serialize>(app: &AppState, sql: &str, item: impl Fn(&Row)
     let conn = app.db.read(Consistency::Any).await?;
     let rows = conn.query(sql, &[]).await?;
     let items: Vec<T> = rows.iter().map(item).collect();
-    Ok(JsonResponse::ok(&Page {
-        items,
-        next_cursor: None,
-    })?
-    .header("cache-control", "public, max-age=3600")
-    .into_response())
+    Ok(single_page(items)?
+        .header("cache-control", "public, max-age=3600")
+        .into_response())
 }

@@ -9,7 +9,7 @@ use crate::db::Consistency;
 use crate::domain::metadata::{RISK_COLUMNS, RiskAssessment};
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{PathId, ReadToken};
-use crate::http::respond::{JsonResponse, Page};
+use crate::http::respond::{Page, single_page};
 
 /// Risk assessment history.
 #[utoipa::path(get, path = "/v1/clients/{id}/risk-assessments", tag = "metadata",
@@ -36,9 +36,5 @@ pub async fn list_risk_assessments(
         .map(RiskAssessment::from_row)
         .collect::<Result<Vec<_>, _>>()
         .map_err(ApiError::internal)?;
-    Ok(JsonResponse::ok(&Page {
-        items,
-        next_cursor: None,
-    })?
-    .into_response())
+    Ok(single_page(items)?.into_response())
 }
