@@ -83,6 +83,8 @@ async fn a_loaded_demo_book_is_consistent_and_served() {
         .unwrap();
     let (id, depth, root): (String, i16, String) = (row.get(0), row.get(1), row.get(2));
     assert!(depth >= 1, "the demo book has groups");
+    // Loaded behind the service's back: no consistency token, so let the replica catch up first.
+    app.replica_replayed().await;
     let reply = app.get(&format!("/v1/clients/{id}/ancestors")).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let text = reply.body.to_string();

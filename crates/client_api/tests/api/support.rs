@@ -129,7 +129,40 @@ fn spec(db: &TestDatabase, target: Target) -> conninfo::ConnSpec {
     spec
 }
 
+/// Waits until the replica has replayed everything written on the primary so far.
+async fn replica_replayed(db: &TestDatabase) {
+    let primary = db.connect().await;
+    let position: String = primary
+        .query_one("SELECT pg_catalog.pg_current_wal_insert_lsn()::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let replica = db.connect_replica().await;
+    test_support::eventually(
+        "the replica replays the primary's WAL",
+        Duration::from_secs(30),
+        || async {
+            let caught_up: bool = replica
+                .query_one(
+                    "SELECT pg_catalog.pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
+                    &[&position],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            caught_up.then_some(())
+        },
+    )
+    .await;
+}
+
 impl TestApp {
+    /// Waits until the replica has replayed what the test wrote behind the service's back (with a
+    /// superuser connection), so that replica reads see it.
+    pub async fn replica_replayed(&self) {
+        replica_replayed(&self.db).await;
+    }
+
     /// A fresh database, migrated, with a service over it (primary + replica).
     pub async fn new() -> Self {
         Self::with(|_| {}).await
@@ -145,29 +178,7 @@ impl TestApp {
         let db = database().await;
         migrate(&db).await;
         // Wait until the replica has replayed the whole setup (migrations, grants, the login role).
-        let primary = db.connect().await;
-        let position: String = primary
-            .query_one("SELECT pg_catalog.pg_current_wal_insert_lsn()::text", &[])
-            .await
-            .unwrap()
-            .get(0);
-        let replica = db.connect_replica().await;
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let caught_up: bool = replica
-                .query_one(
-                    "SELECT pg_catalog.pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
-                    &[&position],
-                )
-                .await
-                .unwrap()
-                .get(0);
-            if caught_up {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "replica did not replay the setup");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        replica_replayed(&db).await;
         let mut settings = (
             DbConfig {
                 primary: spec(&db, Target::Primary),
