@@ -326,3 +326,35 @@ async fn a_child_inserted_while_its_ancestor_moves_lands_on_the_new_path() {
     assert_eq!(path, format!("/{r}/{a}/{b}/{c2}/"));
     assert_hierarchy_consistent(&s2).await;
 }
+
+#[tokio::test]
+async fn a_second_tree_held_by_another_transaction_fails_the_change_with_40001_instead_of_waiting() {
+    let db = Db::new().await;
+    let s1 = db.service("holder").await;
+    let s2 = db.service("changer").await;
+    let r = new_client(&s1, "R", None).await;
+    let x = new_client(&s1, "X", None).await;
+    // The holder keeps tree X locked (an insert under X) until it ends.
+    s1.batch_execute("BEGIN").await.expect("begin");
+    new_client(&s1, "X child", Some(x)).await;
+    // The changer's first structural change locks tree R; its second needs tree X, which is busy. Waiting
+    // for it could close a lock cycle, so after a short retry (V9: a committing holder is still releasing)
+    // the statement fails with 40001 and the changer retries the whole transaction.
+    s2.batch_execute("BEGIN").await.expect("begin");
+    new_client(&s2, "R child", Some(r)).await;
+    let second = s2
+        .query_one(
+            "INSERT INTO client_api.client (display_name, legal_name, parent_id) VALUES ('Y', 'Y Ltd', $1) RETURNING id",
+            &[&x],
+        )
+        .await;
+    assert_eq!(sqlstate(&second).as_deref(), Some("40001"), "{second:?}");
+    s2.batch_execute("ROLLBACK").await.expect("rollback");
+    s1.batch_execute("COMMIT").await.expect("commit");
+    // Once the holder is done, the retried transaction goes through.
+    s2.batch_execute("BEGIN").await.expect("begin");
+    new_client(&s2, "R child", Some(r)).await;
+    new_client(&s2, "Y", Some(x)).await;
+    s2.batch_execute("COMMIT").await.expect("commit");
+    assert_hierarchy_consistent(&s2).await;
+}
