@@ -2,7 +2,8 @@
 # Installs what a fresh Debian/Ubuntu machine that has only the Rust toolchain lacks:
 #   - PostgreSQL server binaries (initdb, pg_ctl, postgres, pg_basebackup, psql, pgbench), package `postgresql`;
 #   - a C compiler for crates that build C (ring), package `gcc` + `libc6-dev`;
-#   - with --api-tests: python3 with venv and curl, for scripts/schemathesis.
+#   - with --api-tests: python3 with venv and curl, for scripts/schemathesis;
+#   - with --bench: wrk, the HTTP load generator of the benchmarks (bench/).
 # Idempotent and quiet when nothing is missing. Executed by scripts/start, scripts/test and .ci/run.
 set -euo pipefail
 
@@ -46,12 +47,18 @@ apt_install() {
 missing=()
 have_pg_server || missing+=(postgresql postgresql-contrib)
 command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
-if [ "${1:-}" = "--api-tests" ]; then
-  command -v curl >/dev/null 2>&1 || missing+=(curl)
-  command -v python3 >/dev/null 2>&1 || missing+=(python3)
-  # Debian's python3 ships venv separately; pyenv and other builds include it.
-  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then missing+=(python3-venv); fi
-fi
+for option in "$@"; do
+  case "$option" in
+    --api-tests)
+      command -v curl >/dev/null 2>&1 || missing+=(curl)
+      command -v python3 >/dev/null 2>&1 || missing+=(python3)
+      # Debian's python3 ships venv separately; pyenv and other builds include it.
+      if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then missing+=(python3-venv); fi
+      ;;
+    --bench) command -v wrk >/dev/null 2>&1 || missing+=(wrk) ;;
+    *) log "ensure-deps: unknown option $option"; exit 2 ;;
+  esac
+done
 if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}"
 fi
