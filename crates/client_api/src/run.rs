@@ -12,6 +12,23 @@ use crate::auth::{Authenticator, JwksSource, KeySet};
 use crate::config::{Config, CredentialSource, DbConfig, Env, LogFormat};
 use crate::db::{Db, Router, RouterConfig};
 
+/// How often histogram samples are folded into their buckets.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
+/// Folds recorded histogram samples into their buckets every few seconds. The recorder keeps each sample until
+/// upkeep or a scrape drains it, so without this a service nobody scrapes (or whose scraper stopped) grew by
+/// about 23 bytes per request (10 MiB per 450,000 requests, measured).
+fn spawn_metrics_upkeep(handle: metrics_exporter_prometheus::PrometheusHandle) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(METRICS_UPKEEP);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            handle.run_upkeep();
+        }
+    });
+}
+
 /// Runs the service with configuration from `env`.
 ///
 /// # Errors
@@ -26,6 +43,7 @@ pub async fn run(env: &dyn Env) -> anyhow::Result<()> {
         .context("configuring histogram buckets")?
         .install_recorder()
         .context("installing the metrics recorder")?;
+    spawn_metrics_upkeep(metrics.clone());
 
     let (db_config, auth, banner) = match (&config.db, &config.auth) {
         (Some(db), Some(auth)) => {
