@@ -240,10 +240,12 @@ fn jdbc_ssl_rules_follow_pgjdbc() {
 fn jdbc_target_server_types() {
     for (name, attrs) in [
         ("any", TargetSessionAttrs::Any),
-        ("master", TargetSessionAttrs::Primary),
-        ("primary", TargetSessionAttrs::Primary),
-        ("slave", TargetSessionAttrs::Standby),
-        ("secondary", TargetSessionAttrs::Standby),
+        // pgjdbc's primary: not in recovery and transaction_read_only off (libpq's read-write);
+        // its secondary: the opposite (read-only). interop_tests connects with pgjdbc to check.
+        ("master", TargetSessionAttrs::ReadWrite),
+        ("primary", TargetSessionAttrs::ReadWrite),
+        ("slave", TargetSessionAttrs::ReadOnly),
+        ("secondary", TargetSessionAttrs::ReadOnly),
         ("preferSlave", TargetSessionAttrs::PreferStandby),
         ("preferPrimary", TargetSessionAttrs::PreferPrimary),
     ] {

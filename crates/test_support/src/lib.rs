@@ -10,16 +10,19 @@
 //! - [`dedicated_cluster()`]: a private cluster for tests that kill, restart, promote or slow down
 //!   servers, so they never disturb the shared one.
 //! - [`eventually()`]: polls a condition with a deadline (a hang detector, not a measurement).
+//! - [`workspace_binary()`]: the real executable of another workspace package, built on first use.
 //!
 //! Cargo runs a test binary's tests as threads of one process, each `#[tokio::test]` with its own
 //! runtime; the shared cluster is therefore started synchronously and holds no runtime objects.
 
+mod cargo_bin;
 mod cluster;
 mod database;
 mod names;
 mod tls;
 mod wait;
 
+pub use cargo_bin::{workspace_binary, workspace_root};
 pub use cluster::{Server, TestCluster, cluster, dedicated_cluster};
 pub use database::{Target, Template, TestDatabase, database, database_from};
 pub use names::unique_name;

@@ -271,10 +271,11 @@ async fn run(
             }
         }
     }
-    applier.callback(Event::AfterMigrate).await?;
+    // Flyway's order: afterMigrateApplied (only when something ran), then afterMigrate.
     if !steps.is_empty() {
         applier.callback(Event::AfterMigrateApplied).await?;
     }
+    applier.callback(Event::AfterMigrate).await?;
     let after = steps.iter().filter_map(|s| s.version.clone()).next_back();
     let initial = planned.current.as_ref().map(ToString::to_string);
     Ok(MigrateReport {

@@ -1,0 +1,5 @@
+//! Interoperability tests: real Flyway, pgjdbc and libpq as referees (docs/INTEROP.md).
+
+mod common;
+
+mod jdbc;
