@@ -7,8 +7,8 @@ JSON document:
 
 "parse" is what libpq's own parser (PQconninfoParse, through psycopg's conninfo_to_dict) makes of
 the string: {"ok": true, "params": {...}} or {"ok": false, "error": "..."}. With "connect": true,
-"connect" is what PQconnectStart says about the options before any network traffic: libpq checks
-option values (sslmode, ports, host/port counts, ...) only there. {"options_ok": false, "error":
+"connect" is what PQconnectdb says about the options: libpq checks option values (sslmode, ports,
+host/port counts, connect_timeout, ...) only when connecting. {"options_ok": false, "error":
 ...} when it refuses them; {"options_ok": true, ...} when it went on to connect (cases that ask for
 this use IP literals or socket paths, so no name is looked up).
 """
@@ -29,7 +29,7 @@ def parse(conninfo):
 
 
 def connect(conninfo):
-    conn = pq.PGconn.connect_start(conninfo.encode("utf-8"))
+    conn = pq.PGconn.connect(conninfo.encode("utf-8"))
     try:
         message = conn.get_error_message().strip()
         attempted = conn.status != pq.ConnStatus.BAD or message.startswith("connection to server")

@@ -110,7 +110,12 @@ prop_compose! {
         spec.root_cert = root_cert.filter(|_| ssl_mode.verifies_chain());
         spec.client_cert = client.as_ref().map(|c| c.0.clone());
         spec.client_key = client.map(|c| c.1);
-        spec.ssl_negotiation = negotiation;
+        // libpq refuses direct TLS negotiation with a mode that does not require TLS.
+        spec.ssl_negotiation = if ssl_mode.requires_tls() {
+            negotiation
+        } else {
+            SslNegotiation::Postgres
+        };
         spec.channel_binding = binding;
         spec.target_session_attrs = attrs;
         spec.load_balance_hosts = load_balance;

@@ -1,7 +1,9 @@
 //! The libpq keyword/value grammar (`conninfo_parse` in fe-connect.c):
 //! `key = value` pairs separated by blanks; a value is either single-quoted (`\'` and `\\`
 //! escapes) or runs to the next blank (a backslash escapes any character, so `a\ b` is one
-//! value). As in libpq, blanks after `=` are skipped, so `host= port=1` gives host `port=1`.
+//! value, a trailing one is dropped). As in libpq, blanks after `=` are skipped, so
+//! `host= port=1` gives host `port=1`. Blanks are C's `isspace`: space, tab, line feed, vertical
+//! tab, form feed, carriage return; other Unicode spaces are part of a value, as in libpq.
 
 use crate::error::ParseError;
 use crate::modes::Syntax;
@@ -14,13 +16,18 @@ fn format_error(position: usize, reason: &'static str) -> ParseError {
     }
 }
 
+/// C's `isspace` in the "C" locale, which libpq uses to separate pairs.
+fn is_blank(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\u{b}' | '\u{c}' | '\r')
+}
+
 /// Splits a keyword/value string into `(key, value, position)` triples in order.
 pub(crate) fn pairs(text: &str) -> Result<Vec<(String, String, usize)>, ParseError> {
     let chars: Vec<char> = text.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
     loop {
-        while i < chars.len() && chars[i].is_whitespace() {
+        while i < chars.len() && is_blank(chars[i]) {
             i += 1;
         }
         if i >= chars.len() {
@@ -28,18 +35,18 @@ pub(crate) fn pairs(text: &str) -> Result<Vec<(String, String, usize)>, ParseErr
         }
         let start = i;
         let mut key = String::new();
-        while i < chars.len() && !chars[i].is_whitespace() && chars[i] != '=' {
+        while i < chars.len() && !is_blank(chars[i]) && chars[i] != '=' {
             key.push(chars[i]);
             i += 1;
         }
-        while i < chars.len() && chars[i].is_whitespace() {
+        while i < chars.len() && is_blank(chars[i]) {
             i += 1;
         }
         if i >= chars.len() || chars[i] != '=' {
             return Err(format_error(start, "missing `=` after a keyword"));
         }
         i += 1;
-        while i < chars.len() && chars[i].is_whitespace() {
+        while i < chars.len() && is_blank(chars[i]) {
             i += 1;
         }
         let mut value = String::new();
@@ -67,9 +74,14 @@ pub(crate) fn pairs(text: &str) -> Result<Vec<(String, String, usize)>, ParseErr
                 }
             }
         } else {
-            while i < chars.len() && !chars[i].is_whitespace() {
-                if chars[i] == '\\' && i + 1 < chars.len() {
-                    i += 1;
+            while i < chars.len() && !is_blank(chars[i]) {
+                if chars[i] == '\\' {
+                    // An escaped character is taken as it is; a backslash at the very end is dropped.
+                    if let Some(&next) = chars.get(i + 1) {
+                        value.push(next);
+                    }
+                    i += 2;
+                    continue;
                 }
                 value.push(chars[i]);
                 i += 1;
@@ -82,7 +94,7 @@ pub(crate) fn pairs(text: &str) -> Result<Vec<(String, String, usize)>, ParseErr
 /// Quotes a value for the keyword/value syntax when needed.
 #[cfg(test)]
 pub(crate) fn quote(value: &str) -> String {
-    if !value.is_empty() && !value.contains(|c: char| c.is_whitespace() || c == '\'' || c == '\\') {
+    if !value.is_empty() && !value.contains(|c: char| is_blank(c) || c == '\'' || c == '\\') {
         return value.to_owned();
     }
     let mut out = String::from("'");

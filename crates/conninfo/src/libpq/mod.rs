@@ -149,10 +149,13 @@ impl Draft {
                 spec.keepalives.retries = (n > 0).then(|| u32::try_from(n).unwrap_or(u32::MAX));
             }
             Param::SslMode => spec.ssl_mode = named_value(key, value, &SslMode::ALL, SslMode::libpq_name, false)?,
+            // libpq's JDBC courtesy in URIs: exactly `ssl=true` is `sslmode=require`; any other
+            // `ssl` is an unknown parameter there.
             Param::Ssl => {
-                if boolean(key, value)? {
-                    spec.ssl_mode = SslMode::Require;
+                if value != "true" {
+                    return Err(ParseError::invalid(key, value, "libpq accepts only ssl=true (it means sslmode=require)"));
                 }
+                spec.ssl_mode = SslMode::Require;
             }
             Param::SslNegotiation => {
                 spec.ssl_negotiation =
@@ -253,6 +256,12 @@ impl Draft {
             spec.notes.push(
                 "sslmode=require with a root certificate verifies the chain, as libpq does (now verify-ca)".into(),
             );
+        }
+        if spec.ssl_negotiation == SslNegotiation::Direct && !spec.ssl_mode.requires_tls() {
+            return Err(ParseError::Inconsistent(format!(
+                "sslnegotiation=direct needs sslmode require, verify-ca or verify-full (libpq refuses the weak sslmode {})",
+                spec.ssl_mode.libpq_name()
+            )));
         }
         if spec.pool.min_size > spec.pool.max_size {
             return Err(ParseError::Inconsistent(format!(

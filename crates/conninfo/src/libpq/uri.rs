@@ -43,7 +43,10 @@ pub(crate) fn decode(text: &str, what: &'static str, position: usize) -> Result<
         .map_err(|_| format_error(position, what))
 }
 
-/// Splits a URI whose scheme prefix has been checked.
+/// Splits a URI whose scheme prefix has been checked, the way `conninfo_uri_parse_options` does:
+/// the user info ends at the first `@` before any `/` (even one after a `?`); hosts end at `:`,
+/// `/`, `?` or `,`, ports at `/`, `?` or `,`; the host and port lists are percent-decoded as a
+/// whole (so `%2C` separates hosts, and an IPv6 zone `%25eth0` becomes `%eth0`).
 pub(crate) fn split(uri: &str) -> Result<UriParts, ParseError> {
     let prefix_len = if uri.starts_with("postgresql://") {
         "postgresql://".len()
@@ -56,12 +59,10 @@ pub(crate) fn split(uri: &str) -> Result<UriParts, ParseError> {
     let mut params = Vec::new();
     let mut password = None;
 
-    // The authority ends at the first `/` or `?` (an IPv6 literal never contains either).
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let (userinfo, hostlist) = match authority.rfind('@') {
-        Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
-        None => (None, authority),
+    let credentials_end = rest.find(['@', '/']).filter(|i| rest.as_bytes()[*i] == b'@');
+    let (userinfo, netloc) = match credentials_end {
+        Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+        None => (None, rest),
     };
     if let Some(userinfo) = userinfo {
         let (user, pass) = match userinfo.find(':') {
@@ -74,19 +75,25 @@ pub(crate) fn split(uri: &str) -> Result<UriParts, ParseError> {
                 decode(user, "invalid percent-encoding in the user name", prefix_len)?,
             ));
         }
-        if let Some(pass) = pass {
+        if let Some(pass) = pass.filter(|p| !p.is_empty()) {
             let pass = decode(pass, "invalid percent-encoding in the password", prefix_len)?;
             password = Some(SecretString::from(pass));
         }
     }
-    let host_offset = prefix_len + userinfo.map_or(0, |u| u.len() + 1);
-    let (hosts, ports) = split_hosts(hostlist, host_offset)?;
-    // Like libpq, an option is set only when the URI gives it, so PGHOST/PGPORT still apply.
-    if hosts.iter().any(|h| !h.is_empty()) {
-        params.push(("host".to_owned(), hosts.join(",")));
+    let offset = prefix_len + userinfo.map_or(0, |u| u.len() + 1);
+    let (hosts, ports, tail) = split_hosts(netloc, offset)?;
+    // Like libpq, a list is set only when the URI writes something (so PGHOST/PGPORT still apply).
+    if !hosts.is_empty() {
+        params.push((
+            "host".to_owned(),
+            decode(&hosts, "invalid percent-encoding in a host", offset)?,
+        ));
     }
-    if ports.iter().any(|p| !p.is_empty()) {
-        params.push(("port".to_owned(), ports.join(",")));
+    if !ports.is_empty() {
+        params.push((
+            "port".to_owned(),
+            decode(&ports, "invalid percent-encoding in a port", offset)?,
+        ));
     }
 
     let (path, query) = match tail.find('?') {
@@ -97,14 +104,19 @@ pub(crate) fn split(uri: &str) -> Result<UriParts, ParseError> {
     if !dbname.is_empty() {
         params.push((
             "dbname".to_owned(),
-            decode(dbname, "invalid percent-encoding in the database name", host_offset)?,
+            decode(dbname, "invalid percent-encoding in the database name", offset)?,
         ));
     }
-    if let Some(query) = query {
-        for item in query.split('&').filter(|item| !item.is_empty()) {
+    if let Some(query) = query.filter(|q| !q.is_empty()) {
+        // `a=b&` is fine (the loop ends at the end), an empty parameter anywhere else is not.
+        let query = query.strip_suffix('&').unwrap_or(query);
+        for item in query.split('&') {
             let Some((key, value)) = item.split_once('=') else {
                 return Err(format_error(prefix_len, "a query parameter without `=`"));
             };
+            if value.contains('=') {
+                return Err(format_error(prefix_len, "a query parameter with a second `=`"));
+            }
             let key = decode(key, "invalid percent-encoding in a parameter name", prefix_len)?;
             let value = decode(value, "invalid percent-encoding in a parameter value", prefix_len)?;
             params.push((key, value));
@@ -113,38 +125,46 @@ pub(crate) fn split(uri: &str) -> Result<UriParts, ParseError> {
     Ok(UriParts { params, password })
 }
 
-/// Splits `host[:port],host[:port]` into parallel host and port lists (empty = default).
-fn split_hosts(list: &str, offset: usize) -> Result<(Vec<String>, Vec<String>), ParseError> {
-    let mut hosts = Vec::new();
-    let mut ports = Vec::new();
-    if list.is_empty() {
-        return Ok((hosts, ports));
-    }
-    for entry in list.split(',') {
-        let (host, port) = if let Some(inner) = entry.strip_prefix('[') {
+/// Splits the host list into libpq's raw host and port lists (comma-joined, not yet decoded)
+/// and the rest of the URI (from the `/` or `?` that ended the list).
+fn split_hosts(netloc: &str, offset: usize) -> Result<(String, String, &str), ParseError> {
+    let mut hosts = String::new();
+    let mut ports = String::new();
+    let mut rest = netloc;
+    loop {
+        let after_host = if let Some(inner) = rest.strip_prefix('[') {
             let close = inner
                 .find(']')
                 .ok_or_else(|| format_error(offset, "missing `]` in an IPv6 host address"))?;
-            let after = &inner[close + 1..];
-            let port = match after.strip_prefix(':') {
-                Some(port) => port,
-                None if after.is_empty() => "",
-                None => return Err(format_error(offset, "unexpected text after an IPv6 host address")),
-            };
-            (inner[..close].to_owned(), port)
-        } else {
-            match entry.rfind(':') {
-                Some(colon) => (
-                    decode(&entry[..colon], "invalid percent-encoding in a host", offset)?,
-                    &entry[colon + 1..],
-                ),
-                None => (decode(entry, "invalid percent-encoding in a host", offset)?, ""),
+            if close == 0 {
+                return Err(format_error(offset, "an IPv6 host address may not be empty"));
             }
+            hosts.push_str(&inner[..close]);
+            let after = &inner[close + 1..];
+            if !(after.is_empty() || after.starts_with([':', '/', '?', ','])) {
+                return Err(format_error(offset, "unexpected text after an IPv6 host address"));
+            }
+            after
+        } else {
+            let end = rest.find([':', '/', '?', ',']).unwrap_or(rest.len());
+            hosts.push_str(&rest[..end]);
+            &rest[end..]
         };
-        hosts.push(host);
-        ports.push(port.to_owned());
+        rest = after_host;
+        if let Some(port) = rest.strip_prefix(':') {
+            let end = port.find(['/', '?', ',']).unwrap_or(port.len());
+            ports.push_str(&port[..end]);
+            rest = &port[end..];
+        }
+        match rest.strip_prefix(',') {
+            Some(next) => {
+                hosts.push(',');
+                ports.push(',');
+                rest = next;
+            }
+            None => return Ok((hosts, ports, rest)),
+        }
     }
-    Ok((hosts, ports))
 }
 
 #[cfg(test)]
