@@ -80,15 +80,20 @@ impl Placeholders {
         let mut consumed = 0usize;
         while let Some(start) = rest.find(self.prefix.as_str()) {
             let after_prefix = &rest[start + self.prefix.len()..];
-            // Like Flyway's reader: a prefix without a later suffix is left as it is.
-            let Some(len) = after_prefix.find(self.suffix.as_str()) else {
-                break;
-            };
+            // Like Flyway's reader: a prefix without a later suffix makes the rest of the file the
+            // placeholder's name, which has no value.
+            let len = after_prefix.find(self.suffix.as_str()).unwrap_or(after_prefix.len());
             let name = &after_prefix[..len];
             let Some(value) = self.values.get(&name.to_lowercase()) else {
                 let line = 1 + text[..consumed + start].matches('\n').count();
+                // An unterminated name runs to the end of the file: show its first line only.
+                let first_line = name.lines().next().unwrap_or_default();
+                let mut shown: String = first_line.chars().take(60).collect();
+                if shown.len() < name.len() {
+                    shown.push('…');
+                }
                 return Err(PlaceholderError {
-                    name: name.to_owned(),
+                    name: shown,
                     file: file.to_owned(),
                     line,
                     prefix: self.prefix.clone(),
@@ -158,8 +163,11 @@ mod tests {
     }
 
     #[test]
-    fn a_prefix_without_suffix_is_left_alone() {
-        assert_eq!(placeholders().replace("SELECT '${';", "f").unwrap(), "SELECT '${';");
+    fn a_prefix_without_suffix_is_an_error_as_in_flyway() {
+        let err = placeholders().replace("SELECT 1;\nSELECT '${';", "f").unwrap_err();
+        assert_eq!((err.name.as_str(), err.line), ("';", 2));
+        let err = placeholders().replace("SELECT '${oops\nSELECT 2;", "f").unwrap_err();
+        assert_eq!(err.name, "oops…");
     }
 
     #[test]

@@ -4,3 +4,8 @@ mod common;
 
 mod jdbc;
 mod libpq;
+mod corpus;
+mod concurrent;
+mod failed;
+mod handoff;
+mod maintenance;

@@ -7,6 +7,7 @@
 //! named by `--config-file` / `FLYWAY_CONFIG_FILES`. Every layer is a [`ConfigLayer`], so a
 //! caller can add its own (the platform manifest supplies url, user, password, schemas, initSql).
 
+pub mod flyway_toml;
 pub mod layer;
 pub mod properties;
 mod resolve;
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
+pub use flyway_toml::to_flyway_toml;
 pub use layer::{ConfigLayer, Value};
 pub use resolve::{ConfigSources, Location, default_files};
 pub use sources::FileLayer;

@@ -330,32 +330,14 @@ fn applied_state(
     if attrs.out_of_order { S::OutOfOrder } else { S::Success }
 }
 
-/// Flyway's `MigrationInfoImpl.compareTo`, made total: below-baseline files first, then history
-/// rows by rank with ignored files slotted in by version, then the rest by version, repeatables last.
+/// Flyway's `MigrationInfoImpl.compareTo`, made total: files the baseline covers first (by
+/// version), then history rows by rank, then every other file by version (an Ignored file too:
+/// Flyway sorts "installed before pending"), repeatables last.
 fn flyway_order(infos: Vec<MigrationInfo>) -> Vec<MigrationInfo> {
     let (mut applied, rest): (Vec<_>, Vec<_>) = infos.into_iter().partition(|m| m.installed_rank.is_some());
     applied.sort_by_key(|m| m.installed_rank);
-    let (below, rest): (Vec<_>, Vec<_>) = rest.into_iter().partition(|m| m.state == MigrationState::BelowBaseline);
-    let (ignored, rest): (Vec<_>, Vec<_>) = rest
+    let (below, rest): (Vec<_>, Vec<_>) = rest
         .into_iter()
-        .partition(|m| m.state == MigrationState::Ignored && m.version.is_some());
-    let mut out = below;
-    let mut ignored = ignored.into_iter().peekable();
-    for row in applied {
-        while let Some(next) = ignored.peek() {
-            if row
-                .version
-                .as_ref()
-                .is_none_or(|v| next.version.as_ref().is_some_and(|n| n < v))
-            {
-                out.extend(ignored.next());
-            } else {
-                break;
-            }
-        }
-        out.push(row);
-    }
-    out.extend(ignored);
-    out.extend(rest);
-    out
+        .partition(|m| matches!(m.state, MigrationState::BelowBaseline | MigrationState::BaselineIgnored));
+    below.into_iter().chain(applied).chain(rest).collect()
 }

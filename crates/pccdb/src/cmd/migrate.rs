@@ -112,6 +112,10 @@ pub struct FlywayArgs {
     /// Any Flyway setting, `key=value` (repeatable), e.g. `--set cleanDisabled=false`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub settings: Vec<String>,
+    /// Print the resolved configuration as a flyway.toml for the real Flyway and exit without
+    /// connecting: the url as JDBC, the password left out (the file reads FLYWAY_PASSWORD).
+    #[arg(long)]
+    pub print_flyway_config: bool,
     /// Resolution from the platform manifest (`--env`, `--service`, `--manifest`).
     #[command(flatten)]
     pub platform: super::migrate_platform::PlatformArgs,
@@ -309,6 +313,10 @@ pub fn run(action: Action, args: &FlywayArgs, global: &GlobalArgs) -> anyhow::Re
     let config = resolve_config(args, platform.as_ref())?;
     for warning in &config.warnings {
         eprintln!("warning: {warning}");
+    }
+    if args.print_flyway_config {
+        print!("{}", super::flyway_config::render(&config, platform.as_ref())?);
+        return Ok(Outcome::Success);
     }
     let json = global.output == crate::cli::OutputFormat::Json;
     let runtime = runtime()?;

@@ -6,6 +6,7 @@ pub mod check;
 pub mod conninfo;
 pub mod dev;
 mod dev_strings;
+mod flyway_config;
 mod manifest_args;
 pub mod migrate;
 mod migrate_output;
