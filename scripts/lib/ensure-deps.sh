@@ -3,7 +3,9 @@
 #   - PostgreSQL server binaries (initdb, pg_ctl, postgres, pg_basebackup, psql, pgbench), package `postgresql`;
 #   - a C compiler for crates that build C (ring), package `gcc` + `libc6-dev`;
 #   - with --api-tests: python3 with venv and curl, for scripts/schemathesis;
-#   - with --bench: wrk, the HTTP load generator of the benchmarks (bench/).
+#   - with --bench: wrk, the HTTP load generator of the benchmarks (bench/);
+#   - with --interop: a JDK (17 or later) and Maven for the real Flyway and pgjdbc of the interoperability
+#     tests (crates/interop_tests, interop/jvm), and python3 with venv for libpq through psycopg.
 # Idempotent and quiet when nothing is missing. Executed by scripts/start, scripts/test and .ci/run.
 set -euo pipefail
 
@@ -56,6 +58,13 @@ for option in "$@"; do
       if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then missing+=(python3-venv); fi
       ;;
     --bench) command -v wrk >/dev/null 2>&1 || missing+=(wrk) ;;
+    --interop)
+      # javac, not only java: the tests compile the harness. Debian's default JDK is 17 on bookworm.
+      command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
+      command -v mvn >/dev/null 2>&1 || missing+=(maven)
+      command -v python3 >/dev/null 2>&1 || missing+=(python3)
+      if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then missing+=(python3-venv); fi
+      ;;
     *) log "ensure-deps: unknown option $option"; exit 2 ;;
   esac
 done

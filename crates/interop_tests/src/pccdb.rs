@@ -51,6 +51,15 @@ pub fn binary() -> PathBuf {
 /// # Panics
 /// When it cannot be run.
 pub fn run(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Run {
+    run_with_input(args, cwd, env, None)
+}
+
+/// [`run`], writing `input` to its stdin (how `pccdb secrets set` takes a password).
+///
+/// # Panics
+/// When it cannot be run.
+pub fn run_with_input(args: &[&str], cwd: &Path, env: &[(&str, &str)], input: Option<&str>) -> Run {
+    use std::io::Write as _;
     let mut command = Command::new(binary());
     command
         .args(args)
@@ -59,10 +68,16 @@ pub fn run(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Run {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", cwd)
         .envs(env.iter().copied())
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let output = command.output().unwrap_or_else(|e| panic!("running pccdb {args:?}: {e}"));
+    let mut child = command.spawn().unwrap_or_else(|e| panic!("running pccdb {args:?}: {e}"));
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    if let Some(input) = input {
+        stdin.write_all(input.as_bytes()).expect("writing pccdb's stdin");
+    }
+    drop(stdin);
+    let output = child.wait_with_output().unwrap_or_else(|e| panic!("waiting for pccdb {args:?}: {e}"));
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

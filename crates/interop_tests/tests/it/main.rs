@@ -9,3 +9,4 @@ mod concurrent;
 mod failed;
 mod handoff;
 mod maintenance;
+mod service;
