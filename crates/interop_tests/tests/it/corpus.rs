@@ -192,7 +192,12 @@ async fn both_tools_refuse_the_same_broken_files() {
             .await;
             assert_eq!(rows, ["0"], "{what}: nothing of the file was applied");
         }
-        let flyway_rows = history(&a).await;
-        assert!(flyway_rows.is_empty(), "{what}: {flyway_rows:?}");
+        // Flyway may have created the (empty) history table before it found the problem.
+        let client = a.connect().await;
+        let table = db::rows(&client, "SELECT to_regclass('public.flyway_schema_history') IS NOT NULL").await;
+        if table == ["t"] {
+            let flyway_rows = history(&a).await;
+            assert!(flyway_rows.is_empty(), "{what}: {flyway_rows:?}");
+        }
     }
 }
