@@ -175,7 +175,11 @@ const FREE_TEXT: &[&str] = &[
 
 fn apply(spec: &mut ConnSpec, key: &str, value: &str, ssl: &mut SslSettings) -> Result<(), ParseError> {
     if !FREE_TEXT.contains(&key) && value.trim() != value {
-        return Err(ParseError::invalid(key, value, "no blanks around the value (pgjdbc reads none)"));
+        return Err(ParseError::invalid(
+            key,
+            value,
+            "no blanks around the value (pgjdbc reads none)",
+        ));
     }
     let text = || (!value.is_empty()).then(|| value.to_owned());
     // pgjdbc's Boolean.parseBoolean: `true` in any case; an empty value is false. Anything else

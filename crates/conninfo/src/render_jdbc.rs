@@ -29,7 +29,12 @@ pub struct RenderError {
 
 /// What `java.net.URLDecoder` gives back unchanged (so `+`, which it turns into a space, is
 /// encoded).
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'/');
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
 
 /// The database name ends at the URL's only other `/` (pgjdbc refuses a second one).
 const DATABASE: &AsciiSet = &COMPONENT.add(b'/');
@@ -122,10 +127,7 @@ impl ConnSpec {
         }
         // pgjdbc's default is 10 s; 0 is its "no limit".
         if self.connect_timeout != Some(Duration::from_secs(10)) {
-            query.push((
-                "connectTimeout",
-                self.connect_timeout.map_or(0, whole_secs).to_string(),
-            ));
+            query.push(("connectTimeout", self.connect_timeout.map_or(0, whole_secs).to_string()));
         }
         if self.keepalives.tcp {
             query.push(("tcpKeepAlive", "true".to_owned()));
@@ -138,7 +140,10 @@ impl ConnSpec {
         }
         let mut options: Vec<String> = self.options.iter().cloned().collect();
         if let Some(zone) = &self.timezone {
-            options.push(format!("-c TimeZone={}", zone.replace('\\', "\\\\").replace(' ', "\\ ")));
+            options.push(format!(
+                "-c TimeZone={}",
+                zone.replace('\\', "\\\\").replace(' ', "\\ ")
+            ));
         }
         if !options.is_empty() {
             query.push(("options", options.join(" ")));

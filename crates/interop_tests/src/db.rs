@@ -130,7 +130,14 @@ pub fn schema_dump(database: &str) -> String {
     let mut command = Command::new(pg_dump());
     command
         .args(["--schema-only", "--host", &server.host])
-        .args(["--port", &server.port.to_string(), "--username", &server.user, "--dbname", database])
+        .args([
+            "--port",
+            &server.port.to_string(),
+            "--username",
+            &server.user,
+            "--dbname",
+            database,
+        ])
         .env("PGPASSWORD", server.password.expose_secret())
         .env("PGSSLMODE", if server.tls { "require" } else { "disable" });
     if let (Some(ca), true) = (&server.ca_cert, server.tls) {

@@ -178,7 +178,8 @@ async fn call(action: &str, config: &FlywayConfig) -> Result<Value, JavaError> {
 }
 
 fn typed<T: serde::de::DeserializeOwned>(what: &str, value: Value) -> T {
-    serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("unexpected {what} result {value}: {e}"))
+    let shown = value.to_string();
+    serde_json::from_value(value).unwrap_or_else(|e| panic!("unexpected {what} result {shown}: {e}"))
 }
 
 /// `flyway migrate`.
@@ -254,7 +255,9 @@ pub fn toml_run(action: &str, files: &[&Path], cwd: &Path, env: &[(&str, &str)])
             command.env_remove(key);
         }
     }
-    let output = command.output().unwrap_or_else(|e| panic!("running Flyway on {files:?}: {e}"));
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("running Flyway on {files:?}: {e}"));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let reply: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
         panic!(

@@ -30,7 +30,13 @@ pub struct JavaError {
 
 impl std::fmt::Display for JavaError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} [{}]: {}", self.class, self.code.as_deref().unwrap_or("-"), self.message)
+        write!(
+            f,
+            "{} [{}]: {}",
+            self.class,
+            self.code.as_deref().unwrap_or("-"),
+            self.message
+        )
     }
 }
 
@@ -179,13 +185,23 @@ impl Jvm {
             stdin
                 .write_all(line.as_bytes())
                 .and_then(|()| stdin.flush())
-                .unwrap_or_else(|e| panic!("the harness JVM does not read requests ({e}); see {}", self.log.display()));
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "the harness JVM does not read requests ({e}); see {}",
+                        self.log.display()
+                    )
+                });
         }
         // A hang detector, far above what any request needs (real Flyway hangs for good on
         // CREATE INDEX CONCURRENTLY under its default transactional lock, for example).
         let reply = tokio::time::timeout(HANG, rx)
             .await
-            .unwrap_or_else(|_| panic!("no answer from the harness JVM within {HANG:?} to {what}; see {}", self.log.display()))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "no answer from the harness JVM within {HANG:?} to {what}; see {}",
+                    self.log.display()
+                )
+            })
             .unwrap_or_else(|_| panic!("the harness JVM exited; see {}", self.log.display()));
         if reply["ok"] == json!(true) {
             Ok(reply["result"].clone())

@@ -64,7 +64,10 @@ fn source_hash(root: &Path) -> String {
 }
 
 fn require(program: &str, arg: &str) {
-    let found = Command::new(program).arg(arg).output().is_ok_and(|o| o.status.success());
+    let found = Command::new(program)
+        .arg(arg)
+        .output()
+        .is_ok_and(|o| o.status.success());
     assert!(
         found,
         "`{program}` is not on the PATH: the interoperability tests need a JDK 17 and Maven \

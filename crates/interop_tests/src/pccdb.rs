@@ -71,13 +71,17 @@ pub fn run_with_input(args: &[&str], cwd: &Path, env: &[(&str, &str)], input: Op
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap_or_else(|e| panic!("running pccdb {args:?}: {e}"));
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("running pccdb {args:?}: {e}"));
     let mut stdin = child.stdin.take().expect("piped stdin");
     if let Some(input) = input {
         stdin.write_all(input.as_bytes()).expect("writing pccdb's stdin");
     }
     drop(stdin);
-    let output = child.wait_with_output().unwrap_or_else(|e| panic!("waiting for pccdb {args:?}: {e}"));
+    let output = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("waiting for pccdb {args:?}: {e}"));
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -94,5 +98,9 @@ pub fn with_config(action: &str, config: &FlywayConfig, extra: &[&str]) -> Run {
     let conf = conf.display().to_string();
     let mut args = vec![action, "--config-file", conf.as_str()];
     args.extend_from_slice(extra);
-    run(&args, dir.path(), &[("FLYWAY_PASSWORD", config.password().expose_secret())])
+    run(
+        &args,
+        dir.path(),
+        &[("FLYWAY_PASSWORD", config.password().expose_secret())],
+    )
 }

@@ -74,7 +74,14 @@ fn build(package: &str, bin: &str) -> PathBuf {
     }
     command
         .current_dir(workspace_root())
-        .args(["build", "--message-format=json-render-diagnostics", "-p", package, "--bin", bin])
+        .args([
+            "build",
+            "--message-format=json-render-diagnostics",
+            "-p",
+            package,
+            "--bin",
+            bin,
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     if !cfg!(debug_assertions) {

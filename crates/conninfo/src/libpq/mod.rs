@@ -153,7 +153,11 @@ impl Draft {
             // `ssl` is an unknown parameter there.
             Param::Ssl => {
                 if value != "true" {
-                    return Err(ParseError::invalid(key, value, "libpq accepts only ssl=true (it means sslmode=require)"));
+                    return Err(ParseError::invalid(
+                        key,
+                        value,
+                        "libpq accepts only ssl=true (it means sslmode=require)",
+                    ));
                 }
                 spec.ssl_mode = SslMode::Require;
             }

@@ -136,10 +136,16 @@ pub async fn assert_same_info(config: &FlywayConfig) -> Vec<InfoLine> {
 /// Real Flyway's `validate` finds nothing.
 pub async fn assert_flyway_valid(config: &FlywayConfig) {
     let result = flyway::validate(config).await.expect("flyway validate");
-    assert!(result.valid, "real Flyway's validate found: {:?}", result.invalid_migrations);
+    assert!(
+        result.valid,
+        "real Flyway's validate found: {:?}",
+        result.invalid_migrations
+    );
 }
 
 /// `pccdb --output json <action>` with the settings of `config`; exits 0; its JSON document.
 pub fn pccdb_json(action: &str, config: &FlywayConfig) -> serde_json::Value {
-    pccdb::with_config(action, config, &["--output", "json"]).expect(0).json()
+    pccdb::with_config(action, config, &["--output", "json"])
+        .expect(0)
+        .json()
 }

@@ -8,9 +8,7 @@
 
 use interop_tests::{db, flyway};
 
-use crate::common::{
-    Migrations, assert_flyway_valid, assert_same, assert_same_info, config, history, pccdb,
-};
+use crate::common::{Migrations, assert_flyway_valid, assert_same, assert_same_info, config, history, pccdb};
 
 /// Every row `probe` collects, in order: what the migrations and callbacks saw.
 const PROBE: &str = "SELECT seq, left(t, 60), length(t) FROM probe ORDER BY seq";
@@ -127,7 +125,10 @@ async fn the_corpus_gives_the_same_history_schema_and_data_with_either_tool() {
     assert!(result.success);
     let run = pccdb("migrate", &fb).expect(0);
     assert!(
-        run.stdout.contains(&format!("Successfully applied {} migrations", result.migrations_executed)),
+        run.stdout.contains(&format!(
+            "Successfully applied {} migrations",
+            result.migrations_executed
+        )),
         "pccdb applied as many migrations as Flyway ({}):\n{}",
         result.migrations_executed,
         run.stdout
@@ -153,7 +154,10 @@ async fn the_corpus_gives_the_same_history_schema_and_data_with_either_tool() {
     // A repeatable whose placeholder changed runs again, with the same new checksum in both.
     let (fa, fb) = (with_note(&a, "second"), with_note(&b, "second"));
     assert_eq!(
-        flyway::migrate(&fa).await.expect("Flyway re-applies").migrations_executed,
+        flyway::migrate(&fa)
+            .await
+            .expect("Flyway re-applies")
+            .migrations_executed,
         1
     );
     pccdb("migrate", &fb).expect(0);
@@ -170,8 +174,14 @@ async fn the_corpus_gives_the_same_history_schema_and_data_with_either_tool() {
 #[tokio::test]
 async fn both_tools_refuse_the_same_broken_files() {
     let cases: [(&str, &[u8]); 4] = [
-        ("unterminated placeholder", b"CREATE TABLE t1 (id int);\nSELECT '${oops';\n"),
-        ("undefined placeholder", b"CREATE TABLE t1 (id int);\nSELECT '${nobody}';\n"),
+        (
+            "unterminated placeholder",
+            b"CREATE TABLE t1 (id int);\nSELECT '${oops';\n",
+        ),
+        (
+            "undefined placeholder",
+            b"CREATE TABLE t1 (id int);\nSELECT '${nobody}';\n",
+        ),
         ("\\c meta-command", b"CREATE TABLE t1 (id int);\n\\c other\n"),
         // Both decode strictly (Flyway cannot compute the checksum of a file that is not UTF-8).
         ("latin-1 text", b"CREATE TABLE t1 (name text DEFAULT 'caf\xe9');\n"),
@@ -183,7 +193,11 @@ async fn both_tools_refuse_the_same_broken_files() {
         let theirs = flyway::migrate(&config(&a, m.path())).await;
         assert!(theirs.is_err(), "{what}: real Flyway refuses it: {theirs:?}");
         let ours = pccdb("migrate", &config(&b, m.path()));
-        assert_eq!(ours.code, 1, "{what}: pccdb refuses it:\n{}{}", ours.stdout, ours.stderr);
+        assert_eq!(
+            ours.code, 1,
+            "{what}: pccdb refuses it:\n{}{}",
+            ours.stdout, ours.stderr
+        );
         for db in [&a, &b] {
             let rows = db::rows(
                 &db.connect().await,
@@ -194,7 +208,11 @@ async fn both_tools_refuse_the_same_broken_files() {
         }
         // Flyway may have created the (empty) history table before it found the problem.
         let client = a.connect().await;
-        let table = db::rows(&client, "SELECT to_regclass('public.flyway_schema_history') IS NOT NULL").await;
+        let table = db::rows(
+            &client,
+            "SELECT to_regclass('public.flyway_schema_history') IS NOT NULL",
+        )
+        .await;
         if table == ["t"] {
             let flyway_rows = history(&a).await;
             assert!(flyway_rows.is_empty(), "{what}: {flyway_rows:?}");

@@ -14,7 +14,10 @@ const FIXED: &str = "CREATE INDEX CONCURRENTLY account_name ON account (name);\n
 
 fn migrations() -> Migrations {
     let m = Migrations::new();
-    m.write("V1__account.sql", "CREATE TABLE account (id bigint PRIMARY KEY, name text);\n");
+    m.write(
+        "V1__account.sql",
+        "CREATE TABLE account (id bigint PRIMARY KEY, name text);\n",
+    );
     m.write("V2__index.sql", BROKEN);
     m.write("V2__index.sql.conf", "executeInTransaction=false\n");
     m
@@ -47,7 +50,11 @@ async fn a_failed_row_written_by_either_tool_is_failed_for_the_other() {
     let err = refused_by_flyway(flyway::migrate(&fb).await);
     assert!(err.message.to_lowercase().contains("failed"), "{err}");
     let run = pccdb("migrate", &fa);
-    assert_eq!(run.code, 2, "pccdb refuses Flyway's failed row:\n{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.code, 2,
+        "pccdb refuses Flyway's failed row:\n{}{}",
+        run.stdout, run.stderr
+    );
 
     // Each repairs the other's, the file is fixed, each migrates: the same history again.
     pccdb("repair", &fa).expect(0);
@@ -56,7 +63,10 @@ async fn a_failed_row_written_by_either_tool_is_failed_for_the_other() {
     fm.write("V2__index.sql", FIXED);
     pm.write("V2__index.sql", FIXED);
     assert_eq!(pccdb_json("migrate", &fa)["migrationsExecuted"], 1);
-    assert_eq!(flyway::migrate(&fb).await.expect("Flyway migrates").migrations_executed, 1);
+    assert_eq!(
+        flyway::migrate(&fb).await.expect("Flyway migrates").migrations_executed,
+        1
+    );
     let (ha, hb) = (history(&a).await, history(&b).await);
     assert!(ha.iter().all(|r| r.success), "{ha:#?}");
     assert_same(&ha, &hb, &a, &b);

@@ -17,7 +17,12 @@ enum Tool {
 
 async fn migrate(tool: Tool, cfg: &flyway::FlywayConfig) -> u32 {
     match tool {
-        Tool::Flyway => flyway::migrate(cfg).await.expect("real Flyway migrates").migrations_executed,
+        Tool::Flyway => {
+            flyway::migrate(cfg)
+                .await
+                .expect("real Flyway migrates")
+                .migrations_executed
+        }
         Tool::Pccdb => {
             let run = crate::common::pccdb_json("migrate", cfg);
             u32::try_from(run["migrationsExecuted"].as_u64().expect("migrationsExecuted")).expect("count")
@@ -35,19 +40,35 @@ async fn validate(tool: Tool, cfg: &flyway::FlywayConfig) {
 }
 
 async fn hand_off(first: Tool) -> (TestDatabase, Vec<HistoryRow>) {
-    let other = if first == Tool::Flyway { Tool::Pccdb } else { Tool::Flyway };
+    let other = if first == Tool::Flyway {
+        Tool::Pccdb
+    } else {
+        Tool::Flyway
+    };
     let m = Migrations::new();
-    m.write("V1__accounts.sql", "CREATE TABLE account (id bigint PRIMARY KEY, name text NOT NULL);\n");
+    m.write(
+        "V1__accounts.sql",
+        "CREATE TABLE account (id bigint PRIMARY KEY, name text NOT NULL);\n",
+    );
     m.write("V2__seed.sql", "INSERT INTO account VALUES (1, 'first');\n");
-    m.write("R__account_names.sql", "CREATE OR REPLACE VIEW account_names AS SELECT name FROM account;\n");
+    m.write(
+        "R__account_names.sql",
+        "CREATE OR REPLACE VIEW account_names AS SELECT name FROM account;\n",
+    );
     let db = test_support::database().await;
     let cfg = config(&db, m.path());
 
     assert_eq!(migrate(first, &cfg).await, 3, "{first:?} applies the first part");
     validate(other, &cfg).await;
 
-    m.write("V3__balance.sql", "ALTER TABLE account ADD COLUMN balance numeric NOT NULL DEFAULT 0;\n");
-    m.write("V4__index.sql", "CREATE INDEX CONCURRENTLY account_name ON account (name);\n");
+    m.write(
+        "V3__balance.sql",
+        "ALTER TABLE account ADD COLUMN balance numeric NOT NULL DEFAULT 0;\n",
+    );
+    m.write(
+        "V4__index.sql",
+        "CREATE INDEX CONCURRENTLY account_name ON account (name);\n",
+    );
     m.write("V4__index.sql.conf", "executeInTransaction=false\n");
     m.write(
         "R__account_names.sql",
@@ -61,8 +82,15 @@ async fn hand_off(first: Tool) -> (TestDatabase, Vec<HistoryRow>) {
         "{lines:#?}"
     );
 
-    m.write("V5__closed.sql", "ALTER TABLE account ADD COLUMN closed boolean NOT NULL DEFAULT false;\n");
-    assert_eq!(migrate(first, &cfg).await, 1, "{first:?} applies a newer version on top");
+    m.write(
+        "V5__closed.sql",
+        "ALTER TABLE account ADD COLUMN closed boolean NOT NULL DEFAULT false;\n",
+    );
+    assert_eq!(
+        migrate(first, &cfg).await,
+        1,
+        "{first:?} applies a newer version on top"
+    );
     validate(other, &cfg).await;
     assert_same_info(&cfg).await;
     let rows = history(&db).await;

@@ -158,7 +158,12 @@ fn mismatches(ours: &Result<ConnSpec, conninfo::ParseError>, theirs: &PgjdbcUrl)
                 theirs.accepted
             )];
         }
-        (Err(e), false) => return vec![format!("we refuse it ({e}) but pgjdbc accepts it: {:?}", theirs.properties)],
+        (Err(e), false) => {
+            return vec![format!(
+                "we refuse it ({e}) but pgjdbc accepts it: {:?}",
+                theirs.properties
+            )];
+        }
         (Ok(spec), false) => spec,
     };
     let mut out = Vec::new();
@@ -212,8 +217,16 @@ fn mismatches(ours: &Result<ConnSpec, conninfo::ParseError>, theirs: &PgjdbcUrl)
     );
     let flag = |name: &str| theirs.setting(name).ok().and_then(Value::as_bool).unwrap_or(false);
     let number = |name: &str| theirs.setting(name).ok().and_then(Value::as_i64).unwrap_or(-999);
-    check("loadBalanceHosts", spec.load_balance_hosts.to_string(), flag("loadBalanceHosts").to_string());
-    check("tcpKeepAlive", spec.keepalives.tcp.to_string(), flag("tcpKeepAlive").to_string());
+    check(
+        "loadBalanceHosts",
+        spec.load_balance_hosts.to_string(),
+        flag("loadBalanceHosts").to_string(),
+    );
+    check(
+        "tcpKeepAlive",
+        spec.keepalives.tcp.to_string(),
+        flag("tcpKeepAlive").to_string(),
+    );
     check(
         "connectTimeout",
         spec.connect_timeout.map_or(0, |d| d.as_secs()).to_string(),
@@ -225,15 +238,27 @@ fn mismatches(ours: &Result<ConnSpec, conninfo::ParseError>, theirs: &PgjdbcUrl)
         number("hostRecheckSeconds").to_string(),
     );
     let app = theirs.properties.get("ApplicationName").cloned();
-    check("ApplicationName", format!("{:?}", spec.application_name), format!("{app:?}"));
+    check(
+        "ApplicationName",
+        format!("{:?}", spec.application_name),
+        format!("{app:?}"),
+    );
     check(
         "currentSchema",
         format!("{:?}", spec.search_path),
         format!("{:?}", text("currentSchema")),
     );
-    check("options", format!("{:?}", spec.options), format!("{:?}", text("options")));
+    check(
+        "options",
+        format!("{:?}", spec.options),
+        format!("{:?}", text("options")),
+    );
     let path = |p: &Option<std::path::PathBuf>| format!("{:?}", p.as_ref().map(|p| p.display().to_string()));
-    check("sslrootcert", path(&spec.root_cert), format!("{:?}", text("sslrootcert")));
+    check(
+        "sslrootcert",
+        path(&spec.root_cert),
+        format!("{:?}", text("sslrootcert")),
+    );
     check("sslcert", path(&spec.client_cert), format!("{:?}", text("sslcert")));
     check("sslkey", path(&spec.client_key), format!("{:?}", text("sslkey")));
     check(
@@ -320,7 +345,10 @@ fn every_jdbc_url_of_conninfo_tests_is_refereed() {
             }
         }
     }
-    assert!(missing.is_empty(), "JDBC URLs tested in conninfo but not refereed by pgjdbc: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "JDBC URLs tested in conninfo but not refereed by pgjdbc: {missing:?}"
+    );
 }
 
 /// targetServerType on a real primary + replica: pgjdbc connects and reports the server it chose;
@@ -374,7 +402,11 @@ async fn target_server_type_chooses_the_server_pgjdbc_chooses() {
                 if read_only_primary && kind.starts_with("prefer") {
                     let (chosen, port) = (theirs.expect("pgjdbc connects"), ours.expect("conninfo connects"));
                     let ours_is_primary = port == primary.port;
-                    assert_eq!(ours_is_primary, kind == "preferPrimary", "{context}: we follow recovery state");
+                    assert_eq!(
+                        ours_is_primary,
+                        kind == "preferPrimary",
+                        "{context}: we follow recovery state"
+                    );
                     // pgjdbc sees two read-only servers: none preferred, so the first host.
                     assert_eq!(chosen.port, hosts[0].port, "{context}: pgjdbc takes the first host");
                     continue;

@@ -186,7 +186,11 @@ fn libpq_hosts(params: &BTreeMap<String, String>) -> Result<Vec<HostSpec>, Strin
         ports = vec![ports[0].clone(); hosts.len()];
     }
     if ports.len() != hosts.len() {
-        return Err(format!("could not match {} port numbers to {} hosts", ports.len(), hosts.len()));
+        return Err(format!(
+            "could not match {} port numbers to {} hosts",
+            ports.len(),
+            hosts.len()
+        ));
     }
     hosts
         .iter()
@@ -229,7 +233,9 @@ fn mismatches(ours: &Result<ConnSpec, ParseError>, verdict: &Verdict) -> Vec<Str
         (Err(_), Some(_), _) => return Vec::new(),
         (Ok(_), Some(why), _) => return vec![format!("libpq refuses it ({why}) but we accept it")],
         (Ok(_), None, Err(why)) if verdict.connect.is_none() => {
-            return vec![format!("libpq would refuse it when connecting ({why}) but we accept it")];
+            return vec![format!(
+                "libpq would refuse it when connecting ({why}) but we accept it"
+            )];
         }
         (Err(_), None, Err(_)) if verdict.connect.is_none() => return Vec::new(),
         (Err(e), None, _) => return vec![format!("we refuse it ({e}) but libpq accepts it: {params:?}")],
@@ -249,7 +255,11 @@ fn mismatches(ours: &Result<ConnSpec, ParseError>, verdict: &Verdict) -> Vec<Str
         format!("{:?}", spec.hosts),
         format!("{:?}", hosts.unwrap_or_default()),
     );
-    check("dbname", format!("{:?}", spec.database), format!("{:?}", given("dbname")));
+    check(
+        "dbname",
+        format!("{:?}", spec.database),
+        format!("{:?}", given("dbname")),
+    );
     check("user", format!("{:?}", spec.username), format!("{:?}", given("user")));
     check(
         "password",
@@ -263,7 +273,11 @@ fn mismatches(ours: &Result<ConnSpec, ParseError>, verdict: &Verdict) -> Vec<Str
     }
     check("sslmode", spec.ssl_mode.libpq_name().into(), sslmode);
     let path = |p: &Option<PathBuf>| format!("{:?}", p.as_ref().map(|p| p.display().to_string()));
-    check("sslrootcert", path(&spec.root_cert), format!("{:?}", given("sslrootcert")));
+    check(
+        "sslrootcert",
+        path(&spec.root_cert),
+        format!("{:?}", given("sslrootcert")),
+    );
     check("sslcert", path(&spec.client_cert), format!("{:?}", given("sslcert")));
     check("sslkey", path(&spec.client_key), format!("{:?}", given("sslkey")));
     check("passfile", path(&spec.passfile), format!("{:?}", given("passfile")));
@@ -272,7 +286,11 @@ fn mismatches(ours: &Result<ConnSpec, ParseError>, verdict: &Verdict) -> Vec<Str
         format!("{:?}", spec.application_name),
         format!("{:?}", given("application_name")),
     );
-    check("options", format!("{:?}", spec.options), format!("{:?}", given("options")));
+    check(
+        "options",
+        format!("{:?}", spec.options),
+        format!("{:?}", given("options")),
+    );
     check(
         "target_session_attrs",
         spec.target_session_attrs.name().into(),
@@ -326,7 +344,11 @@ fn libpq_reads_every_string_as_we_do_or_the_difference_is_deliberate() {
         })
         .collect();
     let verdicts = libpq::judge(&cases);
-    assert!(verdicts.libpq >= 150_000, "libpq {} is older than the servers we run", verdicts.libpq);
+    assert!(
+        verdicts.libpq >= 150_000,
+        "libpq {} is older than the servers we run",
+        verdicts.libpq
+    );
     let mut problems = Vec::new();
     for (example, verdict) in EXAMPLES.iter().zip(&verdicts.results) {
         let ours = ConnSpec::parse_libpq_with_env(example.conninfo, &NoEnv);

@@ -2,11 +2,11 @@
 
 mod common;
 
-mod jdbc;
-mod libpq;
-mod corpus;
 mod concurrent;
+mod corpus;
 mod failed;
 mod handoff;
+mod jdbc;
+mod libpq;
 mod maintenance;
 mod service;

@@ -39,7 +39,10 @@ async fn a_baseline_by_either_tool_is_the_same_row_and_the_other_migrates_past_i
     assert_eq!(baselined["successfullyBaselined"], true);
     assert_eq!(pccdb_json("migrate", &fa)["migrationsExecuted"], 2);
     pccdb("baseline", &fb).expect(0);
-    assert_eq!(flyway::migrate(&fb).await.expect("Flyway migrates").migrations_executed, 2);
+    assert_eq!(
+        flyway::migrate(&fb).await.expect("Flyway migrates").migrations_executed,
+        2
+    );
     let (ha, hb) = (history(&a).await, history(&b).await);
     assert_eq!(ha[0].kind, "BASELINE", "{ha:#?}");
     assert_same(&ha, &hb, &a, &b);
@@ -57,7 +60,13 @@ async fn a_baseline_by_either_tool_is_the_same_row_and_the_other_migrates_past_i
     // baselineOnMigrate: each tool adopts the non-empty schema itself, with the same rows.
     let (c, d) = (adopted().await, adopted().await);
     let on_migrate = |db: &TestDatabase| with_baseline(db).set("baselineOnMigrate", "true");
-    assert_eq!(flyway::migrate(&on_migrate(&c)).await.expect("Flyway").migrations_executed, 2);
+    assert_eq!(
+        flyway::migrate(&on_migrate(&c))
+            .await
+            .expect("Flyway")
+            .migrations_executed,
+        2
+    );
     assert_eq!(pccdb_json("migrate", &on_migrate(&d))["migrationsExecuted"], 2);
     assert_same(&history(&c).await, &history(&d).await, &c, &d);
 }
@@ -94,7 +103,10 @@ async fn a_repair_by_either_tool_writes_the_same_rows_and_satisfies_the_other() 
     assert_eq!(repaired["deleted"].as_array().map(Vec::len), Some(1), "{repaired}");
     pccdb("repair", &fb).expect(0);
     let (ha, hb) = (history(&a).await, history(&b).await);
-    assert!(ha.iter().any(|r| r.kind == "DELETE"), "Flyway marks the missing one deleted: {ha:#?}");
+    assert!(
+        ha.iter().any(|r| r.kind == "DELETE"),
+        "Flyway marks the missing one deleted: {ha:#?}"
+    );
     assert_same(&ha, &hb, &a, &b);
 
     // Each tool accepts the other's repair and goes on.

@@ -40,7 +40,11 @@ async fn real_flyway_on_the_printed_configuration_builds_the_schema_pccdb_builds
     let tok = format!("{:06x}", (std::process::id() ^ 0x5a5a5a) % 0xff_ffff);
     let (env, admin) = (format!("i{tok}"), format!("iadm_{tok}"));
     let database = format!("client_api_db_{env}");
-    let ca = cluster.ca_cert().expect("launched cluster has a CA").display().to_string();
+    let ca = cluster
+        .ca_cert()
+        .expect("launched cluster has a CA")
+        .display()
+        .to_string();
     let su = test_support::connect(&primary.config("postgres"), cluster.ca_cert())
         .await
         .expect("superuser");
@@ -75,7 +79,19 @@ async fn real_flyway_on_the_printed_configuration_builds_the_schema_pccdb_builds
         pccdb::run(&all, root, &[])
     };
     pccdb::run_with_input(
-        &[&["secrets", "set", "--secret", "admin", "--username", &admin, "--admin-store"][..], &platform[..]].concat(),
+        &[
+            &[
+                "secrets",
+                "set",
+                "--secret",
+                "admin",
+                "--username",
+                &admin,
+                "--admin-store",
+            ][..],
+            &platform[..],
+        ]
+        .concat(),
         root,
         &[],
         Some(admin_password.expose_secret()),
@@ -84,7 +100,9 @@ async fn real_flyway_on_the_printed_configuration_builds_the_schema_pccdb_builds
     run(&["apply"]).expect(0);
 
     // The configuration, printed: no password in it.
-    let printed = run(&["migrate", "--service", SERVICE, "--print-flyway-config"]).expect(0).stdout;
+    let printed = run(&["migrate", "--service", SERVICE, "--print-flyway-config"])
+        .expect(0)
+        .stdout;
     let target = provision::resolve::migration_target(
         &provision::Manifest::load(&manifest).expect("manifest loads"),
         &env,
@@ -93,7 +111,10 @@ async fn real_flyway_on_the_printed_configuration_builds_the_schema_pccdb_builds
     .await
     .expect("migration target");
     let password = target.password.expose_secret();
-    assert!(!printed.contains(password), "the printed configuration holds no password");
+    assert!(
+        !printed.contains(password),
+        "the printed configuration holds no password"
+    );
     assert!(printed.contains("password = \"${env.FLYWAY_PASSWORD}\""), "{printed}");
     for setting in [
         "initSql = \"SET ROLE client_api_owner\"",
@@ -112,7 +133,9 @@ async fn real_flyway_on_the_printed_configuration_builds_the_schema_pccdb_builds
     // Real Flyway on that file, in a JVM of its own, the password in FLYWAY_PASSWORD only.
     let env_vars = [("FLYWAY_PASSWORD", password)];
     let result = flyway::toml_run("migrate", &[&toml], root, &env_vars).expect("real Flyway migrates");
-    let files = std::fs::read_dir(root.join("migrations").join("client_api")).expect("dir").count();
+    let files = std::fs::read_dir(root.join("migrations").join("client_api"))
+        .expect("dir")
+        .count();
     assert_eq!(result["migrationsExecuted"], files, "{result}");
     let by_flyway = service_history(&database).await;
     let flyway_dump = db::schema_dump(&database);
@@ -134,8 +157,15 @@ async fn real_flyway_on_the_printed_configuration_builds_the_schema_pccdb_builds
     let pccdb_dump = db::schema_dump(&database);
 
     let rows = |h: &[HistoryRow]| h.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>().join("\n");
-    assert_eq!(rows(&by_flyway), rows(&by_pccdb), "history (left: real Flyway, right: pccdb)");
-    assert!(by_flyway.iter().all(|r| r.installed_by == "client_api_owner"), "{by_flyway:#?}");
+    assert_eq!(
+        rows(&by_flyway),
+        rows(&by_pccdb),
+        "history (left: real Flyway, right: pccdb)"
+    );
+    assert!(
+        by_flyway.iter().all(|r| r.installed_by == "client_api_owner"),
+        "{by_flyway:#?}"
+    );
     if flyway_then_apply != pccdb_dump {
         panic!(
             "schemas differ (- Flyway + apply, + pccdb):\n{}",

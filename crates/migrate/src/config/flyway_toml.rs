@@ -62,7 +62,11 @@ pub fn to_flyway_toml(config: &Config, url: &str) -> String {
         }
     };
     let opt = |v: &Option<String>| v.as_deref().map_or(Value::String(String::new()), text);
-    put("defaultSchema", opt(&config.default_schema), opt(&defaults.default_schema));
+    put(
+        "defaultSchema",
+        opt(&config.default_schema),
+        opt(&defaults.default_schema),
+    );
     put("table", text(&config.table), text(&defaults.table));
     put("tablespace", opt(&config.tablespace), opt(&defaults.tablespace));
     put("installedBy", opt(&config.installed_by), opt(&defaults.installed_by));
@@ -77,13 +81,25 @@ pub fn to_flyway_toml(config: &Config, url: &str) -> String {
         text(&defaults.baseline_description),
     );
     let flags = [
-        ("baselineOnMigrate", config.baseline_on_migrate, defaults.baseline_on_migrate),
-        ("validateOnMigrate", config.validate_on_migrate, defaults.validate_on_migrate),
+        (
+            "baselineOnMigrate",
+            config.baseline_on_migrate,
+            defaults.baseline_on_migrate,
+        ),
+        (
+            "validateOnMigrate",
+            config.validate_on_migrate,
+            defaults.validate_on_migrate,
+        ),
         ("cleanDisabled", config.clean_disabled, defaults.clean_disabled),
         ("outOfOrder", config.out_of_order, defaults.out_of_order),
         ("mixed", config.mixed, defaults.mixed),
         ("group", config.group, defaults.group),
-        ("executeInTransaction", config.execute_in_transaction, defaults.execute_in_transaction),
+        (
+            "executeInTransaction",
+            config.execute_in_transaction,
+            defaults.execute_in_transaction,
+        ),
         ("createSchemas", config.create_schemas, defaults.create_schemas),
         (
             "placeholderReplacement",
@@ -118,15 +134,31 @@ pub fn to_flyway_toml(config: &Config, url: &str) -> String {
         text(&defaults.placeholder_suffix),
     );
     let naming = [
-        ("sqlMigrationPrefix", &config.naming.versioned_prefix, &defaults.naming.versioned_prefix),
+        (
+            "sqlMigrationPrefix",
+            &config.naming.versioned_prefix,
+            &defaults.naming.versioned_prefix,
+        ),
         (
             "repeatableSqlMigrationPrefix",
             &config.naming.repeatable_prefix,
             &defaults.naming.repeatable_prefix,
         ),
-        ("baselineMigrationPrefix", &config.naming.baseline_prefix, &defaults.naming.baseline_prefix),
-        ("undoSqlMigrationPrefix", &config.naming.undo_prefix, &defaults.naming.undo_prefix),
-        ("sqlMigrationSeparator", &config.naming.separator, &defaults.naming.separator),
+        (
+            "baselineMigrationPrefix",
+            &config.naming.baseline_prefix,
+            &defaults.naming.baseline_prefix,
+        ),
+        (
+            "undoSqlMigrationPrefix",
+            &config.naming.undo_prefix,
+            &defaults.naming.undo_prefix,
+        ),
+        (
+            "sqlMigrationSeparator",
+            &config.naming.separator,
+            &defaults.naming.separator,
+        ),
     ];
     for (key, value, default) in naming {
         put(key, text(value), text(default));
@@ -150,11 +182,7 @@ pub fn to_flyway_toml(config: &Config, url: &str) -> String {
         Value::Integer(defaults.lock_retry_count.into()),
     );
     if !config.placeholders.is_empty() {
-        let placeholders: Table = config
-            .placeholders
-            .iter()
-            .map(|(k, v)| (k.clone(), text(v)))
-            .collect();
+        let placeholders: Table = config.placeholders.iter().map(|(k, v)| (k.clone(), text(v))).collect();
         flyway.insert("placeholders".into(), Value::Table(placeholders));
     }
     let mut transactional = Table::new();
@@ -215,7 +243,10 @@ mod tests {
         .unwrap();
         use secrecy::ExposeSecret as _;
         assert_eq!(back.password.unwrap().expose_secret(), "from-env");
-        assert_eq!(back.url.unwrap().expose_secret(), "jdbc:postgresql://h:5432/db?sslmode=verify-full");
+        assert_eq!(
+            back.url.unwrap().expose_secret(),
+            "jdbc:postgresql://h:5432/db?sslmode=verify-full"
+        );
         assert_eq!(back.user.as_deref(), Some("flyway_user"));
         assert_eq!(back.schemas, ["client_api"]);
         assert_eq!(back.default_schema.as_deref(), Some("client_api"));
@@ -230,6 +261,9 @@ mod tests {
     #[test]
     fn defaults_are_left_out() {
         let text = to_flyway_toml(&Config::defaults(), "jdbc:postgresql://h:5432/db");
-        assert!(!text.contains("table") && !text.contains("baseline") && !text.contains("user ="), "{text}");
+        assert!(
+            !text.contains("table") && !text.contains("baseline") && !text.contains("user ="),
+            "{text}"
+        );
     }
 }
