@@ -24,5 +24,5 @@ mod up;
 
 pub use clone::clone_database;
 pub use error::PlatformError;
-pub use migrations::{Migrations, flyway_layer, migrate_service, migration_config, secure_history};
+pub use migrations::{Migrations, flyway_layer, migrate_service, migrate_target, migration_config, secure_history};
 pub use up::{LocalCluster, ServiceUp, UpOptions, UpReport, up};

@@ -119,12 +119,11 @@ pub async fn secure_history(client: &tokio_postgres::Client, target: &MigrationT
     Ok(())
 }
 
-/// Migrates `service`'s database in `env`: resolves the target, connects as the migration login, runs the
-/// engine on `migrations`, secures the history table.
+/// Migrates `service`'s database in `env`: resolves the target from the manifest and the secret store,
+/// then [`migrate_target`].
 ///
 /// # Errors
-/// Resolution (no migrator credential: provision first), connection, engine and statement errors, each
-/// naming the service.
+/// Resolution (no migrator credential: provision first), then as [`migrate_target`].
 pub async fn migrate_service(
     manifest: &Manifest,
     env: &str,
@@ -132,8 +131,21 @@ pub async fn migrate_service(
     migrations: &Migrations,
 ) -> Result<MigrateReport, PlatformError> {
     let target = provision::resolve::migration_target(manifest, env, service).await?;
+    migrate_target(&target, service, migrations).await
+}
+
+/// Migrates the database of `target` (`service` names it in errors): connects as the migration login,
+/// runs the engine on `migrations` with [`migration_config`], secures the history table.
+///
+/// # Errors
+/// Connection, engine and statement errors, each naming the service.
+pub async fn migrate_target(
+    target: &MigrationTarget,
+    service: &str,
+    migrations: &Migrations,
+) -> Result<MigrateReport, PlatformError> {
     let config =
-        migration_config(&target, migrations.location(&target.schema)?).map_err(|source| PlatformError::Config {
+        migration_config(target, migrations.location(&target.schema)?).map_err(|source| PlatformError::Config {
             service: service.to_owned(),
             source,
         })?;
@@ -149,7 +161,7 @@ pub async fn migrate_service(
             service: service.to_owned(),
             source: Box::new(source),
         })?;
-    secure_history(&client, &target).await?;
+    secure_history(&client, target).await?;
     Ok(report)
 }
 
