@@ -64,7 +64,7 @@ fn time_pccdb_up(pccdb: &std::path::Path) -> anyhow::Result<f64> {
     let cluster = dir.path().join("dev");
     let start = Instant::now();
     let status = Command::new(pccdb)
-        .args(["--output", "json", "dev", "up", "--dir"])
+        .args(["--output", "json", "dev", "up", "--cluster-only", "--dir"])
         .arg(&cluster)
         .stdout(std::process::Stdio::null())
         .status()

@@ -127,7 +127,10 @@ mod tests {
         assert_eq!(config.http.max_body_bytes, 65_536);
         assert_eq!(config.dev.environment, "dev");
         assert_eq!(config.dev.demo_clients, 3000);
-        assert_eq!(config.log.format, LogFormat::Json);
+        assert_eq!(config.log.format, LogFormat::Auto);
+        assert_eq!(LogFormat::Auto.resolve(true), LogFormat::Text);
+        assert_eq!(LogFormat::Auto.resolve(false), LogFormat::Json);
+        assert_eq!(LogFormat::Json.resolve(true), LogFormat::Json);
     }
 
     #[test]

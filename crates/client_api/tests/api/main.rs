@@ -5,6 +5,7 @@ mod clients;
 mod concurrency;
 mod contacts;
 mod demo;
+mod embedded_default;
 mod errors;
 mod full_stack;
 mod hierarchy;
