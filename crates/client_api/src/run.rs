@@ -70,7 +70,7 @@ pub async fn run(env: &dyn Env) -> anyhow::Result<()> {
             (dev.db, auth, Some(dev.banner))
         }
     };
-    let db = connect(&db_config).await?;
+    let db = connect(&db_config).await?.with_write_retry(config.write_retry);
     let stop = CancellationToken::new();
     let state = AppState::new(db, Arc::new(auth), Some(metrics));
     let listener = tokio::net::TcpListener::bind(config.http.addr)

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::Reader;
-use crate::db::Consistency;
+use crate::db::{Consistency, Query as _};
 use crate::domain::{CLIENT_COLUMNS, Client, cursor, format};
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{QueryParams, ReadToken};
@@ -212,7 +212,7 @@ pub async fn list_clients(
         " ORDER BY {column} {direction}, c.id {direction} LIMIT {limit_at}"
     ));
 
-    let conn = app.db.read(token.or(Consistency::Any)).await?;
+    let conn = app.db.read(token.or(Consistency::Any));
     let rows = conn.query(&sql.text, &sql.params()).await?;
     drop(conn);
     let mut items = rows

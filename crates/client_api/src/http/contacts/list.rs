@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::Reader;
-use crate::db::Consistency;
+use crate::db::{Consistency, Query as _};
 use crate::domain::contact::{CONTACT_COLUMNS, Contact};
 use crate::domain::cursor;
 use crate::error::{ApiError, Problem, ProblemKind};
@@ -69,7 +69,7 @@ pub async fn list_contacts(
          AND ($2::text IS NULL OR (p.family_name, COALESCE(p.given_name, ''), p.id) > ($2, COALESCE($3, ''), $4)) \
          ORDER BY p.family_name, COALESCE(p.given_name, ''), p.id LIMIT $5"
     );
-    let conn = app.db.read(token.or(Consistency::Any)).await?;
+    let conn = app.db.read(token.or(Consistency::Any));
     let (family, given, last) = match after {
         Some((f, g, l)) => (Some(f), g, Some(l)),
         None => (None, None, None),

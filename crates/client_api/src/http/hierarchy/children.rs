@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::Reader;
-use crate::db::Consistency;
+use crate::db::{Consistency, Query as _};
 use crate::domain::{CLIENT_COLUMNS, Client, cursor};
 use crate::error::{ApiError, Problem, ProblemKind};
 use crate::http::extract::{PathId, QueryParams, ReadToken};
@@ -54,7 +54,7 @@ pub async fn list_children(
         }
         None => None,
     };
-    let conn = app.db.read(token.or(Consistency::Any)).await?;
+    let conn = app.db.read(token.or(Consistency::Any));
     super::locate(&conn, id).await?;
     let sql = format!(
         "SELECT {CLIENT_COLUMNS} FROM client_api.client AS c WHERE c.parent_id = $1 AND c.deleted_at IS NULL \

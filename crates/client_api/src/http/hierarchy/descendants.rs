@@ -8,7 +8,7 @@ use utoipa::IntoParams;
 
 use crate::app::AppState;
 use crate::auth::Reader;
-use crate::db::Consistency;
+use crate::db::{Consistency, Query as _};
 use crate::domain::{CLIENT_COLUMNS, Client, cursor};
 use crate::error::{ApiError, Problem, ProblemKind};
 use crate::http::extract::{PathId, QueryParams, ReadToken};
@@ -58,7 +58,7 @@ pub async fn list_descendants(
         ),
         None => None,
     };
-    let conn = app.db.read(token.or(Consistency::Any)).await?;
+    let conn = app.db.read(token.or(Consistency::Any));
     let (path, depth) = super::locate(&conn, id).await?;
     let sql = format!(
         "SELECT {CLIENT_COLUMNS}, c.path FROM client_api.client AS c \

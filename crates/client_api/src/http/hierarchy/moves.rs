@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::Reader;
-use crate::db::Consistency;
+use crate::db::{Consistency, Query as _};
 use crate::domain::{cursor, format};
 use crate::error::{ApiError, Problem, ProblemKind};
 use crate::http::extract::{PathId, QueryParams, ReadToken};
@@ -78,7 +78,7 @@ pub async fn list_moves(
         }
         None => None,
     };
-    let conn = app.db.read(token.or(Consistency::Any)).await?;
+    let conn = app.db.read(token.or(Consistency::Any));
     if conn
         .query_opt("SELECT 1 FROM client_api.client WHERE id = $1", &[&id])
         .await?

@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::auth::Reader;
-use crate::db::Consistency;
+use crate::db::{Consistency, Query as _};
 use crate::domain::cursor;
 use crate::error::{ApiError, ProblemKind};
 use crate::http::extract::QueryParams;
@@ -83,7 +83,7 @@ pub async fn list_industry_codes(
     };
     let prefix = p.prefix.as_ref().map(|x| format!("{}%", like_escape(x)));
     let title = p.q.as_ref().map(|x| format!("%{}%", like_escape(x)));
-    let conn = app.db.read(Consistency::Any).await?;
+    let conn = app.db.read(Consistency::Any);
     let rows = conn
         .query(
             "SELECT scheme, code, title, level, parent_code, sector_code, withdrawn FROM client_api.industry_code \

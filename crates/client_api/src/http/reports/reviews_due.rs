@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::Reader;
-use crate::db::Consistency;
+use crate::db::{Consistency, Query as _};
 use crate::domain::{cursor, format};
 use crate::error::{ApiError, Problem, ProblemKind};
 use crate::http::extract::{QueryParams, ReadToken};
@@ -85,7 +85,7 @@ pub async fn reviews_due(
         }
         None => None,
     };
-    let conn = app.db.read(token.or(Consistency::Any)).await?;
+    let conn = app.db.read(token.or(Consistency::Any));
     let (due, last) = match after {
         Some((due, last)) => (due, Some(last)),
         None => (None, None),
