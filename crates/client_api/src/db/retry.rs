@@ -1,6 +1,8 @@
-//! The write driver: one request's write transaction, run again when PostgreSQL gave up on it because
-//! of a concurrent transaction (40001, 40P01: see [`Transient`]), at any statement or at COMMIT, up to
-//! `PCC_DB_WRITE_RETRIES` times with jittered backoff, then 503 + Retry-After.
+//! The write driver: one request's write transaction, run again when it failed because of a concurrent
+//! transaction, up to `PCC_DB_WRITE_RETRIES` times with jittered backoff, then 503 + Retry-After. What
+//! counts (see [`Transient`]): PostgreSQL gave up on it (40001 serialization_failure, 40P01
+//! deadlock_detected) at any statement or at COMMIT, or the body's own version check lost to a commit
+//! that landed between its read and its write (`WriteSession::changed_concurrently`).
 //!
 //! Each attempt is a new transaction on the primary: `BEGIN`, `pcc.actor`, the handler's body, then
 //! `COMMIT` once the body returned. A failed attempt is rolled back before the next one starts, so an
@@ -8,7 +10,8 @@
 //! The body is called anew for every attempt and must derive everything from the request and from what
 //! it reads in its own transaction (a new id, a version check, the stored idempotent response).
 //!
-//! Every retry is counted in `db_write_retries_total{sqlstate, at}` (`at`: `statement` or `commit`);
+//! Every retry is counted in `db_write_retries_total{reason, at}` (`reason`: `serialization_failure`,
+//! `deadlock_detected`, `concurrent_change`; `at`: `statement` or `commit`);
 //! every transaction that needed one in `db_write_retry_outcomes_total{outcome}` (`committed`,
 //! `exhausted`: still failing after the last retry, `failed`: a retry failed for another reason).
 
@@ -39,7 +42,7 @@ impl At {
 
 /// How one attempt ended when it did not commit.
 enum Failed {
-    /// PostgreSQL gave up on it because of a concurrent transaction; a new attempt may succeed.
+    /// It failed because of a concurrent transaction; a new attempt may succeed.
     Transient(Transient, At),
     /// Anything else: the request's answer.
     Final(ApiError),
@@ -58,6 +61,7 @@ enum Outcome {
 pub(super) struct Counters {
     retries_serialization: AtomicU64,
     retries_deadlock: AtomicU64,
+    retries_concurrent_change: AtomicU64,
     retries_at_commit: AtomicU64,
     committed: AtomicU64,
     exhausted: AtomicU64,
@@ -71,6 +75,8 @@ pub struct WriteRetryStats {
     pub retries_serialization: u64,
     /// Retries after 40P01 deadlock_detected.
     pub retries_deadlock: u64,
+    /// Retries after the body's own version check lost to a concurrent commit.
+    pub retries_concurrent_change: u64,
     /// Of all retries, those whose attempt failed at COMMIT.
     pub retries_at_commit: u64,
     /// Retried transactions that then committed.
@@ -84,7 +90,7 @@ pub struct WriteRetryStats {
 impl WriteRetryStats {
     /// Every retry.
     pub fn retries(&self) -> u64 {
-        self.retries_serialization + self.retries_deadlock
+        self.retries_serialization + self.retries_deadlock + self.retries_concurrent_change
     }
 }
 
@@ -94,6 +100,7 @@ impl Counters {
         WriteRetryStats {
             retries_serialization: load(&self.retries_serialization),
             retries_deadlock: load(&self.retries_deadlock),
+            retries_concurrent_change: load(&self.retries_concurrent_change),
             retries_at_commit: load(&self.retries_at_commit),
             committed: load(&self.committed),
             exhausted: load(&self.exhausted),
@@ -105,13 +112,13 @@ impl Counters {
         let by_code = match transient {
             Transient::Serialization => &self.retries_serialization,
             Transient::Deadlock => &self.retries_deadlock,
+            Transient::ConcurrentChange => &self.retries_concurrent_change,
         };
         by_code.fetch_add(1, Ordering::Relaxed);
         if at == At::Commit {
             self.retries_at_commit.fetch_add(1, Ordering::Relaxed);
         }
-        metrics::counter!("db_write_retries_total", "sqlstate" => transient.sqlstate(), "at" => at.label())
-            .increment(1);
+        metrics::counter!("db_write_retries_total", "reason" => transient.label(), "at" => at.label()).increment(1);
     }
 
     fn outcome(&self, outcome: Outcome) {
@@ -154,7 +161,7 @@ where
                 db.retries.retry(transient, at);
                 let delay = backoff.next_delay();
                 tracing::debug!(
-                    db.sqlstate = transient.sqlstate(),
+                    db.retry_reason = transient.label(),
                     db.at = at.label(),
                     db.retry = retries,
                     delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
@@ -167,7 +174,7 @@ where
                     db.retries.outcome(Outcome::Exhausted);
                 }
                 tracing::warn!(
-                    db.sqlstate = transient.sqlstate(),
+                    db.retry_reason = transient.label(),
                     db.at = at.label(),
                     db.retries = retries,
                     "write transaction still colliding with concurrent ones after its last retry"
@@ -206,7 +213,8 @@ where
         Ok(_) => body(&session).await,
         Err(error) => Err(error),
     };
-    // A statement that failed with 40001 / 40P01 aborted the transaction, whatever the body returned.
+    // A statement that failed with 40001 / 40P01 aborted the transaction, whatever the body returned;
+    // a race the body reported ends the attempt too.
     if let Some(transient) = session.transient() {
         rollback(session).await;
         return Err(Failed::Transient(transient, At::Statement));

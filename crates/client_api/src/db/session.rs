@@ -26,7 +26,7 @@ use db_router::{FailureClass, Router, RouterError, Row, WriteTx};
 
 use super::staleness::ReadReport;
 use super::{Consistency, Params};
-use crate::error::{ApiError, from_router_error};
+use crate::error::{ApiError, ProblemKind, from_router_error};
 
 mod sealed {
     /// Only this module's sessions can run queries for the service.
@@ -106,13 +106,16 @@ impl Query for ReadSession {
     }
 }
 
-/// Why PostgreSQL gave up on a transaction that the service may run again.
+/// Why an attempt of a write transaction failed in a way a new attempt may not meet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Transient {
-    /// 40001 serialization_failure.
+    /// 40001 serialization_failure (PostgreSQL gave up on the transaction because of a concurrent one).
     Serialization,
-    /// 40P01 deadlock_detected.
+    /// 40P01 deadlock_detected (PostgreSQL broke a lock cycle by aborting this transaction).
     Deadlock,
+    /// A row changed between this transaction's read of it and its write (READ COMMITTED lets a
+    /// concurrent commit land in between): the body's own version check failed, not the request's.
+    ConcurrentChange,
 }
 
 impl Transient {
@@ -129,11 +132,12 @@ impl Transient {
         }
     }
 
-    /// The SQLSTATE, for metrics and logs.
-    pub(super) fn sqlstate(self) -> &'static str {
+    /// The reason, for metrics and logs.
+    pub(super) fn label(self) -> &'static str {
         match self {
-            Self::Serialization => "40001",
-            Self::Deadlock => "40P01",
+            Self::Serialization => "serialization_failure",
+            Self::Deadlock => "deadlock_detected",
+            Self::ConcurrentChange => "concurrent_change",
         }
     }
 }
@@ -148,8 +152,8 @@ pub struct WriteSession<'env> {
     // tokio-postgres runs one statement at a time per connection anyway; the lock lets `Query`
     // take `&self` like the read side.
     tx: tokio::sync::Mutex<WriteTx>,
-    /// Set when a statement failed for a reason a new attempt may not meet: the transaction is
-    /// aborted, whatever the body then made of the error.
+    /// Set when a statement failed for a reason a new attempt may not meet (the transaction is then
+    /// aborted, whatever the body made of the error), or when the body reported a race.
     transient: Mutex<Option<Transient>>,
     _env: PhantomData<fn(&'env ())>,
 }
@@ -178,18 +182,42 @@ impl WriteSession<'_> {
         result.map_err(|e| self.failed(&e))
     }
 
+    /// The body's own optimistic check lost to a concurrent commit: a row it read in this transaction
+    /// had another version by the time it wrote (an `UPDATE ... WHERE version = $read` that matched no
+    /// row, or the schema's PC008 for the version the body passed). The request's own precondition
+    /// (`If-Match`) held when the body checked it, so this is a race the caller cannot fix: the driver
+    /// runs the transaction again, which reads afresh and checks `If-Match` against what it reads
+    /// (a stale one then gets its 412 for good). Returns the 412 answered if it is not run again.
+    pub fn changed_concurrently(&self, detail: impl Into<String>) -> ApiError {
+        self.note(Transient::ConcurrentChange);
+        ApiError::new(ProblemKind::PreconditionFailed, detail)
+    }
+
+    /// As [`WriteSession::changed_concurrently`] for an error the body got from a statement that checks
+    /// a version the body read itself: a precondition failure becomes a race, anything else stays.
+    pub fn raced(&self, error: ApiError) -> ApiError {
+        if error.kind == ProblemKind::PreconditionFailed {
+            self.note(Transient::ConcurrentChange);
+        }
+        error
+    }
+
+    fn note(&self, transient: Transient) {
+        self.transient
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert(transient);
+    }
+
     /// Notes a transient failure, then maps the error for the client.
     fn failed(&self, error: &RouterError) -> ApiError {
         if let Some(transient) = Transient::of(error) {
-            self.transient
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get_or_insert(transient);
+            self.note(transient);
         }
         from_router_error(error)
     }
 
-    /// Whether a statement of this transaction failed with 40001 / 40P01.
+    /// Whether this attempt failed in a way a new attempt may not meet.
     pub(super) fn transient(&self) -> Option<Transient> {
         *self.transient.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -7,7 +7,7 @@ use http::HeaderMap;
 use crate::app::AppState;
 use crate::auth::Writer;
 use crate::domain::etag;
-use crate::error::{ApiError, Problem, ProblemKind};
+use crate::error::{ApiError, Problem};
 use crate::http::extract::PathIds;
 use crate::http::respond::no_content;
 
@@ -44,10 +44,7 @@ pub async fn delete_address(
                     )
                     .await?;
                 if deleted == 0 {
-                    return Err(ApiError::new(
-                        ProblemKind::PreconditionFailed,
-                        format!("address {address_id} changed concurrently"),
-                    ));
+                    return Err(tx.changed_concurrently(format!("address {address_id} changed concurrently")));
                 }
                 Ok(())
             })

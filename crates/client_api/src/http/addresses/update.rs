@@ -9,7 +9,7 @@ use crate::auth::Writer;
 use crate::db::{Committed, Query as _};
 use crate::domain::metadata::{ADDRESS_COLUMNS, Address, AddressFields};
 use crate::domain::{etag, merge_patch};
-use crate::error::{ApiError, Problem, ProblemKind};
+use crate::error::{ApiError, Problem};
 use crate::http::extract::{MergePatch, PathIds, parse_json};
 use crate::http::respond::JsonResponse;
 
@@ -65,12 +65,7 @@ pub async fn update_address(
                         ],
                     )
                     .await?
-                    .ok_or_else(|| {
-                        ApiError::new(
-                            ProblemKind::PreconditionFailed,
-                            format!("address {address_id} changed concurrently"),
-                        )
-                    })?;
+                    .ok_or_else(|| tx.changed_concurrently(format!("address {address_id} changed concurrently")))?;
                 Address::from_row(&row).map_err(ApiError::internal)
             })
         })

@@ -46,6 +46,7 @@ pub async fn delete_client(
                     &[&id, &current.version],
                 )
                 .await
+                .map_err(|e| tx.raced(e))
             })
         })
         .await?;

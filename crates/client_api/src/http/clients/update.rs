@@ -83,7 +83,8 @@ pub async fn update_client(
                             "SELECT m.version FROM client_api.move_client($1, $2, $3) AS m",
                             &[&id, &fields.parent_id, &version],
                         )
-                        .await?;
+                        .await
+                        .map_err(|e| tx.raced(e))?;
                     version = row.get(0);
                 }
                 let f = &fields;
@@ -112,12 +113,7 @@ pub async fn update_client(
                         ],
                     )
                     .await?
-                    .ok_or_else(|| {
-                        ApiError::new(
-                            ProblemKind::PreconditionFailed,
-                            format!("client {id} changed concurrently"),
-                        )
-                    })?;
+                    .ok_or_else(|| tx.changed_concurrently(format!("client {id} changed concurrently")))?;
                 Client::from_row(&row).map_err(ApiError::internal)
             })
         })

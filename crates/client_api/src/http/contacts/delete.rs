@@ -8,7 +8,7 @@ use http::HeaderMap;
 use crate::app::AppState;
 use crate::auth::Writer;
 use crate::domain::etag;
-use crate::error::{ApiError, Problem, ProblemKind};
+use crate::error::{ApiError, Problem};
 use crate::http::extract::PathId;
 use crate::http::respond::no_content;
 
@@ -52,10 +52,7 @@ pub async fn delete_contact(
                     )
                     .await?;
                 if deleted == 0 {
-                    return Err(ApiError::new(
-                        ProblemKind::PreconditionFailed,
-                        format!("contact {id} changed concurrently"),
-                    ));
+                    return Err(tx.changed_concurrently(format!("contact {id} changed concurrently")));
                 }
                 Ok(())
             })

@@ -9,7 +9,7 @@ use crate::auth::Writer;
 use crate::db::{Committed, Query as _};
 use crate::domain::contact::{CONTACT_COLUMNS, Contact, ContactFields};
 use crate::domain::{etag, merge_patch};
-use crate::error::{ApiError, Problem, ProblemKind};
+use crate::error::{ApiError, Problem};
 use crate::http::extract::{MergePatch, PathId, parse_json};
 use crate::http::respond::JsonResponse;
 
@@ -59,12 +59,7 @@ pub async fn update_contact(
                         ],
                     )
                     .await?
-                    .ok_or_else(|| {
-                        ApiError::new(
-                            ProblemKind::PreconditionFailed,
-                            format!("contact {id} changed concurrently"),
-                        )
-                    })?;
+                    .ok_or_else(|| tx.changed_concurrently(format!("contact {id} changed concurrently")))?;
                 Contact::from_row(&row).map_err(ApiError::internal)
             })
         })

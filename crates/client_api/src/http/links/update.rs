@@ -10,7 +10,7 @@ use crate::auth::Writer;
 use crate::db::{Committed, Query as _};
 use crate::domain::contact::{ContactLink, LINK_COLUMNS, LinkValidity};
 use crate::domain::{etag, merge_patch};
-use crate::error::{ApiError, Problem, ProblemKind};
+use crate::error::{ApiError, Problem};
 use crate::http::extract::{MergePatch, PathIds, parse_json};
 use crate::http::respond::JsonResponse;
 
@@ -54,12 +54,7 @@ pub async fn update_link(
                 let row = tx
                     .query_opt(sql, &[&link_id, &current.version, &valid_from, &valid_to])
                     .await?
-                    .ok_or_else(|| {
-                        ApiError::new(
-                            ProblemKind::PreconditionFailed,
-                            format!("link {link_id} changed concurrently"),
-                        )
-                    })?;
+                    .ok_or_else(|| tx.changed_concurrently(format!("link {link_id} changed concurrently")))?;
                 ContactLink::from_row(&row).map_err(ApiError::internal)
             })
         })
