@@ -135,6 +135,12 @@ async fn admin(server: &Server) -> Client {
 }
 
 impl TestDatabase {
+    /// Takes ownership of database `name`, created by the caller on the shared cluster: dropped when the
+    /// test passes, kept when it fails, like every other test database.
+    pub(crate) fn adopt(name: String, cluster: &'static TestCluster) -> Self {
+        Self { name, cluster }
+    }
+
     /// The database name.
     pub fn name(&self) -> &str {
         &self.name

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 
 pub use layer::{ConfigLayer, Value};
-pub use resolve::{ConfigSources, Location, default_files};
+pub use resolve::{ConfigSources, EmbeddedFile, Location, default_files};
 pub use sources::FileLayer;
 
 use crate::name::NamingConfig;

@@ -11,6 +11,7 @@ mod idempotency;
 mod lei;
 mod read_paths;
 mod reference;
+mod reference_files;
 mod risk;
 mod soft_delete;
 mod support;

@@ -2,7 +2,7 @@
 //! read-your-writes against a replica that applies WAL late, a replica outage, a primary
 //! crash (kill -9) and restart, and a promotion followed through a multi-host primary string.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

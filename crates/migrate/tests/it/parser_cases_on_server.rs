@@ -1,9 +1,9 @@
 //! Every case of parser-cases.md, applied by the engine to a real server: each must run and
 //! leave what the case says (the splitting itself is checked in the splitter's unit tests).
 
-mod common;
+use crate::common;
 
-#[path = "data/parser_cases.rs"]
+#[path = "../data/parser_cases.rs"]
 #[allow(dead_code)]
 mod cases;
 

@@ -4,7 +4,7 @@
 
 use secrecy::ExposeSecret as _;
 
-mod common;
+use crate::common;
 
 use common::{create_admin, tls_settings};
 

@@ -4,7 +4,7 @@
 
 use secrecy::ExposeSecret as _;
 
-mod common;
+use crate::common;
 
 #[tokio::test]
 async fn migrate_resolves_everything_from_the_manifest() {

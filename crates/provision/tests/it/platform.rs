@@ -2,7 +2,7 @@
 //! on AlloyDB) and the admin is a non-superuser member of it. The plan names the platform,
 //! apply works, and what only a superuser could do is refused with AlloyDB's explanation.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! crate, and searches everything the commands wrote (stdout and stderr, human and JSON) for
 //! every password, SCRAM verifier and access token involved. None may appear.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

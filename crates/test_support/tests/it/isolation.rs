@@ -37,7 +37,11 @@ fn two_test_binaries_at_once_do_not_collide() {
     let children: Vec<_> = (0..2)
         .map(|i| {
             Command::new(&exe)
-                .args(["a_process_uses_its_own_cluster", "--exact", "--test-threads=1"])
+                .args([
+                    "isolation::a_process_uses_its_own_cluster",
+                    "--exact",
+                    "--test-threads=1",
+                ])
                 .env("PCC_ISOLATION_REPORT", reports.path().join(format!("r{i}")))
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())

@@ -1,7 +1,7 @@
 //! plan / apply / check on the real test cluster: from empty, idempotence, drift, the role
 //! model's guarantees as seen by the service's own login, and a non-superuser admin.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! transactional lock holder, a bounded wait naming the holder, patience while the holder makes
 //! progress, release after errors, and concurrent runs applying each migration once.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

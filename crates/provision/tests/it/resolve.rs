@@ -2,7 +2,7 @@
 //! and the runtime connection specs resolved from the manifest and the secret store, used for
 //! real against the test cluster.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

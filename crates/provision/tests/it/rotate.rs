@@ -1,7 +1,7 @@
 //! Credential rotation on the real cluster: zero failed queries under continuous pool load,
 //! convergence after a crash between any two steps, healing a broken credential.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -1,7 +1,7 @@
 //! `migrate` against a real PostgreSQL server: Flyway's rows, atomicity, failures, `\c`,
 //! placeholders, initSql with SET ROLE, schemas, baselines, groups, callbacks, CIC.
 
-mod common;
+use crate::common;
 
 use common::{Fixture, checksum};
 use migrate::{Error, MigrationState, StatementFailure};

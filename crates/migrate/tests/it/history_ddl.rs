@@ -2,7 +2,7 @@
 //! created from Flyway's literal DDL (FACTS.md) and the one pccdb creates read back identically
 //! from pg_catalog (columns, types, nullability, defaults, constraints, indexes, their names).
 
-mod common;
+use crate::common;
 
 use common::Fixture;
 

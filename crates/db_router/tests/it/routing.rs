@@ -1,7 +1,7 @@
 //! Routing on the shared primary + streaming replica: where each consistency goes, tokens,
 //! read-only enforcement, transactions, role checks, credentials, pool and statement limits.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

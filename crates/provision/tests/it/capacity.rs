@@ -2,7 +2,7 @@
 //! connection budget and current use, snapshots appended to the history, and growth measured
 //! against an older snapshot to project the months left before the storage limit.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -30,7 +30,22 @@ async fn sizes_budget_history_growth_and_projection() {
     .await
     .unwrap();
 
+    // A database on the same cluster that the (non-superuser) admin was never granted: capacity lists it as
+    // unmeasured instead of failing (pg_database_size needs CONNECT), as on a cluster shared with other teams.
+    let foreign = test_support::unique_name("foreign");
+    su.batch_execute("RESET ROLE").await.unwrap();
+    su.batch_execute(&format!("CREATE DATABASE {foreign}")).await.unwrap();
+    su.batch_execute(&format!("REVOKE CONNECT ON DATABASE {foreign} FROM PUBLIC"))
+        .await
+        .unwrap();
+
     let first = capacity(&h.manifest, &h.env, true).await.unwrap();
+    assert!(
+        first.unmeasured.contains(&foreign),
+        "unmeasured: {:?}",
+        first.unmeasured
+    );
+    su.batch_execute(&format!("DROP DATABASE {foreign}")).await.unwrap();
     assert_eq!(first.databases.len(), 1);
     let db = &first.databases[0];
     assert_eq!(db.database, d.names.database.as_str());
