@@ -1,4 +1,4 @@
-//! `pcc-client-api`: the client portfolio service (issue 6).
+//! `pcc-client-api`: the client portfolio service.
 //!
 //! - [`config`]: configuration from environment variables, one module per concern.
 //! - [`db`]: typed database intent (write / read with a consistency) over the primary and replica pools.

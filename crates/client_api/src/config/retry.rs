@@ -1,11 +1,12 @@
 //! Retries of write transactions that failed for a reason the caller cannot fix: PostgreSQL gave up on
 //! the transaction because of a concurrent one (40001 serialization_failure, e.g. the hierarchy's tree
-//! locks of V4/V9; 40P01 deadlock_detected). The service replays the whole transaction from the request
-//! (`db::Db::write`) before it answers 503 + Retry-After.
+//! locks of V4/V9; 40P01 deadlock_detected), or the transaction's own version check lost to a concurrent
+//! commit. The service replays the whole transaction from the request (`db::Db::write`) before it answers
+//! 503 + Retry-After.
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
-//! | `PCC_DB_WRITE_RETRIES` | `3` | how many times a write transaction that failed with 40001 or 40P01, at any statement or at COMMIT, is run again before the request gets 503 + Retry-After (0-10; `0` turns retries off) |
+//! | `PCC_DB_WRITE_RETRIES` | `3` | how many times a write transaction that failed with 40001 or 40P01 (at any statement or at COMMIT), or lost its version check to a concurrent commit, is run again before the request gets 503 + Retry-After (0-10; `0` turns retries off) |
 //! | `PCC_DB_WRITE_RETRY_BACKOFF_MS` | `20` | the wait before the first retry (1-1000); each further wait doubles (at most 16 times this), every wait drawn between half and all of its ceiling |
 
 use std::time::Duration;
