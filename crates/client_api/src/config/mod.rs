@@ -116,13 +116,16 @@ impl Config {
     }
 }
 
+/// An environment of `pairs`, for tests.
+#[cfg(test)]
+fn test_env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_env as env;
     use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
-    }
 
     #[test]
     fn no_database_means_the_embedded_default_with_local_defaults() {

@@ -63,6 +63,22 @@ async fn moves_by_service(db: &tokio_postgres::Client, client: &str) -> i64 {
     .get(0)
 }
 
+/// Three one-client trees A, B and C, and X under A.
+struct Trees {
+    a: String,
+    x: String,
+    b: String,
+    c: String,
+}
+
+async fn trees(app: &TestApp) -> Trees {
+    let a = id(&app.create_client("Tree A", None).await);
+    let x = id(&app.create_client("X in A", Some(a.as_str())).await);
+    let b = id(&app.create_client("Tree B", None).await);
+    let c = id(&app.create_client("Tree C", None).await);
+    Trees { a, x, b, c }
+}
+
 /// Moves `a` into tree `b` in an open transaction of `mover` and, in the same session, takes tree `b`'s lock
 /// once more at session level, so that it outlives the move's COMMIT.
 async fn begin_move_holding_target_tree(mover: &tokio_postgres::Client, a: &str, b: &str) {
@@ -92,10 +108,7 @@ async fn collide_on_tree_locks(mover: &tokio_postgres::Client, key_a: i32, key_b
 #[tokio::test]
 async fn a_move_that_collides_on_a_tree_lock_is_run_again_and_applied_once() {
     let app = TestApp::new().await;
-    let a = id(&app.create_client("Tree A", None).await);
-    let x = id(&app.create_client("X in A", Some(a.as_str())).await);
-    let b = id(&app.create_client("Tree B", None).await);
-    let c = id(&app.create_client("Tree C", None).await);
+    let Trees { a, x, b, c } = trees(&app).await;
     let mover = app.db.connect().await;
     let (key_a, key_b) = (tree_key(&mover, &a).await, tree_key(&mover, &b).await);
     begin_move_holding_target_tree(&mover, &a, &b).await;
@@ -136,10 +149,7 @@ async fn a_move_that_collides_on_a_tree_lock_is_run_again_and_applied_once() {
 /// the one the request read: the schema's version check (PC008) fails inside the request's transaction.
 async fn move_while_the_tree_moves(if_match: &str) -> (TestApp, Reply, String) {
     let app = TestApp::new().await;
-    let a = id(&app.create_client("Tree A", None).await);
-    let x = id(&app.create_client("X in A", Some(a.as_str())).await);
-    let b = id(&app.create_client("Tree B", None).await);
-    let c = id(&app.create_client("Tree C", None).await);
+    let Trees { a, x, b, c } = trees(&app).await;
     let mover = app.db.connect().await;
     let key_a = tree_key(&mover, &a).await;
     mover
@@ -190,9 +200,7 @@ async fn a_move_whose_client_changed_meanwhile_keeps_its_412_when_if_match_named
 #[tokio::test]
 async fn an_idempotent_create_that_collides_is_run_again_and_stores_exactly_one_outcome() {
     let app = TestApp::new().await;
-    let a = id(&app.create_client("Tree A", None).await);
-    let x = id(&app.create_client("X in A", Some(a.as_str())).await);
-    let b = id(&app.create_client("Tree B", None).await);
+    let Trees { a, x, b, .. } = trees(&app).await;
     let mover = app.db.connect().await;
     let (key_a, key_b) = (tree_key(&mover, &a).await, tree_key(&mover, &b).await);
     begin_move_holding_target_tree(&mover, &a, &b).await;
@@ -246,9 +254,7 @@ async fn an_idempotent_create_that_collides_is_run_again_and_stores_exactly_one_
 #[tokio::test]
 async fn a_move_chosen_as_a_deadlock_victim_is_run_again_and_applied_once() {
     let app = TestApp::new().await;
-    let a = id(&app.create_client("Tree A", None).await);
-    let x = id(&app.create_client("X in A", Some(a.as_str())).await);
-    let c = id(&app.create_client("Tree C", None).await);
+    let Trees { a, x, c, .. } = trees(&app).await;
     let holder = app.db.connect().await;
     let (key_a, key_c) = (tree_key(&holder, &a).await, tree_key(&holder, &c).await);
     let (low, high) = (key_a.min(key_c), key_a.max(key_c));
