@@ -59,7 +59,7 @@ pub async fn run(env: &dyn Env) -> anyhow::Result<()> {
         ),
         (None, _) => embedded_default(&config).await?,
     };
-    let db = connect(&db_config).await?;
+    let db = connect(&db_config).await?.with_write_retry(config.write_retry);
     let stop = CancellationToken::new();
     let state = AppState::new(db, Arc::new(auth), Some(metrics));
     let listener = tokio::net::TcpListener::bind(config.http.addr)

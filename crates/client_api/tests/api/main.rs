@@ -10,4 +10,5 @@ mod errors;
 mod full_stack;
 mod hierarchy;
 mod metadata;
+mod retry;
 mod support;
