@@ -10,5 +10,6 @@ mod errors;
 mod full_stack;
 mod hierarchy;
 mod metadata;
+mod production_build;
 mod retry;
 mod support;
