@@ -165,10 +165,15 @@ async fn test_manifest(cluster: &TestCluster, secrets: &Path) -> Result<Manifest
 
 async fn build(service: &str) -> Result<ServiceTemplate, String> {
     let cluster = cluster();
-    let secrets = tempfile::Builder::new()
-        .prefix("pcc-test-secrets-")
-        .tempdir()
-        .map_err(|e| format!("temporary directory: {e}"))?;
+    // Inside the launched cluster's directory, which its watchdog removes when the process exits (a
+    // static is never dropped, so a TempDir of its own would be left behind).
+    let secrets = match cluster.launched() {
+        Some(launched) => tempfile::Builder::new()
+            .prefix("secrets-")
+            .tempdir_in(launched.dir()),
+        None => tempfile::Builder::new().prefix("pcc-test-secrets-").tempdir(),
+    }
+    .map_err(|e| format!("temporary directory: {e}"))?;
     let manifest = test_manifest(cluster, secrets.path()).await?;
     let options = UpOptions {
         services: Some(vec![service.to_owned()]),
