@@ -2,6 +2,7 @@
 //! service (here metrics-util's debugging recorder, as the process-wide recorder of this test
 //! binary) sees reads by target and consistency, writes, fallbacks, budget and health gauges.
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::time::Duration;

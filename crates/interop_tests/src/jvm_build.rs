@@ -20,7 +20,7 @@ pub struct Classpath(pub String);
 
 /// The harness sources in the repository.
 pub fn source_dir() -> PathBuf {
-    test_support::workspace_root().join("interop").join("jvm")
+    test_support::repo_root().join("interop").join("jvm")
 }
 
 /// The harness, built (or found up to date) on first call.

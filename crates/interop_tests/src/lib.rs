@@ -26,9 +26,9 @@ use std::path::PathBuf;
 pub fn work_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| test_support::workspace_root().join("target"));
+        .unwrap_or_else(|| test_support::repo_root().join("target"));
     let target = if target.is_relative() {
-        test_support::workspace_root().join(target)
+        test_support::repo_root().join(target)
     } else {
         target
     };

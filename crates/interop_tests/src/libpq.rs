@@ -63,8 +63,8 @@ pub struct Verdicts {
 fn venv() -> &'static PathBuf {
     static VENV: OnceLock<PathBuf> = OnceLock::new();
     VENV.get_or_init(|| {
-        let dir = test_support::workspace_root().join(".pcc").join("venv-interop");
-        let _lock = FileLock::acquire(&test_support::workspace_root().join(".pcc").join("venv-interop.lock"));
+        let dir = test_support::repo_root().join(".pcc").join("venv-interop");
+        let _lock = FileLock::acquire(&test_support::repo_root().join(".pcc").join("venv-interop.lock"));
         let marker = dir.join("pcc-requirement");
         if std::fs::read_to_string(&marker).is_ok_and(|m| m == PSYCOPG) {
             return dir;
@@ -107,7 +107,7 @@ pub struct Case<'a> {
 /// # Panics
 /// When the venv cannot be made or the referee fails.
 pub fn judge(cases: &[Case<'_>]) -> Verdicts {
-    let script = test_support::workspace_root()
+    let script = test_support::repo_root()
         .join("interop")
         .join("libpq")
         .join("conninfo_referee.py");

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use crate::callback::Event;
 use crate::checksum::{ChecksumError, checksum_text, decode};
-use crate::config::Location;
 use crate::config::properties;
+use crate::config::{EmbeddedFile, Location};
 use crate::model::ResolvedMigration;
 use crate::name::{MigrationKind, NamingConfig, ParsedName, parse_file_name, strip_suffix};
 use crate::placeholder::Placeholders;
@@ -111,12 +111,13 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ResolveError> {
     Ok(())
 }
 
-fn read_overrides(path: &Path, files: &HashSet<PathBuf>) -> Result<ScriptOverrides, ResolveError> {
+fn read_overrides(path: &Path, files: &Files<'_>) -> Result<ScriptOverrides, ResolveError> {
     let conf = PathBuf::from(format!("{}.conf", path.display()));
     if !files.contains(&conf) {
         return Ok(ScriptOverrides::default());
     }
-    let text = std::fs::read_to_string(&conf).map_err(|e| io(&conf, &e))?;
+    let bytes = files.read(&conf)?;
+    let text = String::from_utf8_lossy(&bytes);
     let bad = |message: String| ResolveError::ScriptConf {
         path: conf.clone(),
         message,
@@ -149,6 +150,51 @@ fn read_overrides(path: &Path, files: &HashSet<PathBuf>) -> Result<ScriptOverrid
     Ok(overrides)
 }
 
+/// The files of one location: a directory walked on disk, or files compiled into the program.
+enum Files<'a> {
+    Disk(HashSet<PathBuf>),
+    Embedded(&'a Path, &'a [EmbeddedFile]),
+}
+
+impl Files<'_> {
+    /// Every file of `location` in name order (paths as they will be shown and recorded), or `None` when
+    /// a directory location does not exist.
+    fn list(location: &Location) -> Result<Option<(Files<'_>, Vec<PathBuf>)>, ResolveError> {
+        if let Some(embedded) = location.embedded {
+            let mut paths: Vec<PathBuf> = embedded.iter().map(|f| location.path.join(f.path)).collect();
+            paths.sort();
+            return Ok(Some((Files::Embedded(&location.path, embedded), paths)));
+        }
+        if !location.path.is_dir() {
+            return Ok(None);
+        }
+        let mut paths = Vec::new();
+        walk(&location.path, &mut paths)?;
+        Ok(Some((Files::Disk(paths.iter().cloned().collect()), paths)))
+    }
+
+    fn contains(&self, path: &Path) -> bool {
+        match self {
+            Files::Disk(listed) => listed.contains(path),
+            Files::Embedded(root, files) => files.iter().any(|f| root.join(f.path) == path),
+        }
+    }
+
+    fn read(&self, path: &Path) -> Result<std::borrow::Cow<'static, [u8]>, ResolveError> {
+        match self {
+            Files::Disk(_) => std::fs::read(path).map(Into::into).map_err(|e| io(path, &e)),
+            Files::Embedded(root, files) => files
+                .iter()
+                .find(|f| root.join(f.path) == path)
+                .map(|f| f.contents.into())
+                .ok_or_else(|| ResolveError::Io {
+                    path: path.to_owned(),
+                    message: "not among the embedded files".to_owned(),
+                }),
+        }
+    }
+}
+
 fn relative(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
     rel.components()
@@ -172,7 +218,7 @@ pub fn resolve(
     let mut seen = HashSet::new();
     let mut invalid = Vec::new();
     for location in locations {
-        if !location.path.is_dir() {
+        let Some((listed, files)) = Files::list(location)? else {
             if fail_on_missing {
                 return Err(ResolveError::MissingLocation(location.text.clone()));
             }
@@ -181,12 +227,12 @@ pub fn resolve(
                 location.text
             ));
             continue;
-        }
-        let mut files = Vec::new();
-        walk(&location.path, &mut files)?;
-        let listed: HashSet<PathBuf> = files.iter().cloned().collect();
+        };
         // Paths are deduplicated by their canonical form; canonicalizing the root once suffices.
-        let root = std::fs::canonicalize(&location.path).unwrap_or_else(|_| location.path.clone());
+        let root = match location.embedded {
+            Some(_) => PathBuf::from(&location.text),
+            None => std::fs::canonicalize(&location.path).unwrap_or_else(|_| location.path.clone()),
+        };
         for path in files {
             let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
                 continue;
@@ -210,7 +256,7 @@ pub fn resolve(
                 invalid.push(format!("{message} (skipped)"));
                 continue;
             }
-            let bytes = std::fs::read(&path).map_err(|e| io(&path, &e))?;
+            let bytes = listed.read(&path)?;
             let text = decode(&bytes)
                 .map_err(|source| ResolveError::Encoding {
                     path: path.clone(),
@@ -386,6 +432,7 @@ mod tests {
         Location {
             path: dir.to_owned(),
             text: format!("filesystem:{}", dir.display()),
+            embedded: None,
         }
     }
 
@@ -499,6 +546,7 @@ mod tests {
         let missing = Location {
             path: "/nonexistent/migrations".into(),
             text: "filesystem:/nonexistent/migrations".into(),
+            embedded: None,
         };
         assert_eq!(
             resolve(std::slice::from_ref(&missing), &NamingConfig::default(), false, false)
@@ -567,5 +615,61 @@ mod tests {
         };
         let script = context.script(&r.migrations[0]).unwrap();
         assert_eq!(script.statements[0].text, "SELECT 'V1__x.sql'");
+    }
+
+    #[test]
+    fn embedded_files_resolve_exactly_as_the_same_files_on_disk() {
+        const FILES: &[EmbeddedFile] = &[
+            EmbeddedFile {
+                path: "V1__first.sql",
+                contents: b"\xEF\xBB\xBFCREATE TABLE a (x int);\r\n",
+            },
+            EmbeddedFile {
+                path: "sub/V2__second.sql",
+                contents: b"CREATE INDEX CONCURRENTLY i ON a (x);",
+            },
+            EmbeddedFile {
+                path: "sub/V2__second.sql.conf",
+                contents: b"executeInTransaction=false\n",
+            },
+            EmbeddedFile {
+                path: "R__view.sql",
+                contents: b"CREATE OR REPLACE VIEW v AS SELECT 1;",
+            },
+            EmbeddedFile {
+                path: "beforeMigrate.sql",
+                contents: b"SELECT 1;",
+            },
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        for file in FILES {
+            write(dir.path(), file.path, std::str::from_utf8(file.contents).unwrap());
+        }
+        let on_disk = run(dir.path()).unwrap();
+        let embedded = resolve(
+            &[Location::embedded("client_api", FILES)],
+            &NamingConfig::default(),
+            true,
+            true,
+        )
+        .unwrap();
+        let facts = |r: &Resolved| {
+            r.migrations
+                .iter()
+                .map(|m| {
+                    (
+                        m.script.clone(),
+                        m.checksum,
+                        m.description.clone(),
+                        m.overrides.clone(),
+                        m.text.clone(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(facts(&embedded), facts(&on_disk));
+        assert_eq!(embedded.migrations.len(), 3);
+        assert_eq!(embedded.callbacks.len(), 1);
+        assert_eq!(embedded.migrations[1].overrides.execute_in_transaction, Some(false));
     }
 }

@@ -63,8 +63,11 @@ pub struct CapacityReport {
     pub environment: String,
     /// Managed databases.
     pub databases: Vec<DatabaseCapacity>,
-    /// All databases of the cluster together.
+    /// All databases of the cluster together (those in `unmeasured` not counted).
     pub total: ByteSize,
+    /// Databases the admin may not size (no CONNECT privilege and no pg_read_all_stats): the total is a
+    /// lower bound while this is not empty.
+    pub unmeasured: Vec<String>,
     /// The storage limit from the manifest.
     pub storage_limit: Option<ByteSize>,
     /// The snapshot compared against.
@@ -144,10 +147,22 @@ pub async fn capacity(manifest: &Manifest, env_name: &str, record: bool) -> Resu
     let env = manifest.environment(env_name)?;
     let session = AdminSession::open(env).await?;
     let now = OffsetDateTime::now_utc();
-    let sql = "SELECT datname::text, pg_database_size(oid) FROM pg_database WHERE datallowconn";
+    // pg_database_size needs CONNECT on the database (or pg_read_all_stats): on a cluster shared with
+    // databases the admin was never granted, those are listed as unmeasured instead of failing the report.
+    let sql = "SELECT datname::text,
+                      CASE WHEN pg_catalog.has_database_privilege(oid, 'CONNECT')
+                             OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE')
+                           THEN pg_catalog.pg_database_size(oid) END
+                 FROM pg_catalog.pg_database WHERE datallowconn ORDER BY 1";
     let mut sizes = BTreeMap::new();
+    let mut unmeasured = Vec::new();
     for r in session.client.query(sql, &[]).await.map_err(|e| sql_err(sql, e))? {
-        sizes.insert(r.get::<_, String>(0), u64::try_from(r.get::<_, i64>(1)).unwrap_or(0));
+        match r.get::<_, Option<i64>>(1) {
+            Some(size) => {
+                sizes.insert(r.get::<_, String>(0), u64::try_from(size).unwrap_or(0));
+            }
+            None => unmeasured.push(r.get::<_, String>(0)),
+        }
     }
     let total: u64 = sizes.values().sum();
     let history = read_history(&env.capacity_history)?;
@@ -222,6 +237,7 @@ pub async fn capacity(manifest: &Manifest, env_name: &str, record: bool) -> Resu
         environment: env.name.to_string(),
         databases,
         total: ByteSize(total),
+        unmeasured,
         storage_limit: env.storage_limit,
         previous_snapshot: previous.map(|p| p.taken_at),
         monthly_growth,

@@ -9,21 +9,9 @@
 //! build lock before running tests, so the nested build only waits for other processes' builds.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
-
-/// The repository root (where the workspace `Cargo.toml` is).
-pub fn workspace_root() -> &'static Path {
-    static ROOT: OnceLock<PathBuf> = OnceLock::new();
-    ROOT.get_or_init(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .ancestors()
-            .nth(2)
-            .unwrap_or_else(|| panic!("crates/test_support has no workspace two levels up"))
-            .to_owned()
-    })
-}
 
 type Built = Mutex<HashMap<(String, String), Arc<OnceLock<PathBuf>>>>;
 
@@ -73,7 +61,7 @@ fn build(package: &str, bin: &str) -> PathBuf {
         }
     }
     command
-        .current_dir(workspace_root())
+        .current_dir(crate::service::repo_root())
         .args([
             "build",
             "--message-format=json-render-diagnostics",

@@ -135,6 +135,12 @@ async fn admin(server: &Server) -> Client {
 }
 
 impl TestDatabase {
+    /// Takes ownership of database `name`, created by the caller on the shared cluster: dropped when the
+    /// test passes, kept when it fails, like every other test database.
+    pub(crate) fn adopt(name: String, cluster: &'static TestCluster) -> Self {
+        Self { name, cluster }
+    }
+
     /// The database name.
     pub fn name(&self) -> &str {
         &self.name
@@ -193,6 +199,17 @@ impl TestDatabase {
                 Err(e) => panic!("connecting to test database {} on the replica: {e}", self.name),
             }
         }
+    }
+
+    /// Returns once the replica has replayed everything written on the primary so far (a database
+    /// created a moment ago included).
+    ///
+    /// # Panics
+    /// As [`crate::replica_caught_up`].
+    pub async fn replica_caught_up(&self) {
+        let primary = self.connect().await;
+        let replica = self.connect_replica().await;
+        crate::wait::replica_caught_up(&primary, &replica).await;
     }
 
     /// A `conninfo` spec for this database on the primary or the replica (superuser, TLS verified

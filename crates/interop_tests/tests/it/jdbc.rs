@@ -302,7 +302,7 @@ async fn pgjdbc_reads_every_url_as_we_do_or_the_difference_is_deliberate() {
 #[test]
 fn every_jdbc_url_of_conninfo_tests_is_refereed() {
     let listed: BTreeSet<&str> = CASES.iter().map(|c| c.url).collect();
-    let root = test_support::workspace_root().join("crates").join("conninfo");
+    let root = test_support::repo_root().join("crates").join("conninfo");
     let mut missing = Vec::new();
     for dir in [root.join("tests"), root.join("src")] {
         let mut files = vec![dir.clone()];

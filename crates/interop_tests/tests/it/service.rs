@@ -48,13 +48,7 @@ async fn real_flyway_on_the_printed_configuration_builds_the_schema_pccdb_builds
     let su = test_support::connect(&primary.config("postgres"), cluster.ca_cert())
         .await
         .expect("superuser");
-    let admin_password = secrets::generate_password().expect("password");
-    let verifier = postgres_protocol::password::scram_sha_256(admin_password.expose_secret().as_bytes());
-    su.batch_execute(&format!(
-        "CREATE ROLE {admin} LOGIN CREATEROLE CREATEDB PASSWORD '{verifier}'"
-    ))
-    .await
-    .expect("admin role");
+    let admin_password = test_support::create_platform_admin(&su, &admin).await;
     let manifest = root.join("pcc.toml");
     std::fs::write(
         &manifest,
@@ -70,7 +64,7 @@ async fn real_flyway_on_the_printed_configuration_builds_the_schema_pccdb_builds
     )
     .expect("manifest");
     copy_dir(
-        &test_support::workspace_root().join("migrations").join("client_api"),
+        &test_support::repo_root().join("migrations").join("client_api"),
         &root.join("migrations").join("client_api"),
     );
     let platform = ["--manifest", "pcc.toml", "--env", env.as_str()];

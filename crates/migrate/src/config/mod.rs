@@ -20,7 +20,7 @@ use secrecy::SecretString;
 
 pub use flyway_toml::to_flyway_toml;
 pub use layer::{ConfigLayer, Value};
-pub use resolve::{ConfigSources, Location, default_files};
+pub use resolve::{ConfigSources, EmbeddedFile, Location, default_files};
 pub use sources::FileLayer;
 
 use crate::name::NamingConfig;

@@ -49,13 +49,27 @@ pub fn default_files(home: Option<&Path>, cwd: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// A migration location (`filesystem:<path>`).
+/// A migration location: a directory (`filesystem:<path>`), or files compiled into the program.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
-    /// The directory.
+    /// The directory (for embedded files, the prefix their paths are shown under).
     pub path: PathBuf,
     /// As configured.
     pub text: String,
+    /// Files built into the program instead of a directory (Flyway's `classpath:` plays this role for a
+    /// jar): a service binary carries its own migrations, so it runs from any directory.
+    pub embedded: Option<&'static [EmbeddedFile]>,
+}
+
+/// One migration (or `.conf`, or callback) file compiled into a program, e.g. by a build script with
+/// `include_bytes!`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbeddedFile {
+    /// Its path relative to the location root, `/`-separated (`V1__init.sql`, `sub/V2__more.sql`): what
+    /// the history table records as `script`, exactly as for the same file on disk.
+    pub path: &'static str,
+    /// Its bytes.
+    pub contents: &'static [u8],
 }
 
 impl Location {
@@ -78,7 +92,17 @@ impl Location {
         Ok(Self {
             path: PathBuf::from(path),
             text: text.to_owned(),
+            embedded: None,
         })
+    }
+
+    /// Files compiled into the program, shown as `embedded:<name>` (e.g. `embedded:client_api`).
+    pub fn embedded(name: &str, files: &'static [EmbeddedFile]) -> Self {
+        Self {
+            path: PathBuf::from(name),
+            text: format!("embedded:{name}"),
+            embedded: Some(files),
+        }
     }
 }
 

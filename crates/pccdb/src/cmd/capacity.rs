@@ -67,6 +67,13 @@ fn print_human(r: &CapacityReport) {
         .storage_limit
         .map_or_else(|| "no limit set".to_owned(), |l| l.to_string());
     println!("\nCluster total {} of {limit}", r.total);
+    if !r.unmeasured.is_empty() {
+        println!(
+            "  not counted: {} database(s) the admin may not size ({}); grant it pg_read_all_stats to include them",
+            r.unmeasured.len(),
+            r.unmeasured.join(", ")
+        );
+    }
     let basis = if r.growth_measured {
         "measured since the last snapshot"
     } else {

@@ -1,0 +1,10 @@
+//! The real `pccdb` binary against real servers, one test binary sharing one launcher cluster: dev, conninfo,
+//! migrate (also from the manifest), and the provisioning commands with file and (fake) GCP secret stores.
+
+mod common;
+mod conninfo_cli;
+mod dev_cli;
+mod migrate_cli;
+mod migrate_platform_cli;
+mod provision_cli;
+mod provision_no_secrets;
