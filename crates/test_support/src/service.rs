@@ -168,9 +168,7 @@ async fn build(service: &str) -> Result<ServiceTemplate, String> {
     // Inside the launched cluster's directory, which its watchdog removes when the process exits (a
     // static is never dropped, so a TempDir of its own would be left behind).
     let secrets = match cluster.launched() {
-        Some(launched) => tempfile::Builder::new()
-            .prefix("secrets-")
-            .tempdir_in(launched.dir()),
+        Some(launched) => tempfile::Builder::new().prefix("secrets-").tempdir_in(launched.dir()),
         None => tempfile::Builder::new().prefix("pcc-test-secrets-").tempdir(),
     }
     .map_err(|e| format!("temporary directory: {e}"))?;
