@@ -10,3 +10,4 @@ mod full_stack;
 mod hierarchy;
 mod metadata;
 mod support;
+mod tokens;
