@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
 use crate::auth::{Authenticator, JwksSource, KeySet};
-use crate::config::{Config, CredentialSource, DbConfig, Env, LogFormat};
+use crate::config::{Config, CredentialSource, DbConfig, Env, LogFormat, RoutingConfig};
 use crate::db::{Db, Router, RouterConfig};
 
 /// How often histogram samples are folded into their buckets.
@@ -45,13 +45,14 @@ pub async fn run(env: &dyn Env) -> anyhow::Result<()> {
         .context("installing the metrics recorder")?;
     spawn_metrics_upkeep(metrics.clone());
 
-    let (db_config, auth, banner) = match (&config.db, &config.auth) {
+    let (db_config, auth, banner, routing) = match (&config.db, &config.auth) {
         (Some(db), Some(auth)) => {
             let keys = KeySet::load(auth.jwks.clone()).await.context("loading the JWKS")?;
             (
                 db.clone(),
                 Authenticator::new(keys, auth.issuer.clone(), auth.audience.clone()),
                 None,
+                config.routing.clone(),
             )
         }
         (Some(_), None) => anyhow::bail!(
@@ -67,10 +68,17 @@ pub async fn run(env: &dyn Env) -> anyhow::Result<()> {
                 crate::auth::dev::DEV_ISSUER.to_owned(),
                 crate::auth::dev::DEV_AUDIENCE.to_owned(),
             );
-            (dev.db, auth, Some(dev.banner))
+            // The manifest's read_fallback, under the variables.
+            let routing = RoutingConfig::from_env_over(env, &crate::embedded::routing(&config.dev)?)?;
+            (dev.db, auth, Some(dev.banner), routing)
         }
     };
-    let db = connect(&db_config).await?;
+    let db = connect_with(&db_config, &routing)
+        .await?
+        .with_idempotency_ttl(config.idempotency.ttl);
+    if let Some(every) = config.idempotency.purge_every {
+        crate::purge::spawn_idempotency_purge(db.clone(), every);
+    }
     let stop = CancellationToken::new();
     let state = AppState::new(db, Arc::new(auth), Some(metrics));
     let listener = tokio::net::TcpListener::bind(config.http.addr)
@@ -86,12 +94,20 @@ pub async fn run(env: &dyn Env) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the database router over the configured primary and replica and waits until the primary
-/// answers (so a wrong password or host fails at start, not on the first request).
+/// Starts the database router over the configured primary and replica, with the default read routing, and
+/// waits until the primary answers (so a wrong password or host fails at start, not on the first request).
 ///
 /// # Errors
 /// Unusable TLS files, a credential store that cannot be read, a primary that does not answer.
 pub async fn connect(config: &DbConfig) -> anyhow::Result<Db> {
+    connect_with(config, &RoutingConfig::default()).await
+}
+
+/// As [`connect`], with `routing` for fallbacks to the primary and read pools.
+///
+/// # Errors
+/// As [`connect`].
+pub async fn connect_with(config: &DbConfig, routing: &RoutingConfig) -> anyhow::Result<Db> {
     let size = |spec: &conninfo::ConnSpec, max: usize| {
         let mut spec = spec.clone();
         spec.pool.max_size = u32::try_from(max).unwrap_or(u32::MAX);
@@ -105,6 +121,8 @@ pub async fn connect(config: &DbConfig) -> anyhow::Result<Db> {
     router_config.statement_timeout = Some(config.statement_timeout);
     router_config.checkout_timeout = config.checkout_timeout;
     router_config.token_wait = config.ryw_wait;
+    router_config.fallback = routing.fallback.clone();
+    router_config.read_pool_sessions = routing.read_pool_sessions;
     match &config.credentials {
         CredentialSource::Inline => {}
         CredentialSource::File(path) => {

@@ -70,10 +70,15 @@ fn a_second_replica_streams_with_its_own_apply_delay() {
         assert!(Instant::now() < deadline, "the second replica never replayed the table");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(created.elapsed() >= Duration::from_secs(3), "the apply delay was not applied");
+    assert!(
+        created.elapsed() >= Duration::from_secs(3),
+        "the apply delay was not applied"
+    );
 
     // The second replica is a node like the others: kill -9 and crash recovery.
     assert!(cluster.kill(NodeName::Replica2).expect("kill"));
     cluster.start(NodeName::Replica2).expect("restart");
-    cluster.wait_for_streaming(Duration::from_secs(60)).expect("both stream again");
+    cluster
+        .wait_for_streaming(Duration::from_secs(60))
+        .expect("both stream again");
 }

@@ -28,6 +28,7 @@ pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 #[derive(Clone)]
 pub struct Db {
     router: Router,
+    idempotency_ttl: std::time::Duration,
 }
 
 impl std::fmt::Debug for Db {
@@ -39,7 +40,22 @@ impl std::fmt::Debug for Db {
 impl Db {
     /// Wraps a started router.
     pub fn new(router: Router) -> Self {
-        Self { router }
+        Self {
+            router,
+            idempotency_ttl: std::time::Duration::from_secs(86_400),
+        }
+    }
+
+    /// Keeps `Idempotency-Key` responses for `ttl` (default 24 h; `PCC_IDEMPOTENCY_TTL_S`).
+    #[must_use]
+    pub fn with_idempotency_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.idempotency_ttl = ttl;
+        self
+    }
+
+    /// How long a stored `Idempotency-Key` response is replayed.
+    pub fn idempotency_ttl(&self) -> std::time::Duration {
+        self.idempotency_ttl
     }
 
     /// The router (status for /readyz).

@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use crate::auth::dev::DevKey;
 use crate::config::DbConfig;
 
-pub use setup::{prepare, superuser};
+pub use setup::{prepare, routing, superuser};
 
 /// What the embedded default prepared.
 #[derive(Debug)]

@@ -47,7 +47,7 @@ impl Keyed<'_> {
     /// 422 idempotency-key-reused when the key was used for another request; the database's error.
     pub async fn begin(&self, db: &Db) -> Result<Begun, ApiError> {
         let tx = db.write(self.principal).await?;
-        match self.stored(&tx).await? {
+        match self.stored(&tx, db.idempotency_ttl()).await? {
             None => Ok(Begun::Proceed(tx)),
             Some(stored) => {
                 let token = tx.commit().await?;
@@ -57,13 +57,14 @@ impl Keyed<'_> {
     }
 
     /// The stored response when the key replays an earlier identical request; `None`: do the work.
-    async fn stored(&self, tx: &Session) -> Result<Option<JsonResponse>, ApiError> {
+    async fn stored(&self, tx: &Session, ttl: std::time::Duration) -> Result<Option<JsonResponse>, ApiError> {
         let Some(key) = self.key else { return Ok(None) };
+        let ttl_secs = ttl.as_secs_f64();
         let row = tx
             .query_one(
                 "SELECT outcome, response_status, response_headers, response_body \
-                 FROM client_api.idempotency_begin($1, $2, 'POST', $3, $4)",
-                &[&self.principal, &key, &self.path, &self.fingerprint()],
+                 FROM client_api.idempotency_begin($1, $2, 'POST', $3, $4, pg_catalog.make_interval(secs => $5))",
+                &[&self.principal, &key, &self.path, &self.fingerprint(), &ttl_secs],
             )
             .await?;
         let outcome: String = row.get(0);

@@ -11,3 +11,4 @@ mod hierarchy;
 mod metadata;
 mod support;
 mod tokens;
+mod upkeep;
