@@ -1,5 +1,5 @@
 //! Benchmark results and the report files: every figure is printed with its same-run baseline and the ratio
-//! between them, compared with its target when an issue sets one, and, for figures measured at several
+//! between them, compared with its target when it has one, and, for figures measured at several
 //! portfolio sizes, tabled by size with its growth from the smallest to the largest.
 
 use std::fmt::Write as _;
@@ -62,10 +62,8 @@ pub struct Metric {
     pub baseline: Option<f64>,
     /// Direction of goodness.
     pub better: Better,
-    /// The target, if an issue sets one.
+    /// The target, if the figure has one.
     pub target: Option<Target>,
-    /// The issue that sets the target.
-    pub issue: Option<u8>,
 }
 
 impl Metric {
@@ -80,7 +78,6 @@ impl Metric {
             baseline: None,
             better,
             target: None,
-            issue: None,
         }
     }
 
@@ -92,11 +89,10 @@ impl Metric {
         self
     }
 
-    /// Adds the target of `issue`.
+    /// Adds the figure's target.
     #[must_use]
-    pub fn target(mut self, issue: u8, target: Target) -> Self {
+    pub fn target(mut self, target: Target) -> Self {
         self.target = Some(target);
-        self.issue = Some(issue);
         self
     }
 
@@ -272,20 +268,19 @@ fn scenario_markdown(r: &ScenarioResult) -> String {
     out
 }
 
-/// The table of every figure that has a target, by issue.
+/// The table of every figure that has a target, in scenario order.
 fn targets(results: &[ScenarioResult]) -> String {
-    let mut rows: Vec<(u8, &str, &Metric)> = results
+    let rows: Vec<(&str, &Metric)> = results
         .iter()
         .flat_map(|r| r.metrics.iter().map(move |m| (r.scenario.as_str(), m)))
-        .filter_map(|(s, m)| m.issue.map(|i| (i, s, m)))
+        .filter(|(_, m)| m.target.is_some())
         .collect();
-    rows.sort_by_key(|(issue, _, _)| *issue);
-    let met = rows.iter().filter(|(_, _, m)| m.met() == Some(true)).count();
+    let met = rows.iter().filter(|(_, m)| m.met() == Some(true)).count();
     let mut out = format!(
-        "\n## Targets\n\n{met} of {} targets met.\n\n| issue | scenario | figure | value | target | |\n|---|---|---|---|---|---|\n",
+        "\n## Targets\n\n{met} of {} targets met.\n\n| scenario | figure | value | target | |\n|---|---|---|---|---|\n",
         rows.len()
     );
-    for (issue, scenario, m) in rows {
+    for (scenario, m) in rows {
         let value = match m.ratio() {
             Some(r) => format!("{} {} ({r:.2}x)", number(m.value), m.unit),
             None => format!("{} {}", number(m.value), m.unit),
@@ -293,7 +288,7 @@ fn targets(results: &[ScenarioResult]) -> String {
         let target = m.target.map_or_else(String::new, Target::text);
         let _ = writeln!(
             out,
-            "| #{issue} | {scenario} | {} | {value} | {target} | {} |",
+            "| {scenario} | {} | {value} | {target} | {} |",
             m.label(),
             met_text(m.met())
         );
@@ -362,7 +357,7 @@ mod tests {
         let m = |value: f64, baseline: f64, target: Target| {
             Metric::plain("x", "ms", value, Better::Lower)
                 .against("b", baseline)
-                .target(6, target)
+                .target(target)
                 .met()
         };
         assert_eq!(m(5.0, 1.0, Target::AtMost(5.0)), Some(true));
@@ -404,16 +399,13 @@ mod tests {
     #[test]
     fn the_target_table_counts_what_was_met() {
         let r = result(vec![
-            Metric::plain("fast", "s", 1.0, Better::Lower).target(2, Target::AtMost(5.0)),
-            Metric::plain("slow", "s", 9.0, Better::Lower).target(3, Target::AtMost(5.0)),
+            Metric::plain("fast", "s", 1.0, Better::Lower).target(Target::AtMost(5.0)),
+            Metric::plain("slow", "s", 9.0, Better::Lower).target(Target::AtMost(5.0)),
             Metric::plain("free", "s", 9.0, Better::Lower),
         ]);
         let table = targets(std::slice::from_ref(&r));
         assert!(table.contains("1 of 2 targets met."), "{table}");
-        assert!(
-            table.contains("| #3 | s | slow | 9.00 s | <= 5 | **NOT met** |"),
-            "{table}"
-        );
+        assert!(table.contains("| s | slow | 9.00 s | <= 5 | **NOT met** |"), "{table}");
         assert_eq!(missed(&[r]), 1);
         assert_eq!(size_text(1_000_000), "1M");
         assert_eq!(size_text(100_000), "100k");

@@ -43,22 +43,22 @@ pub struct Scenario {
 pub const ALL: &[Scenario] = &[
     Scenario {
         name: "dev-up",
-        about: "issue 2: `pccdb dev up` from nothing to a streaming replica, against the same steps run by hand",
+        about: "`pccdb dev up` from nothing to a streaming replica, against the same steps run by hand",
         run: dev_up::run,
     },
     Scenario {
         name: "migrate",
-        about: "issue 3: 1,000 migrations by the engine against psql running the same files; `info` over them",
+        about: "1,000 migrations by the engine against psql running the same files; `info` over them",
         run: migrate::run,
     },
     Scenario {
         name: "router",
-        about: "issue 5: db_router's overhead per query against bare tokio-postgres on the same replica",
+        about: "db_router's overhead per query against bare tokio-postgres on the same replica",
         run: router::run,
     },
     Scenario {
         name: "service",
-        about: "issue 6: pcc-client-api under wrk at each portfolio size: point reads vs pgbench -S, list pages, \
+        about: "pcc-client-api under wrk at each portfolio size: point reads vs pgbench -S, list pages, \
                 roll-up vs bare SQL, RSS, load time",
         run: service::run,
     },

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
-use crate::auth::{Authenticator, JwksSource, KeySet};
+use crate::auth::{Authenticator, KeySet};
 use crate::config::{Config, CredentialSource, DbConfig, Env, LogFormat, RoutingConfig};
 use crate::db::{Db, Router, RouterConfig};
 
@@ -58,23 +58,11 @@ pub async fn run(env: &dyn Env) -> anyhow::Result<()> {
         (Some(_), None) => anyhow::bail!(
             "PCC_DB_PRIMARY is set but no token verification is configured: set PCC_AUTH_JWKS_URL or PCC_AUTH_JWKS_FILE and PCC_AUTH_ISSUER"
         ),
-        (None, _) => {
-            let dev = crate::embedded::prepare(&config.dev)
-                .await
-                .context("starting the embedded default")?;
-            let keys = KeySet::load(JwksSource::File(dev.key.jwks_path().to_owned())).await?;
-            let auth = Authenticator::new(
-                keys,
-                crate::auth::dev::DEV_ISSUER.to_owned(),
-                crate::auth::dev::DEV_AUDIENCE.to_owned(),
-            );
-            // The manifest's read_fallback, under the variables.
-            let routing = RoutingConfig::from_env_over(env, &crate::embedded::routing(&config.dev)?)?;
-            (dev.db, auth, Some(dev.banner), routing)
-        }
+        (None, _) => embedded_default(env, &config).await?,
     };
     let db = connect_with(&db_config, &routing)
         .await?
+        .with_write_retry(config.write_retry)
         .with_idempotency_ttl(config.idempotency.ttl);
     if let Some(every) = config.idempotency.purge_every {
         crate::purge::spawn_idempotency_purge(db.clone(), every);
@@ -92,6 +80,48 @@ pub async fn run(env: &dyn Env) -> anyhow::Result<()> {
     crate::server::cancel_on_signal(stop.clone());
     crate::server::serve(listener, state, config.http.clone(), stop).await?;
     Ok(())
+}
+
+/// The database, verifier, banner and read routing of the embedded default (no `PCC_DB_PRIMARY`): the
+/// manifest's `read_fallback` under the variables.
+#[cfg(feature = "embedded")]
+async fn embedded_default(
+    env: &dyn Env,
+    config: &Config,
+) -> anyhow::Result<(DbConfig, Authenticator, Option<crate::embedded::Banner>, RoutingConfig)> {
+    let dev = crate::embedded::prepare(&config.dev)
+        .await
+        .context("starting the embedded default")?;
+    let keys = KeySet::load(crate::auth::JwksSource::File(dev.key.jwks_path().to_owned())).await?;
+    let auth = Authenticator::new(
+        keys,
+        crate::auth::dev::DEV_ISSUER.to_owned(),
+        crate::auth::dev::DEV_AUDIENCE.to_owned(),
+    );
+    let routing = RoutingConfig::from_env_over(env, &crate::embedded::routing(&config.dev)?)?;
+    Ok((dev.db, auth, Some(dev.banner), routing))
+}
+
+/// Without the `embedded` feature (the production image) there is no local default to fall back on.
+#[cfg(not(feature = "embedded"))]
+#[allow(clippy::unused_async)] // the same shape as the embedded version
+async fn embedded_default(
+    _env: &dyn Env,
+    _config: &Config,
+) -> anyhow::Result<(DbConfig, Authenticator, Option<NoBanner>, RoutingConfig)> {
+    anyhow::bail!(
+        "no database configured: set PCC_DB_PRIMARY (and PCC_DB_REPLICA, a credential source and PCC_AUTH_*); \
+         this build has no embedded default (built without the `embedded` feature)"
+    )
+}
+
+/// Stands in for the embedded default's banner in builds without it.
+#[cfg(not(feature = "embedded"))]
+struct NoBanner;
+
+#[cfg(not(feature = "embedded"))]
+impl NoBanner {
+    fn print(&self, _addr: std::net::SocketAddr) {}
 }
 
 /// Starts the database router over the configured primary and replica, with the default read routing, and
@@ -179,18 +209,23 @@ pub async fn connect_with(config: &DbConfig, routing: &RoutingConfig) -> anyhow:
 }
 
 fn init_logging(config: &Config) {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log.filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let terminal = std::io::stderr().is_terminal();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let _ = match config.log.format {
+    let _ = match config.log.format.resolve(terminal) {
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
             .try_init(),
-        LogFormat::Text => builder.try_init(),
+        // One line per event; colours only on a terminal that has not asked for none (no-color.org).
+        LogFormat::Text | LogFormat::Auto => builder
+            .with_ansi(terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()))
+            .try_init(),
     };
 }

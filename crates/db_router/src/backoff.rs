@@ -1,5 +1,6 @@
-//! Jittered exponential backoff for reconnecting ("full jitter": a random delay between zero and
-//! the current ceiling), so many service instances do not reconnect in lockstep after an outage.
+//! Jittered exponential backoff ("equal jitter": a random delay between half and all of the current
+//! ceiling), so many service instances do not reconnect in lockstep after an outage. Public so the
+//! service can space its retries of failed transactions the same way.
 
 use std::time::Duration;
 
@@ -7,14 +8,15 @@ use rand::RngExt as _;
 
 /// Reconnect delays.
 #[derive(Debug, Clone)]
-pub(crate) struct Backoff {
+pub struct Backoff {
     initial: Duration,
     max: Duration,
     ceiling: Duration,
 }
 
 impl Backoff {
-    pub(crate) fn new(initial: Duration, max: Duration) -> Self {
+    /// Delays starting at `initial` (at least 1 ms), doubling up to `max`.
+    pub fn new(initial: Duration, max: Duration) -> Self {
         let initial = initial.max(Duration::from_millis(1));
         Backoff {
             initial,
@@ -25,7 +27,7 @@ impl Backoff {
 
     /// The next delay: uniform in [ceiling/2, ceiling], then the ceiling doubles up to `max`.
     /// (Half the ceiling as a floor keeps a tight loop from forming when the draw is near zero.)
-    pub(crate) fn next_delay(&mut self) -> Duration {
+    pub fn next_delay(&mut self) -> Duration {
         let ceiling = self.ceiling;
         self.ceiling = (self.ceiling * 2).min(self.max);
         let low = ceiling / 2;
@@ -35,7 +37,7 @@ impl Backoff {
     }
 
     /// Back to the initial delay after a success.
-    pub(crate) fn reset(&mut self) {
+    pub fn reset(&mut self) {
         self.ceiling = self.initial;
     }
 }

@@ -19,6 +19,7 @@ mod side;
 mod tx;
 mod write;
 
+pub use backoff::Backoff;
 pub use class::{FailureClass, FallbackReason, Target, classify, classify_sqlstate};
 pub use config::RouterConfig;
 pub use consistency::{Consistency, ConsistencyToken, InvalidToken, Lsn};

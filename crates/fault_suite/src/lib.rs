@@ -1,4 +1,4 @@
-//! The fault-injection suite of issue 7: the real `pcc-client-api` executable under steady HTTP
+//! The fault-injection suite: the real `pcc-client-api` executable under steady HTTP
 //! load on a real PostgreSQL primary + streaming replica, while the suite kills, restarts,
 //! promotes or slows servers, rotates the service's password, kills the service itself, races
 //! migrations and floods the API with slow or malformed requests, and then checks what users saw.

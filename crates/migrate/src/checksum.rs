@@ -1,9 +1,9 @@
 //! Flyway's migration checksum (`ChecksumCalculator`): a CRC32 over the file's text read line by
 //! line with the line terminators dropped, stored as a signed 32-bit integer.
 //!
-//! Because terminators are dropped, the checksum is the same for LF and CRLF files (the sqlx
-//! complaint in FACTS.md), and one leading byte-order mark is ignored. Vectors:
-//! `tests/data/checksums.tsv` (from the shared Flyway test data).
+//! Because terminators are dropped, the checksum is the same for LF and CRLF files (a known sqlx
+//! complaint: its checksums differ), and one leading byte-order mark is ignored. The algorithm and
+//! its source: crates/migrate/FLYWAY.md, "Checksums". Vectors: `tests/data/checksums.tsv`.
 
 /// A file that is not valid UTF-8 (Flyway decodes strictly, so it cannot checksum it either).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -14,9 +14,9 @@ pub enum PlatformError {
     /// Provisioning (the manifest, the catalog, the secret store) failed.
     #[error(transparent)]
     Provision(#[from] provision::ProvisionError),
-    /// No migrations for a service's schema among the embedded ones.
-    #[error("no migrations for schema `{0}` are built into this program")]
-    NoEmbeddedMigrations(String),
+    /// No migrations for a service's schema among those given (named directories, or files built in).
+    #[error("no migrations are given for schema `{0}`")]
+    NoMigrations(String),
     /// The migration engine failed for a service.
     #[error("migrating {service}: {source}")]
     Migrate {
@@ -33,10 +33,10 @@ pub enum PlatformError {
         /// The configuration model's error.
         source: migrate::ConfigError,
     },
-    /// Connecting as the migration login failed.
-    #[error("connecting to the primary as the migration login of {service}: {source}")]
+    /// Connecting failed (as the migration login of a service, or as a local cluster's superuser).
+    #[error("connecting to the primary as {service}: {source}")]
     Connect {
-        /// The service.
+        /// Who connected (the migration login of a service, or a local superuser).
         service: String,
         /// Why.
         source: conninfo::ConnectError,

@@ -19,10 +19,14 @@
 
 mod clone;
 mod error;
+mod local;
 mod migrations;
 mod up;
 
 pub use clone::clone_database;
 pub use error::PlatformError;
-pub use migrations::{Migrations, flyway_layer, migrate_service, migration_config, secure_history};
+pub use local::{superuser, superuser_spec};
+pub use migrations::{
+    Migrations, SOURCE, flyway_layer, migrate_service, migrate_target, migration_config, secure_history,
+};
 pub use up::{LocalCluster, ServiceUp, UpOptions, UpReport, up};

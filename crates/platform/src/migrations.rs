@@ -18,6 +18,8 @@ use crate::error::PlatformError;
 pub enum Migrations {
     /// `<root>/<schema>` for each service: the repository's `migrations/` (`migrations/client_api`).
     Directory(PathBuf),
+    /// One directory per schema, named explicitly (a service's migrations checked out elsewhere).
+    Directories(Vec<(String, PathBuf)>),
     /// Files compiled into the program, by schema: a service binary that runs from any directory.
     Embedded(&'static [(&'static str, &'static [EmbeddedFile])]),
 }
@@ -26,7 +28,7 @@ impl Migrations {
     /// The location of `schema`'s migrations.
     ///
     /// # Errors
-    /// [`PlatformError::NoEmbeddedMigrations`] when the program carries none for `schema`.
+    /// [`PlatformError::NoMigrations`] when no directory is named, or no files are built in, for `schema`.
     pub fn location(&self, schema: &str) -> Result<Location, PlatformError> {
         match self {
             Self::Directory(root) => {
@@ -37,11 +39,20 @@ impl Migrations {
                     embedded: None,
                 })
             }
+            Self::Directories(dirs) => dirs
+                .iter()
+                .find(|(name, _)| name == schema)
+                .map(|(_, path)| Location {
+                    text: format!("filesystem:{}", path.display()),
+                    path: path.clone(),
+                    embedded: None,
+                })
+                .ok_or_else(|| PlatformError::NoMigrations(schema.to_owned())),
             Self::Embedded(sets) => sets
                 .iter()
                 .find(|(name, _)| *name == schema)
                 .map(|(name, files)| Location::embedded(name, files))
-                .ok_or_else(|| PlatformError::NoEmbeddedMigrations(schema.to_owned())),
+                .ok_or_else(|| PlatformError::NoMigrations(schema.to_owned())),
         }
     }
 }
@@ -119,12 +130,11 @@ pub async fn secure_history(client: &tokio_postgres::Client, target: &MigrationT
     Ok(())
 }
 
-/// Migrates `service`'s database in `env`: resolves the target, connects as the migration login, runs the
-/// engine on `migrations`, secures the history table.
+/// Migrates `service`'s database in `env`: resolves the target from the manifest and the secret store,
+/// then [`migrate_target`].
 ///
 /// # Errors
-/// Resolution (no migrator credential: provision first), connection, engine and statement errors, each
-/// naming the service.
+/// Resolution (no migrator credential: provision first), then as [`migrate_target`].
 pub async fn migrate_service(
     manifest: &Manifest,
     env: &str,
@@ -132,15 +142,28 @@ pub async fn migrate_service(
     migrations: &Migrations,
 ) -> Result<MigrateReport, PlatformError> {
     let target = provision::resolve::migration_target(manifest, env, service).await?;
+    migrate_target(&target, service, migrations).await
+}
+
+/// Migrates the database of `target` (`service` names it in errors): connects as the migration login,
+/// runs the engine on `migrations` with [`migration_config`], secures the history table.
+///
+/// # Errors
+/// Connection, engine and statement errors, each naming the service.
+pub async fn migrate_target(
+    target: &MigrationTarget,
+    service: &str,
+    migrations: &Migrations,
+) -> Result<MigrateReport, PlatformError> {
     let config =
-        migration_config(&target, migrations.location(&target.schema)?).map_err(|source| PlatformError::Config {
+        migration_config(target, migrations.location(&target.schema)?).map_err(|source| PlatformError::Config {
             service: service.to_owned(),
             source,
         })?;
     let (client, _) = conninfo::connect(&target.spec)
         .await
         .map_err(|source| PlatformError::Connect {
-            service: service.to_owned(),
+            service: format!("the migration login of {service}"),
             source,
         })?;
     let report = migrate::migrate(&client, &config, &())
@@ -149,7 +172,7 @@ pub async fn migrate_service(
             service: service.to_owned(),
             source: Box::new(source),
         })?;
-    secure_history(&client, &target).await?;
+    secure_history(&client, target).await?;
     Ok(report)
 }
 
@@ -178,9 +201,6 @@ mod tests {
         assert_eq!(location.text, "embedded:client_api");
         assert_eq!(location.embedded, Some(FILES));
         let error = migrations.location("billing").unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "no migrations for schema `billing` are built into this program"
-        );
+        assert_eq!(error.to_string(), "no migrations are given for schema `billing`");
     }
 }

@@ -1,5 +1,5 @@
-//! The desired state of one environment, derived from the manifest: the role model (issue 4,
-//! "least privilege") written down as data the diff compares with the catalog.
+//! The desired state of one environment, derived from the manifest: the role model (least
+//! privilege) written down as data the diff compares with the catalog.
 //!
 //! Per service (`client_api`):
 //! - `client_api_owner` NOLOGIN owns the database, the schema `client_api` and every object in it;

@@ -1,4 +1,4 @@
-//! Provisioning for the PCC database platform (issue 4): the manifest and its naming
+//! Provisioning for the PCC database platform: the manifest and its naming
 //! convention, the live catalog, a pure diff to an ordered SQL plan, apply under an advisory
 //! lock, zero-downtime credential rotation, check, capacity, and the connection targets other
 //! tools resolve from the manifest. The design is in README.md.

@@ -2,16 +2,13 @@
 //!
 //! Test-only (never published, never linked into the service). The library part is small and shared by the
 //! tests and the generator binary:
-//! - [`migrations`]: the migration files in Flyway's order, each parsed by the `migrate` crate's
-//!   Flyway-compatible splitter (so a file that Flyway could not run fails here first).
-//! - [`apply`]: provisions a database the way production does (a NOLOGIN owner role, the schema owned by it)
-//!   and applies the migrations as that owner through `SET ROLE`, one transaction per file.
+//! - [`migrations`]: the migration files in the engine's order, resolved and parsed by the `migrate` crate
+//!   itself (so a file the engine could not run fails here first).
 //! - [`reference`]: generates the repeatable reference-data migrations from reference/*.csv.
 //!
 //! The invariant tests live in `tests/invariants/` (one test binary, one shared cluster); `tests/reference_files.rs`
 //! checks that the generated migrations are up to date and that every file parses as Flyway would parse it.
 
-pub mod apply;
 pub mod migrations;
 pub mod reference;
 

@@ -3,8 +3,8 @@
 //! Each generated file is one idempotent statement per table: a `VALUES` list of the source rows, an upsert that
 //! only touches rows whose values changed, and an update that marks rows missing from the source as withdrawn
 //! (never deleted: clients, addresses and revenues may point at them). Output is deterministic (rows sorted by
-//! key, no timestamps), so `tests/reference_files.rs` can require the committed files to equal a fresh
-//! generation. Regenerate with `UPDATE_REFERENCE=1 cargo test -p schema_tests --test reference_files` or
+//! key, no timestamps), so `tests/invariants/reference_files.rs` can require the committed files to equal a fresh
+//! generation. Regenerate with `UPDATE_REFERENCE=1 cargo test -p schema_tests --test invariants reference_files` or
 //! `cargo run -p schema_tests --bin generate-reference-sql`.
 
 use std::collections::BTreeMap;

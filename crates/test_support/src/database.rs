@@ -201,6 +201,17 @@ impl TestDatabase {
         }
     }
 
+    /// Returns once the replica has replayed everything written on the primary so far (a database
+    /// created a moment ago included).
+    ///
+    /// # Panics
+    /// As [`crate::replica_caught_up`].
+    pub async fn replica_caught_up(&self) {
+        let primary = self.connect().await;
+        let replica = self.connect_replica().await;
+        crate::wait::replica_caught_up(&primary, &replica).await;
+    }
+
     /// A `conninfo` spec for this database on the primary or the replica (superuser, TLS verified
     /// against the cluster CA), for code under test that takes connection specs.
     pub fn spec(&self, target: Target) -> conninfo::ConnSpec {

@@ -13,11 +13,14 @@
 //!   service's real login.
 //! - [`dedicated_cluster()`]: a private cluster for tests that kill, restart, promote or slow down
 //!   servers, so they never disturb the shared one.
-//! - [`eventually()`]: polls a condition with a deadline (a hang detector, not a measurement).
+//! - [`eventually()`]: polls a condition with a deadline (a hang detector, not a measurement);
+//!   [`replica_caught_up()`]: waits until the replica has replayed the primary's WAL.
+//! - [`create_platform_admin()`]: the non-superuser admin role Terraform creates on AlloyDB.
 //!
 //! Cargo runs a test binary's tests as threads of one process, each `#[tokio::test]` with its own
 //! runtime; the shared cluster is therefore started synchronously and holds no runtime objects.
 
+mod admin;
 mod cluster;
 mod database;
 mod names;
@@ -25,9 +28,10 @@ mod service;
 mod tls;
 mod wait;
 
+pub use admin::create_platform_admin;
 pub use cluster::{Server, TestCluster, cluster, dedicated_cluster};
 pub use database::{Target, Template, TestDatabase, database, database_from};
 pub use names::unique_name;
 pub use service::{ServiceDatabase, TEST_ENVIRONMENT, repo_root, service_database};
 pub use tls::{connect, tls_connector};
-pub use wait::eventually;
+pub use wait::{eventually, replica_caught_up};

@@ -37,6 +37,7 @@ pub fn repo_root() -> PathBuf {
 
 /// One service's template, built once per test binary.
 struct ServiceTemplate {
+    service: String,
     manifest: Manifest,
     names: ServiceNames,
     runtime: RuntimeConnections,
@@ -164,10 +165,13 @@ async fn test_manifest(cluster: &TestCluster, secrets: &Path) -> Result<Manifest
 
 async fn build(service: &str) -> Result<ServiceTemplate, String> {
     let cluster = cluster();
-    let secrets = tempfile::Builder::new()
-        .prefix("pcc-test-secrets-")
-        .tempdir()
-        .map_err(|e| format!("temporary directory: {e}"))?;
+    // Inside the launched cluster's directory, which its watchdog removes when the process exits (a
+    // static is never dropped, so a TempDir of its own would be left behind).
+    let secrets = match cluster.launched() {
+        Some(launched) => tempfile::Builder::new().prefix("secrets-").tempdir_in(launched.dir()),
+        None => tempfile::Builder::new().prefix("pcc-test-secrets-").tempdir(),
+    }
+    .map_err(|e| format!("temporary directory: {e}"))?;
     let manifest = test_manifest(cluster, secrets.path()).await?;
     let options = UpOptions {
         services: Some(vec![service.to_owned()]),
@@ -189,6 +193,7 @@ async fn build(service: &str) -> Result<ServiceTemplate, String> {
         .await
         .map_err(|e| format!("freezing the template {}: {e}", up.names.database))?;
     Ok(ServiceTemplate {
+        service: service.to_owned(),
         manifest,
         migrations_executed: up.migrate.migrations_executed,
         names: up.names,
@@ -225,6 +230,19 @@ impl ServiceDatabase {
     /// The test's database (superuser access, its name, the replica).
     pub fn db(&self) -> &TestDatabase {
         &self.db
+    }
+
+    /// A superuser session on this test's database on the primary.
+    ///
+    /// # Panics
+    /// If the connection fails.
+    pub async fn connect(&self) -> Client {
+        self.db.connect().await
+    }
+
+    /// Returns once the replica has replayed everything written on the primary so far.
+    pub async fn replica_caught_up(&self) {
+        self.db.replica_caught_up().await;
     }
 
     /// The service's derived names (schema, owner, groups, logins); `database` is the template's.
@@ -274,6 +292,25 @@ impl ServiceDatabase {
             .await
             .expect("acting as the owner role");
         client
+    }
+
+    /// Runs the migrate engine on this test's database again, exactly as the platform ran it on the
+    /// template (the migration login, `SET ROLE` owner, the history table secured afterwards).
+    ///
+    /// # Errors
+    /// The platform's error (resolution, connection, engine).
+    pub async fn migrate(&self) -> Result<migrate::MigrateReport, platform::PlatformError> {
+        let mut target =
+            provision::resolve::migration_target(&self.template.manifest, TEST_ENVIRONMENT, &self.template.service)
+                .await?;
+        target.spec = target.spec.with_database(self.db.name().to_owned());
+        target.database = self.db.name().to_owned();
+        platform::migrate_target(
+            &target,
+            &self.template.service,
+            &platform::Migrations::Directory(repo_root().join("migrations")),
+        )
+        .await
     }
 
     /// The service login's password (for tests that hand the credential to a process).

@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use super::tools::{PgbenchResult, WrkResult, pgbench, wrk};
 use crate::scenarios::median;
 
-/// Connections for point reads (issue 6: "at 32 connections").
+/// Connections for point reads (the target is stated at 32 connections).
 pub const POINT_CONNECTIONS: u32 = 32;
 /// Connections for list pages.
 pub const LIST_CONNECTIONS: u32 = 8;
@@ -72,7 +72,7 @@ fn no_errors(result: &WrkResult, what: &str) -> anyhow::Result<()> {
 pub struct PointReads {
     /// wrk against `GET /v1/clients/{id}`.
     pub service: WrkResult,
-    /// `pgbench -S -M prepared` at the same concurrency (the issue's baseline).
+    /// `pgbench -S -M prepared` at the same concurrency (the target's baseline).
     pub select_only: PgbenchResult,
     /// pgbench running the service's own SELECT for the same ids.
     pub same_query: PgbenchResult,

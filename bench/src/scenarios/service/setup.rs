@@ -1,6 +1,7 @@
-//! The service scenario's world: a fresh local primary + replica provisioned and migrated exactly as the
-//! embedded default does it (crates/provision, crates/migrate), demo data loaded with COPY, and the release
-//! binary of the service started as a separate process (so its RSS is its own).
+//! The service scenario's world: a fresh local primary + replica provisioned and migrated by the platform
+//! library from the repository's manifest (its `dev` environment moved into the benchmark's directory), as
+//! the embedded default, `pccdb dev up` and the tests do; demo data loaded with COPY; and the release binary
+//! of the service started as a separate process (so its RSS is its own).
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -9,16 +10,21 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use client_api::config::DevConfig;
-use client_api::embedded::Prepared;
+use client_api::auth::dev::DevKey;
+use platform::UpOptions;
+use provision::Manifest;
+use provision::manifest::{Endpoints, SecretsBackend};
+use provision::resolve::RuntimeConnections;
 use secrecy::ExposeSecret as _;
 
 /// The prepared databases and how to reach them.
 pub struct World {
     /// The temporary directory holding everything.
     pub dir: PathBuf,
-    /// What the embedded default's preparation returned (service connection specs, dev key).
-    pub prepared: Prepared,
+    /// The service's connections (its login, primary and replica specs with the manifest's pool sizes).
+    pub runtime: RuntimeConnections,
+    /// The development signing key the service verifies the benchmark's tokens with.
+    pub key: DevKey,
     /// The service database.
     pub database: String,
     /// The launcher cluster.
@@ -53,43 +59,29 @@ fn repo_root() -> PathBuf {
 /// # Errors
 /// Any step's failure.
 pub async fn prepare(dir: &Path, keep: bool) -> anyhow::Result<World> {
-    let manifest = std::fs::read_to_string(repo_root().join("deploy/pcc.toml")).context("reading deploy/pcc.toml")?;
+    let mut manifest = Manifest::load(&repo_root().join("deploy/pcc.toml")).context("reading deploy/pcc.toml")?;
     let cluster_dir = dir.join("cluster");
-    let secrets_dir = dir.join("secrets");
-    let replaced = manifest
-        .replace(
-            "local_cluster = \".pcc/dev\"",
-            &format!("local_cluster = {:?}", cluster_dir.display().to_string()),
-        )
-        .replace(
-            "dir = \".pcc/secrets/dev\"",
-            &format!("dir = {:?}", secrets_dir.display().to_string()),
-        );
-    if !replaced.contains(&cluster_dir.display().to_string()) || !replaced.contains(&secrets_dir.display().to_string())
-    {
-        bail!("deploy/pcc.toml no longer has local_cluster = \".pcc/dev\" and its secrets dir; update the bench");
-    }
-    let manifest_path = dir.join("pcc.toml");
-    std::fs::write(&manifest_path, replaced)?;
-    let dev = DevConfig {
-        manifest: manifest_path,
-        environment: "dev".into(),
-        api_dir: dir.join("api"),
-        demo_clients: 0,
-        migrations: repo_root().join("migrations/client_api"),
+    let env = manifest
+        .environments
+        .values_mut()
+        .find(|e| e.name.as_str() == "dev")
+        .context("deploy/pcc.toml has no `dev` environment")?;
+    env.endpoints = Endpoints::LocalCluster(cluster_dir.clone());
+    env.secrets = SecretsBackend::File(dir.join("secrets"));
+    env.admin_secrets = env.secrets.clone();
+    env.capacity_history = dir.join("capacity.jsonl");
+    let options = UpOptions {
+        services: Some(vec![client_api::embedded::SERVICE.to_owned()]),
+        ..UpOptions::from_directory(repo_root().join("migrations"))
     };
-    let prepared = client_api::embedded::prepare(&dev).await?;
-    let database = prepared
-        .db
-        .primary
-        .database
-        .clone()
-        .context("no database in the service spec")?;
+    let mut report = platform::up(&manifest, "dev", &options).await?;
+    let service = report.services.remove(0);
     let cluster = pg_launcher::Cluster::open(&cluster_dir)?;
     Ok(World {
         dir: dir.to_owned(),
-        prepared,
-        database,
+        database: service.names.database.to_string(),
+        runtime: service.runtime,
+        key: DevKey::load_or_create(&dir.join("api"))?,
         cluster,
         keep,
     })
@@ -101,7 +93,7 @@ impl World {
     /// # Errors
     /// Connection failure.
     pub async fn admin(&self) -> anyhow::Result<tokio_postgres::Client> {
-        client_api::embedded::superuser(&self.cluster, &self.database).await
+        Ok(platform::superuser(&self.cluster, &self.database).await?)
     }
 
     /// Server settings for bulk loads, on both servers: checkpoints far apart (a million clients write a few
@@ -214,9 +206,8 @@ impl Service {
     /// The binary failing to start or to become ready in 60 s.
     pub fn start(binary: &Path, world: &World) -> anyhow::Result<Self> {
         let port = free_port()?;
-        let db = &world.prepared.db;
+        let db = &world.runtime;
         let token = world
-            .prepared
             .key
             .token("bench", &["clients:read", "clients:write"], 24 * 3600)?;
         let mut command = Command::new(binary);
@@ -224,7 +215,7 @@ impl Service {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("PCC_DB_PRIMARY", db.primary.to_npgsql_secret().expose_secret())
-            .env("PCC_AUTH_JWKS_FILE", world.prepared.key.jwks_path())
+            .env("PCC_AUTH_JWKS_FILE", world.key.jwks_path())
             .env("PCC_AUTH_ISSUER", client_api::auth::dev::DEV_ISSUER)
             .env("PCC_AUTH_AUDIENCE", client_api::auth::dev::DEV_AUDIENCE)
             .env("PCC_HTTP_ADDR", format!("127.0.0.1:{port}"))

@@ -1,13 +1,14 @@
 //! Settings of the embedded default (no `PCC_DB_PRIMARY`): a local primary + replica provisioned from the
-//! manifest's development environment.
+//! manifest's development environment. The manifest (deploy/pcc.toml) and the service's migrations are
+//! built into the binary, so it runs from any directory; these variables point it elsewhere.
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
-//! | `PCC_DEV_MANIFEST` | `deploy/pcc.toml` | the platform manifest |
-//! | `PCC_DEV_ENV` | `dev` | its environment with a `local_cluster` (`.pcc/dev`, the directory `pccdb dev up` uses) |
+//! | `PCC_DEV_MANIFEST` | built in (deploy/pcc.toml) | a platform manifest file to use instead |
+//! | `PCC_DEV_ENV` | `dev` | its environment with a `local_cluster` (`.pcc/dev` under the working directory, the directory `pccdb dev up` uses) |
 //! | `PCC_DEV_API_DIR` | `.pcc/api` | development signing key and JWKS |
 //! | `PCC_DEV_DEMO_CLIENTS` | `3000` | size of the demo portfolio loaded into an empty database; `0` loads none |
-//! | `PCC_DEV_MIGRATIONS` | `migrations/client_api` | the migration files to apply |
+//! | `PCC_DEV_MIGRATIONS` | built in (migrations/client_api) | a directory of the service's migrations to apply instead |
 
 use std::path::PathBuf;
 
@@ -16,16 +17,16 @@ use super::{ConfigError, Env, parse_or};
 /// Embedded default settings.
 #[derive(Debug, Clone)]
 pub struct DevConfig {
-    /// The manifest.
-    pub manifest: PathBuf,
+    /// A manifest file; `None`: the one built in.
+    pub manifest: Option<PathBuf>,
     /// The environment within it.
     pub environment: String,
     /// Signing key directory.
     pub api_dir: PathBuf,
     /// Demo portfolio size.
     pub demo_clients: u32,
-    /// Migrations directory.
-    pub migrations: PathBuf,
+    /// A migrations directory; `None`: the migrations built in.
+    pub migrations: Option<PathBuf>,
 }
 
 impl DevConfig {
@@ -35,17 +36,11 @@ impl DevConfig {
     /// A demo size that is not a number.
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            manifest: PathBuf::from(
-                env.var("PCC_DEV_MANIFEST")
-                    .unwrap_or_else(|| "deploy/pcc.toml".to_owned()),
-            ),
+            manifest: env.var("PCC_DEV_MANIFEST").map(PathBuf::from),
             environment: env.var("PCC_DEV_ENV").unwrap_or_else(|| "dev".to_owned()),
             api_dir: PathBuf::from(env.var("PCC_DEV_API_DIR").unwrap_or_else(|| ".pcc/api".to_owned())),
             demo_clients: parse_or(env, "PCC_DEV_DEMO_CLIENTS", 3000)?,
-            migrations: PathBuf::from(
-                env.var("PCC_DEV_MIGRATIONS")
-                    .unwrap_or_else(|| "migrations/client_api".to_owned()),
-            ),
+            migrations: env.var("PCC_DEV_MIGRATIONS").map(PathBuf::from),
         })
     }
 }

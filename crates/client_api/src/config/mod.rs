@@ -10,6 +10,7 @@ mod dev;
 mod http;
 mod idempotency;
 mod log;
+mod retry;
 mod routing;
 
 pub use auth::AuthConfig;
@@ -18,6 +19,7 @@ pub use dev::DevConfig;
 pub use http::HttpConfig;
 pub use idempotency::IdempotencyConfig;
 pub use log::{LogConfig, LogFormat};
+pub use retry::WriteRetryConfig;
 pub use routing::RoutingConfig;
 
 use std::collections::HashMap;
@@ -91,6 +93,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Database; `None` runs the embedded default.
     pub db: Option<DbConfig>,
+    /// Retries of write transactions (configured database and embedded default alike).
+    pub write_retry: WriteRetryConfig,
     /// Token verification; `None` with the embedded default (which makes a development key).
     pub auth: Option<AuthConfig>,
     /// Logging.
@@ -113,6 +117,7 @@ impl Config {
         Ok(Self {
             http: HttpConfig::from_env(env)?,
             db: DbConfig::from_env(env)?,
+            write_retry: WriteRetryConfig::from_env(env)?,
             auth: AuthConfig::from_env(env)?,
             log: LogConfig::from_env(env)?,
             dev: DevConfig::from_env(env)?,
@@ -122,13 +127,16 @@ impl Config {
     }
 }
 
+/// An environment of `pairs`, for tests.
+#[cfg(test)]
+fn test_env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_env as env;
     use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
-    }
 
     #[test]
     fn no_database_means_the_embedded_default_with_local_defaults() {
@@ -138,7 +146,11 @@ mod tests {
         assert_eq!(config.http.max_body_bytes, 65_536);
         assert_eq!(config.dev.environment, "dev");
         assert_eq!(config.dev.demo_clients, 3000);
-        assert_eq!(config.log.format, LogFormat::Json);
+        assert_eq!(config.log.format, LogFormat::Auto);
+        assert_eq!(LogFormat::Auto.resolve(true), LogFormat::Text);
+        assert_eq!(LogFormat::Auto.resolve(false), LogFormat::Json);
+        assert_eq!(LogFormat::Json.resolve(true), LogFormat::Json);
+        assert_eq!(config.write_retry.retries, 3);
     }
 
     #[test]
@@ -198,6 +210,7 @@ mod tests {
             ),
             (vec![("PCC_AUTH_JWKS_FILE", "/k")], "PCC_AUTH_ISSUER"),
             (vec![("PCC_DEV_DEMO_CLIENTS", "lots")], "PCC_DEV_DEMO_CLIENTS"),
+            (vec![("PCC_DB_WRITE_RETRIES", "50")], "PCC_DB_WRITE_RETRIES"),
         ] {
             let error = Config::from_env(&env(&pairs)).unwrap_err();
             assert_eq!(error.var, var, "{pairs:?}: {error}");

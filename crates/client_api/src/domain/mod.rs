@@ -1,8 +1,7 @@
-//! The service's vocabulary, independent of HTTP: representations, writable fields, ETags, cursors, merge patch.
+//! The service's vocabulary, independent of HTTP: representations, writable fields, ETags, wire formats, merge patch.
 
 pub mod client;
 pub mod contact;
-pub mod cursor;
 pub mod etag;
 pub mod format;
 pub mod merge_patch;

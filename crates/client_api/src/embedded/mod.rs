@@ -1,8 +1,10 @@
 //! The embedded default: with no database configured, `pcc-client-api` runs against a local primary +
 //! streaming replica (pg_launcher, in the `local_cluster` directory of the manifest's `dev` environment:
-//! `.pcc/dev`, the directory `pccdb dev up` uses), provisioned from that environment (crates/provision), migrated (crates/migrate, as the migration user with
-//! `SET ROLE` to the owner), optionally filled with a demo portfolio, and served on 127.0.0.1:8080 with a
-//! development signing key. A second run reuses the cluster and its data.
+//! `.pcc/dev`, the directory `pccdb dev up` uses), brought up by the platform library exactly as `pccdb dev
+//! up` and the tests do (provisioned from that environment, migrated as the migration user with `SET ROLE`
+//! to the owner), optionally filled with a demo portfolio, and served on 127.0.0.1:8080 with a development
+//! signing key. The manifest and the migrations are built into the binary, so it works from any directory.
+//! A second run reuses the cluster and its data. Compiled only with the `embedded` feature.
 
 pub mod demo;
 mod setup;
@@ -14,7 +16,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use crate::auth::dev::DevKey;
 use crate::config::DbConfig;
 
-pub use setup::{prepare, routing, superuser};
+pub use setup::{BUILT_IN_MIGRATIONS, SERVICE, manifest, prepare, routing};
 
 /// What the embedded default prepared.
 #[derive(Debug)]

@@ -1,14 +1,14 @@
-//! The steps of the embedded default, each idempotent: cluster up, provision `dev`, migrate, demo data,
-//! development key.
+//! The embedded default's preparation: the platform library brings the manifest's `dev` environment up
+//! (local cluster, provisioning, this service's migrations, its runtime connections), then a demo portfolio
+//! on the first run and the development signing key.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
-use conninfo::{ConnSpec, SslMode};
-use pg_launcher::{Cluster, ClusterOptions, UpAction};
+use pg_launcher::{Cluster, UpAction};
+use platform::{Migrations, UpOptions};
 use provision::Manifest;
 use provision::manifest::Endpoints;
-use secrecy::ExposeSecret as _;
 
 use super::{Banner, Prepared};
 use crate::auth::dev::DevKey;
@@ -17,54 +17,78 @@ use crate::config::{CredentialSource, DbConfig, DevConfig, RoutingConfig};
 /// The service's name in the manifest.
 pub const SERVICE: &str = "pcc-client-api";
 
+mod built_in {
+    include!(concat!(env!("OUT_DIR"), "/embedded_migrations.rs"));
+}
+
+/// The migrations built into this binary, by schema.
+pub static BUILT_IN_MIGRATIONS: &[(&str, &[migrate::config::EmbeddedFile])] = &[("client_api", built_in::CLIENT_API)];
+
+/// The manifest: the file named by `PCC_DEV_MANIFEST`, else the one built in.
+///
+/// # Errors
+/// An unreadable or invalid manifest file.
+pub fn manifest(dev: &DevConfig) -> anyhow::Result<Manifest> {
+    match &dev.manifest {
+        Some(path) => Manifest::load(path).with_context(|| format!("reading {} (PCC_DEV_MANIFEST)", path.display())),
+        None => Ok(Manifest::builtin()),
+    }
+}
+
+/// Where the migrations come from: the directory named by `PCC_DEV_MIGRATIONS`, else the files built in.
+fn migrations(dev: &DevConfig, schema: &str) -> Migrations {
+    match &dev.migrations {
+        Some(dir) => Migrations::Directories(vec![(schema.to_owned(), dir.clone())]),
+        None => Migrations::Embedded(BUILT_IN_MIGRATIONS),
+    }
+}
+
 /// Brings everything up and returns how to connect.
 ///
 /// # Errors
-/// Missing PostgreSQL binaries, a manifest without a `dev` environment, a migration that fails.
+/// Missing PostgreSQL binaries, a manifest without a local `dev` environment, a migration that fails.
 pub async fn prepare(dev: &DevConfig) -> anyhow::Result<Prepared> {
-    let manifest = Manifest::load(&dev.manifest).with_context(|| format!("reading {}", dev.manifest.display()))?;
+    let manifest = manifest(dev)?;
     let env = manifest.environment(&dev.environment)?;
     let Endpoints::LocalCluster(dir) = env.endpoints.clone() else {
         anyhow::bail!(
             "environment `{}` of {} has no local_cluster; the embedded default needs one (or set PCC_DB_PRIMARY)",
             dev.environment,
-            dev.manifest.display()
+            manifest.path.display()
         );
     };
-    eprintln!(
-        "pcc-client-api: no PCC_DB_PRIMARY set; starting the embedded default in {}",
-        dir.display()
-    );
-    let shown = dir.display().to_string();
-    let (cluster, action) = tokio::task::spawn_blocking(move || Cluster::up(&dir, &ClusterOptions::default()))
-        .await?
-        .with_context(|| format!("starting the local cluster in {shown}"))?;
-    provision::apply::provision(&manifest, &dev.environment, Duration::from_secs(30))
+    let schema = manifest.deployment(&dev.environment, SERVICE)?.names.schema.to_string();
+    tracing::info!(cluster.dir = %dir.display(), "no PCC_DB_PRIMARY set; starting the embedded default");
+    let options = UpOptions {
+        services: Some(vec![SERVICE.to_owned()]),
+        migrations: migrations(dev, &schema),
+        cluster: pg_launcher::ClusterOptions::default(),
+        lock_wait: Duration::from_secs(30),
+    };
+    let mut report = platform::up(&manifest, &dev.environment, &options)
         .await
-        .with_context(|| {
-            format!(
-                "provisioning environment `{}` of {}",
-                dev.environment,
-                dev.manifest.display()
-            )
-        })?;
-    migrate(&manifest, dev).await?;
-
-    let runtime = provision::resolve::runtime_connections(&manifest, &dev.environment, SERVICE)
-        .await
-        .context("resolving the service's connection strings")?;
-    let database = runtime.primary.database.clone().unwrap_or_default();
+        .with_context(|| format!("bringing environment `{}` up", dev.environment))?;
+    let created = report
+        .local_cluster
+        .as_ref()
+        .is_some_and(|c| c.action == UpAction::Created);
+    let service = report.services.remove(0);
+    if service.migrate.migrations_executed > 0 {
+        tracing::info!(migrations = service.migrate.migrations_executed, "applied migrations");
+    }
+    let database = service.names.database.to_string();
     let clients = {
-        let admin = superuser(&cluster, &database).await?;
+        let shown = dir.display().to_string();
+        let cluster = tokio::task::spawn_blocking(move || Cluster::open(&dir))
+            .await?
+            .with_context(|| format!("opening the local cluster in {shown}"))?;
+        let admin = platform::superuser(&cluster, &database).await?;
         let existing: i64 = admin
-            .query_one("SELECT count(*) FROM client_api.client", &[])
+            .query_one(&format!("SELECT count(*) FROM {schema}.client"), &[])
             .await?
             .get(0);
         if existing == 0 && dev.demo_clients > 0 {
-            eprintln!(
-                "pcc-client-api: loading a demo portfolio of {} clients",
-                dev.demo_clients
-            );
+            tracing::info!(clients = dev.demo_clients, "loading a demo portfolio");
             let report = super::demo::load(&admin, dev.demo_clients, 42)
                 .await
                 .context("loading the demo portfolio")?;
@@ -79,26 +103,29 @@ pub async fn prepare(dev: &DevConfig) -> anyhow::Result<Prepared> {
         &[crate::auth::SCOPE_READ, crate::auth::SCOPE_WRITE],
         30 * 24 * 3600,
     )?;
+    let runtime = service.runtime;
+    // Pools as the manifest sizes them for this environment (what `pccdb capacity` budgets).
+    let pool_max = runtime.primary.pool.max_size as usize;
+    let replica_pool_max = runtime.replica.as_ref().map_or(pool_max, |r| r.pool.max_size as usize);
     let db = DbConfig {
         primary: runtime.primary,
         replica: runtime.replica,
         credentials: CredentialSource::Inline,
-        pool_max: 15,
-        replica_pool_max: 10,
+        pool_max,
+        replica_pool_max,
         checkout_timeout: Duration::from_secs(1),
         statement_timeout: Duration::from_secs(5),
         ryw_wait: Duration::from_millis(200),
         credential_refresh: Duration::from_secs(30),
     };
-    drop(cluster);
     Ok(Prepared {
         db,
         key,
         banner: Banner {
             token,
             clients,
-            created: action == UpAction::Created,
-            cluster_dir: shown,
+            created,
+            cluster_dir: shown_dir(&manifest, &dev.environment),
         },
     })
 }
@@ -109,12 +136,12 @@ pub async fn prepare(dev: &DevConfig) -> anyhow::Result<Prepared> {
 /// # Errors
 /// A manifest that cannot be read, or one without this service.
 pub fn routing(dev: &DevConfig) -> anyhow::Result<RoutingConfig> {
-    let manifest = Manifest::load(&dev.manifest).with_context(|| format!("reading {}", dev.manifest.display()))?;
+    let manifest = manifest(dev)?;
     let service = manifest
         .services
         .values()
         .find(|s| s.name.as_str() == SERVICE)
-        .with_context(|| format!("{} has no service {SERVICE}", dev.manifest.display()))?;
+        .with_context(|| format!("{} has no service {SERVICE}", manifest.path.display()))?;
     let f = service.read_fallback;
     let count = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
     Ok(RoutingConfig {
@@ -131,51 +158,9 @@ pub fn routing(dev: &DevConfig) -> anyhow::Result<RoutingConfig> {
     })
 }
 
-async fn migrate(manifest: &Manifest, dev: &DevConfig) -> anyhow::Result<()> {
-    let target = provision::resolve::migration_target(manifest, &dev.environment, SERVICE)
-        .await
-        .context("resolving the migration target")?;
-    let (client, _) = conninfo::connect(&target.spec)
-        .await
-        .context("connecting as the migration user")?;
-    let mut config = migrate::Config::defaults();
-    config.locations = vec![migrate::config::Location::parse(
-        &dev.migrations.display().to_string(),
-        "PCC_DEV_MIGRATIONS",
-    )?];
-    config.schemas = vec![target.schema.clone()];
-    config.default_schema = Some(target.schema.clone());
-    config.table = target.history_table.clone();
-    config.init_sql = Some(target.init_sql.clone());
-    let report = migrate::migrate(&client, &config, &())
-        .await
-        .context("applying migrations/client_api")?;
-    for statement in &target.after_history_created {
-        client
-            .batch_execute(statement)
-            .await
-            .context("securing the migration history")?;
+fn shown_dir(manifest: &Manifest, env: &str) -> String {
+    match manifest.environment(env).map(|e| &e.endpoints) {
+        Ok(Endpoints::LocalCluster(dir)) => dir.display().to_string(),
+        _ => String::new(),
     }
-    if report.migrations_executed > 0 {
-        eprintln!("pcc-client-api: applied {} migrations", report.migrations_executed);
-    }
-    Ok(())
-}
-
-/// A superuser session on the local primary (for the demo load, which bypasses triggers with
-/// `session_replication_role = replica` after computing every derived column itself).
-pub async fn superuser(cluster: &Cluster, database: &str) -> anyhow::Result<tokio_postgres::Client> {
-    let endpoint = cluster.primary();
-    let spec = ConnSpec::for_host(&endpoint.host, endpoint.port)
-        .with_user(endpoint.user.clone())
-        .with_password(secrecy::SecretString::from(
-            endpoint.password.expose_secret().to_owned(),
-        ))
-        .with_database(database.to_owned())
-        .with_ssl_mode(SslMode::VerifyCa)
-        .with_root_cert(cluster.ca_cert_path());
-    let (client, _) = conninfo::connect(&spec)
-        .await
-        .context("connecting to the local primary as superuser")?;
-    Ok(client)
 }

@@ -3,24 +3,30 @@
 //! does the work and stores its response before committing; a retry with the same key and the same request
 //! gets the stored response (with `Idempotent-Replayed: true`); the same key for a different request is a 422.
 //! A retry that arrives while the first is still running waits for it (the key row is locked).
+//!
+//! The key is claimed in the same transaction as the work, so when the service itself runs the transaction
+//! again (`db::Db::write`, after 40001 / 40P01) the rolled-back attempt left no claim behind: the next attempt
+//! finds the key new again (or the outcome of a concurrent identical request), and exactly one outcome is
+//! ever stored.
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use sha2::{Digest as _, Sha256};
 
-use crate::db::{Db, Session};
+use crate::db::{Committed, Db, Query as _, TxBody, WriteSession};
 use crate::error::{ApiError, ProblemKind};
 use crate::http::respond::JsonResponse;
 
 /// Headers of a response that are stored with it and replayed.
 const STORED_HEADERS: &[&str] = &["location", "etag"];
 
-/// What `begin` found.
-pub enum Begun {
-    /// No key, or a new key: do the work in this transaction, then [`Keyed::finish`].
-    Proceed(Session),
-    /// The stored response of an earlier identical request, its transaction committed: send it.
-    Replay(Response),
+/// The `Location` of a response that created something just now (not the replay of a stored one), for
+/// the log line a handler writes once its transaction committed.
+pub fn created(response: &Response) -> Option<&str> {
+    if response.headers().contains_key("idempotent-replayed") {
+        return None;
+    }
+    response.headers().get(http::header::LOCATION)?.to_str().ok()
 }
 
 /// The request a key is bound to.
@@ -41,23 +47,35 @@ impl Keyed<'_> {
         Sha256::digest(self.body).to_vec()
     }
 
-    /// Opens the request's write transaction (as the principal) and starts the keyed request in it.
+    /// Runs the request's write transaction (as the principal): answers a replay of an earlier identical
+    /// request with its stored response, or runs `work`, stores its response for the key and commits, in
+    /// one transaction (which `db` may run more than once). The answer carries the commit's token.
     ///
     /// # Errors
-    /// 422 idempotency-key-reused when the key was used for another request; the database's error.
-    pub async fn begin(&self, db: &Db) -> Result<Begun, ApiError> {
-        let tx = db.write(self.principal).await?;
-        match self.stored(&tx, db.idempotency_ttl()).await? {
-            None => Ok(Begun::Proceed(tx)),
-            Some(stored) => {
-                let token = tx.commit().await?;
-                Ok(Begun::Replay(stored.token(token).into_response()))
-            }
-        }
+    /// 422 idempotency-key-reused when the key was used for another request; the work's or the database's
+    /// error (nothing is stored then).
+    pub async fn write<'env, F>(&self, db: &Db, work: F) -> Result<Response, ApiError>
+    where
+        F: for<'s> Fn(&'s WriteSession<'env>) -> TxBody<'s, JsonResponse> + Sync,
+    {
+        let work = &work;
+        let Committed { value, token } = db
+            .write(self.principal, |tx| {
+                Box::pin(async move {
+                    if let Some(stored) = self.stored(tx, db.idempotency_ttl()).await? {
+                        return Ok(stored);
+                    }
+                    let response = work(tx).await?;
+                    self.complete(tx, &response).await?;
+                    Ok(response)
+                })
+            })
+            .await?;
+        Ok(value.token(token).into_response())
     }
 
     /// The stored response when the key replays an earlier identical request; `None`: do the work.
-    async fn stored(&self, tx: &Session, ttl: std::time::Duration) -> Result<Option<JsonResponse>, ApiError> {
+    async fn stored(&self, tx: &WriteSession<'_>, ttl: std::time::Duration) -> Result<Option<JsonResponse>, ApiError> {
         let Some(key) = self.key else { return Ok(None) };
         let ttl_secs = ttl.as_secs_f64();
         let row = tx
@@ -99,19 +117,8 @@ impl Keyed<'_> {
         }
     }
 
-    /// Stores `response` for the key in `tx` (the work's transaction), commits, and answers with the
-    /// commit's consistency token.
-    ///
-    /// # Errors
-    /// The database's error.
-    pub async fn finish(&self, tx: Session, response: JsonResponse) -> Result<Response, ApiError> {
-        self.complete(&tx, &response).await?;
-        let token = tx.commit().await?;
-        Ok(response.token(token).into_response())
-    }
-
     /// Stores `response` for the key, in the same transaction as the work.
-    async fn complete(&self, tx: &Session, response: &JsonResponse) -> Result<(), ApiError> {
+    async fn complete(&self, tx: &WriteSession<'_>, response: &JsonResponse) -> Result<(), ApiError> {
         let Some(key) = self.key else { return Ok(()) };
         let mut stored = serde_json::Map::new();
         for name in STORED_HEADERS {

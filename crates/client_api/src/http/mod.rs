@@ -1,5 +1,5 @@
-//! The HTTP side: the router, extractors that fail as problems, response helpers, middleware, and one
-//! module per resource with one file per action.
+//! The HTTP side: the router, extractors that fail as problems, response helpers, keyset paging, middleware,
+//! and one module per resource with one file per action.
 
 pub mod addresses;
 pub mod api_doc;
@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod links;
 pub mod middleware;
 pub mod ops;
+pub mod paging;
 pub mod reference;
 pub mod reports;
 pub mod respond;

@@ -1,4 +1,5 @@
-//! Building responses: JSON bodies, ETag / Location / consistency-token headers, and pages with Link headers.
+//! Building responses: JSON bodies, ETag / Location / consistency-token headers, the page envelope (keyset
+//! pages and their Link header: `paging`).
 
 use axum::response::{IntoResponse, Response};
 use http::header::{CONTENT_TYPE, ETAG, HeaderValue, LINK, LOCATION};
@@ -134,26 +135,6 @@ pub fn single_page<T: Serialize>(items: Vec<T>) -> Result<JsonResponse, ApiError
         items,
         next_cursor: None,
     })
-}
-
-/// A page response: the body plus `Link: <next>; rel="next"` (RFC 8288) built from the request's own path and
-/// query with `cursor` replaced.
-///
-/// # Errors
-/// Serialization failure (a bug).
-pub fn page<T: Serialize>(uri: &http::Uri, page: &Page<T>) -> Result<JsonResponse, ApiError> {
-    let mut response = JsonResponse::ok(page)?;
-    if let Some(cursor) = &page.next_cursor {
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
-        for (key, value) in url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
-            if key != "cursor" {
-                query.append_pair(&key, &value);
-            }
-        }
-        query.append_pair("cursor", cursor);
-        response = response.link(&format!("<{}?{}>; rel=\"next\"", uri.path(), query.finish()));
-    }
-    Ok(response)
 }
 
 /// 204 with the consistency token.

@@ -91,7 +91,7 @@ async fn an_exhausted_pool_sheds_load_with_503_while_healthz_answers() {
     let client = app.create_client("Busy", None).await;
     let running = serve(&app).await;
     // Hold the only transaction connection: writes cannot get one and are shed.
-    let held = app.state.db.write("holder").await.unwrap();
+    let held = app.state.db.router().write().transaction().await.unwrap();
     let uri = format!("{}/v1/clients/{}", running.base, client["id"].as_str().unwrap());
     let patch = || {
         running
@@ -133,7 +133,7 @@ async fn a_drain_lets_in_flight_requests_finish_and_fails_readiness() {
     .await;
     let client = app.create_client("Draining", None).await;
     let running = serve(&app).await;
-    let held = app.state.db.write("holder").await.unwrap();
+    let held = app.state.db.router().write().transaction().await.unwrap();
     // This write waits for the held transaction connection.
     let in_flight = tokio::spawn(
         running

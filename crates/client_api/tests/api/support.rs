@@ -1,8 +1,10 @@
-//! Test plumbing: a migrated database per test on the shared primary + replica, the service's router over it
-//! (acting as a login role with exactly the service's privileges), development tokens, and request helpers
+//! Test plumbing: each test's own copy of the service database as production has it (provisioned and
+//! migrated by the platform library, test_support::service_database) on the shared primary + replica, the
+//! service's router over it (connected as the service's real login with its stored credential),
+//! development tokens, and request helpers
 //! for both styles of test: through the router (`tower::ServiceExt::oneshot`) and over real HTTP (port 0).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -12,24 +14,17 @@ use client_api::auth::dev::{DEV_AUDIENCE, DEV_ISSUER, DevKey};
 use client_api::auth::{Authenticator, JwksSource, KeySet, SCOPE_READ, SCOPE_WRITE};
 use client_api::config::{CredentialSource, DbConfig, HttpConfig};
 use http::{HeaderMap, Method, Request, StatusCode};
-use schema_tests::apply::{self, SERVICE_ROLE};
-use schema_tests::{migrations, migrations_dir};
 use secrecy::ExposeSecret as _;
 use serde_json::Value;
-use test_support::{Target, TestDatabase, database};
+use test_support::{ServiceDatabase, service_database};
 use tower::ServiceExt as _;
 
-/// The login role the service connects as in tests (member of the service group, nothing more).
-const LOGIN: &str = "client_api_svc_test";
-
-fn login_password() -> &'static str {
-    static PASSWORD: OnceLock<String> = OnceLock::new();
-    PASSWORD.get_or_init(|| format!("pw{}", uuid::Uuid::new_v4().simple()))
-}
+/// The service under test, as the manifest names it.
+pub const SERVICE: &str = "pcc-client-api";
 
 /// One test's service: its own migrated database and a router over it.
 pub struct TestApp {
-    pub db: TestDatabase,
+    pub db: ServiceDatabase,
     pub state: AppState,
     pub router: Router,
     pub http: HttpConfig,
@@ -88,79 +83,11 @@ impl Reply {
     }
 }
 
-async fn migrate(db: &TestDatabase) {
-    let mut client = db.connect().await;
-    let files = migrations::load(&migrations_dir()).unwrap_or_else(|e| panic!("{e}"));
-    apply::provision(&client).await.unwrap_or_else(|e| panic!("{e}"));
-    apply::apply(&mut client, &files)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    apply::grant_service_role(&client)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    // Roles are cluster-wide: create the login once per test binary (concurrent ALTER ROLE would collide).
-    static LOGIN_CREATED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-    LOGIN_CREATED
-        .get_or_init(|| async {
-            client
-                .batch_execute(&format!(
-                    "DO $$ BEGIN CREATE ROLE {LOGIN} LOGIN IN ROLE {SERVICE_ROLE}; \
-             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$; \
-             ALTER ROLE {LOGIN} PASSWORD '{}'",
-                    login_password()
-                ))
-                .await
-                .expect("creating the service login");
-        })
-        .await;
-}
-
-fn spec(db: &TestDatabase, target: Target) -> conninfo::ConnSpec {
-    let url = db.libpq_url(target);
-    let mut spec = conninfo::ConnSpec::parse(url.expose_secret()).expect("test database URL");
-    spec = spec
-        .with_user(LOGIN.to_owned())
-        .with_password(secrecy::SecretString::from(login_password().to_owned()));
-    if let Some(ca) = db.cluster().ca_cert() {
-        spec = spec
-            .with_ssl_mode(conninfo::SslMode::VerifyCa)
-            .with_root_cert(ca.to_owned());
-    }
-    spec
-}
-
-/// Waits until the replica has replayed everything written on the primary so far.
-async fn replica_replayed(db: &TestDatabase) {
-    let primary = db.connect().await;
-    let position: String = primary
-        .query_one("SELECT pg_catalog.pg_current_wal_insert_lsn()::text", &[])
-        .await
-        .unwrap()
-        .get(0);
-    let replica = db.connect_replica().await;
-    test_support::eventually(
-        "the replica replays the primary's WAL",
-        Duration::from_secs(30),
-        || async {
-            let caught_up: bool = replica
-                .query_one(
-                    "SELECT pg_catalog.pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
-                    &[&position],
-                )
-                .await
-                .unwrap()
-                .get(0);
-            caught_up.then_some(())
-        },
-    )
-    .await;
-}
-
 impl TestApp {
     /// Waits until the replica has replayed what the test wrote behind the service's back (with a
     /// superuser connection), so that replica reads see it.
     pub async fn replica_replayed(&self) {
-        replica_replayed(&self.db).await;
+        self.db.replica_caught_up().await;
     }
 
     /// A fresh database, migrated, with a service over it (primary + replica).
@@ -175,14 +102,14 @@ impl TestApp {
             .with_test_writer()
             .with_env_filter("warn,client_api=info")
             .try_init();
-        let db = database().await;
-        migrate(&db).await;
-        // Wait until the replica has replayed the whole setup (migrations, grants, the login role).
-        replica_replayed(&db).await;
+        let db = service_database(SERVICE).await;
+        // Wait until the replica has replayed the copy of the template.
+        db.replica_caught_up().await;
+        let runtime = db.runtime();
         let mut settings = (
             DbConfig {
-                primary: spec(&db, Target::Primary),
-                replica: Some(spec(&db, Target::Replica)),
+                primary: runtime.primary,
+                replica: runtime.replica,
                 credentials: CredentialSource::Inline,
                 pool_max: 8,
                 replica_pool_max: 8,

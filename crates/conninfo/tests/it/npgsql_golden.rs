@@ -1,5 +1,7 @@
-//! Every golden case of /work/shared/testdata/npgsql/connection-strings.md, plus the grammar
-//! and keyword rules stated there, against the Npgsql parser.
+//! Npgsql's connection-string behaviour, case by case, against our Npgsql parser: host lists, parse
+//! errors, and which host each Target Session Attributes value picks. The cases restate what Npgsql's own
+//! `NpgsqlConnectionStringBuilder` tests and documentation show (and .NET's `DbConnectionStringBuilder`
+//! grammar); the rules they check, and where we deliberately differ, are in crates/conninfo/README.md.
 
 use std::time::Duration;
 

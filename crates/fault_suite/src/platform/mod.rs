@@ -1,15 +1,16 @@
 //! One scenario's database platform, set up the way production is: a private primary + streaming
 //! replica (pg_launcher through test_support, TLS verified against the cluster CA), the admin
 //! role Terraform would create (`pcc_admin`: LOGIN CREATEROLE CREATEDB, not a superuser), a
-//! manifest written to a temporary directory, and then only the platform CLI, as a pipeline runs
-//! it: `pccdb secrets set` (admin credential), `pccdb apply` (database, roles, grants, the
-//! service's and flyway_user's credentials in a file secret store) and
-//! `pccdb migrate --env --service` (migrations/client_api as flyway_user, `SET ROLE` owner).
+//! manifest written to a temporary directory, the admin credential stored with `pccdb secrets set`
+//! as an operator does, then the platform library's `up` (the path `pccdb dev`, the embedded default
+//! and the tests share): database, roles, grants, the service's and flyway_user's credentials in a
+//! file secret store, and migrations/client_api as flyway_user with `SET ROLE` owner.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ::platform::UpOptions;
 use conninfo::{ConnSpec, HostSpec, SslMode};
 use pg_launcher::{Cluster, ClusterOptions, NodeName};
 use secrecy::ExposeSecret as _;
@@ -120,13 +121,24 @@ impl Platform {
             )
             .await
             .expect_success("pccdb secrets set (admin credential)");
+        // Provisioning and migrations through the platform library, the one path every entry point
+        // shares (`pccdb apply` + `pccdb migrate --env --service` do the same steps in a pipeline).
         let started = Instant::now();
-        platform.pccdb(&["apply"], None).await.expect_success("pccdb apply");
-        setup.push(("apply", started.elapsed()));
+        let manifest = provision::Manifest::load(&platform.manifest).unwrap_or_else(|e| panic!("manifest: {e}"));
+        let up = UpOptions {
+            services: Some(if options.migrate {
+                vec![SERVICE.to_owned()]
+            } else {
+                Vec::new()
+            }),
+            lock_wait: Duration::from_secs(120),
+            ..UpOptions::from_directory(crate::binaries::workspace_root().join("migrations"))
+        };
+        ::platform::up(&manifest, ENV, &up)
+            .await
+            .unwrap_or_else(|e| panic!("bringing the platform up: {e}"));
+        setup.push(("provision_and_migrate", started.elapsed()));
         if options.migrate {
-            let started = Instant::now();
-            platform.migrate().await.expect_success("pccdb migrate");
-            setup.push(("migrate", started.elapsed()));
             // A deployment rolls the service out after the migration has reached the replica
             // (with a delayed replica, lists would otherwise name tables it does not have yet).
             let started = Instant::now();
@@ -183,16 +195,7 @@ rotation = {{ grace = "{grace}" }}
 
     /// Creates `pcc_admin` as Terraform would and returns its password.
     async fn create_admin_role(&self) -> secrecy::SecretString {
-        let password = secrets::generate_password().unwrap_or_else(|e| panic!("password: {e}"));
-        let verifier = postgres_protocol::password::scram_sha_256(password.expose_secret().as_bytes());
-        self.superuser(NodeName::Primary, "postgres")
-            .await
-            .batch_execute(&format!(
-                "CREATE ROLE {ADMIN_ROLE} LOGIN CREATEROLE CREATEDB PASSWORD '{verifier}'"
-            ))
-            .await
-            .unwrap_or_else(|e| panic!("creating {ADMIN_ROLE}: {e}"));
-        password
+        test_support::create_platform_admin(&self.superuser(NodeName::Primary, "postgres").await, ADMIN_ROLE).await
     }
 
     /// Waits until the replica has replayed everything the primary has written so far.
@@ -202,23 +205,7 @@ rotation = {{ grace = "{grace}" }}
     pub async fn replica_caught_up(&self) {
         let primary = self.superuser(NodeName::Primary, "postgres").await;
         let replica = self.superuser(NodeName::Replica, "postgres").await;
-        let target: String = primary
-            .query_one("SELECT pg_current_wal_lsn()::text", &[])
-            .await
-            .unwrap_or_else(|e| panic!("primary WAL position: {e}"))
-            .get(0);
-        test_support::eventually(
-            "the replica replays the primary's WAL",
-            Duration::from_secs(60),
-            || async {
-                let row = replica
-                    .query_one("SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn", &[&target])
-                    .await
-                    .ok()?;
-                row.get::<_, Option<bool>>(0).filter(|caught_up| *caught_up)
-            },
-        )
-        .await;
+        test_support::replica_caught_up(&primary, &replica).await;
     }
 
     /// The manifest file.

@@ -1,4 +1,4 @@
-//! The fault suite of issue 7: each scenario is one test that starts its own primary + replica,
+//! The fault suite: each scenario is one test that starts its own primary + replica,
 //! provisions and migrates it with `pccdb`, runs the real `pcc-client-api` under steady load,
 //! injects one fault, prints what it injected, measured and whether each guarantee held, writes
 //! `<target>/fault-report/<scenario>.json`, and fails if a guarantee did not hold.

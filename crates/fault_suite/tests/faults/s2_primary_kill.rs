@@ -11,7 +11,7 @@ use pg_launcher::NodeName;
 
 use crate::common::{Rig, check_acknowledged, describe_failures, finish, first_ok_after, of, secs};
 
-/// The user-visible bound the issue states for a write during a primary outage.
+/// The user-visible bound we promise for a write during a primary outage (docs/RELIABILITY.md).
 const FAIL_FAST: Duration = Duration::from_secs(2);
 
 /// How long after the crash (or after its own arrival, if later) a request got its answer.

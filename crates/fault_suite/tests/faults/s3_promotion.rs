@@ -11,7 +11,7 @@ use pg_launcher::NodeName;
 
 use crate::common::{Rig, describe_failures, finish, first_ok_after, of, secs};
 
-/// The user-visible bound the issue states.
+/// The user-visible bound we promise (docs/RELIABILITY.md).
 const FOLLOW_WITHIN: Duration = Duration::from_secs(10);
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The migration lock: Flyway's PostgreSQL advisory lock, so pccdb and Flyway exclude each other.
 //!
-//! Key: 0x466C79776179 ("Flyway") + Java `String.hashCode()` of `"schema"."table"` (FACTS.md).
+//! Key: 0x466C79776179 ("Flyway") + Java `String.hashCode()` of `"schema"."table"` (crates/migrate/FLYWAY.md,
+//! "The lock").
 //! pccdb takes the session-level form (`pg_try_advisory_lock`, what Flyway uses with
 //! `postgresql.transactional.lock=false`): it conflicts with Flyway's transactional form too, and,
 //! unlike a lock held in an open transaction, it never makes CREATE INDEX CONCURRENTLY wait

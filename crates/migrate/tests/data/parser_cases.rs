@@ -1,5 +1,5 @@
-// The statement-splitting cases of ../shared/testdata/flyway/parser-cases.md (from Flyway's own
-// parser tests), plus the regressions it lists. Included by the splitter's unit tests (split
+// The statement-splitting cases of Flyway's own PostgreSQL parser tests, in our words, plus regressions of
+// ours (crates/migrate/FLYWAY.md, "Statement splitting", says where they come from). Included by the splitter's unit tests (split
 // only) and by tests/parser_cases_on_server.rs (every case also runs on a real server).
 
 /// One splitting case.

@@ -1,12 +1,12 @@
 //! The history table pccdb creates is Flyway's, as PostgreSQL itself reports it: the table
-//! created from Flyway's literal DDL (FACTS.md) and the one pccdb creates read back identically
+//! created from Flyway's literal DDL (crates/migrate/FLYWAY.md) and the one pccdb creates read back identically
 //! from pg_catalog (columns, types, nullability, defaults, constraints, indexes, their names).
 
 use crate::common;
 
 use common::Fixture;
 
-/// Flyway's DDL for PostgreSQL, verbatim from FACTS.md (Flyway's PostgreSQLDatabase).
+/// Flyway's DDL for PostgreSQL, as Flyway's `PostgreSQLDatabase` creates it (crates/migrate/FLYWAY.md).
 const FLYWAY_DDL: &str = r#"
     CREATE TABLE "flyway_ref"."flyway_schema_history" (
         "installed_rank" INT NOT NULL, "version" VARCHAR(50), "description" VARCHAR(200) NOT NULL,

@@ -1,24 +1,32 @@
 //! `pccdb dev up|down|status|destroy|psql`: the local development cluster (a real PostgreSQL primary
-//! and streaming replica run by `pg_launcher`, by default under ./.pcc/dev).
+//! and streaming replica run by `pg_launcher`, by default under ./.pcc/dev). `up` brings the manifest's
+//! `dev` environment up through the platform library (cluster, provisioning, every service's migrations),
+//! the same path as the service's embedded default and the tests; `--cluster-only` starts a bare cluster.
 
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use pg_launcher::{Cluster, ClusterOptions, ClusterStatus, NodeName, UpAction};
+use platform::{Migrations, UpOptions};
+use provision::Manifest;
+use provision::manifest::{Endpoints, SecretsBackend};
+use secrecy::ExposeSecret as _;
 use serde::Serialize;
 
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::cmd::dev_strings::{self, NodeStrings};
+use crate::cmd::manifest_args::runtime;
 use crate::outcome::Outcome;
 
 /// Manage the local development cluster.
 #[derive(Debug, Subcommand)]
 pub enum DevCommand {
-    /// Create the cluster if needed, start whatever is stopped, wait for the replica to stream, and
-    /// print the connection strings. On a running cluster it changes nothing and prints the same.
+    /// Create the cluster if needed, start whatever is stopped, wait for the replica to stream,
+    /// provision the manifest's `dev` environment and migrate every service deployed to it, and print
+    /// the connection strings. On a running, provisioned cluster it changes nothing and prints the same.
     Up(UpArgs),
     /// Stop both servers (fast shutdown); the data stays.
     Down(DirArgs),
@@ -41,8 +49,22 @@ pub struct DirArgs {
 /// Options of `pccdb dev up`.
 #[derive(Debug, Args)]
 pub struct UpArgs {
-    #[command(flatten)]
-    dir: DirArgs,
+    /// Directory of the cluster [default: the environment's `local_cluster` (.pcc/dev), or .pcc/dev with
+    /// --cluster-only]. A directory other than the manifest's keeps its own credentials, in DIR/secrets.
+    #[arg(long, env = "PCCDB_DEV_DIR")]
+    dir: Option<PathBuf>,
+    /// Only the cluster: no manifest, no provisioning, no migrations.
+    #[arg(long)]
+    cluster_only: bool,
+    /// The platform manifest.
+    #[arg(long, default_value = "deploy/pcc.toml", env = "PCC_MANIFEST")]
+    manifest: PathBuf,
+    /// Its environment to bring up (must have a `local_cluster`).
+    #[arg(long = "env", default_value = "dev")]
+    env: String,
+    /// Where the migrations are: one directory per service schema (migrations/client_api).
+    #[arg(long, default_value = "migrations")]
+    migrations: PathBuf,
     /// Create the cluster without a streaming replica (ignored when the cluster exists).
     #[arg(long)]
     no_replica: bool,
@@ -136,6 +158,44 @@ struct UpReport {
     ca_cert: PathBuf,
     primary: NodeStrings,
     replica: Option<NodeStrings>,
+    /// The environment provisioned (absent with --cluster-only).
+    environment: Option<String>,
+    /// Provisioning statements executed (0 when nothing had drifted).
+    provisioning_statements: usize,
+    services: Vec<ServiceReport>,
+}
+
+/// One service of the environment, provisioned and migrated.
+#[derive(Debug, Serialize)]
+struct ServiceReport {
+    service: String,
+    database: String,
+    schema: String,
+    login: String,
+    secret: String,
+    migrations_executed: usize,
+    schema_version: Option<String>,
+    /// The service's primary connection string (Npgsql form) without its password.
+    npgsql: String,
+}
+
+/// The manifest with environment `name`'s cluster moved to `dir` (and its file secret stores with it, so
+/// a second cluster never shares credentials with the first).
+fn relocate(manifest: &mut Manifest, name: &str, dir: &Path) -> anyhow::Result<()> {
+    let env = manifest
+        .environments
+        .values_mut()
+        .find(|e| e.name.as_str() == name)
+        .with_context(|| format!("the manifest has no environment `{name}`"))?;
+    env.endpoints = Endpoints::LocalCluster(dir.to_owned());
+    if matches!(env.secrets, SecretsBackend::File(_)) {
+        env.secrets = SecretsBackend::File(dir.join("secrets"));
+    }
+    if matches!(env.admin_secrets, SecretsBackend::File(_)) {
+        env.admin_secrets = env.secrets.clone();
+    }
+    env.capacity_history = dir.join("capacity.jsonl");
+    Ok(())
 }
 
 fn up(args: &UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
@@ -146,8 +206,71 @@ fn up(args: &UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         max_connections: args.max_connections,
         ..ClusterOptions::default()
     };
-    let (cluster, action) = Cluster::up(&args.dir.dir, &options)
-        .with_context(|| format!("bringing up the development cluster in {}", args.dir.dir.display()))?;
+    let (dir, action, environment, provisioning_statements, services) = if args.cluster_only {
+        let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(".pcc/dev"));
+        let (_, action) = Cluster::up(&dir, &options)
+            .with_context(|| format!("bringing up the development cluster in {}", dir.display()))?;
+        (dir, action, None, 0, Vec::new())
+    } else {
+        let mut manifest = Manifest::load(&args.manifest).with_context(|| {
+            format!(
+                "reading the manifest {} (run from the repository root, pass --manifest, or --cluster-only for a \
+                 cluster without provisioning)",
+                args.manifest.display()
+            )
+        })?;
+        if let Some(dir) = &args.dir {
+            relocate(&mut manifest, &args.env, dir)?;
+        }
+        let Endpoints::LocalCluster(dir) = manifest.environment(&args.env)?.endpoints.clone() else {
+            bail!(
+                "environment `{}` is not a local cluster; `pccdb dev up` runs local clusters (use `pccdb apply` and \
+                 `pccdb migrate --env {} --service S` for it)",
+                args.env,
+                args.env
+            );
+        };
+        let up = UpOptions {
+            services: None,
+            migrations: Migrations::Directory(args.migrations.clone()),
+            cluster: options,
+            lock_wait: Duration::from_secs(30),
+        };
+        let report = runtime()?
+            .block_on(platform::up(&manifest, &args.env, &up))
+            .with_context(|| format!("bringing environment `{}` up", args.env))?;
+        let services = report
+            .services
+            .iter()
+            .map(|s| {
+                let mut spec = s.runtime.primary.clone();
+                spec.password = None;
+                ServiceReport {
+                    service: s.service.clone(),
+                    database: s.names.database.to_string(),
+                    schema: s.names.schema.to_string(),
+                    login: s.runtime.credential.username.clone(),
+                    secret: s.names.secret.clone(),
+                    migrations_executed: s.migrate.migrations_executed,
+                    schema_version: s.migrate.target_schema_version.clone(),
+                    npgsql: spec.to_npgsql_secret().expose_secret().to_owned(),
+                }
+            })
+            .collect();
+        let action = report
+            .local_cluster
+            .as_ref()
+            .map_or(UpAction::AlreadyRunning, |c| c.action);
+        (
+            dir,
+            action,
+            Some(args.env.clone()),
+            report.provision.apply.executed.len(),
+            services,
+        )
+    };
+    let cluster =
+        Cluster::open(&dir).with_context(|| format!("opening the development cluster in {}", dir.display()))?;
     let report = UpReport {
         dir: cluster.dir().to_owned(),
         action: match action {
@@ -159,6 +282,9 @@ fn up(args: &UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         ca_cert: cluster.ca_cert_path(),
         primary: dev_strings::for_node(&cluster.primary(), false),
         replica: cluster.replica().map(|r| dev_strings::for_node(&r, true)),
+        environment,
+        provisioning_statements,
+        services,
     };
     match global.output {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
@@ -185,6 +311,30 @@ fn print_up(report: &UpReport) {
     }
     println!();
     println!("CA certificate (for SSL Mode=VerifyFull): {}", report.ca_cert.display());
+    if let Some(env) = &report.environment {
+        println!();
+        let drift = match report.provisioning_statements {
+            0 => "nothing to change".to_owned(),
+            n => format!("{n} statements"),
+        };
+        println!("Environment `{env}` provisioned ({drift}):");
+        for s in &report.services {
+            let applied = match s.migrations_executed {
+                0 => "up to date".to_owned(),
+                n => format!("{n} migrations applied"),
+            };
+            println!(
+                "  {}: database {}, schema version {} ({applied})",
+                s.service,
+                s.database,
+                s.schema_version.as_deref().unwrap_or("none")
+            );
+            println!(
+                "    as the service: {}  (login {}; password in secret {})",
+                s.npgsql, s.login, s.secret
+            );
+        }
+    }
     println!("These strings carry the local cluster's generated superuser password: for local development only.");
 }
 

@@ -198,23 +198,6 @@ impl FlywayArgs {
     }
 }
 
-/// The service may read the migration history but not change it: the statements the platform
-/// gives for right after the history table exists (idempotent; `pccdb apply` converges them too).
-async fn secure_history(client: &tokio_postgres::Client, target: &MigrationTarget) -> anyhow::Result<()> {
-    // The history table belongs to the owner role; act as it, as the migrations did.
-    client
-        .batch_execute(&target.init_sql)
-        .await
-        .context("acting as the service's owner role")?;
-    for statement in &target.after_history_created {
-        client
-            .batch_execute(statement)
-            .await
-            .context("restricting the service's access to the migration history")?;
-    }
-    Ok(())
-}
-
 /// Resolves the configuration from every source.
 ///
 /// # Errors
@@ -321,7 +304,7 @@ pub fn run(action: Action, args: &FlywayArgs, global: &GlobalArgs) -> anyhow::Re
                     Ok(report) => {
                         progress.finish();
                         if let Some(target) = &platform {
-                            secure_history(&client, target).await?;
+                            platform::secure_history(&client, target).await?;
                         }
                         output::migrate(&report, json)?;
                         Ok(Outcome::Success)

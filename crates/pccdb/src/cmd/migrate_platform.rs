@@ -9,11 +9,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::Args;
 use migrate::ConfigLayer;
 use provision::resolve::MigrationTarget;
-use secrecy::ExposeSecret as _;
 
 use super::manifest_args::runtime;
 
@@ -54,31 +53,18 @@ impl PlatformArgs {
     }
 }
 
-/// The Flyway settings a migration target implies, as a configuration layer.
+/// The Flyway settings a migration target implies, as a configuration layer: the platform library's
+/// (shared with the embedded default, the tests and the fault suite) plus the conventional location
+/// `migrations/<schema>`.
 ///
 /// # Errors
 /// Only if a derived value is refused by the configuration model (a bug).
 pub fn layer(target: &MigrationTarget) -> anyhow::Result<ConfigLayer> {
-    const SOURCE: &str = "the platform manifest (--env/--service)";
-    let mut layer = ConfigLayer::new();
-    // The url carries no password; the credential travels in its own (secret) setting.
-    let mut spec = target.spec.clone();
-    spec.password = None;
-    let url = spec.to_libpq_uri_secret();
-    if url.expose_secret().contains(target.password.expose_secret()) {
-        bail!("refusing to put the migration credential into a url");
-    }
-    layer.set("url", url.expose_secret(), SOURCE)?;
-    layer.set("user", &target.user, SOURCE)?;
-    layer.set("password", target.password.expose_secret(), SOURCE)?;
-    layer.set("schemas", &target.schema, SOURCE)?;
-    layer.set("defaultSchema", &target.schema, SOURCE)?;
-    layer.set("table", &target.history_table, SOURCE)?;
-    layer.set("initSql", &target.init_sql, SOURCE)?;
+    let mut layer = platform::flyway_layer(target)?;
     layer.set(
         "locations",
         &format!("filesystem:{MIGRATIONS_ROOT}/{}", target.schema),
-        SOURCE,
+        platform::SOURCE,
     )?;
     Ok(layer)
 }

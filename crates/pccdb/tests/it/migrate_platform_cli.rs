@@ -17,7 +17,7 @@ async fn migrate_resolves_everything_from_the_manifest() {
     let su = test_support::connect(&primary.config("postgres"), cluster.ca_cert())
         .await
         .expect("superuser");
-    let admin_password = common::create_admin(&su, &admin).await;
+    let admin_password = test_support::create_platform_admin(&su, &admin).await;
     let ca = cluster
         .ca_cert()
         .expect("launched cluster has a CA")

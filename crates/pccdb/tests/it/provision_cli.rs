@@ -6,7 +6,7 @@ use secrecy::ExposeSecret as _;
 
 use crate::common;
 
-use common::{create_admin, tls_settings};
+use common::tls_settings;
 
 fn pccdb(args: &[&str], stdin: Option<&str>) -> (i32, String) {
     common::pccdb(args, None, &[], stdin)
@@ -22,7 +22,7 @@ async fn plan_apply_check_exit_codes_and_no_op_messages() {
     let su = test_support::connect(&primary.config("postgres"), cluster.ca_cert())
         .await
         .unwrap();
-    let password = create_admin(&su, &admin).await;
+    let password = test_support::create_platform_admin(&su, &admin).await;
     let tls = tls_settings(cluster);
     let root = dir.path().display();
     let manifest = format!(

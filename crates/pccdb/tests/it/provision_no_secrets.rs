@@ -47,7 +47,7 @@ async fn no_password_verifier_or_token_appears_in_any_output_or_log() {
     let su = test_support::connect(&primary.config("postgres"), cluster.ca_cert())
         .await
         .unwrap();
-    let admin_password = common::create_admin(&su, &admin).await;
+    let admin_password = test_support::create_platform_admin(&su, &admin).await;
     let admin_secret = format!("ladm-{tok}-db");
     for s in [
         &admin_secret,

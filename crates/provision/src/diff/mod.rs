@@ -7,7 +7,7 @@
 //!
 //! What the connected role cannot do is not planned as SQL that would fail half-way: it is
 //! reported as a [`Blocked`] item with the reason and the fix, and `apply` refuses to start
-//! while any exist (issue 4: "refuse, clearly, to plan what it cannot do there").
+//! while any exist (refuse, clearly, to plan what it cannot do there).
 
 mod database;
 mod roles;

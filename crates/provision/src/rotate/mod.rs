@@ -1,4 +1,4 @@
-//! Zero-downtime credential rotation (issue 4, "rotate").
+//! Zero-downtime credential rotation (`pccdb rotate`).
 //!
 //! - `decide.rs`: the state machine, a pure function with its unit tests;
 //! - `target.rs`: what has a credential in an environment;

@@ -24,15 +24,15 @@ async fn everything_lives_in_client_api_and_is_owned_by_the_owner_role() {
     let not_owned: Vec<String> = admin
         .query(
             "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE n.nspname = 'client_api' AND pg_get_userbyid(c.relowner) <> 'client_api_owner'",
-            &[],
+              WHERE n.nspname = 'client_api' AND pg_get_userbyid(c.relowner) <> $1",
+            &[&db.owner_role()],
         )
         .await
         .expect("catalog")
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert!(not_owned.is_empty(), "not owned by client_api_owner: {not_owned:?}");
+    assert!(not_owned.is_empty(), "not owned by {}: {not_owned:?}", db.owner_role());
 }
 
 #[tokio::test]
@@ -203,7 +203,7 @@ async fn the_engine_records_flyway_history_in_client_api_and_a_second_run_is_a_n
     assert_eq!(scripts, expected, "applied in Flyway order");
     assert!(rows.iter().all(|r| r.get::<_, bool>(2)), "every migration succeeded");
     assert!(
-        rows.iter().all(|r| r.get::<_, String>(3) == "client_api_owner"),
+        rows.iter().all(|r| r.get::<_, String>(3) == db.owner_role()),
         "installed as the owner role"
     );
     let checksums: Vec<Option<i32>> = admin
@@ -221,8 +221,6 @@ async fn the_engine_records_flyway_history_in_client_api_and_a_second_run_is_a_n
         files.iter().map(|f| Some(f.checksum)).collect::<Vec<_>>(),
         "Flyway checksums"
     );
-    let again = schema_tests::apply::migrate_with_engine(&admin, &schema_tests::migrations_dir())
-        .await
-        .expect("second run");
+    let again = db.db.migrate().await.expect("second run");
     assert_eq!(again.migrations_executed, 0);
 }

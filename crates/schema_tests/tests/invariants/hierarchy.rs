@@ -211,8 +211,7 @@ async fn move_history_is_append_only_and_written_only_by_moves() {
         .await;
     expect_error(forged, "PC006", Some("client_move_append_only"));
     // TRUNCATE needs the owner's privilege; even the owner is refused.
-    let admin = db.admin().await;
-    admin.batch_execute("SET ROLE client_api_owner").await.expect("owner");
+    let admin = db.owner().await;
     expect_error(
         admin.batch_execute("TRUNCATE client_api.client_move").await,
         "PC006",
@@ -245,9 +244,19 @@ async fn structural_changes_refuse_repeatable_read() {
 
 #[tokio::test]
 async fn a_clients_own_trigger_cannot_pass_for_an_internal_write() {
-    // Any role may create temporary functions and tables: a trigger of its own runs one level deep, like the
-    // schema's internal writes, but as itself, so the schema still treats its writes as a client's.
+    // Provisioning revokes TEMPORARY from PUBLIC, so the service's login cannot create temporary objects...
     let db = Db::new().await;
+    let c = db.service("mallory").await;
+    expect_error(c.batch_execute("CREATE TEMP TABLE probe (x int)").await, "42501", None);
+    // ...but the schema must not rely on that: with TEMPORARY granted (a misconfiguration), a trigger of the
+    // login's own runs one level deep, like the schema's internal writes, but as itself, so the schema still
+    // treats its writes as a client's.
+    let login: String = c.query_one("SELECT current_user::text", &[]).await.unwrap().get(0);
+    db.admin()
+        .await
+        .batch_execute(&format!("GRANT TEMPORARY ON DATABASE {} TO {login}", db.db.db().name()))
+        .await
+        .expect("granting TEMPORARY");
     let c = db.service("mallory").await;
     let victim = new_client(&c, "Victim", None).await;
     c.batch_execute(&format!(

@@ -1,10 +1,10 @@
-//! ISO 17442 LEIs: the MOD 97-10 check in the database against the shared vectors, and uniqueness among live
+//! ISO 17442 LEIs: the MOD 97-10 check in the database against a table of vectors, and uniqueness among live
 //! clients only.
 
 use crate::support::{Db, expect_error};
 
-/// The team's shared LEI vectors (testdata/lei/lei-cases.tsv of the shared material), kept in the repository so
-/// the tests run on any clone.
+/// LEI vectors: real LEIs from GLEIF's public register (GLEIF itself, Apple Inc., Deutsche Bank AG) and
+/// variants that each break one rule of ISO 17442 (check digits, length, alphabet).
 const SHARED_CASES: &str = include_str!("../data/lei-cases.tsv");
 
 fn shared_cases() -> Vec<(String, bool, String)> {

@@ -1,6 +1,7 @@
 //! Every invariant of the client_api schema, proved on a real PostgreSQL server (one shared launcher cluster for
-//! this binary; each test in its own copy of a database provisioned like production and migrated as the owner).
-//! Tests act with the service's privileges (`SET ROLE client_api_app`) unless they need the owner's.
+//! this binary; each test in its own copy of the service database, provisioned and migrated by the platform
+//! library exactly as production's pipeline does). Tests act as the service's own login unless they need the
+//! owner's privileges. `reference_files` needs no database: the migration files and their generation.
 
 mod audit;
 mod catalog;

@@ -25,7 +25,7 @@ fn generated_reference_migrations_are_up_to_date() {
     assert!(
         stale.is_empty(),
         "generated migrations out of date: {stale:?}; run `UPDATE_REFERENCE=1 cargo test -p schema_tests --test \
-         reference_files` and commit the result"
+         invariants reference_files` and commit the result"
     );
 }
 

@@ -1,65 +1,69 @@
-//! Shared test plumbing: the migrated template database, sessions that act as the service, fixtures and
-//! assertions on SQLSTATEs, constraint names and the whole-hierarchy invariant.
+//! Shared test plumbing: each test's own copy of the service database as production has it
+//! (test_support::service_database: deploy/pcc.toml brought up by the platform library, the migrate engine
+//! with its history table), sessions that act as the service's real login, fixtures and assertions on
+//! SQLSTATEs, constraint names and the whole-hierarchy invariant.
 
-use schema_tests::apply::{self, SERVICE_ROLE};
-use schema_tests::{migrations, migrations_dir};
-use test_support::{TestDatabase, database};
+use test_support::{ServiceDatabase, service_database};
 use tokio_postgres::Client;
 use tokio_postgres::error::DbError;
 use uuid::Uuid;
 
-/// Provisions `client` like production and migrates it through the `migrate` engine as the owner.
-///
-/// Each test migrates its own database (well under a second) rather than cloning a migrated template:
-/// `test_support::database_from` currently fails on its `DROP DATABASE ...; CREATE DATABASE ...` batch (CREATE
-/// DATABASE cannot run in the implicit transaction of a multi-statement query). Switch to a template when fixed.
-async fn migrate(client: &mut Client) {
-    apply::provision(client).await.unwrap_or_else(|e| panic!("{e}"));
-    let report = apply::migrate_with_engine(client, &migrations_dir())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let files = migrations::load(&migrations_dir()).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        report.migrations_executed,
-        files.len(),
-        "every migration applied: {report:?}"
-    );
-    // The engine leaves the session as the owner; the tests' superuser connection goes back to itself.
-    client
-        .batch_execute("RESET ROLE; RESET search_path")
-        .await
-        .expect("reset session");
-    apply::grant_service_role(client)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-}
+/// The service whose schema these tests prove (its manifest entry and `migrations/client_api`).
+pub const SERVICE: &str = "pcc-client-api";
 
 /// One test's database.
 pub struct Db {
-    pub db: TestDatabase,
+    pub db: ServiceDatabase,
 }
 
 impl Db {
-    /// A fresh database, provisioned and migrated.
+    /// A fresh copy of the provisioned, migrated service database.
     pub async fn new() -> Self {
-        let db = database().await;
-        migrate(&mut db.connect().await).await;
-        Self { db }
+        Self {
+            db: service_database(SERVICE).await,
+        }
     }
 
     /// A superuser session (for catalog queries and what only the owner may do).
     pub async fn admin(&self) -> Client {
-        self.db.connect().await
+        self.db.db().connect().await
     }
 
-    /// A session with the service's privileges whose transactions act for `actor` (pcc.actor).
+    /// A session as the service's login whose transactions act for `actor` (pcc.actor).
     pub async fn service(&self, actor: &str) -> Client {
-        let client = self.db.connect().await;
+        let client = self.db.connect_as_service().await;
         client
-            .batch_execute(&format!("SET ROLE {SERVICE_ROLE}; SET pcc.actor = '{actor}'"))
+            .execute("SELECT pg_catalog.set_config('pcc.actor', $1, false)", &[&actor])
             .await
             .expect("acting as the service");
         client
+    }
+
+    /// A session as the owner role (superuser with `SET ROLE`, as migrations run).
+    pub async fn owner(&self) -> Client {
+        self.db.connect_as_owner().await
+    }
+
+    /// The owner role's name (from the manifest's naming convention).
+    pub fn owner_role(&self) -> &str {
+        self.db.names().owner.as_str()
+    }
+}
+
+/// The server's message, SQLSTATE, detail and hint in one line.
+pub fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut text = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+            if let Some(detail) = db.detail() {
+                text.push_str(&format!("; detail: {detail}"));
+            }
+            if let Some(hint) = db.hint() {
+                text.push_str(&format!("; hint: {hint}"));
+            }
+            text
+        }
+        None => e.to_string(),
     }
 }
 
@@ -101,7 +105,7 @@ pub async fn new_client(client: &Client, name: &str, parent: Option<Uuid>) -> Uu
             &[&name, &parent],
         )
         .await
-        .unwrap_or_else(|e| panic!("inserting client {name}: {}", apply::describe(&e)))
+        .unwrap_or_else(|e| panic!("inserting client {name}: {}", describe(&e)))
         .get(0)
 }
 

@@ -7,10 +7,11 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::Writer;
+use crate::db::Query as _;
 use crate::domain::metadata::{ADDRESS_COLUMNS, Address, AddressFields};
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{IdempotencyKey, JsonBody, PathId};
-use crate::http::idempotency::{Begun, Keyed};
+use crate::http::idempotency::Keyed;
 use crate::http::respond::JsonResponse;
 
 /// Add an address.
@@ -36,35 +37,37 @@ pub async fn create_address(
         path: &path,
         body: &raw,
     };
-    let tx = match keyed.begin(&app.db).await? {
-        Begun::Proceed(tx) => tx,
-        Begun::Replay(response) => return Ok(response),
-    };
-    crate::http::clients::load(&tx, id).await?;
     let sql = format!(
         "INSERT INTO client_api.client_address AS a (id, client_id, address_type, line1, line2, line3, city, region, \
          postal_code, country_code) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {ADDRESS_COLUMNS}"
     );
-    let row = tx
-        .query_one(
-            &sql,
-            &[
-                &Uuid::now_v7(),
-                &id,
-                &f.address_type,
-                &f.line1,
-                &f.line2,
-                &f.line3,
-                &f.city,
-                &f.region,
-                &f.postal_code,
-                &f.country_code,
-            ],
-        )
-        .await?;
-    let address = Address::from_row(&row).map_err(ApiError::internal)?;
-    let response = JsonResponse::new(StatusCode::CREATED, &address)?
-        .location(&format!("{path}/{}", address.id))
-        .etag(&crate::domain::etag::format(address.version));
-    keyed.finish(tx, response).await
+    let (f, sql, path) = (&f, sql.as_str(), path.as_str());
+    keyed
+        .write(&app.db, |tx| {
+            Box::pin(async move {
+                crate::http::clients::load(tx, id).await?;
+                let row = tx
+                    .query_one(
+                        sql,
+                        &[
+                            &Uuid::now_v7(),
+                            &id,
+                            &f.address_type,
+                            &f.line1,
+                            &f.line2,
+                            &f.line3,
+                            &f.city,
+                            &f.region,
+                            &f.postal_code,
+                            &f.country_code,
+                        ],
+                    )
+                    .await?;
+                let address = Address::from_row(&row).map_err(ApiError::internal)?;
+                Ok(JsonResponse::new(StatusCode::CREATED, &address)?
+                    .location(&format!("{path}/{}", address.id))
+                    .etag(&crate::domain::etag::format(address.version)))
+            })
+        })
+        .await
 }

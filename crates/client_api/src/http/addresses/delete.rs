@@ -7,7 +7,7 @@ use http::HeaderMap;
 use crate::app::AppState;
 use crate::auth::Writer;
 use crate::domain::etag;
-use crate::error::{ApiError, Problem, ProblemKind};
+use crate::error::{ApiError, Problem};
 use crate::http::extract::PathIds;
 use crate::http::respond::no_content;
 
@@ -28,24 +28,27 @@ pub async fn delete_address(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let condition = etag::require_if_match(&headers)?;
-    let tx = app.db.write(&principal.subject).await?;
-    let current = super::load(&tx, client_id, address_id).await?;
-    condition.ensure(current.version, || {
-        format!("address {address_id} changed since you read it")
-    })?;
-    if tx
-        .execute(
-            "DELETE FROM client_api.client_address WHERE id = $1 AND version = $2",
-            &[&address_id, &current.version],
-        )
-        .await?
-        == 0
-    {
-        return Err(ApiError::new(
-            ProblemKind::PreconditionFailed,
-            format!("address {address_id} changed concurrently"),
-        ));
-    }
-    let token = tx.commit().await?;
-    Ok(no_content(token))
+    let condition = &condition;
+    let written = app
+        .db
+        .write(&principal.subject, |tx| {
+            Box::pin(async move {
+                let current = super::load(tx, client_id, address_id).await?;
+                condition.ensure(current.version, || {
+                    format!("address {address_id} changed since you read it")
+                })?;
+                let deleted = tx
+                    .execute(
+                        "DELETE FROM client_api.client_address WHERE id = $1 AND version = $2",
+                        &[&address_id, &current.version],
+                    )
+                    .await?;
+                if deleted == 0 {
+                    return Err(tx.changed_concurrently(format!("address {address_id} changed concurrently")));
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(no_content(written.token))
 }

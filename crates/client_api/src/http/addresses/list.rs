@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 use crate::auth::Reader;
-use crate::db::Consistency;
+use crate::db::{Consistency, Query as _};
 use crate::domain::metadata::{ADDRESS_COLUMNS, Address};
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{PathId, ReadToken};
@@ -23,7 +23,7 @@ pub async fn list_addresses(
     token: ReadToken,
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
-    let conn = app.db.read(token.or(Consistency::Any)).await?;
+    let conn = app.db.read(token.or(Consistency::Any));
     crate::http::clients::ensure_exists(&conn, id).await?;
     let sql = format!(
         "SELECT {ADDRESS_COLUMNS} FROM client_api.client_address AS a JOIN client_api.address_type AS t \

@@ -8,7 +8,7 @@ pub mod update;
 
 use uuid::Uuid;
 
-use crate::db::Session;
+use crate::db::Query;
 use crate::domain::metadata::{ADDRESS_COLUMNS, Address};
 use crate::error::ApiError;
 
@@ -16,7 +16,7 @@ use crate::error::ApiError;
 ///
 /// # Errors
 /// 404 when either does not exist or the address belongs to another client.
-pub async fn load(conn: &Session, client_id: Uuid, address_id: Uuid) -> Result<Address, ApiError> {
+pub async fn load(conn: &impl Query, client_id: Uuid, address_id: Uuid) -> Result<Address, ApiError> {
     let sql =
         format!("SELECT {ADDRESS_COLUMNS} FROM client_api.client_address AS a WHERE a.id = $1 AND a.client_id = $2");
     let row = conn

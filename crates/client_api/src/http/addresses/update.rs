@@ -6,9 +6,10 @@ use http::HeaderMap;
 
 use crate::app::AppState;
 use crate::auth::Writer;
+use crate::db::{Committed, Query as _};
 use crate::domain::metadata::{ADDRESS_COLUMNS, Address, AddressFields};
 use crate::domain::{etag, merge_patch};
-use crate::error::{ApiError, Problem, ProblemKind};
+use crate::error::{ApiError, Problem};
 use crate::http::extract::{MergePatch, PathIds, parse_json};
 use crate::http::respond::JsonResponse;
 
@@ -30,43 +31,45 @@ pub async fn update_address(
     MergePatch(patch): MergePatch,
 ) -> Result<Response, ApiError> {
     let condition = etag::require_if_match(&headers)?;
-    let tx = app.db.write(&principal.subject).await?;
-    let current = super::load(&tx, client_id, address_id).await?;
-    condition.ensure(current.version, || {
-        format!("address {address_id} changed since you read it")
-    })?;
-    let mut document = current.writable();
-    merge_patch::apply(&mut document, &serde_json::Value::Object(patch));
-    let f: AddressFields = parse_json(&serde_json::to_vec(&document).map_err(ApiError::internal)?)?;
+    let patch = serde_json::Value::Object(patch);
     let sql = format!(
         "UPDATE client_api.client_address AS a SET address_type = $3, line1 = $4, line2 = $5, line3 = $6, city = $7, \
          region = $8, postal_code = $9, country_code = $10 WHERE a.id = $1 AND a.version = $2 RETURNING {ADDRESS_COLUMNS}"
     );
-    let row = tx
-        .query_opt(
-            &sql,
-            &[
-                &address_id,
-                &current.version,
-                &f.address_type,
-                &f.line1,
-                &f.line2,
-                &f.line3,
-                &f.city,
-                &f.region,
-                &f.postal_code,
-                &f.country_code,
-            ],
-        )
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ProblemKind::PreconditionFailed,
-                format!("address {address_id} changed concurrently"),
-            )
-        })?;
-    let address = Address::from_row(&row).map_err(ApiError::internal)?;
-    let token = tx.commit().await?;
+    let (condition, patch, sql) = (&condition, &patch, sql.as_str());
+    let Committed { value: address, token } = app
+        .db
+        .write(&principal.subject, |tx| {
+            Box::pin(async move {
+                let current = super::load(tx, client_id, address_id).await?;
+                condition.ensure(current.version, || {
+                    format!("address {address_id} changed since you read it")
+                })?;
+                let mut document = current.writable();
+                merge_patch::apply(&mut document, patch);
+                let f: AddressFields = parse_json(&serde_json::to_vec(&document).map_err(ApiError::internal)?)?;
+                let row = tx
+                    .query_opt(
+                        sql,
+                        &[
+                            &address_id,
+                            &current.version,
+                            &f.address_type,
+                            &f.line1,
+                            &f.line2,
+                            &f.line3,
+                            &f.city,
+                            &f.region,
+                            &f.postal_code,
+                            &f.country_code,
+                        ],
+                    )
+                    .await?
+                    .ok_or_else(|| tx.changed_concurrently(format!("address {address_id} changed concurrently")))?;
+                Address::from_row(&row).map_err(ApiError::internal)
+            })
+        })
+        .await?;
     Ok(JsonResponse::ok(&address)?
         .etag(&etag::format(address.version))
         .token(token)

@@ -8,10 +8,11 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::Writer;
+use crate::db::Query as _;
 use crate::domain::{CLIENT_COLUMNS, Client, ClientFields};
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{IdempotencyKey, JsonBody};
-use crate::http::idempotency::{Begun, Keyed};
+use crate::http::idempotency::{self, Keyed};
 use crate::http::respond::JsonResponse;
 
 /// Create a client.
@@ -39,11 +40,6 @@ pub async fn create_client(
         path: "/v1/clients",
         body: &raw,
     };
-    let tx = match keyed.begin(&app.db).await? {
-        Begun::Proceed(tx) => tx,
-        Begun::Replay(response) => return Ok(response),
-    };
-    let id = Uuid::now_v7();
     let sql = format!(
         "INSERT INTO client_api.client AS c (id, display_name, legal_name, lei, registration_authority, \
          registration_number, incorporation_country, hq_country, website, status, owner, parent_id, \
@@ -51,37 +47,45 @@ pub async fn create_client(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, COALESCE($10, 'prospect'), $11, $12, $13, $14, $15, \
          $16::text::numeric, $17, $18) RETURNING {CLIENT_COLUMNS}"
     );
-    let f = &fields;
-    let row = tx
-        .query_one(
-            &sql,
-            &[
-                &id,
-                &f.display_name,
-                &f.legal_name,
-                &f.lei,
-                &f.registration_authority,
-                &f.registration_number,
-                &f.incorporation_country,
-                &f.hq_country,
-                &f.website,
-                &f.status,
-                &f.owner,
-                &f.parent_id,
-                &f.industry_scheme,
-                &f.industry_code,
-                &f.employee_count,
-                &f.revenue_amount,
-                &f.revenue_currency,
-                &f.revenue_fiscal_year,
-            ],
-        )
+    let (f, sql) = (&fields, sql.as_str());
+    let answer = keyed
+        .write(&app.db, |tx| {
+            Box::pin(async move {
+                let row = tx
+                    .query_one(
+                        sql,
+                        &[
+                            &Uuid::now_v7(),
+                            &f.display_name,
+                            &f.legal_name,
+                            &f.lei,
+                            &f.registration_authority,
+                            &f.registration_number,
+                            &f.incorporation_country,
+                            &f.hq_country,
+                            &f.website,
+                            &f.status,
+                            &f.owner,
+                            &f.parent_id,
+                            &f.industry_scheme,
+                            &f.industry_code,
+                            &f.employee_count,
+                            &f.revenue_amount,
+                            &f.revenue_currency,
+                            &f.revenue_fiscal_year,
+                        ],
+                    )
+                    .await?;
+                let client = Client::from_row(&row).map_err(ApiError::internal)?;
+                Ok(JsonResponse::new(StatusCode::CREATED, &client)?
+                    .location(&super::location(client.id))
+                    .etag(&client.etag()))
+            })
+        })
         .await?;
-    let client = Client::from_row(&row).map_err(ApiError::internal)?;
-    let response = JsonResponse::new(StatusCode::CREATED, &client)?
-        .location(&super::location(client.id))
-        .etag(&client.etag());
-    let answer = keyed.finish(tx, response).await?;
-    tracing::info!(client.id = %client.id, "client created");
+    // Logged once committed (an attempt that is run again would log twice).
+    if let Some(location) = idempotency::created(&answer) {
+        tracing::info!(client.location = location, "client created");
+    }
     Ok(answer)
 }

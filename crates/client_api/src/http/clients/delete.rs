@@ -7,6 +7,7 @@ use http::HeaderMap;
 
 use crate::app::AppState;
 use crate::auth::Writer;
+use crate::db::Query as _;
 use crate::domain::etag;
 use crate::error::{ApiError, Problem};
 use crate::http::extract::PathId;
@@ -31,17 +32,24 @@ pub async fn delete_client(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let condition = etag::require_if_match(&headers)?;
-    let tx = app.db.write(&principal.subject).await?;
-    let current = super::load(&tx, id).await?;
-    condition.ensure(current.version, || {
-        format!("client {id} is at version {}, not the one in If-Match", current.version)
-    })?;
-    tx.query(
-        "SELECT 1 FROM client_api.soft_delete_client($1, $2)",
-        &[&id, &current.version],
-    )
-    .await?;
-    let token = tx.commit().await?;
+    let condition = &condition;
+    let written = app
+        .db
+        .write(&principal.subject, |tx| {
+            Box::pin(async move {
+                let current = super::load(tx, id).await?;
+                condition.ensure(current.version, || {
+                    format!("client {id} is at version {}, not the one in If-Match", current.version)
+                })?;
+                tx.query(
+                    "SELECT 1 FROM client_api.soft_delete_client($1, $2)",
+                    &[&id, &current.version],
+                )
+                .await
+                .map_err(|e| tx.raced(e))
+            })
+        })
+        .await?;
     tracing::info!(client.id = %id, "client deleted");
-    Ok(no_content(token))
+    Ok(no_content(written.token))
 }

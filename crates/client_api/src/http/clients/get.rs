@@ -45,7 +45,7 @@ pub async fn get_client(
     QueryParams(params): QueryParams<GetParams>,
     IfNoneMatch(condition): IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let conn = app.db.read(Consistency::Strong).await?;
+    let conn = app.db.read(Consistency::Strong);
     let client = super::load(&conn, id).await?;
     drop(conn);
     if client.deleted_at.is_some() && !params.include_deleted {

@@ -13,11 +13,12 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::Reader;
-use crate::db::Consistency;
-use crate::domain::{CLIENT_COLUMNS, Client, cursor, format};
+use crate::db::{Consistency, Query as _};
+use crate::domain::{CLIENT_COLUMNS, Client, format};
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{QueryParams, ReadToken};
-use crate::http::respond::{Page, page};
+use crate::http::paging::{Limits, Paging};
+use crate::http::respond::Page;
 use crate::http::sql::{Sql, like_escape, list};
 
 /// Filters, sort and paging of the client list.
@@ -55,6 +56,9 @@ pub struct ListParams {
     pub cursor: Option<String>,
 }
 
+/// Page sizes.
+const LIMITS: Limits = Limits { default: 50, max: 200 };
+
 #[derive(Debug, Clone, Copy)]
 enum SortKey {
     Name,
@@ -79,10 +83,6 @@ pub async fn list_clients(
     uri: http::Uri,
     QueryParams(p): QueryParams<ListParams>,
 ) -> Result<Response, ApiError> {
-    let limit = i64::from(p.limit.unwrap_or(50));
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::invalid_parameter("limit", "must be between 1 and 200"));
-    }
     let sort_text = p.sort.as_deref().unwrap_or("name");
     let (descending, key_name) = match sort_text.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -169,69 +169,54 @@ pub async fn list_clients(
         sql.push(&format!(" AND c.updated_at >= {at}"));
     }
 
-    let query_id = cursor::fingerprint(&[
-        "clients",
-        &format!(
-            "{:?}",
-            (
-                &p.status,
-                &p.country,
-                &p.industry,
-                &p.industry_scheme,
-                &p.risk,
-                &p.size_band
-            )
-        ),
-        &format!("{:?}", (&p.parent, &p.root, &p.owner, &p.q, &p.updated_since)),
-        sort_text,
-    ]);
+    let filters = format!(
+        "{:?}",
+        (
+            &p.status,
+            &p.country,
+            &p.industry,
+            &p.industry_scheme,
+            &p.risk,
+            &p.size_band
+        )
+    );
+    let scope = format!("{:?}", (&p.parent, &p.root, &p.owner, &p.q, &p.updated_since));
+    let paging = Paging::new(
+        LIMITS,
+        p.limit,
+        p.cursor.as_deref(),
+        &["clients", &filters, &scope, sort_text],
+        2,
+    )?;
     let op = if descending { "<" } else { ">" };
-    if let Some(text) = &p.cursor {
-        let key_values = cursor::decode(text, &query_id, 2)?;
-        let bad = || {
-            ApiError::new(
-                crate::error::ProblemKind::InvalidCursor,
-                "the cursor is not one this service issued",
-            )
-        };
-        let last_id = key_values[1]
-            .as_str()
-            .and_then(|s| Uuid::try_parse(s).ok())
-            .ok_or_else(bad)?;
-        let last_key = key_values[0].as_str().ok_or_else(bad)?;
-        let id_at = sql.bind(last_id);
+    if let Some(after) = paging.after() {
+        let id_at = sql.bind(after.uuid(1)?);
         let key_at = match key {
-            SortKey::Name => sql.bind(last_key.to_owned()),
-            SortKey::Created | SortKey::Updated => sql.bind(format::parse_timestamp(last_key).ok_or_else(bad)?),
+            SortKey::Name => sql.bind(after.text(0)?.to_owned()),
+            SortKey::Created | SortKey::Updated => sql.bind(after.timestamp(0)?),
         };
         sql.push(&format!(" AND ({column}, c.id) {op} ({key_at}, {id_at})"));
     }
     let direction = if descending { "DESC" } else { "ASC" };
-    let limit_at = sql.bind(limit + 1);
+    let limit_at = sql.bind(paging.fetch());
     sql.push(&format!(
         " ORDER BY {column} {direction}, c.id {direction} LIMIT {limit_at}"
     ));
 
-    let conn = app.db.read(token.or(Consistency::Any)).await?;
+    let conn = app.db.read(token.or(Consistency::Any));
     let rows = conn.query(&sql.text, &sql.params()).await?;
-    drop(conn);
-    let mut items = rows
+    let items = rows
         .iter()
         .map(Client::from_row)
         .collect::<Result<Vec<_>, _>>()
         .map_err(ApiError::internal)?;
-    let next_cursor = if items.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
-        items.pop();
-        items.last().map(|last| {
-            let key_value = match key {
-                SortKey::Name => last.display_name.clone(),
-                SortKey::Created => last.created_at.clone(),
-                SortKey::Updated => last.updated_at.clone(),
-            };
-            cursor::encode(&query_id, vec![key_value.into(), last.id.to_string().into()])
-        })
-    } else {
-        None
-    };
-    Ok(page(&uri, &Page { items, next_cursor })?.into_response())
+    let response = paging.respond(&uri, items, |last| {
+        let key_value = match key {
+            SortKey::Name => last.display_name.clone(),
+            SortKey::Created => last.created_at.clone(),
+            SortKey::Updated => last.updated_at.clone(),
+        };
+        vec![key_value.into(), last.id.to_string().into()]
+    })?;
+    Ok(response.into_response())
 }

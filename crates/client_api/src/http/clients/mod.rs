@@ -9,7 +9,7 @@ pub mod update;
 
 use uuid::Uuid;
 
-use crate::db::Session;
+use crate::db::Query;
 use crate::domain::{CLIENT_COLUMNS, Client};
 use crate::error::ApiError;
 
@@ -22,7 +22,7 @@ pub fn location(id: Uuid) -> String {
 ///
 /// # Errors
 /// 404 when no such client exists.
-pub async fn load(conn: &Session, id: Uuid) -> Result<Client, ApiError> {
+pub async fn load(conn: &impl Query, id: Uuid) -> Result<Client, ApiError> {
     static SQL: std::sync::LazyLock<String> =
         std::sync::LazyLock::new(|| format!("SELECT {CLIENT_COLUMNS} FROM client_api.client AS c WHERE c.id = $1"));
     let sql: &str = &SQL;
@@ -37,7 +37,7 @@ pub async fn load(conn: &Session, id: Uuid) -> Result<Client, ApiError> {
 ///
 /// # Errors
 /// 404 when it does not exist or is deleted.
-pub async fn load_live(conn: &Session, id: Uuid) -> Result<Client, ApiError> {
+pub async fn load_live(conn: &impl Query, id: Uuid) -> Result<Client, ApiError> {
     let client = load(conn, id).await?;
     if client.deleted_at.is_some() {
         return Err(ApiError::not_found("client", id));
@@ -49,7 +49,7 @@ pub async fn load_live(conn: &Session, id: Uuid) -> Result<Client, ApiError> {
 ///
 /// # Errors
 /// 404.
-pub async fn ensure_exists(conn: &Session, id: Uuid) -> Result<(), ApiError> {
+pub async fn ensure_exists(conn: &impl Query, id: Uuid) -> Result<(), ApiError> {
     match conn
         .query_opt(
             "SELECT 1 FROM client_api.client WHERE id = $1 AND deleted_at IS NULL",

@@ -8,6 +8,7 @@ use http::HeaderMap;
 
 use crate::app::AppState;
 use crate::auth::Writer;
+use crate::db::{Committed, Query as _};
 use crate::domain::{CLIENT_COLUMNS, Client, etag};
 use crate::error::{ApiError, Problem};
 use crate::http::extract::PathId;
@@ -34,11 +35,17 @@ pub async fn restore_client(
         Some(_) => etag::expected_version(&etag::require_if_match(&headers)?)?,
         None => None,
     };
-    let tx = app.db.write(&principal.subject).await?;
     let sql = format!("SELECT {CLIENT_COLUMNS} FROM client_api.restore_client($1, $2) AS c");
-    let row = tx.query_one(&sql, &[&id, &expected]).await?;
-    let client = Client::from_row(&row).map_err(ApiError::internal)?;
-    let token = tx.commit().await?;
+    let sql = sql.as_str();
+    let Committed { value: client, token } = app
+        .db
+        .write(&principal.subject, |tx| {
+            Box::pin(async move {
+                let row = tx.query_one(sql, &[&id, &expected]).await?;
+                Client::from_row(&row).map_err(ApiError::internal)
+            })
+        })
+        .await?;
     tracing::info!(client.id = %id, "client restored");
     Ok(JsonResponse::ok(&client)?
         .etag(&client.etag())

@@ -9,6 +9,7 @@ use http::HeaderMap;
 
 use crate::app::AppState;
 use crate::auth::Writer;
+use crate::db::{Committed, Query as _};
 use crate::domain::client::READ_ONLY_FIELDS;
 use crate::domain::{CLIENT_COLUMNS, Client, ClientFields, etag, merge_patch};
 use crate::error::{ApiError, FieldError, Problem, ProblemKind};
@@ -47,32 +48,7 @@ pub async fn update_client(
     if patch.get("status").is_some_and(serde_json::Value::is_null) {
         return Err(ApiError::invalid_field("/status", "status cannot be cleared"));
     }
-    let tx = app.db.write(&principal.subject).await?;
-    let current = super::load(&tx, id).await?;
-    condition.ensure(current.version, || {
-        format!("client {id} is at version {}, not the one in If-Match", current.version)
-    })?;
-    if current.deleted_at.is_some() {
-        return Err(ApiError::new(
-            ProblemKind::Deleted,
-            format!("client {id} is deleted: restore it before changing it"),
-        ));
-    }
-    let mut document = current.writable();
-    merge_patch::apply(&mut document, &serde_json::Value::Object(patch));
-    let bytes = serde_json::to_vec(&document).map_err(ApiError::internal)?;
-    let fields: ClientFields = parse_json::<ClientFields>(&bytes)?.normalize()?;
-
-    let mut version = current.version;
-    if fields.parent_id != current.parent_id {
-        let row = tx
-            .query_one(
-                "SELECT m.version FROM client_api.move_client($1, $2, $3) AS m",
-                &[&id, &fields.parent_id, &version],
-            )
-            .await?;
-        version = row.get(0);
-    }
+    let patch = serde_json::Value::Object(patch);
     let sql = format!(
         "UPDATE client_api.client AS c SET display_name = $3, legal_name = $4, lei = $5, \
          registration_authority = $6, registration_number = $7, incorporation_country = $8, hq_country = $9, \
@@ -80,40 +56,68 @@ pub async fn update_client(
          employee_count = $15, revenue_amount = $16::text::numeric, revenue_currency = $17, \
          revenue_fiscal_year = $18 WHERE c.id = $1 AND c.version = $2 RETURNING {CLIENT_COLUMNS}"
     );
-    let f = &fields;
-    let row = tx
-        .query_opt(
-            &sql,
-            &[
-                &id,
-                &version,
-                &f.display_name,
-                &f.legal_name,
-                &f.lei,
-                &f.registration_authority,
-                &f.registration_number,
-                &f.incorporation_country,
-                &f.hq_country,
-                &f.website,
-                &f.status,
-                &f.owner,
-                &f.industry_scheme,
-                &f.industry_code,
-                &f.employee_count,
-                &f.revenue_amount,
-                &f.revenue_currency,
-                &f.revenue_fiscal_year,
-            ],
-        )
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ProblemKind::PreconditionFailed,
-                format!("client {id} changed concurrently"),
-            )
-        })?;
-    let client = Client::from_row(&row).map_err(ApiError::internal)?;
-    let token = tx.commit().await?;
+    let (condition, patch, sql) = (&condition, &patch, sql.as_str());
+    let Committed { value: client, token } = app
+        .db
+        .write(&principal.subject, |tx| {
+            Box::pin(async move {
+                let current = super::load(tx, id).await?;
+                condition.ensure(current.version, || {
+                    format!("client {id} is at version {}, not the one in If-Match", current.version)
+                })?;
+                if current.deleted_at.is_some() {
+                    return Err(ApiError::new(
+                        ProblemKind::Deleted,
+                        format!("client {id} is deleted: restore it before changing it"),
+                    ));
+                }
+                let mut document = current.writable();
+                merge_patch::apply(&mut document, patch);
+                let bytes = serde_json::to_vec(&document).map_err(ApiError::internal)?;
+                let fields: ClientFields = parse_json::<ClientFields>(&bytes)?.normalize()?;
+
+                let mut version = current.version;
+                if fields.parent_id != current.parent_id {
+                    let row = tx
+                        .query_one(
+                            "SELECT m.version FROM client_api.move_client($1, $2, $3) AS m",
+                            &[&id, &fields.parent_id, &version],
+                        )
+                        .await
+                        .map_err(|e| tx.raced(e))?;
+                    version = row.get(0);
+                }
+                let f = &fields;
+                let row = tx
+                    .query_opt(
+                        sql,
+                        &[
+                            &id,
+                            &version,
+                            &f.display_name,
+                            &f.legal_name,
+                            &f.lei,
+                            &f.registration_authority,
+                            &f.registration_number,
+                            &f.incorporation_country,
+                            &f.hq_country,
+                            &f.website,
+                            &f.status,
+                            &f.owner,
+                            &f.industry_scheme,
+                            &f.industry_code,
+                            &f.employee_count,
+                            &f.revenue_amount,
+                            &f.revenue_currency,
+                            &f.revenue_fiscal_year,
+                        ],
+                    )
+                    .await?
+                    .ok_or_else(|| tx.changed_concurrently(format!("client {id} changed concurrently")))?;
+                Client::from_row(&row).map_err(ApiError::internal)
+            })
+        })
+        .await?;
     tracing::info!(client.id = %id, client.version = client.version, "client updated");
     Ok(JsonResponse::ok(&client)?
         .etag(&client.etag())

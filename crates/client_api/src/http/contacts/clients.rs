@@ -7,7 +7,7 @@ use utoipa::IntoParams;
 
 use crate::app::AppState;
 use crate::auth::Reader;
-use crate::db::Consistency;
+use crate::db::{Consistency, Query as _};
 use crate::domain::contact::{ContactLink, LINK_COLUMNS};
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{PathId, QueryParams, ReadToken};
@@ -36,7 +36,7 @@ pub async fn list_contact_clients(
     PathId(id): PathId,
     QueryParams(p): QueryParams<LinkListParams>,
 ) -> Result<Response, ApiError> {
-    let conn = app.db.read(token.or(Consistency::Any)).await?;
+    let conn = app.db.read(token.or(Consistency::Any));
     super::load_live(&conn, id).await?;
     let sql = format!(
         "SELECT {LINK_COLUMNS}, c.display_name FROM client_api.client_contact AS l \

@@ -7,11 +7,12 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::Writer;
+use crate::db::Query as _;
 use crate::domain::contact::{CONTACT_COLUMNS, Contact, ContactFields};
 use crate::domain::etag;
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{IdempotencyKey, JsonBody};
-use crate::http::idempotency::{Begun, Keyed};
+use crate::http::idempotency::Keyed;
 use crate::http::respond::JsonResponse;
 
 /// Create a contact.
@@ -34,30 +35,32 @@ pub async fn create_contact(
         path: "/v1/contacts",
         body: &raw,
     };
-    let tx = match keyed.begin(&app.db).await? {
-        Begun::Proceed(tx) => tx,
-        Begun::Replay(response) => return Ok(response),
-    };
     let sql = format!(
         "INSERT INTO client_api.contact AS p (id, given_name, family_name, email, phone, job_title) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING {CONTACT_COLUMNS}"
     );
-    let row = tx
-        .query_one(
-            &sql,
-            &[
-                &Uuid::now_v7(),
-                &f.given_name,
-                &f.family_name,
-                &f.email,
-                &f.phone,
-                &f.job_title,
-            ],
-        )
-        .await?;
-    let contact = Contact::from_row(&row).map_err(ApiError::internal)?;
-    let response = JsonResponse::new(StatusCode::CREATED, &contact)?
-        .location(&super::location(contact.id))
-        .etag(&etag::format(contact.version));
-    keyed.finish(tx, response).await
+    let (f, sql) = (&f, sql.as_str());
+    keyed
+        .write(&app.db, |tx| {
+            Box::pin(async move {
+                let row = tx
+                    .query_one(
+                        sql,
+                        &[
+                            &Uuid::now_v7(),
+                            &f.given_name,
+                            &f.family_name,
+                            &f.email,
+                            &f.phone,
+                            &f.job_title,
+                        ],
+                    )
+                    .await?;
+                let contact = Contact::from_row(&row).map_err(ApiError::internal)?;
+                Ok(JsonResponse::new(StatusCode::CREATED, &contact)?
+                    .location(&super::location(contact.id))
+                    .etag(&etag::format(contact.version)))
+            })
+        })
+        .await
 }

@@ -27,7 +27,7 @@ pub async fn get_contact(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let condition = etag::if_none_match(&headers)?;
-    let conn = app.db.read(Consistency::Strong).await?;
+    let conn = app.db.read(Consistency::Strong);
     let contact = super::load_live(&conn, id).await?;
     drop(conn);
     let tag = etag::format(contact.version);

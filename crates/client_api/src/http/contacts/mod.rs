@@ -9,7 +9,7 @@ pub mod update;
 
 use uuid::Uuid;
 
-use crate::db::Session;
+use crate::db::Query;
 use crate::domain::contact::{CONTACT_COLUMNS, Contact};
 use crate::error::ApiError;
 
@@ -22,7 +22,7 @@ pub fn location(id: Uuid) -> String {
 ///
 /// # Errors
 /// 404 when it does not exist or is deleted.
-pub async fn load_live(conn: &Session, id: Uuid) -> Result<Contact, ApiError> {
+pub async fn load_live(conn: &impl Query, id: Uuid) -> Result<Contact, ApiError> {
     let sql = format!("SELECT {CONTACT_COLUMNS} FROM client_api.contact AS p WHERE p.id = $1 AND p.deleted_at IS NULL");
     let row = conn
         .query_opt(&sql, &[&id])

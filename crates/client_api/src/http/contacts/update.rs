@@ -6,9 +6,10 @@ use http::HeaderMap;
 
 use crate::app::AppState;
 use crate::auth::Writer;
+use crate::db::{Committed, Query as _};
 use crate::domain::contact::{CONTACT_COLUMNS, Contact, ContactFields};
 use crate::domain::{etag, merge_patch};
-use crate::error::{ApiError, Problem, ProblemKind};
+use crate::error::{ApiError, Problem};
 use crate::http::extract::{MergePatch, PathId, parse_json};
 use crate::http::respond::JsonResponse;
 
@@ -29,38 +30,40 @@ pub async fn update_contact(
     MergePatch(patch): MergePatch,
 ) -> Result<Response, ApiError> {
     let condition = etag::require_if_match(&headers)?;
-    let tx = app.db.write(&principal.subject).await?;
-    let current = super::load_live(&tx, id).await?;
-    condition.ensure(current.version, || format!("contact {id} changed since you read it"))?;
-    let mut document = current.writable();
-    merge_patch::apply(&mut document, &serde_json::Value::Object(patch));
-    let f: ContactFields = parse_json(&serde_json::to_vec(&document).map_err(ApiError::internal)?)?;
+    let patch = serde_json::Value::Object(patch);
     let sql = format!(
         "UPDATE client_api.contact AS p SET given_name = $3, family_name = $4, email = $5, phone = $6, job_title = $7 \
          WHERE p.id = $1 AND p.version = $2 RETURNING {CONTACT_COLUMNS}"
     );
-    let row = tx
-        .query_opt(
-            &sql,
-            &[
-                &id,
-                &current.version,
-                &f.given_name,
-                &f.family_name,
-                &f.email,
-                &f.phone,
-                &f.job_title,
-            ],
-        )
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ProblemKind::PreconditionFailed,
-                format!("contact {id} changed concurrently"),
-            )
-        })?;
-    let contact = Contact::from_row(&row).map_err(ApiError::internal)?;
-    let token = tx.commit().await?;
+    let (condition, patch, sql) = (&condition, &patch, sql.as_str());
+    let Committed { value: contact, token } = app
+        .db
+        .write(&principal.subject, |tx| {
+            Box::pin(async move {
+                let current = super::load_live(tx, id).await?;
+                condition.ensure(current.version, || format!("contact {id} changed since you read it"))?;
+                let mut document = current.writable();
+                merge_patch::apply(&mut document, patch);
+                let f: ContactFields = parse_json(&serde_json::to_vec(&document).map_err(ApiError::internal)?)?;
+                let row = tx
+                    .query_opt(
+                        sql,
+                        &[
+                            &id,
+                            &current.version,
+                            &f.given_name,
+                            &f.family_name,
+                            &f.email,
+                            &f.phone,
+                            &f.job_title,
+                        ],
+                    )
+                    .await?
+                    .ok_or_else(|| tx.changed_concurrently(format!("contact {id} changed concurrently")))?;
+                Contact::from_row(&row).map_err(ApiError::internal)
+            })
+        })
+        .await?;
     Ok(JsonResponse::ok(&contact)?
         .etag(&etag::format(contact.version))
         .token(token)

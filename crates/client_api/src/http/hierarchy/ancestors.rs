@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::Reader;
-use crate::db::Consistency;
+use crate::db::{Consistency, Query as _};
 use crate::domain::{CLIENT_COLUMNS, Client};
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{PathId, ReadToken};
@@ -24,7 +24,7 @@ pub async fn list_ancestors(
     token: ReadToken,
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
-    let conn = app.db.read(token.or(Consistency::Any)).await?;
+    let conn = app.db.read(token.or(Consistency::Any));
     let (path, _) = super::locate(&conn, id).await?;
     let ancestors: Vec<Uuid> = path
         .split('/')

@@ -8,11 +8,12 @@ use utoipa::IntoParams;
 
 use crate::app::AppState;
 use crate::auth::Reader;
-use crate::db::Consistency;
-use crate::domain::{CLIENT_COLUMNS, Client, cursor};
-use crate::error::{ApiError, Problem, ProblemKind};
+use crate::db::{Consistency, Query as _};
+use crate::domain::{CLIENT_COLUMNS, Client};
+use crate::error::{ApiError, Problem};
 use crate::http::extract::{PathId, QueryParams, ReadToken};
-use crate::http::respond::{Page, page};
+use crate::http::paging::{self, Limits, Paging};
+use crate::http::respond::Page;
 
 /// Depth limit and paging of the descendants list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -26,6 +27,9 @@ pub struct DescendantsParams {
     /// Cursor from the previous page.
     pub cursor: Option<String>,
 }
+
+/// Page sizes.
+const LIMITS: Limits = Limits { default: 100, max: 500 };
 
 /// Descendants of a client.
 #[utoipa::path(get, path = "/v1/clients/{id}/descendants", tag = "hierarchy",
@@ -42,23 +46,15 @@ pub async fn list_descendants(
     QueryParams(p): QueryParams<DescendantsParams>,
 ) -> Result<Response, ApiError> {
     let max_depth = super::depth_limit(p.max_depth, 15)?;
-    let limit = i64::from(p.limit.unwrap_or(100));
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid_parameter("limit", "must be between 1 and 500"));
-    }
-    let query_id = cursor::fingerprint(&["descendants", &id.to_string(), &max_depth.to_string()]);
-    let after: Option<String> = match &p.cursor {
-        Some(text) => Some(
-            cursor::decode(text, &query_id, 1)?[0]
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    ApiError::new(ProblemKind::InvalidCursor, "the cursor is not one this service issued")
-                })?,
-        ),
-        None => None,
-    };
-    let conn = app.db.read(token.or(Consistency::Any)).await?;
+    let paging = Paging::new(
+        LIMITS,
+        p.limit,
+        p.cursor.as_deref(),
+        &["descendants", &id.to_string(), &max_depth.to_string()],
+        1,
+    )?;
+    let after = paging.after().map(|key| key.text(0)).transpose()?;
+    let conn = app.db.read(token.or(Consistency::Any));
     let (path, depth) = super::locate(&conn, id).await?;
     let sql = format!(
         "SELECT {CLIENT_COLUMNS}, c.path FROM client_api.client AS c \
@@ -66,21 +62,18 @@ pub async fn list_descendants(
          ORDER BY c.path LIMIT $4"
     );
     let rows = conn
-        .query(&sql, &[&path, &after, &(depth + max_depth), &(limit + 1)])
+        .query(&sql, &[&path, &after, &(depth + max_depth), &paging.fetch()])
         .await?;
-    drop(conn);
-    let mut paths: Vec<String> = rows.iter().map(|r| r.get("path")).collect();
-    let mut items = rows
+    // The page key is the path, which the representation does not show.
+    let rows = rows
         .iter()
-        .map(Client::from_row)
-        .collect::<Result<Vec<_>, _>>()
+        .map(|row| Ok((Client::from_row(row)?, row.try_get::<_, String>("path")?)))
+        .collect::<Result<Vec<_>, tokio_postgres::Error>>()
         .map_err(ApiError::internal)?;
-    let next_cursor = if items.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
-        items.pop();
-        paths.truncate(items.len());
-        paths.last().map(|p| cursor::encode(&query_id, vec![p.clone().into()]))
-    } else {
-        None
+    let page = paging.page(rows, |(_, path)| vec![path.clone().into()]);
+    let page = Page {
+        items: page.items.into_iter().map(|(client, _)| client).collect(),
+        next_cursor: page.next_cursor,
     };
-    Ok(page(&uri, &Page { items, next_cursor })?.into_response())
+    Ok(paging::response(&uri, &page)?.into_response())
 }

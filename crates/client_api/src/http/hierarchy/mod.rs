@@ -12,14 +12,14 @@ pub mod tree;
 
 use uuid::Uuid;
 
-use crate::db::Session;
+use crate::db::{Query as _, ReadSession};
 use crate::error::ApiError;
 
 /// The path and depth of a live client.
 ///
 /// # Errors
 /// 404 when the client does not exist or is deleted.
-pub async fn locate(conn: &Session, id: Uuid) -> Result<(String, i16), ApiError> {
+pub async fn locate(conn: &ReadSession, id: Uuid) -> Result<(String, i16), ApiError> {
     let row = conn
         .query_opt(
             "SELECT path, depth FROM client_api.client WHERE id = $1 AND deleted_at IS NULL",

@@ -8,11 +8,12 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::Reader;
-use crate::db::Consistency;
-use crate::domain::{cursor, format};
-use crate::error::{ApiError, Problem, ProblemKind};
+use crate::db::{Consistency, Query as _};
+use crate::domain::format;
+use crate::error::{ApiError, Problem};
 use crate::http::extract::{PathId, QueryParams, ReadToken};
-use crate::http::respond::{Page, page};
+use crate::http::paging::{Limits, Paging};
+use crate::http::respond::Page;
 
 /// One move.
 #[derive(Debug, Serialize, ToSchema)]
@@ -49,6 +50,9 @@ pub struct MovesParams {
     pub cursor: Option<String>,
 }
 
+/// Page sizes.
+const LIMITS: Limits = Limits { default: 50, max: 200 };
+
 /// Move history of a client.
 #[utoipa::path(get, path = "/v1/clients/{id}/moves", tag = "hierarchy",
     params(("id" = Uuid, Path, description = "Client id"), MovesParams),
@@ -63,22 +67,12 @@ pub async fn list_moves(
     PathId(id): PathId,
     QueryParams(p): QueryParams<MovesParams>,
 ) -> Result<Response, ApiError> {
-    let limit = i64::from(p.limit.unwrap_or(50));
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::invalid_parameter("limit", "must be between 1 and 200"));
-    }
-    let query_id = cursor::fingerprint(&["moves", &id.to_string()]);
-    let before = match &p.cursor {
-        Some(text) => {
-            let key = cursor::decode(text, &query_id, 2)?;
-            let bad = || ApiError::new(ProblemKind::InvalidCursor, "the cursor is not one this service issued");
-            let at = key[0].as_str().and_then(format::parse_timestamp).ok_or_else(bad)?;
-            let last = key[1].as_str().and_then(|s| Uuid::try_parse(s).ok()).ok_or_else(bad)?;
-            Some((at, last))
-        }
-        None => None,
+    let paging = Paging::new(LIMITS, p.limit, p.cursor.as_deref(), &["moves", &id.to_string()], 2)?;
+    let (at, last) = match paging.after() {
+        Some(key) => (Some(key.timestamp(0)?), Some(key.uuid(1)?)),
+        None => (None, None),
     };
-    let conn = app.db.read(token.or(Consistency::Any)).await?;
+    let conn = app.db.read(token.or(Consistency::Any));
     if conn
         .query_opt("SELECT 1 FROM client_api.client WHERE id = $1", &[&id])
         .await?
@@ -86,17 +80,15 @@ pub async fn list_moves(
     {
         return Err(ApiError::not_found("client", id));
     }
-    let (at, last) = before.unzip();
     let rows = conn
         .query(
             "SELECT id, client_id, old_parent_id, new_parent_id, old_root_id, new_root_id, descendants_moved, \
              moved_at, moved_by FROM client_api.client_move WHERE client_id = $1 \
              AND ($2::timestamptz IS NULL OR (moved_at, id) < ($2, $3)) ORDER BY moved_at DESC, id DESC LIMIT $4",
-            &[&id, &at, &last, &(limit + 1)],
+            &[&id, &at, &last, &paging.fetch()],
         )
         .await?;
-    drop(conn);
-    let mut items: Vec<Move> = rows
+    let items: Vec<Move> = rows
         .iter()
         .map(|r| Move {
             id: r.get(0),
@@ -110,13 +102,8 @@ pub async fn list_moves(
             moved_by: r.get(8),
         })
         .collect();
-    let next_cursor = if items.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
-        items.pop();
-        items
-            .last()
-            .map(|m| cursor::encode(&query_id, vec![m.moved_at.clone().into(), m.id.to_string().into()]))
-    } else {
-        None
-    };
-    Ok(page(&uri, &Page { items, next_cursor })?.into_response())
+    let response = paging.respond(&uri, items, |m| {
+        vec![m.moved_at.clone().into(), m.id.to_string().into()]
+    })?;
+    Ok(response.into_response())
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::Reader;
-use crate::db::Consistency;
+use crate::db::{Consistency, Query as _};
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{PathId, QueryParams, ReadToken};
 use crate::http::respond::JsonResponse;
@@ -74,7 +74,7 @@ pub async fn get_tree(
     if !(1..=5000).contains(&max_nodes) {
         return Err(ApiError::invalid_parameter("max_nodes", "must be between 1 and 5000"));
     }
-    let conn = app.db.read(token.or(Consistency::Any)).await?;
+    let conn = app.db.read(token.or(Consistency::Any));
     let (path, depth) = super::locate(&conn, id).await?;
     // Breadth first (depth, then name) so a node cap keeps whole upper levels; one extra row detects a cut.
     let rows = conn

@@ -7,11 +7,12 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::Writer;
+use crate::db::Query as _;
 use crate::domain::contact::{ContactLink, LINK_COLUMNS, LinkFields};
 use crate::domain::etag;
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{IdempotencyKey, JsonBody, PathId};
-use crate::http::idempotency::{Begun, Keyed};
+use crate::http::idempotency::Keyed;
 use crate::http::respond::JsonResponse;
 
 /// Link a contact to a client.
@@ -39,24 +40,26 @@ pub async fn link_contact(
         path: &path,
         body: &raw,
     };
-    let tx = match keyed.begin(&app.db).await? {
-        Begun::Proceed(tx) => tx,
-        Begun::Replay(response) => return Ok(response),
-    };
-    crate::http::clients::load(&tx, id).await?;
     let sql = format!(
         "INSERT INTO client_api.client_contact AS l (id, client_id, contact_id, role, valid_from, valid_to) \
          VALUES ($1, $2, $3, $4, COALESCE($5, CURRENT_DATE), $6) RETURNING {LINK_COLUMNS}"
     );
-    let row = tx
-        .query_one(
-            &sql,
-            &[&Uuid::now_v7(), &id, &f.contact_id, &f.role, &valid_from, &valid_to],
-        )
-        .await?;
-    let link = ContactLink::from_row(&row).map_err(ApiError::internal)?;
-    let response = JsonResponse::new(StatusCode::CREATED, &link)?
-        .location(&format!("{path}/{}", link.id))
-        .etag(&etag::format(link.version));
-    keyed.finish(tx, response).await
+    let (f, sql, path) = (&f, sql.as_str(), path.as_str());
+    keyed
+        .write(&app.db, |tx| {
+            Box::pin(async move {
+                crate::http::clients::load(tx, id).await?;
+                let row = tx
+                    .query_one(
+                        sql,
+                        &[&Uuid::now_v7(), &id, &f.contact_id, &f.role, &valid_from, &valid_to],
+                    )
+                    .await?;
+                let link = ContactLink::from_row(&row).map_err(ApiError::internal)?;
+                Ok(JsonResponse::new(StatusCode::CREATED, &link)?
+                    .location(&format!("{path}/{}", link.id))
+                    .etag(&etag::format(link.version)))
+            })
+        })
+        .await
 }

@@ -30,16 +30,22 @@ pub async fn unlink_contact(
         Some(_) => Some(etag::require_if_match(&headers)?),
         None => None,
     };
-    let tx = app.db.write(&principal.subject).await?;
-    let current = super::load(&tx, client_id, link_id).await?;
-    if condition.is_some_and(|c| !c.matches(current.version)) {
-        return Err(ApiError::new(
-            ProblemKind::PreconditionFailed,
-            format!("link {link_id} changed since you read it"),
-        ));
-    }
-    tx.execute("DELETE FROM client_api.client_contact WHERE id = $1", &[&link_id])
+    let condition = condition.as_ref();
+    let written = app
+        .db
+        .write(&principal.subject, |tx| {
+            Box::pin(async move {
+                let current = super::load(tx, client_id, link_id).await?;
+                if condition.is_some_and(|c| !c.matches(current.version)) {
+                    return Err(ApiError::new(
+                        ProblemKind::PreconditionFailed,
+                        format!("link {link_id} changed since you read it"),
+                    ));
+                }
+                tx.execute("DELETE FROM client_api.client_contact WHERE id = $1", &[&link_id])
+                    .await
+            })
+        })
         .await?;
-    let token = tx.commit().await?;
-    Ok(no_content(token))
+    Ok(no_content(written.token))
 }

@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 use crate::auth::Reader;
-use crate::db::Consistency;
+use crate::db::{Consistency, Query as _};
 use crate::domain::contact::{CONTACT_COLUMNS, Contact, ContactLink, LINK_COLUMNS};
 use crate::error::{ApiError, Problem};
 use crate::http::contacts::clients::LinkListParams;
@@ -25,7 +25,7 @@ pub async fn list_client_contacts(
     PathId(id): PathId,
     QueryParams(p): QueryParams<LinkListParams>,
 ) -> Result<Response, ApiError> {
-    let conn = app.db.read(token.or(Consistency::Any)).await?;
+    let conn = app.db.read(token.or(Consistency::Any));
     crate::http::clients::ensure_exists(&conn, id).await?;
     let sql = format!(
         "SELECT {LINK_COLUMNS}, {CONTACT_COLUMNS} FROM client_api.client_contact AS l \

@@ -9,7 +9,7 @@ pub mod update;
 
 use uuid::Uuid;
 
-use crate::db::Session;
+use crate::db::Query;
 use crate::domain::contact::{ContactLink, LINK_COLUMNS};
 use crate::error::ApiError;
 
@@ -17,7 +17,7 @@ use crate::error::ApiError;
 ///
 /// # Errors
 /// 404.
-pub async fn load(conn: &Session, client_id: Uuid, link_id: Uuid) -> Result<ContactLink, ApiError> {
+pub async fn load(conn: &impl Query, client_id: Uuid, link_id: Uuid) -> Result<ContactLink, ApiError> {
     let sql = format!("SELECT {LINK_COLUMNS} FROM client_api.client_contact AS l WHERE l.id = $1 AND l.client_id = $2");
     let row = conn
         .query_opt(&sql, &[&link_id, &client_id])

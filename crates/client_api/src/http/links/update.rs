@@ -7,9 +7,10 @@ use http::HeaderMap;
 
 use crate::app::AppState;
 use crate::auth::Writer;
+use crate::db::{Committed, Query as _};
 use crate::domain::contact::{ContactLink, LINK_COLUMNS, LinkValidity};
 use crate::domain::{etag, merge_patch};
-use crate::error::{ApiError, Problem, ProblemKind};
+use crate::error::{ApiError, Problem};
 use crate::http::extract::{MergePatch, PathIds, parse_json};
 use crate::http::respond::JsonResponse;
 
@@ -32,29 +33,32 @@ pub async fn update_link(
     MergePatch(patch): MergePatch,
 ) -> Result<Response, ApiError> {
     let condition = etag::require_if_match(&headers)?;
-    let tx = app.db.write(&principal.subject).await?;
-    let current = super::load(&tx, client_id, link_id).await?;
-    condition.ensure(current.version, || format!("link {link_id} changed since you read it"))?;
-    let mut document = serde_json::json!({ "valid_from": current.valid_from, "valid_to": current.valid_to });
-    merge_patch::apply(&mut document, &serde_json::Value::Object(patch));
-    let f: LinkValidity = parse_json(&serde_json::to_vec(&document).map_err(ApiError::internal)?)?;
-    let valid_from = super::date_field(Some(&f.valid_from), "/valid_from")?;
-    let valid_to = super::date_field(f.valid_to.as_deref(), "/valid_to")?;
+    let patch = serde_json::Value::Object(patch);
     let sql = format!(
         "UPDATE client_api.client_contact AS l SET valid_from = $3, valid_to = $4 \
          WHERE l.id = $1 AND l.version = $2 RETURNING {LINK_COLUMNS}"
     );
-    let row = tx
-        .query_opt(&sql, &[&link_id, &current.version, &valid_from, &valid_to])
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ProblemKind::PreconditionFailed,
-                format!("link {link_id} changed concurrently"),
-            )
-        })?;
-    let link = ContactLink::from_row(&row).map_err(ApiError::internal)?;
-    let token = tx.commit().await?;
+    let (condition, patch, sql) = (&condition, &patch, sql.as_str());
+    let Committed { value: link, token } = app
+        .db
+        .write(&principal.subject, |tx| {
+            Box::pin(async move {
+                let current = super::load(tx, client_id, link_id).await?;
+                condition.ensure(current.version, || format!("link {link_id} changed since you read it"))?;
+                let mut document =
+                    serde_json::json!({ "valid_from": current.valid_from, "valid_to": current.valid_to });
+                merge_patch::apply(&mut document, patch);
+                let f: LinkValidity = parse_json(&serde_json::to_vec(&document).map_err(ApiError::internal)?)?;
+                let valid_from = super::date_field(Some(&f.valid_from), "/valid_from")?;
+                let valid_to = super::date_field(f.valid_to.as_deref(), "/valid_to")?;
+                let row = tx
+                    .query_opt(sql, &[&link_id, &current.version, &valid_from, &valid_to])
+                    .await?
+                    .ok_or_else(|| tx.changed_concurrently(format!("link {link_id} changed concurrently")))?;
+                ContactLink::from_row(&row).map_err(ApiError::internal)
+            })
+        })
+        .await?;
     Ok(JsonResponse::ok(&link)?
         .etag(&etag::format(link.version))
         .token(token)

@@ -8,11 +8,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::auth::Reader;
-use crate::db::Consistency;
-use crate::domain::cursor;
-use crate::error::{ApiError, ProblemKind};
+use crate::db::{Consistency, Query as _};
+use crate::error::ApiError;
 use crate::http::extract::QueryParams;
-use crate::http::respond::{Page, page};
+use crate::http::paging::{Limits, Paging};
+use crate::http::respond::Page;
 use crate::http::sql::like_escape;
 
 /// Filters.
@@ -53,6 +53,12 @@ pub struct IndustryCode {
     pub withdrawn: bool,
 }
 
+/// Page sizes.
+const LIMITS: Limits = Limits {
+    default: 200,
+    max: 1000,
+};
+
 /// Industry codes.
 #[utoipa::path(get, path = "/v1/reference/industry-codes", tag = "reference",
     params(IndustryParams),
@@ -64,36 +70,28 @@ pub async fn list_industry_codes(
     uri: http::Uri,
     QueryParams(p): QueryParams<IndustryParams>,
 ) -> Result<Response, ApiError> {
-    let limit = i64::from(p.limit.unwrap_or(200));
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid_parameter("limit", "must be between 1 and 1000"));
-    }
     let scheme = p.scheme.clone().unwrap_or_else(|| "naics_2022".to_owned());
-    let query_id = cursor::fingerprint(&["industry", &scheme, &format!("{:?}", (&p.prefix, p.level, &p.q))]);
-    let after: Option<String> = match &p.cursor {
-        Some(text) => Some(
-            cursor::decode(text, &query_id, 1)?[0]
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    ApiError::new(ProblemKind::InvalidCursor, "the cursor is not one this service issued")
-                })?,
-        ),
-        None => None,
-    };
+    let filters = format!("{:?}", (&p.prefix, p.level, &p.q));
+    let paging = Paging::new(
+        LIMITS,
+        p.limit,
+        p.cursor.as_deref(),
+        &["industry", &scheme, &filters],
+        1,
+    )?;
+    let after = paging.after().map(|key| key.text(0)).transpose()?;
     let prefix = p.prefix.as_ref().map(|x| format!("{}%", like_escape(x)));
     let title = p.q.as_ref().map(|x| format!("%{}%", like_escape(x)));
-    let conn = app.db.read(Consistency::Any).await?;
+    let conn = app.db.read(Consistency::Any);
     let rows = conn
         .query(
             "SELECT scheme, code, title, level, parent_code, sector_code, withdrawn FROM client_api.industry_code \
              WHERE scheme = $1 AND ($2::text IS NULL OR code LIKE $2) AND ($3::int2 IS NULL OR level = $3) \
              AND ($4::text IS NULL OR title ILIKE $4) AND ($5::text IS NULL OR code > $5) ORDER BY code LIMIT $6",
-            &[&scheme, &prefix, &p.level, &title, &after, &(limit + 1)],
+            &[&scheme, &prefix, &p.level, &title, &after, &paging.fetch()],
         )
         .await?;
-    drop(conn);
-    let mut items: Vec<IndustryCode> = rows
+    let items: Vec<IndustryCode> = rows
         .iter()
         .map(|r| IndustryCode {
             scheme: r.get(0),
@@ -105,13 +103,7 @@ pub async fn list_industry_codes(
             withdrawn: r.get(6),
         })
         .collect();
-    let next_cursor = if items.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
-        items.pop();
-        items
-            .last()
-            .map(|c| cursor::encode(&query_id, vec![c.code.clone().into()]))
-    } else {
-        None
-    };
-    Ok(page(&uri, &Page { items, next_cursor })?.into_response())
+    Ok(paging
+        .respond(&uri, items, |c| vec![c.code.clone().into()])?
+        .into_response())
 }

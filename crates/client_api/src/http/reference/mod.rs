@@ -12,14 +12,14 @@ use serde::Serialize;
 use tokio_postgres::Row;
 
 use crate::app::AppState;
-use crate::db::Consistency;
+use crate::db::{Consistency, Query as _};
 use crate::error::ApiError;
 use crate::http::respond::single_page;
 
 /// A whole reference list in one page: read from the replica at any staleness (it changes only with
 /// migrations), so caches may keep the answer for an hour.
 async fn whole_list<T: Serialize>(app: &AppState, sql: &str, item: impl Fn(&Row) -> T) -> Result<Response, ApiError> {
-    let conn = app.db.read(Consistency::Any).await?;
+    let conn = app.db.read(Consistency::Any);
     let rows = conn.query(sql, &[]).await?;
     let items: Vec<T> = rows.iter().map(item).collect();
     Ok(single_page(items)?

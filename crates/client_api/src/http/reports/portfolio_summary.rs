@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::Reader;
-use crate::db::Consistency;
+use crate::db::{Consistency, Query as _};
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{QueryParams, ReadToken};
 use crate::http::respond::JsonResponse;
@@ -108,7 +108,7 @@ pub async fn portfolio_summary(
             "must be industry_sector, country, risk, size_band or status",
         )
     })?;
-    let conn = app.db.read(token.or(Consistency::Any)).await?;
+    let conn = app.db.read(token.or(Consistency::Any));
     let scope = match p.root {
         Some(root) => Some(crate::http::hierarchy::locate(&conn, root).await?.0),
         None => None,

@@ -9,11 +9,12 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::Reader;
-use crate::db::Consistency;
-use crate::domain::{cursor, format};
-use crate::error::{ApiError, Problem, ProblemKind};
+use crate::db::{Consistency, Query as _};
+use crate::domain::format;
+use crate::error::{ApiError, Problem};
 use crate::http::extract::{QueryParams, ReadToken};
-use crate::http::respond::{Page, page};
+use crate::http::paging::{Limits, Paging};
+use crate::http::respond::Page;
 
 /// Horizon and paging.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -45,6 +46,9 @@ pub struct ReviewDue {
     pub risk_next_review_due: Option<String>,
 }
 
+/// Page sizes.
+const LIMITS: Limits = Limits { default: 100, max: 500 };
+
 /// Risk reviews due.
 #[utoipa::path(get, path = "/v1/reports/risk-reviews-due", tag = "reports",
     params(ReviewsDueParams),
@@ -59,10 +63,6 @@ pub async fn reviews_due(
     uri: http::Uri,
     QueryParams(p): QueryParams<ReviewsDueParams>,
 ) -> Result<Response, ApiError> {
-    let limit = i64::from(p.limit.unwrap_or(100));
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid_parameter("limit", "must be between 1 and 500"));
-    }
     let due_by = match &p.due_by {
         Some(text) => Some(
             format::parse_date(text)
@@ -70,26 +70,25 @@ pub async fn reviews_due(
         ),
         None => None,
     };
-    let query_id = cursor::fingerprint(&["reviews-due", p.due_by.as_deref().unwrap_or("today")]);
-    let after = match &p.cursor {
-        Some(text) => {
-            let key = cursor::decode(text, &query_id, 2)?;
-            let bad = || ApiError::new(ProblemKind::InvalidCursor, "the cursor is not one this service issued");
-            // "" stands for -infinity (never assessed).
-            let due = match key[0].as_str().ok_or_else(bad)? {
+    let paging = Paging::new(
+        LIMITS,
+        p.limit,
+        p.cursor.as_deref(),
+        &["reviews-due", p.due_by.as_deref().unwrap_or("today")],
+        2,
+    )?;
+    let (due, last) = match paging.after() {
+        // "" stands for -infinity (never assessed).
+        Some(key) => {
+            let due = match key.text(0)? {
                 "" => None,
-                text => Some(format::parse_date(text).ok_or_else(bad)?),
+                _ => Some(key.date(0)?),
             };
-            let last = key[1].as_str().and_then(|s| Uuid::try_parse(s).ok()).ok_or_else(bad)?;
-            Some((due, last))
+            (due, Some(key.uuid(1)?))
         }
-        None => None,
-    };
-    let conn = app.db.read(token.or(Consistency::Any)).await?;
-    let (due, last) = match after {
-        Some((due, last)) => (due, Some(last)),
         None => (None, None),
     };
+    let conn = app.db.read(token.or(Consistency::Any));
     let rows = conn
         .query(
             "SELECT c.id, c.display_name, c.owner, c.risk_category, c.risk_next_review_due FROM client_api.client AS c \
@@ -98,11 +97,10 @@ pub async fn reviews_due(
              AND ($3::uuid IS NULL OR (coalesce(c.risk_next_review_due, '-infinity'::date), c.id) \
                   > (COALESCE($2, '-infinity'::date), $3)) \
              ORDER BY coalesce(c.risk_next_review_due, '-infinity'::date), c.id LIMIT $4",
-            &[&due_by, &due, &last, &(limit + 1)],
+            &[&due_by, &due, &last, &paging.fetch()],
         )
         .await?;
-    drop(conn);
-    let mut items: Vec<ReviewDue> = rows
+    let items: Vec<ReviewDue> = rows
         .iter()
         .map(|r| ReviewDue {
             client_id: r.get(0),
@@ -112,14 +110,11 @@ pub async fn reviews_due(
             risk_next_review_due: format::date_opt(r.get(4)),
         })
         .collect();
-    let next_cursor = if items.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
-        items.pop();
-        items.last().map(|r| {
-            let due = r.risk_next_review_due.clone().unwrap_or_default();
-            cursor::encode(&query_id, vec![due.into(), r.client_id.to_string().into()])
-        })
-    } else {
-        None
-    };
-    Ok(page(&uri, &Page { items, next_cursor })?.into_response())
+    let response = paging.respond(&uri, items, |r| {
+        vec![
+            r.risk_next_review_due.clone().unwrap_or_default().into(),
+            r.client_id.to_string().into(),
+        ]
+    })?;
+    Ok(response.into_response())
 }

@@ -7,11 +7,12 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::Writer;
+use crate::db::Query as _;
 use crate::domain::format;
 use crate::domain::metadata::{RISK_COLUMNS, RiskAssessment, RiskAssessmentFields};
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{IdempotencyKey, JsonBody, PathId};
-use crate::http::idempotency::{Begun, Keyed};
+use crate::http::idempotency::{self, Keyed};
 use crate::http::respond::JsonResponse;
 
 /// Record a risk assessment.
@@ -50,33 +51,37 @@ pub async fn create_risk_assessment(
         path: &path,
         body: &raw,
     };
-    let tx = match keyed.begin(&app.db).await? {
-        Begun::Proceed(tx) => tx,
-        Begun::Replay(response) => return Ok(response),
-    };
-    crate::http::clients::load(&tx, id).await?;
     let sql = format!(
         "INSERT INTO client_api.risk_assessment AS a (id, client_id, rating, rationale, assessed_at, assessed_by, \
          next_review_due) VALUES ($1, $2, $3, $4, COALESCE($5, now()), COALESCE($6, client_api.current_actor()), $7) \
          RETURNING {RISK_COLUMNS}"
     );
-    let row = tx
-        .query_one(
-            &sql,
-            &[
-                &Uuid::now_v7(),
-                &id,
-                &fields.rating,
-                &fields.rationale,
-                &assessed_at,
-                &fields.assessed_by,
-                &next_review_due,
-            ],
-        )
+    let (fields, sql, path) = (&fields, sql.as_str(), path.as_str());
+    let answer = keyed
+        .write(&app.db, |tx| {
+            Box::pin(async move {
+                crate::http::clients::load(tx, id).await?;
+                let row = tx
+                    .query_one(
+                        sql,
+                        &[
+                            &Uuid::now_v7(),
+                            &id,
+                            &fields.rating,
+                            &fields.rationale,
+                            &assessed_at,
+                            &fields.assessed_by,
+                            &next_review_due,
+                        ],
+                    )
+                    .await?;
+                let assessment = RiskAssessment::from_row(&row).map_err(ApiError::internal)?;
+                Ok(JsonResponse::new(StatusCode::CREATED, &assessment)?.location(path))
+            })
+        })
         .await?;
-    let assessment = RiskAssessment::from_row(&row).map_err(ApiError::internal)?;
-    let response = JsonResponse::new(StatusCode::CREATED, &assessment)?.location(&path);
-    let answer = keyed.finish(tx, response).await?;
-    tracing::info!(client.id = %id, "risk assessment recorded");
+    if idempotency::created(&answer).is_some() {
+        tracing::info!(client.id = %id, "risk assessment recorded");
+    }
     Ok(answer)
 }

@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 use crate::auth::Reader;
-use crate::db::Consistency;
+use crate::db::{Consistency, Query as _};
 use crate::domain::metadata::{RISK_COLUMNS, RiskAssessment};
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{PathId, ReadToken};
@@ -23,7 +23,7 @@ pub async fn list_risk_assessments(
     token: ReadToken,
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
-    let conn = app.db.read(token.or(Consistency::Any)).await?;
+    let conn = app.db.read(token.or(Consistency::Any));
     crate::http::clients::ensure_exists(&conn, id).await?;
     let sql = format!(
         "SELECT {RISK_COLUMNS} FROM client_api.risk_assessment AS a WHERE a.client_id = $1 \

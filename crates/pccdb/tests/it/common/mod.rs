@@ -7,8 +7,6 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use secrecy::{ExposeSecret as _, SecretString};
-
 /// Runs the built `pccdb` with `args` (in `cwd` when given, with the extra environment `vars`),
 /// writes `stdin` to it and closes it; returns the exit code and stdout followed by stderr.
 /// `PCCDB_OUTPUT` is removed so the tests see the human output unless they ask otherwise.
@@ -41,19 +39,6 @@ pub fn pccdb(args: &[&str], cwd: Option<&Path>, vars: &[(String, String)], stdin
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.code().unwrap_or(-1), text)
-}
-
-/// Creates `admin`, a non-superuser that may create roles and databases, with a fresh password
-/// (stored as a SCRAM verifier); returns the password.
-pub async fn create_admin(su: &tokio_postgres::Client, admin: &str) -> SecretString {
-    let password = secrets::generate_password().expect("password");
-    let verifier = postgres_protocol::password::scram_sha_256(password.expose_secret().as_bytes());
-    su.batch_execute(&format!(
-        "CREATE ROLE {admin} LOGIN CREATEROLE CREATEDB PASSWORD '{verifier}'"
-    ))
-    .await
-    .expect("admin role");
-    password
 }
 
 /// The TLS part of a manifest's connection string for the test cluster: verify-full against its

@@ -163,14 +163,8 @@ capacity_history = "{root}/capacity.jsonl"
         let credential = match opts.admin {
             Admin::Superuser => DbCredential::new(server.user.clone(), server.password.clone()),
             Admin::CreateRole => {
-                let password = secrets::generate_password().unwrap();
-                let verifier = postgres_protocol::password::scram_sha_256(password.expose_secret().as_bytes());
                 let su = server.superuser("postgres").await;
-                su.batch_execute(&format!(
-                    "CREATE ROLE {admin_role} LOGIN CREATEROLE CREATEDB PASSWORD '{verifier}'"
-                ))
-                .await
-                .unwrap();
+                let password = test_support::create_platform_admin(&su, &admin_role).await;
                 DbCredential::new(admin_role.clone(), password)
             }
         };
