@@ -302,7 +302,12 @@ impl Inner {
 
     /// Staleness bound of a replica host.
     pub(crate) fn staleness(&self, replay: Lsn) -> Option<Duration> {
-        self.history.staleness(replay, Instant::now(), self.primary.is_down())
+        self.staleness_at(replay, Instant::now())
+    }
+
+    /// Staleness bound of a replica position as of `at` (e.g. when a read was sent).
+    pub(crate) fn staleness_at(&self, replay: Lsn, at: Instant) -> Option<Duration> {
+        self.history.staleness(replay, at, self.primary.is_down())
     }
 
     /// Each live replica session's lag, from its own probes.

@@ -9,7 +9,7 @@
 mod route;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use conninfo::HostSpec;
 use tokio_postgres::Row;
@@ -127,7 +127,7 @@ impl<'r> Read<'r> {
                                 host: conn.host.host.clone(),
                                 fallback: None,
                                 waited,
-                                staleness: served.position.and_then(|lsn| inner.staleness(lsn)),
+                                staleness: served.staleness,
                             });
                             return Ok((served.rows, route));
                         }
@@ -338,11 +338,11 @@ enum Attempt {
     Failed(RouterError),
 }
 
-/// A replica read's rows and the replay position that bounds its snapshot from below (from a probe
-/// that ran on the same session before the read), if known.
+/// A replica read's rows and how far behind the primary its data was when the read was sent (from the
+/// replay position of a probe that ran on the same session before the read), if known.
 struct Served {
     rows: Vec<Row>,
-    position: Option<Lsn>,
+    staleness: Option<Duration>,
 }
 
 /// One statement on a replica session. The position that admits it comes from this session: its last
@@ -381,10 +381,20 @@ async fn replica_attempt(
     let lag = conn.lag.as_ref();
     // Read before the statement is sent: a probe that completed on this session ran before it.
     let known = lag.filter(|lag| lag.known()).map(SessionLag::replay);
-    let probe = check != Check::Nothing || lag.is_some_and(|lag| lag.claim_piggyback(inner.piggyback_after));
+    let sent = Instant::now();
+    let known_staleness = known.and_then(|lsn| inner.staleness_at(lsn, sent));
+    let satisfied = match check {
+        Check::Nothing => true,
+        Check::Replayed(token) => known.is_some_and(|lsn| lsn >= token),
+        Check::FreshWithin(max) => known_staleness.is_some_and(|s| s <= max),
+    };
+    let probe = !satisfied || lag.is_some_and(|lag| lag.claim_piggyback(inner.piggyback_after));
     if !probe {
         let rows = Inner::watched(core, conn, conn.client.query(&statement, params)).await?;
-        return Ok(Some(Served { rows, position: known }));
+        return Ok(Some(Served {
+            rows,
+            staleness: known_staleness,
+        }));
     }
     // Probe first, read second, one round trip: the read's snapshot is taken after the probe ran, so
     // it holds at least everything the probe reports replayed.
@@ -404,15 +414,13 @@ async fn replica_attempt(
     if let (Some(lag), Some(lsn)) = (lag, position) {
         lag.update(lsn);
     }
+    let staleness = position.or(known).and_then(|lsn| inner.staleness_at(lsn, sent));
     let admitted = match check {
         Check::Nothing => true,
         Check::Replayed(token) => position.is_some_and(|lsn| lsn >= token),
-        Check::FreshWithin(max) => position.and_then(|lsn| inner.staleness(lsn)).is_some_and(|s| s <= max),
+        Check::FreshWithin(max) => staleness.is_some_and(|s| s <= max),
     };
-    Ok(admitted.then(|| Served {
-        rows,
-        position: position.or(known),
-    }))
+    Ok(admitted.then_some(Served { rows, staleness }))
 }
 
 pub(crate) fn exactly_one(mut rows: Vec<Row>) -> Result<Row, RouterError> {

@@ -30,16 +30,16 @@ pub(super) enum Choice<'a> {
     },
 }
 
-/// What a replica read must confirm about its own session before its rows count.
+/// What a replica read requires of its own session. As the read is sent, the session's known position
+/// (from a probe that ran on it before the read) is judged first; if that does not satisfy it, a probe
+/// runs in front of the read in the same round trip, and the rows count only if the probe does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Check {
-    /// Nothing: the session's known position (from a probe that ran on it before this read) already
-    /// satisfies the read, or the read asks for nothing (`Any`).
+    /// Nothing (`Any`, or a session that just replayed a token while the read waited).
     Nothing,
-    /// The session's position was behind the token when last probed: a probe runs in front of the read
-    /// in the same round trip, and the rows count only if it shows the token replayed.
+    /// The token's position replayed.
     Replayed(Lsn),
-    /// As `Replayed`, for a bound on staleness.
+    /// At most this far behind the primary, as of when the read is sent.
     FreshWithin(Duration),
 }
 
@@ -63,8 +63,9 @@ impl Read<'_> {
                 None => self.replica_down(replica).await,
             },
             Consistency::BoundedStaleness(max) => {
+                // Checked again as the read is sent (staleness grows while a replica lags).
                 if let Some(conn) = replica.shared.pick(|conn| fresh_within(inner, conn, max)) {
-                    return Ok(replica_choice(conn, Check::Nothing));
+                    return Ok(replica_choice(conn, Check::FreshWithin(max)));
                 }
                 // No session is known to be fresh enough; the freshest may have caught up since it was
                 // last probed, which a probe in front of the read tells at no extra round trip.
@@ -80,7 +81,7 @@ impl Read<'_> {
     async fn choose_for_token(&self, replica: &Arc<Side>, token: ConsistencyToken) -> Result<Choice<'_>, RouterError> {
         let caught_up = |conn: &OpenConn| conn.lag.as_ref().is_some_and(|lag| lag.replay() >= token.lsn());
         if let Some(conn) = replica.shared.pick(caught_up) {
-            return Ok(replica_choice(conn, Check::Nothing));
+            return Ok(replica_choice(conn, Check::Replayed(token.lsn())));
         }
         let Some(conn) = freshest(&replica.shared.live()) else {
             return self.replica_down(replica).await;
