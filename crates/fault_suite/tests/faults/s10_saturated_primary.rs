@@ -41,7 +41,8 @@ async fn flood(rig: &Rig, lists: Drive, label: &str, report: &mut Report) {
     let failed_writes: Vec<&Sample> = of(&writes, &[Op::Create, Op::Patch])
         .filter(|s| !s.reply.ok())
         .collect();
-    let refused = after.sum("db_router_fallbacks_refused_total", &[]) - before.sum("db_router_fallbacks_refused_total", &[]);
+    let refused =
+        after.sum("db_router_fallbacks_refused_total", &[]) - before.sum("db_router_fallbacks_refused_total", &[]);
     let fell_back = after.sum("db_router_fallbacks_total", &[]) - before.sum("db_router_fallbacks_total", &[]);
     report.measured(
         label,
@@ -62,7 +63,11 @@ async fn flood(rig: &Rig, lists: Drive, label: &str, report: &mut Report) {
     report.check(
         &format!("{label}: writes keep succeeding"),
         !writes.is_empty() && failed_writes.is_empty(),
-        format!("{} writes; {}", writes.len(), describe_failures(failed_writes.into_iter())),
+        format!(
+            "{} writes; {}",
+            writes.len(),
+            describe_failures(failed_writes.into_iter())
+        ),
     );
     report.check(
         &format!("{label}: reads the primary cannot take are shed as 503 + Retry-After, nothing else"),
@@ -77,7 +82,10 @@ async fn flood(rig: &Rig, lists: Drive, label: &str, report: &mut Report) {
     report.check(
         &format!("{label}: the primary serves fallback reads meanwhile"),
         !served.is_empty() && fell_back > 0.0,
-        format!("{} list reads served, {fell_back} fallbacks to the primary", served.len()),
+        format!(
+            "{} list reads served, {fell_back} fallbacks to the primary",
+            served.len()
+        ),
     );
 }
 

@@ -139,15 +139,19 @@ async fn s11_replica_reachable_but_30_s_behind() {
         reached.as_secs_f64()
     ));
     // Caught up again: a bounded read is served by the replica (it reports a staleness above zero).
-    let recovered = test_support::eventually("bounded reads return to the replica", Duration::from_secs(60), || async {
-        let reply = Api::send(
-            rig.api
-                .request(reqwest::Method::GET, "/v1/clients?limit=1")
-                .header("pcc-max-staleness-ms", BOUND_MS.to_string()),
-        )
-        .await;
-        (reply.ok() && reply.staleness_ms.is_some_and(|ms| ms > 0)).then(|| start.elapsed())
-    })
+    let recovered = test_support::eventually(
+        "bounded reads return to the replica",
+        Duration::from_secs(60),
+        || async {
+            let reply = Api::send(
+                rig.api
+                    .request(reqwest::Method::GET, "/v1/clients?limit=1")
+                    .header("pcc-max-staleness-ms", BOUND_MS.to_string()),
+            )
+            .await;
+            (reply.ok() && reply.staleness_ms.is_some_and(|ms| ms > 0)).then(|| start.elapsed())
+        },
+    )
     .await;
 
     // Judged only once the replica was surely past the bound (the bound plus a second of margin).
@@ -220,8 +224,14 @@ async fn s11_replica_reachable_but_30_s_behind() {
     );
     report.check(
         "untokened lists stay on the replica and report how far behind it is",
-        untokened.ok() && untokened.staleness_ms.is_some_and(|ms| ms >= u64::try_from(BEHIND.as_millis()).unwrap_or(0)),
-        format!("status {}, Pcc-Read-Staleness-Ms {:?}", untokened.status, untokened.staleness_ms),
+        untokened.ok()
+            && untokened
+                .staleness_ms
+                .is_some_and(|ms| ms >= u64::try_from(BEHIND.as_millis()).unwrap_or(0)),
+        format!(
+            "status {}, Pcc-Read-Staleness-Ms {:?}",
+            untokened.status, untokened.staleness_ms
+        ),
     );
     report.check(
         "the steady load at the production rate sees no failure",

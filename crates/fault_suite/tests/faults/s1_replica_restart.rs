@@ -77,7 +77,9 @@ async fn outage(rig: &Rig, drive: Drive, label: &str, report: &mut Report) {
         .filter(|s| s.at >= killed_at && s.at < restarted_at)
         .collect();
     let failed_lists: Vec<_> = lists.iter().filter(|s| !s.reply.ok()).copied().collect();
-    let failed_reads = of(&samples, &[Op::ReadById, Op::List]).filter(|s| !s.reply.ok()).count();
+    let failed_reads = of(&samples, &[Op::ReadById, Op::List])
+        .filter(|s| !s.reply.ok())
+        .count();
     let failed_writes: Vec<_> = of(&samples, &[Op::Create, Op::Patch])
         .filter(|s| !s.reply.ok())
         .collect();
