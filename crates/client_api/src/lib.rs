@@ -18,6 +18,7 @@ pub mod domain;
 pub mod embedded;
 pub mod error;
 pub mod http;
+pub mod purge;
 pub mod run;
 pub mod server;
 

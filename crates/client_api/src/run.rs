@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
 use crate::auth::{Authenticator, KeySet};
-use crate::config::{Config, CredentialSource, DbConfig, Env, LogFormat};
+use crate::config::{Config, CredentialSource, DbConfig, Env, LogFormat, RoutingConfig};
 use crate::db::{Db, Router, RouterConfig};
 
 /// How often histogram samples are folded into their buckets.
@@ -45,21 +45,28 @@ pub async fn run(env: &dyn Env) -> anyhow::Result<()> {
         .context("installing the metrics recorder")?;
     spawn_metrics_upkeep(metrics.clone());
 
-    let (db_config, auth, banner) = match (&config.db, &config.auth) {
+    let (db_config, auth, banner, routing) = match (&config.db, &config.auth) {
         (Some(db), Some(auth)) => {
             let keys = KeySet::load(auth.jwks.clone()).await.context("loading the JWKS")?;
             (
                 db.clone(),
                 Authenticator::new(keys, auth.issuer.clone(), auth.audience.clone()),
                 None,
+                config.routing.clone(),
             )
         }
         (Some(_), None) => anyhow::bail!(
             "PCC_DB_PRIMARY is set but no token verification is configured: set PCC_AUTH_JWKS_URL or PCC_AUTH_JWKS_FILE and PCC_AUTH_ISSUER"
         ),
-        (None, _) => embedded_default(&config).await?,
+        (None, _) => embedded_default(env, &config).await?,
     };
-    let db = connect(&db_config).await?.with_write_retry(config.write_retry);
+    let db = connect_with(&db_config, &routing)
+        .await?
+        .with_write_retry(config.write_retry)
+        .with_idempotency_ttl(config.idempotency.ttl);
+    if let Some(every) = config.idempotency.purge_every {
+        crate::purge::spawn_idempotency_purge(db.clone(), every);
+    }
     let stop = CancellationToken::new();
     let state = AppState::new(db, Arc::new(auth), Some(metrics));
     let listener = tokio::net::TcpListener::bind(config.http.addr)
@@ -75,11 +82,13 @@ pub async fn run(env: &dyn Env) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The database, verifier and banner of the embedded default (no `PCC_DB_PRIMARY`).
+/// The database, verifier, banner and read routing of the embedded default (no `PCC_DB_PRIMARY`): the
+/// manifest's `read_fallback` under the variables.
 #[cfg(feature = "embedded")]
 async fn embedded_default(
+    env: &dyn Env,
     config: &Config,
-) -> anyhow::Result<(DbConfig, Authenticator, Option<crate::embedded::Banner>)> {
+) -> anyhow::Result<(DbConfig, Authenticator, Option<crate::embedded::Banner>, RoutingConfig)> {
     let dev = crate::embedded::prepare(&config.dev)
         .await
         .context("starting the embedded default")?;
@@ -89,13 +98,17 @@ async fn embedded_default(
         crate::auth::dev::DEV_ISSUER.to_owned(),
         crate::auth::dev::DEV_AUDIENCE.to_owned(),
     );
-    Ok((dev.db, auth, Some(dev.banner)))
+    let routing = RoutingConfig::from_env_over(env, &crate::embedded::routing(&config.dev)?)?;
+    Ok((dev.db, auth, Some(dev.banner), routing))
 }
 
 /// Without the `embedded` feature (the production image) there is no local default to fall back on.
 #[cfg(not(feature = "embedded"))]
 #[allow(clippy::unused_async)] // the same shape as the embedded version
-async fn embedded_default(_config: &Config) -> anyhow::Result<(DbConfig, Authenticator, Option<NoBanner>)> {
+async fn embedded_default(
+    _env: &dyn Env,
+    _config: &Config,
+) -> anyhow::Result<(DbConfig, Authenticator, Option<NoBanner>, RoutingConfig)> {
     anyhow::bail!(
         "no database configured: set PCC_DB_PRIMARY (and PCC_DB_REPLICA, a credential source and PCC_AUTH_*); \
          this build has no embedded default (built without the `embedded` feature)"
@@ -111,12 +124,20 @@ impl NoBanner {
     fn print(&self, _addr: std::net::SocketAddr) {}
 }
 
-/// Starts the database router over the configured primary and replica and waits until the primary
-/// answers (so a wrong password or host fails at start, not on the first request).
+/// Starts the database router over the configured primary and replica, with the default read routing, and
+/// waits until the primary answers (so a wrong password or host fails at start, not on the first request).
 ///
 /// # Errors
 /// Unusable TLS files, a credential store that cannot be read, a primary that does not answer.
 pub async fn connect(config: &DbConfig) -> anyhow::Result<Db> {
+    connect_with(config, &RoutingConfig::default()).await
+}
+
+/// As [`connect`], with `routing` for fallbacks to the primary and read pools.
+///
+/// # Errors
+/// As [`connect`].
+pub async fn connect_with(config: &DbConfig, routing: &RoutingConfig) -> anyhow::Result<Db> {
     let size = |spec: &conninfo::ConnSpec, max: usize| {
         let mut spec = spec.clone();
         spec.pool.max_size = u32::try_from(max).unwrap_or(u32::MAX);
@@ -130,6 +151,8 @@ pub async fn connect(config: &DbConfig) -> anyhow::Result<Db> {
     router_config.statement_timeout = Some(config.statement_timeout);
     router_config.checkout_timeout = config.checkout_timeout;
     router_config.token_wait = config.ryw_wait;
+    router_config.fallback = routing.fallback.clone();
+    router_config.read_pool_sessions = routing.read_pool_sessions;
     match &config.credentials {
         CredentialSource::Inline => {}
         CredentialSource::File(path) => {

@@ -74,6 +74,8 @@ pub struct SessionView {
     pub target_session_attrs: TargetSessionAttrs,
     /// Whether hosts are tried in random order.
     pub load_balance_hosts: bool,
+    /// Whether the host is a load-balanced read pool endpoint (consistency judged per session).
+    pub read_pool: bool,
     /// Seconds a host's observed state is trusted.
     pub host_recheck_seconds: u64,
 }
@@ -133,6 +135,7 @@ impl ConnSpec {
             session: SessionView {
                 target_session_attrs: self.target_session_attrs,
                 load_balance_hosts: self.load_balance_hosts,
+                read_pool: self.read_pool,
                 host_recheck_seconds: self.host_recheck.as_secs(),
             },
             timeouts: TimeoutsView {

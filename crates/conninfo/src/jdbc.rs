@@ -221,6 +221,7 @@ fn apply(spec: &mut ConnSpec, key: &str, value: &str, ssl: &mut SslSettings) -> 
         }
         "targetServerType" => spec.target_session_attrs = enum_value(key, value, &SERVER_TYPES, false)?,
         "loadBalanceHosts" => spec.load_balance_hosts = boolean()?,
+        "readPool" => spec.read_pool = boolean()?,
         "hostRecheckSeconds" => {
             let n = libpq_int(key, value)?;
             let n = u64::try_from(n).map_err(|_| ParseError::invalid(key, value, "must not be negative"))?;

@@ -110,6 +110,9 @@ impl ConnSpec {
         if self.load_balance_hosts {
             out.push(("Load Balance Hosts", "true".to_owned()));
         }
+        if self.read_pool {
+            out.push(("Read Pool", "true".to_owned()));
+        }
         if self.host_recheck != defaults.host_recheck {
             out.push(("Host Recheck Seconds", whole_secs(self.host_recheck).to_string()));
         }
@@ -210,6 +213,9 @@ impl ConnSpec {
         }
         if self.load_balance_hosts {
             out.push(("load_balance_hosts", "random".to_owned()));
+        }
+        if self.read_pool {
+            out.push(("read_pool", "true".to_owned()));
         }
         if self.host_recheck != defaults.host_recheck {
             out.push(("host_recheck_seconds", whole_secs(self.host_recheck).to_string()));

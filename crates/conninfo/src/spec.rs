@@ -92,6 +92,11 @@ pub struct ConnSpec {
     pub target_session_attrs: TargetSessionAttrs,
     /// Try hosts in random order instead of list order.
     pub load_balance_hosts: bool,
+    /// The host is one load-balanced endpoint in front of several replica nodes that each replay WAL on
+    /// their own (an AlloyDB read pool): two sessions to it may be on different nodes, so a router must
+    /// judge every session's replay position by itself, never the host's. Our extension (`Read Pool` /
+    /// `read_pool` / `readPool`); no driver knows it.
+    pub read_pool: bool,
     /// How long a host's observed state (down, primary, standby) is trusted; zero = always recheck.
     pub host_recheck: Duration,
     /// Limit for one connection attempt to one host (TCP, TLS and authentication); `None` = none.
@@ -138,6 +143,7 @@ impl ConnSpec {
             channel_binding: ChannelBinding::default(),
             target_session_attrs: TargetSessionAttrs::default(),
             load_balance_hosts: false,
+            read_pool: false,
             host_recheck: Duration::from_secs(10),
             connect_timeout: Some(Duration::from_secs(15)),
             command_timeout: Some(Duration::from_secs(30)),
@@ -243,6 +249,13 @@ impl ConnSpec {
         self
     }
 
+    /// Marks the host as a load-balanced read pool endpoint (see [`ConnSpec::read_pool`]).
+    #[must_use]
+    pub fn with_read_pool(mut self, on: bool) -> Self {
+        self.read_pool = on;
+        self
+    }
+
     /// Replaces how long observed host states are trusted.
     #[must_use]
     pub fn with_host_recheck(mut self, recheck: Duration) -> Self {
@@ -301,6 +314,7 @@ impl PartialEq for ConnSpec {
             && self.channel_binding == other.channel_binding
             && self.target_session_attrs == other.target_session_attrs
             && self.load_balance_hosts == other.load_balance_hosts
+            && self.read_pool == other.read_pool
             && self.host_recheck == other.host_recheck
             && self.connect_timeout == other.connect_timeout
             && self.command_timeout == other.command_timeout

@@ -9,6 +9,7 @@ use conninfo::ConnSpec;
 
 use crate::credentials::CredentialProvider;
 use crate::error::RouterError;
+use crate::fallback::FallbackConfig;
 
 /// Everything a [`crate::Router`] needs.
 #[derive(Clone)]
@@ -23,6 +24,10 @@ pub struct RouterConfig {
     /// Connections per target kept for pipelined single-statement reads (not from the pool;
     /// counted against the spec's maximum pool size).
     pub shared_connections: usize,
+    /// Shared sessions on the replica side when its spec is a load-balanced read pool
+    /// (`Read Pool=true`): more sessions land on more of the pool's nodes, and token reads go to
+    /// whichever session's own node has replayed the token.
+    pub read_pool_sessions: usize,
     /// Server-side `statement_timeout` of every session; default: the spec's command timeout.
     pub statement_timeout: Option<Duration>,
     /// How long a checkout may wait for a free pooled connection.
@@ -39,10 +44,9 @@ pub struct RouterConfig {
     pub probe_interval: Duration,
     /// A replica read piggy-backs a replay probe when the last one is older than this.
     pub piggyback_after: Duration,
-    /// Fallback budget: reads meant for a replica that may go to the primary in a burst...
-    pub fallback_burst: u32,
-    /// ...and per second afterwards.
-    pub fallback_per_second: f64,
+    /// Admission of reads meant for a replica that go to the primary (the README's "Fallback to the
+    /// primary"): an in-flight limit that follows the primary's headroom.
+    pub fallback: FallbackConfig,
     /// First reconnect delay after a failure (jittered, doubling).
     pub reconnect_initial: Duration,
     /// Longest reconnect delay.
@@ -61,6 +65,7 @@ impl RouterConfig {
             replica,
             credentials: None,
             shared_connections: 2,
+            read_pool_sessions: 4,
             statement_timeout: None,
             checkout_timeout: Duration::from_secs(5),
             lifetime_jitter: 0.2,
@@ -68,8 +73,7 @@ impl RouterConfig {
             token_poll: Duration::from_millis(2),
             probe_interval: Duration::from_millis(250),
             piggyback_after: Duration::from_millis(100),
-            fallback_burst: 50,
-            fallback_per_second: 20.0,
+            fallback: FallbackConfig::default(),
             reconnect_initial: Duration::from_millis(50),
             reconnect_max: Duration::from_secs(2),
             min_credential_refresh: Duration::from_secs(5),
@@ -89,23 +93,37 @@ impl RouterConfig {
         self.statement_timeout.or(self.primary.command_timeout)
     }
 
+    /// Shared sessions of the replica side: `read_pool_sessions` for a read pool, else
+    /// `shared_connections`.
+    pub fn replica_sessions(&self) -> usize {
+        match &self.replica {
+            Some(spec) if spec.read_pool => self.read_pool_sessions,
+            _ => self.shared_connections,
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<(), RouterError> {
         let fail = |what: String| Err(RouterError::Config(what));
-        if self.shared_connections == 0 {
-            return fail("shared_connections must be at least 1".into());
+        if self.shared_connections == 0 || self.read_pool_sessions == 0 {
+            return fail("shared_connections and read_pool_sessions must be at least 1".into());
         }
-        for (name, spec) in [("primary", Some(&self.primary)), ("replica", self.replica.as_ref())] {
+        for (name, spec, shared) in [
+            ("primary", Some(&self.primary), self.shared_connections),
+            ("replica", self.replica.as_ref(), self.replica_sessions()),
+        ] {
             let Some(spec) = spec else { continue };
             if spec.hosts.is_empty() {
                 return fail(format!("the {name} spec has no host"));
             }
             let max = usize::try_from(spec.pool.max_size).unwrap_or(usize::MAX);
-            if max <= self.shared_connections {
+            if max <= shared {
                 return fail(format!(
-                    "the {name} pool maximum ({max}) must exceed shared_connections ({})",
-                    self.shared_connections
+                    "the {name} pool maximum ({max}) must exceed its shared sessions ({shared})"
                 ));
             }
+        }
+        if let Some(problem) = self.fallback.problem() {
+            return fail(problem);
         }
         if !(0.0..=1.0).contains(&self.lifetime_jitter) {
             return fail(format!(
@@ -128,8 +146,7 @@ impl std::fmt::Debug for RouterConfig {
             .field("credentials", &self.credentials.as_ref().map(|_| "provider"))
             .field("shared_connections", &self.shared_connections)
             .field("token_wait", &self.token_wait)
-            .field("fallback_burst", &self.fallback_burst)
-            .field("fallback_per_second", &self.fallback_per_second)
+            .field("fallback", &self.fallback)
             .finish_non_exhaustive()
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use conninfo::{ConnSpec, ConnectedHost, Connector, HostSpec, ServerRole, TargetSessionAttrs};
+use conninfo::{ConnSpec, ConnectedHost, Connector, ServerRole, TargetSessionAttrs};
 use tokio_postgres::types::PgLsn;
 use tokio_postgres::{Client, Statement};
 
@@ -16,7 +16,7 @@ use crate::class::Target;
 use crate::consistency::Lsn;
 use crate::credentials::CredentialCache;
 use crate::error::RouterError;
-use crate::lag::HostLag;
+use crate::lag::SessionLag;
 use crate::metrics::Metrics;
 
 /// Prepared statements kept per connection before the cache is cleared.
@@ -36,7 +36,6 @@ pub(crate) struct TargetCore {
     /// Client-side limit per statement: the server's statement timeout plus a grace period.
     pub client_timeout: Option<Duration>,
     pub metrics: Arc<Metrics>,
-    hosts: Mutex<HashMap<HostSpec, Arc<HostLag>>>,
 }
 
 /// Settings for [`TargetCore::new`].
@@ -79,7 +78,6 @@ impl TargetCore {
             include_detail: spec.include_error_detail,
             client_timeout: settings.statement_timeout.map(|t| t + settings.grace),
             metrics: settings.metrics,
-            hosts: Mutex::new(HashMap::new()),
         })
     }
 
@@ -90,18 +88,6 @@ impl TargetCore {
             (Target::Primary, true) => ServerRole::PrimaryReadOnly,
             (Target::Primary, false) => ServerRole::PrimaryReadWrite,
         }
-    }
-
-    /// The lag tracker of a replica host (shared by all connections to it).
-    pub(crate) fn host_lag(&self, host: &HostSpec) -> Arc<HostLag> {
-        let mut hosts = self.hosts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        hosts.entry(host.clone()).or_default().clone()
-    }
-
-    /// Every replica host seen so far.
-    pub(crate) fn known_hosts(&self) -> Vec<(HostSpec, Arc<HostLag>)> {
-        let hosts = self.hosts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        hosts.iter().map(|(h, l)| (h.clone(), l.clone())).collect()
     }
 
     /// Opens a session (read-only or read-write) and checks its role.
@@ -136,7 +122,9 @@ impl TargetCore {
             .await
             .map_err(|e| RouterError::db(self.target, e, self.include_detail))?;
         self.metrics.opened(self.target);
-        let lag = (self.target == Target::Replica).then(|| self.host_lag(&host.host));
+        // Each replica session learns its own position: behind a load-balanced endpoint another
+        // session to the same host may be on another node.
+        let lag = (self.target == Target::Replica).then(SessionLag::default);
         Ok(OpenConn {
             client,
             expected,
@@ -239,8 +227,8 @@ pub(crate) struct OpenConn {
     /// A failure made the session unusable (lost, timed out, demoted).
     pub broken: AtomicBool,
     probe: Statement,
-    /// Replica only: the host's lag tracker.
-    pub lag: Option<Arc<HostLag>>,
+    /// Replica only: this session's replay position (never another session's).
+    pub lag: Option<SessionLag>,
     /// Watchdog of shared sessions: requests in flight, and when the session last made
     /// progress (a request completed, or it went from idle to busy), in µs since `opened`.
     inflight: AtomicU32,

@@ -2,13 +2,19 @@
 //!
 //! - The primary's WAL position is sampled (heartbeat, and every committed write's token) into
 //!   a short history of `(time, lsn)`.
-//! - Each replica host's replay position is probed by the heartbeat and piggy-backed on reads
-//!   (pipelined with the read when the last probe is older than a threshold: no extra round trip).
+//! - Each replica *session*'s replay position is probed by the heartbeat and piggy-backed on reads
+//!   (pipelined in front of the read when the last probe is older than a threshold: no extra round
+//!   trip). Per session, not per host: behind a load-balanced endpoint (an AlloyDB read pool) two
+//!   sessions to the same address may be on different nodes, each replaying WAL on its own, so a
+//!   position one session reports vouches for nothing the other serves.
+//! - A position vouches for a read only when the probe that read it ran on the same session before
+//!   the read (the read's snapshot is then at least that new: replay only moves forward, and a
+//!   snapshot taken after a commit record was replayed sees that commit).
 //! - Staleness of a replica = now - the time of the newest primary sample the replica has
 //!   replayed: an upper bound on how old its data can be. With the primary unreachable, a replica
 //!   that replayed the last known position counts as current (nothing newer is reachable).
-//! - Read-your-writes waits share one probe loop per host (single flight), so a burst of
-//!   waiting reads costs one probe every `poll` interval, not one per read.
+//! - Read-your-writes waits share one probe loop per session (single flight), so a burst of
+//!   waiting reads costs one probe per session every `poll` interval, not one per read.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -95,9 +101,10 @@ impl PrimaryHistory {
     }
 }
 
-/// One replica host's replay position, shared by every connection to it.
+/// One replica session's replay position (what the node this session's connection landed on has
+/// replayed), learned only from probes on this session.
 #[derive(Debug)]
-pub(crate) struct HostLag {
+pub(crate) struct SessionLag {
     epoch: Instant,
     replay: AtomicU64,
     probed_at_us: AtomicU64,
@@ -106,9 +113,9 @@ pub(crate) struct HostLag {
     changed: watch::Sender<u64>,
 }
 
-impl Default for HostLag {
+impl Default for SessionLag {
     fn default() -> Self {
-        HostLag {
+        SessionLag {
             epoch: Instant::now(),
             replay: AtomicU64::new(0),
             probed_at_us: AtomicU64::new(0),
@@ -119,7 +126,7 @@ impl Default for HostLag {
     }
 }
 
-impl HostLag {
+impl SessionLag {
     /// The last replay position seen (0 before the first probe).
     pub(crate) fn replay(&self) -> Lsn {
         Lsn(self.replay.load(Ordering::Acquire))
@@ -140,7 +147,7 @@ impl HostLag {
     }
 
     /// Whether this read should carry a replay probe: the last probe is older than `every` and
-    /// no other read claimed the slot (one piggy-backed probe per `every` per host).
+    /// no other read claimed the slot (one piggy-backed probe per `every` per session).
     pub(crate) fn claim_piggyback(&self, every: Duration) -> bool {
         let now = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
         let due = self.next_piggyback_us.load(Ordering::Relaxed);
@@ -163,7 +170,7 @@ impl HostLag {
         self.changed.send_replace(lsn.0);
     }
 
-    /// Waits until the host has replayed `target` or `deadline` passes, probing with `probe`
+    /// Waits until the session has replayed `target` or `deadline` passes, probing with `probe`
     /// at most every `poll`; concurrent waiters share one prober. Returns whether it caught up.
     pub(crate) async fn wait_for<F, Fut>(
         &self,
@@ -210,7 +217,7 @@ impl HostLag {
 
 /// Clears the single-flight flag even when the prober's future is dropped mid-probe, and wakes
 /// the waiters so one of them takes over.
-struct ProbingGuard<'a>(&'a HostLag);
+struct ProbingGuard<'a>(&'a SessionLag);
 
 impl Drop for ProbingGuard<'_> {
     fn drop(&mut self) {
@@ -323,7 +330,7 @@ mod tests {
 
     #[tokio::test]
     async fn waiters_share_one_prober_and_see_progress() {
-        let lag = Arc::new(HostLag::default());
+        let lag = Arc::new(SessionLag::default());
         let position = Arc::new(AtomicU64::new(10));
         let probes = Arc::new(AtomicUsize::new(0));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
@@ -352,7 +359,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_wait_gives_up_at_the_deadline() {
-        let lag = HostLag::default();
+        let lag = SessionLag::default();
         lag.update(Lsn(5));
         let deadline = tokio::time::Instant::now() + Duration::from_millis(30);
         let caught_up = lag

@@ -2,13 +2,13 @@
 #![doc = include_str!("../README.md")]
 
 mod backoff;
-mod budget;
 mod class;
 mod config;
 mod conn;
 mod consistency;
 mod credentials;
 mod error;
+mod fallback;
 mod lag;
 mod metrics;
 mod pool;
@@ -25,9 +25,10 @@ pub use config::RouterConfig;
 pub use consistency::{Consistency, ConsistencyToken, InvalidToken, Lsn};
 pub use credentials::{CredentialError, CredentialProvider, Credentials, RefreshFuture, StaticCredentials};
 pub use error::{DbFailure, RouterError};
+pub use fallback::{FallbackConfig, FallbackStatus};
 pub use metrics::RouterStats;
 pub use read::{Params, Read, Route};
-pub use router::{Router, RouterStatus};
+pub use router::{Router, RouterStatus, SessionLagStatus};
 pub use side::TargetStatus;
 pub use tx::{Isolation, ReadTx, WriteTx};
 pub use write::{Committed, Write};

@@ -9,12 +9,16 @@
 //! | `db_router_reads_total` | counter | `consistency`, `target` |
 //! | `db_router_writes_total` | counter | |
 //! | `db_router_fallbacks_total` | counter | `reason` (read sent to the primary) |
-//! | `db_router_fallbacks_refused_total` | counter | `reason` (budget spent, read failed) |
-//! | `db_router_fallback_budget_tokens` | gauge | |
+//! | `db_router_fallbacks_refused_total` | counter | `reason` (shed: the primary had no headroom) |
+//! | `db_router_fallback_limit` | gauge | (fallback reads allowed in flight now) |
+//! | `db_router_fallback_in_flight` | gauge | |
+//! | `db_router_fallback_queued` | gauge | (waiting for a slot) |
+//! | `db_router_primary_healthy` | gauge | (1: probe latency near normal and no write waiting) |
+//! | `db_router_primary_probe_seconds` | gauge | `level` = `recent` / `normal` |
 //! | `db_router_token_waits_total` | counter | `outcome` = `caught_up` / `timeout` |
 //! | `db_router_token_wait_seconds` | histogram | |
-//! | `db_router_replica_lag_bytes` | gauge | |
-//! | `db_router_replica_staleness_seconds` | gauge | |
+//! | `db_router_replica_lag_bytes` | gauge | `session` (replica session slot: its own node's lag) |
+//! | `db_router_replica_staleness_seconds` | gauge | `session` |
 //! | `db_router_target_up` | gauge | `target` |
 //! | `db_router_pool_connections` | gauge | `target`, `state` = `in_use` / `idle` |
 //! | `db_router_pool_waiting` | gauge | `target` |
@@ -32,6 +36,7 @@ use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
 
 use crate::class::{FailureClass, FallbackReason, Target};
 use crate::consistency::Consistency;
+use crate::fallback::FallbackStatus;
 
 const CONSISTENCIES: [&str; 4] = ["strong", "read_your_writes", "bounded_staleness", "any"];
 const REASONS: [FallbackReason; 5] = [
@@ -85,12 +90,17 @@ pub(crate) struct Metrics {
     writes: Counter,
     fallbacks: Vec<Counter>,
     refused: Vec<Counter>,
-    budget: Gauge,
+    gate_limit: Gauge,
+    gate_in_flight: Gauge,
+    gate_queued: Gauge,
+    primary_healthy: Gauge,
+    probe_recent: Gauge,
+    probe_normal: Gauge,
     waits_caught_up: Counter,
     waits_timeout: Counter,
     wait_seconds: Histogram,
-    lag_bytes: Gauge,
-    staleness: Gauge,
+    lag_bytes: Vec<Gauge>,
+    staleness: Vec<Gauge>,
     up: [Gauge; 2],
     in_use: [Gauge; 2],
     idle: [Gauge; 2],
@@ -108,7 +118,9 @@ fn per_target<T>(make: impl Fn(&'static str) -> T) -> [T; 2] {
 }
 
 impl Metrics {
-    pub(crate) fn new() -> Self {
+    /// Handles for a router with `replica_sessions` shared replica sessions (per-session lag gauges).
+    pub(crate) fn new(replica_sessions: usize) -> Self {
+        let slots: Vec<String> = (0..replica_sessions).map(|i| i.to_string()).collect();
         Metrics {
             stats: Stats::default(),
             reads: CONSISTENCIES
@@ -124,12 +136,23 @@ impl Metrics {
                 .iter()
                 .map(|r| counter!("db_router_fallbacks_refused_total", "reason" => r.label()))
                 .collect(),
-            budget: gauge!("db_router_fallback_budget_tokens"),
+            gate_limit: gauge!("db_router_fallback_limit"),
+            gate_in_flight: gauge!("db_router_fallback_in_flight"),
+            gate_queued: gauge!("db_router_fallback_queued"),
+            primary_healthy: gauge!("db_router_primary_healthy"),
+            probe_recent: gauge!("db_router_primary_probe_seconds", "level" => "recent"),
+            probe_normal: gauge!("db_router_primary_probe_seconds", "level" => "normal"),
             waits_caught_up: counter!("db_router_token_waits_total", "outcome" => "caught_up"),
             waits_timeout: counter!("db_router_token_waits_total", "outcome" => "timeout"),
             wait_seconds: histogram!("db_router_token_wait_seconds"),
-            lag_bytes: gauge!("db_router_replica_lag_bytes"),
-            staleness: gauge!("db_router_replica_staleness_seconds"),
+            lag_bytes: slots
+                .iter()
+                .map(|slot| gauge!("db_router_replica_lag_bytes", "session" => slot.clone()))
+                .collect(),
+            staleness: slots
+                .iter()
+                .map(|slot| gauge!("db_router_replica_staleness_seconds", "session" => slot.clone()))
+                .collect(),
             up: per_target(|t| gauge!("db_router_target_up", "target" => t)),
             in_use: per_target(|t| gauge!("db_router_pool_connections", "target" => t, "state" => "in_use")),
             idle: per_target(|t| gauge!("db_router_pool_connections", "target" => t, "state" => "idle")),
@@ -153,20 +176,28 @@ impl Metrics {
         self.stats.writes.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn fallback(&self, reason: FallbackReason, budget_left: f64) {
+    pub(crate) fn fallback(&self, reason: FallbackReason) {
         self.fallbacks[ri(reason)].increment(1);
         self.stats.fallbacks[ri(reason)].fetch_add(1, Ordering::Relaxed);
-        self.budget.set(budget_left);
     }
 
-    pub(crate) fn refused(&self, reason: FallbackReason, budget_left: f64) {
+    pub(crate) fn refused(&self, reason: FallbackReason) {
         self.refused[ri(reason)].increment(1);
         self.stats.refused[ri(reason)].fetch_add(1, Ordering::Relaxed);
-        self.budget.set(budget_left);
     }
 
-    pub(crate) fn budget(&self, left: f64) {
-        self.budget.set(left);
+    #[allow(clippy::cast_precision_loss)]
+    pub(crate) fn fallback_gate(&self, status: &FallbackStatus) {
+        self.gate_limit.set(status.limit as f64);
+        self.gate_in_flight.set(status.in_flight as f64);
+        self.gate_queued.set(status.queued as f64);
+        self.primary_healthy.set(if status.primary_healthy { 1.0 } else { 0.0 });
+        if let Some(recent) = status.primary_latency {
+            self.probe_recent.set(recent.as_secs_f64());
+        }
+        if let Some(normal) = status.primary_normal_latency {
+            self.probe_normal.set(normal.as_secs_f64());
+        }
     }
 
     pub(crate) fn token_wait(&self, caught_up: bool, seconds: f64) {
@@ -180,11 +211,14 @@ impl Metrics {
         self.wait_seconds.record(seconds);
     }
 
-    pub(crate) fn lag(&self, bytes: u64, staleness_seconds: Option<f64>) {
+    /// One replica session's lag (its slot's gauges).
+    pub(crate) fn session_lag(&self, slot: usize, bytes: Option<u64>, staleness_seconds: Option<f64>) {
         #[allow(clippy::cast_precision_loss)]
-        self.lag_bytes.set(bytes as f64);
-        if let Some(seconds) = staleness_seconds {
-            self.staleness.set(seconds);
+        if let (Some(gauge), Some(bytes)) = (self.lag_bytes.get(slot), bytes) {
+            gauge.set(bytes as f64);
+        }
+        if let (Some(gauge), Some(seconds)) = (self.staleness.get(slot), staleness_seconds) {
+            gauge.set(seconds);
         }
     }
 
@@ -245,11 +279,11 @@ pub struct RouterStats {
     pub reads_replica: u64,
     /// Write operations (statements and transactions).
     pub writes: u64,
-    /// Reads meant for a replica that went to the primary within the budget.
+    /// Reads meant for a replica that the fallback gate sent to the primary.
     pub fallbacks: u64,
     /// Fallbacks by reason: replica down, too stale, token wait timeout, token ahead, replica error.
     pub fallbacks_by_reason: [u64; 5],
-    /// Reads refused because the fallback budget was spent.
+    /// Reads meant for a replica that were shed because the primary had no headroom for them.
     pub fallbacks_refused: u64,
     /// Read-your-writes waits, and how many timed out.
     pub token_waits: u64,

@@ -1,19 +1,21 @@
-//! [`Router`]: the two sides, the primary's WAL history, the fallback budget, and the heartbeat
-//! that samples positions, probes replicas, prunes pools and keeps gauges current.
+//! [`Router`]: the two sides, the primary's WAL history, the fallback gate, and the heartbeat that
+//! samples positions, probes every replica session, feeds the gate the primary's latency, prunes pools
+//! and keeps gauges current.
 
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use futures_util::future::join_all;
 use tokio::task::JoinHandle;
 
 use crate::backoff::Backoff;
-use crate::budget::Budget;
 use crate::class::{FailureClass, Target};
 use crate::config::RouterConfig;
 use crate::conn::{CoreSettings, OpenConn, TargetCore};
 use crate::consistency::{Consistency, Lsn};
 use crate::credentials::CredentialCache;
 use crate::error::RouterError;
+use crate::fallback::{FallbackStatus, Gate};
 use crate::lag::PrimaryHistory;
 use crate::metrics::{Metrics, RouterStats};
 use crate::pool;
@@ -31,7 +33,7 @@ pub(crate) struct Inner {
     pub primary: Arc<Side>,
     pub replica: Option<Arc<Side>>,
     pub history: PrimaryHistory,
-    pub budget: Budget,
+    pub gate: Gate,
     pub metrics: Arc<Metrics>,
     pub token_wait: Duration,
     pub token_poll: Duration,
@@ -56,19 +58,33 @@ impl Drop for Inner {
     }
 }
 
-/// Health of both sides and the budget, for readiness endpoints.
+/// Health of both sides and the fallback gate, for readiness endpoints.
 #[derive(Debug, Clone)]
 pub struct RouterStatus {
     /// The primary.
     pub primary: TargetStatus,
     /// The replica, if configured.
     pub replica: Option<TargetStatus>,
-    /// Replica replay lag behind the newest primary sample, in bytes (best host).
+    /// Replica replay lag behind the newest primary sample, in bytes (the freshest session).
     pub replica_lag_bytes: Option<u64>,
-    /// Upper bound of the replica's staleness (best host).
+    /// Upper bound of the replica's staleness (the freshest session).
     pub replica_staleness: Option<Duration>,
-    /// Fallback tokens left.
-    pub fallback_budget: f64,
+    /// Each live replica session's own lag, by slot: behind a load-balanced read pool the sessions
+    /// may be on different nodes, each as far behind as its node.
+    pub replica_sessions: Vec<SessionLagStatus>,
+    /// Admission of replica reads to the primary.
+    pub fallback: FallbackStatus,
+}
+
+/// One replica session's position, as its own probes report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionLagStatus {
+    /// The shared session's slot (the `session` label of the lag metrics).
+    pub slot: usize,
+    /// Replay lag behind the newest primary sample, in bytes.
+    pub lag_bytes: Option<u64>,
+    /// Upper bound of its staleness.
+    pub staleness: Option<Duration>,
 }
 
 impl Router {
@@ -83,13 +99,15 @@ impl Router {
     /// Outside a Tokio runtime (it spawns its maintenance tasks).
     pub fn start(config: &RouterConfig) -> Result<Router, RouterError> {
         config.validate()?;
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::new(
+            config.replica.as_ref().map_or(0, |_| config.replica_sessions()),
+        ));
         let credentials = config
             .credentials
             .clone()
             .map(|provider| Arc::new(CredentialCache::new(provider, config.min_credential_refresh)));
         let statement_timeout = config.effective_statement_timeout();
-        let side = |target: Target, spec: &conninfo::ConnSpec| -> Result<Arc<Side>, RouterError> {
+        let side = |target: Target, spec: &conninfo::ConnSpec, shared: usize| -> Result<Arc<Side>, RouterError> {
             let core = Arc::new(TargetCore::new(
                 target,
                 spec,
@@ -101,7 +119,7 @@ impl Router {
                     metrics: metrics.clone(),
                 },
             )?);
-            let max = usize::try_from(spec.pool.max_size).unwrap_or(usize::MAX) - config.shared_connections;
+            let max = usize::try_from(spec.pool.max_size).unwrap_or(usize::MAX) - shared;
             let connect = spec.connect_timeout.unwrap_or(conninfo::FALLBACK_CONNECT_TIMEOUT);
             let pool = pool::build(
                 core.clone(),
@@ -112,29 +130,27 @@ impl Router {
             );
             Ok(Side::new(
                 core,
-                config.shared_connections,
+                shared,
                 pool,
                 Backoff::new(config.reconnect_initial, config.reconnect_max),
             ))
         };
-        let primary = side(Target::Primary, &config.primary)?;
+        let primary = side(Target::Primary, &config.primary, config.shared_connections)?;
         let replica = config
             .replica
             .as_ref()
-            .map(|spec| side(Target::Replica, spec))
+            .map(|spec| side(Target::Replica, spec, config.replica_sessions()))
             .transpose()?;
-        let min = |spec: Option<&conninfo::ConnSpec>| {
+        let min = |spec: Option<&conninfo::ConnSpec>, shared: usize| {
             spec.map_or(0, |s| {
-                usize::try_from(s.pool.min_size)
-                    .unwrap_or(0)
-                    .saturating_sub(config.shared_connections)
+                usize::try_from(s.pool.min_size).unwrap_or(0).saturating_sub(shared)
             })
         };
         let inner = Arc::new(Inner {
             primary,
             replica,
             history: PrimaryHistory::default(),
-            budget: Budget::new(config.fallback_burst, config.fallback_per_second),
+            gate: Gate::new(config.fallback.clone()),
             metrics,
             token_wait: config.token_wait,
             token_poll: config.token_poll,
@@ -145,7 +161,10 @@ impl Router {
                 config.replica.as_ref().map_or(Duration::MAX, |s| s.pool.idle_lifetime),
             ],
             pruning_interval: config.primary.pool.pruning_interval,
-            min_size: [min(Some(&config.primary)), min(config.replica.as_ref())],
+            min_size: [
+                min(Some(&config.primary), config.shared_connections),
+                min(config.replica.as_ref(), config.replica_sessions()),
+            ],
             heartbeat: Mutex::new(None),
         });
         inner.primary.kick();
@@ -195,16 +214,21 @@ impl Router {
         self.inner.metrics.stats.snapshot()
     }
 
-    /// Health of both sides.
+    /// Health of both sides, each replica session's lag, the fallback gate.
     pub fn status(&self) -> RouterStatus {
         let inner = &self.inner;
-        let best = inner.best_replica_lag();
+        let sessions = inner.session_lags();
+        let best = sessions
+            .iter()
+            .filter(|s| s.lag_bytes.is_some())
+            .min_by_key(|s| s.lag_bytes);
         RouterStatus {
             primary: inner.primary.status(),
             replica: inner.replica.as_ref().map(|r| r.status()),
-            replica_lag_bytes: best.map(|(bytes, _)| bytes),
-            replica_staleness: best.and_then(|(_, staleness)| staleness),
-            fallback_budget: inner.budget.remaining(),
+            replica_lag_bytes: best.and_then(|s| s.lag_bytes),
+            replica_staleness: best.and_then(|s| s.staleness),
+            replica_sessions: sessions,
+            fallback: inner.gate.status(),
         }
     }
 
@@ -278,21 +302,35 @@ impl Inner {
 
     /// Staleness bound of a replica host.
     pub(crate) fn staleness(&self, replay: Lsn) -> Option<Duration> {
-        self.history.staleness(replay, Instant::now(), self.primary.is_down())
+        self.staleness_at(replay, Instant::now())
     }
 
-    /// Lag bytes and staleness of the freshest replica host.
-    fn best_replica_lag(&self) -> Option<(u64, Option<Duration>)> {
-        let replica = self.replica.as_ref()?;
-        let (_, primary) = self.history.latest()?;
-        let replay = replica
-            .core
-            .known_hosts()
-            .iter()
-            .filter(|(_, lag)| lag.known())
-            .map(|(_, lag)| lag.replay())
-            .max()?;
-        Some((primary.0.saturating_sub(replay.0), self.staleness(replay)))
+    /// Staleness bound of a replica position as of `at` (e.g. when a read was sent).
+    pub(crate) fn staleness_at(&self, replay: Lsn, at: Instant) -> Option<Duration> {
+        self.history.staleness(replay, at, self.primary.is_down())
+    }
+
+    /// Each live replica session's lag, from its own probes.
+    fn session_lags(&self) -> Vec<SessionLagStatus> {
+        let Some(replica) = &self.replica else {
+            return Vec::new();
+        };
+        let primary = self.history.latest().map(|(_, lsn)| lsn);
+        replica
+            .shared
+            .live_slots()
+            .into_iter()
+            .map(|(slot, conn)| {
+                let replay = conn.lag.as_ref().filter(|lag| lag.known()).map(|lag| lag.replay());
+                SessionLagStatus {
+                    slot,
+                    lag_bytes: replay
+                        .zip(primary)
+                        .map(|(replay, primary)| primary.0.saturating_sub(replay.0)),
+                    staleness: replay.and_then(|replay| self.staleness(replay)),
+                }
+            })
+            .collect()
     }
 
     async fn beat(&self, tick: u64) {
@@ -300,46 +338,68 @@ impl Inner {
         if let Some(replica) = &self.replica {
             Self::watchdog(replica);
         }
-        // Primary position (one pipelined statement on a shared session).
+        // Primary position (one pipelined statement on a shared session). Its round trip, behind
+        // whatever reads are queued on that session, is the fallback gate's measure of the primary.
+        let mut probe_rtt = None;
         if let Some(conn) = self.primary.shared.pick(|_| true) {
             let asked = Instant::now();
             match Self::bounded(&self.primary.core, conn.probe()).await {
-                Ok(Some(lsn)) => self.saw_primary(asked, lsn),
+                Ok(Some(lsn)) => {
+                    probe_rtt = Some(asked.elapsed());
+                    self.saw_primary(asked, lsn);
+                }
                 Ok(None) => {}
                 Err(err) => Self::failed(&self.primary, &conn, &err),
             }
         }
+        let writes_waiting = self.primary.pool.status().waiting > 0;
+        self.gate
+            .observe(probe_rtt.filter(|_| !self.primary.is_down()), writes_waiting);
         if self.primary.shared.needs_repair() {
             self.primary.kick();
         }
-        // Replica replay positions, one probe per host unless reads probed recently.
+        // Replica replay positions: every session on its own (behind a read pool each may be on
+        // another node), all at once, unless reads probed it recently.
         if let Some(replica) = &self.replica {
-            let mut probed = Vec::new();
-            for conn in replica.shared.live() {
-                let Some(lag) = &conn.lag else { continue };
-                if probed.contains(&conn.host.host) || lag.probe_age() < self.probe_interval / 2 {
-                    continue;
-                }
-                probed.push(conn.host.host.clone());
-                match Self::bounded(&replica.core, conn.probe()).await {
-                    Ok(Some(lsn)) => lag.update(lsn),
+            let due: Vec<_> = replica
+                .shared
+                .live()
+                .into_iter()
+                .filter(|conn| {
+                    conn.lag
+                        .as_ref()
+                        .is_some_and(|lag| lag.probe_age() >= self.probe_interval / 2)
+                })
+                .collect();
+            let probes = due.iter().map(|conn| Self::bounded(&replica.core, conn.probe()));
+            for (conn, result) in due.iter().zip(join_all(probes).await) {
+                match result {
+                    Ok(Some(lsn)) => {
+                        if let Some(lag) = &conn.lag {
+                            lag.update(lsn);
+                        }
+                    }
                     Ok(None) => {
                         // Replay position NULL: the server left recovery (promoted).
-                        tracing::warn!(host = %conn.host.host, "replica is no longer in recovery; dropping its sessions");
+                        tracing::warn!(host = %conn.host.host, "replica is no longer in recovery; dropping its session");
                         conn.mark_broken();
                         replica.kick();
                     }
-                    Err(err) => Self::failed(replica, &conn, &err),
+                    Err(err) => Self::failed(replica, conn, &err),
                 }
             }
             if replica.shared.needs_repair() {
                 replica.kick();
             }
-            if let Some((bytes, staleness)) = self.best_replica_lag() {
-                self.metrics.lag(bytes, staleness.map(|s| s.as_secs_f64()));
+            for session in self.session_lags() {
+                self.metrics.session_lag(
+                    session.slot,
+                    session.lag_bytes,
+                    session.staleness.map(|s| s.as_secs_f64()),
+                );
             }
         }
-        self.metrics.budget(self.budget.remaining());
+        self.metrics.fallback_gate(&self.gate.status());
         let prune_every = (self.pruning_interval.as_millis() / self.probe_interval.as_millis().max(1)).max(1);
         if u128::from(tick) % prune_every == 0 {
             self.prune();

@@ -52,6 +52,14 @@ impl SharedSet {
             .collect()
     }
 
+    /// Every usable session with its slot number (the `session` label of per-session metrics).
+    pub(crate) fn live_slots(&self) -> Vec<(usize, Arc<OpenConn>)> {
+        (0..self.slots.len())
+            .filter_map(|i| self.get(i).map(|conn| (i, conn)))
+            .filter(|(_, conn)| conn.usable())
+            .collect()
+    }
+
     /// Whether any slot is empty, dead or past its lifetime.
     pub(crate) fn needs_repair(&self) -> bool {
         (0..self.slots.len()).any(|i| self.get(i).is_none_or(|conn| !conn.usable() || conn.expired()))

@@ -25,6 +25,9 @@ use crate::read::{Params, exactly_one};
 use crate::router::Inner;
 use crate::side::Side;
 
+/// How a read transaction starts: one snapshot (taken by its first statement), read-only.
+const READ_TX_BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
 /// Isolation level of a write transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Isolation {
@@ -287,8 +290,40 @@ pub struct ReadTx {
 impl ReadTx {
     pub(crate) async fn begin(inner: Arc<Inner>, target: Target, conn: Pooled) -> Result<Self, RouterError> {
         Ok(ReadTx {
-            tx: TxConn::begin(inner, target, conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?,
+            tx: TxConn::begin(inner, target, conn, READ_TX_BEGIN).await?,
         })
+    }
+
+    /// A replica transaction whose connection's own replay position is read in the round trip of the
+    /// `BEGIN`, by a probe that runs before it (so before the snapshot, which the first statement takes):
+    /// the snapshot holds at least what the probe reports.
+    pub(crate) async fn begin_probed(inner: Arc<Inner>, conn: Pooled) -> Result<(Self, Option<Lsn>), RouterError> {
+        let mut tx = TxConn {
+            inner,
+            target: Target::Replica,
+            conn: Held(Some(conn)),
+            failed: false,
+        };
+        tx.conn.in_transaction.store(true, Ordering::Relaxed);
+        let core = &tx.side().core;
+        let conn = &tx.conn;
+        let probed = Inner::bounded(core, async {
+            let (probe, begun) = tokio::join!(
+                biased;
+                conn.probe(),
+                conn.client.batch_execute(READ_TX_BEGIN)
+            );
+            begun.map(|()| probe)
+        })
+        .await;
+        let position = match probed {
+            Ok(probe) => probe.ok().flatten(),
+            Err(err) => return Err(tx.fail(err)),
+        };
+        if let (Some(lag), Some(lsn)) = (tx.conn.lag.as_ref(), position) {
+            lag.update(lsn);
+        }
+        Ok((ReadTx { tx }, position))
     }
 
     /// Where it runs.

@@ -1,6 +1,6 @@
 //! The router reports its decisions through the `metrics` facade: a recorder installed by the
 //! service (here metrics-util's debugging recorder, as the process-wide recorder of this test
-//! binary) sees reads by target and consistency, writes, fallbacks, budget and health gauges.
+//! binary) sees reads by target and consistency, writes, fallbacks, the fallback gate and health gauges.
 
 #[path = "it/common/mod.rs"]
 mod common;
@@ -93,12 +93,23 @@ async fn decisions_are_counted() {
         value(&snapshot, MetricKind::Gauge, "db_router_target_up", &[("target", "primary")]),
         Some(DebugValue::Gauge(up)) if up.into_inner() == 1.0
     ));
-    // The heartbeat keeps the lag and budget gauges current.
-    common::eventually("lag and budget gauges", Duration::from_secs(10), || async {
+    // The heartbeat keeps the per-session lag and the fallback gate's gauges current.
+    common::eventually("lag and fallback gauges", Duration::from_secs(10), || async {
         let snapshot: Snapshot = snapshotter.snapshot().into_vec();
-        let lag = value(&snapshot, MetricKind::Gauge, "db_router_replica_lag_bytes", &[]);
-        let budget = value(&snapshot, MetricKind::Gauge, "db_router_fallback_budget_tokens", &[]);
-        (lag.is_some() && budget.is_some()).then_some(())
+        let lag = value(
+            &snapshot,
+            MetricKind::Gauge,
+            "db_router_replica_lag_bytes",
+            &[("session", "0")],
+        );
+        let limit = value(&snapshot, MetricKind::Gauge, "db_router_fallback_limit", &[]);
+        let probe = value(
+            &snapshot,
+            MetricKind::Gauge,
+            "db_router_primary_probe_seconds",
+            &[("level", "normal")],
+        );
+        (lag.is_some() && limit.is_some() && probe.is_some()).then_some(())
     })
     .await;
     // Every fallback reason is registered up front, so dashboards see zeros, not gaps.

@@ -10,7 +10,9 @@
 //! - [`platform`]: a private cluster provisioned and migrated with `pccdb`, as a pipeline does;
 //! - [`issuer`]: the JWKS the service trusts and the tokens the load presents;
 //! - [`service`]: the service as a child process (start, kill -9, restart, drain);
-//! - [`api`] and [`load`]: HTTP requests and an open-loop load generator that records every reply;
+//! - [`api`] and [`load`]: HTTP requests and a load generator, open loop at fixed rates or closed loop
+//!   (each worker's next request when the last returned), that records every reply;
+//! - [`calibrate`]: what the service sustains on this machine now (scenarios' production rate);
 //! - [`procnet`]: which child process owns a database session (by its TCP port);
 //! - [`fuzz`]: malformed and hostile requests from a seed;
 //! - [`metrics`]: the service's `/metrics`, read back as evidence;
@@ -20,6 +22,7 @@
 
 pub mod api;
 pub mod binaries;
+pub mod calibrate;
 pub mod fuzz;
 pub mod issuer;
 pub mod load;
@@ -31,7 +34,7 @@ pub mod service;
 
 pub use api::{Api, Reply};
 pub use issuer::Issuer;
-pub use load::{Load, Op, Rates, Sample};
+pub use load::{Drive, Load, Op, Rates, Sample};
 pub use metrics::Metrics;
 pub use platform::{Platform, PlatformOptions};
 pub use report::Report;

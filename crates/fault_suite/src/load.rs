@@ -1,6 +1,9 @@
-//! Steady load over real HTTP: an open-loop generator that starts requests at fixed rates per
-//! operation, whatever the service does meanwhile (a stalled request does not slow the others,
-//! as with real independent callers), and records every reply with its start time.
+//! Load over real HTTP, two ways, recording every reply with its start time:
+//! - **steady** (open loop): requests start at fixed rates per operation, whatever the service does
+//!   meanwhile (a stalled request does not slow the others, as with real independent callers);
+//! - **closed loop**: a number of workers, each sending its next request as soon as the last returned
+//!   (as wrk does), choosing operations in the proportions of a [`Rates`] mix: the load follows what the
+//!   service can do, so it is always at the service's capacity.
 //!
 //! Operations: a client by id (primary), a list page (replica), a create, and a merge patch of
 //! `owner` with `If-Match`. Patches are serialized per client (each client is patched by one
@@ -23,7 +26,7 @@ use crate::api::{Api, Reply};
 pub enum Op {
     /// `GET /v1/clients/{id}` (primary).
     ReadById,
-    /// `GET /v1/clients?limit=20` (replica).
+    /// `GET /v1/clients?limit=20&status=active` (replica).
     List,
     /// `POST /v1/clients`.
     Create,
@@ -52,9 +55,7 @@ pub struct Rates {
 }
 
 impl Rates {
-    /// The mix most scenarios use. Replica reads stay under the fallback budget's refill rate
-    /// (20/s, db_router's default), so a replica outage can be absorbed by the primary without
-    /// the service refusing reads: that budget is a documented capacity limit, not a fault.
+    /// A gentle mix (72 requests/s), for scenarios whose point is not the load.
     pub fn steady() -> Self {
         Self {
             read_by_id: 40.0,
@@ -62,6 +63,49 @@ impl Rates {
             create: 8.0,
             patch: 12.0,
         }
+    }
+
+    /// The rate the service is sized for on this machine, from a calibration: half the list throughput
+    /// measured in lists, an eighth of it in reads by id, and 8 creates and 12 patches per second.
+    pub fn production(list_capacity_per_s: f64) -> Self {
+        Self {
+            read_by_id: (list_capacity_per_s / 8.0).max(10.0),
+            list: (list_capacity_per_s / 2.0).max(10.0),
+            create: 8.0,
+            patch: 12.0,
+        }
+    }
+
+    /// Only lists (the replica-outage experiment).
+    pub fn lists(per_s: f64) -> Self {
+        Self {
+            read_by_id: 0.0,
+            list: per_s,
+            create: 0.0,
+            patch: 0.0,
+        }
+    }
+
+    /// The sum of the rates.
+    pub fn total(&self) -> f64 {
+        self.read_by_id + self.list + self.create + self.patch
+    }
+
+    /// An operation drawn with these rates as weights.
+    fn pick(&self, draw: f64) -> Op {
+        let mut left = draw * self.total();
+        for (op, weight) in [
+            (Op::ReadById, self.read_by_id),
+            (Op::List, self.list),
+            (Op::Create, self.create),
+            (Op::Patch, self.patch),
+        ] {
+            if left < weight {
+                return op;
+            }
+            left -= weight;
+        }
+        Op::List
     }
 }
 
@@ -118,6 +162,22 @@ pub struct Load {
     requests: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
+/// How a load drives the service (for reports).
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Drive {
+    /// Open loop at fixed rates per second.
+    Steady(Rates),
+    /// This many workers, each sending its next request when the last returned, in the proportions of
+    /// the mix.
+    ClosedLoop {
+        /// Concurrent workers.
+        workers: usize,
+        /// Operation weights.
+        mix: Rates,
+    },
+}
+
 impl std::fmt::Debug for Load {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Load").finish_non_exhaustive()
@@ -144,9 +204,16 @@ pub async fn seed(api: &Api, n: usize) -> Vec<(String, i64)> {
 }
 
 impl Load {
-    /// Starts load on `api` at `rates`, reading and patching `clients` (and the ones it creates).
-    pub fn start(api: Api, clients: &[(String, i64)], rates: Rates) -> Self {
-        let shared = Arc::new(Shared {
+    /// Starts `drive` on `api`, reading and patching `clients` (and the ones it creates).
+    pub fn drive(api: Api, clients: &[(String, i64)], drive: Drive) -> Self {
+        match drive {
+            Drive::Steady(rates) => Self::start(api, clients, rates),
+            Drive::ClosedLoop { workers, mix } => Self::closed_loop(api, clients, workers, mix),
+        }
+    }
+
+    fn shared(api: Api, clients: &[(String, i64)]) -> Arc<Shared> {
+        Arc::new(Shared {
             api,
             start: Instant::now(),
             running: AtomicBool::new(true),
@@ -155,7 +222,37 @@ impl Load {
             idle: Mutex::new(clients.iter().cloned().collect()),
             unsure: Mutex::new(VecDeque::new()),
             counter: AtomicU64::new(0),
-        });
+        })
+    }
+
+    /// Closed loop: `workers` callers, each sending its next request as soon as the last returned.
+    pub fn closed_loop(api: Api, clients: &[(String, i64)], workers: usize, mix: Rates) -> Self {
+        let shared = Self::shared(api, clients);
+        let tickers = (0..workers)
+            .map(|_| {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    while shared.running.load(Ordering::SeqCst) {
+                        let op = mix.pick(rand::rng().random_range(0.0..1.0));
+                        // A patch with no client free to patch becomes a list read (never a busy loop).
+                        if !one(&shared, op).await {
+                            one(&shared, Op::List).await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        Self {
+            shared,
+            tickers,
+            requests: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// Starts load on `api` at `rates` (open loop), reading and patching `clients` (and the ones it
+    /// creates).
+    pub fn start(api: Api, clients: &[(String, i64)], rates: Rates) -> Self {
+        let shared = Self::shared(api, clients);
         let requests = Arc::new(Mutex::new(Vec::new()));
         let tickers = [
             (Op::ReadById, rates.read_by_id),
@@ -176,7 +273,9 @@ impl Load {
                         break;
                     }
                     let shared = shared.clone();
-                    let handle = tokio::spawn(async move { one(&shared, op).await });
+                    let handle = tokio::spawn(async move {
+                        one(&shared, op).await;
+                    });
                     let mut list = requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                     list.retain(|h: &tokio::task::JoinHandle<()>| !h.is_finished());
                     list.push(handle);
@@ -223,7 +322,8 @@ impl Load {
     }
 }
 
-async fn one(shared: &Shared, op: Op) {
+/// Sends one request of `op` and records it; false when there was nothing to do (no client to patch).
+async fn one(shared: &Shared, op: Op) -> bool {
     let at = shared.start.elapsed();
     let api = &shared.api;
     let mut target = None;
@@ -236,7 +336,7 @@ async fn one(shared: &Shared, op: Op) {
                 let known = lock(&shared.known);
                 (!known.is_empty()).then(|| known[rand::rng().random_range(0..known.len())].clone())
             });
-            let Some(id) = id else { return };
+            let Some(id) = id else { return false };
             let reply = api.get(&format!("/v1/clients/{id}"), None).await;
             target = Some(id.clone());
             if unsure.is_some() {
@@ -247,7 +347,7 @@ async fn one(shared: &Shared, op: Op) {
             }
             (reply, None, None)
         }
-        Op::List => (api.get("/v1/clients?limit=20", None).await, None, None),
+        Op::List => (api.get("/v1/clients?limit=20&status=active", None).await, None, None),
         Op::Create => {
             let n = shared.counter.fetch_add(1, Ordering::SeqCst);
             let reply = api.create_client(&format!("Load {n} {}", uuid::Uuid::now_v7())).await;
@@ -267,7 +367,7 @@ async fn one(shared: &Shared, op: Op) {
         }
         Op::Patch => {
             let Some((id, version)) = lock(&shared.idle).pop_front() else {
-                return;
+                return false;
             };
             let owner = format!("owner-{}", shared.counter.fetch_add(1, Ordering::SeqCst));
             let reply = api.set_owner(&id, version, &owner).await;
@@ -298,6 +398,7 @@ async fn one(shared: &Shared, op: Op) {
         attempted_version,
         target,
     });
+    true
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

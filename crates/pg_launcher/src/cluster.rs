@@ -97,11 +97,7 @@ impl Cluster {
     pub(crate) fn node(&self, node: NodeName) -> Node {
         let (socket_dir, port) = {
             let state = self.state();
-            let port = match node {
-                NodeName::Primary => state.primary_port,
-                NodeName::Replica => state.replica_port.unwrap_or_default(),
-            };
-            (state.socket_dir.clone(), port)
+            (state.socket_dir.clone(), state.port(node).unwrap_or_default())
         };
         Node {
             data_dir: self.layout.data_dir(node),
@@ -126,7 +122,11 @@ impl Cluster {
                 started = true;
             }
         }
-        if self.has_replica() && !self.state().replica_promoted {
+        let streams = {
+            let state = self.state();
+            (state.replica_port.is_some() && !state.replica_promoted) || state.replica2_port.is_some()
+        };
+        if streams {
             self.wait_for_streaming(Duration::from_secs(60))?;
         }
         Ok(started)
@@ -134,11 +134,11 @@ impl Cluster {
 
     /// The nodes this cluster has.
     pub fn nodes(&self) -> Vec<NodeName> {
-        if self.has_replica() {
-            vec![NodeName::Primary, NodeName::Replica]
-        } else {
-            vec![NodeName::Primary]
-        }
+        let state = self.state();
+        [NodeName::Primary, NodeName::Replica, NodeName::Replica2]
+            .into_iter()
+            .filter(|node| state.port(*node).is_some())
+            .collect()
     }
 
     /// Whether a replica was created.
@@ -176,13 +176,7 @@ impl Cluster {
     /// # Errors
     /// [`LauncherError::NoReplica`] for the replica of a cluster created without one.
     pub fn endpoint(&self, node: NodeName) -> Result<Endpoint> {
-        let port = {
-            let state = self.state();
-            match node {
-                NodeName::Primary => state.primary_port,
-                NodeName::Replica => state.replica_port.ok_or(LauncherError::NoReplica)?,
-            }
-        };
+        let port = self.state().port(node).ok_or(LauncherError::NoReplica)?;
         Ok(self.endpoint_at(port))
     }
 
@@ -322,7 +316,7 @@ impl Cluster {
     }
 
     fn ensure_node(&self, node: NodeName) -> Result<()> {
-        if node == NodeName::Replica && !self.has_replica() {
+        if self.state().port(node).is_none() {
             return Err(LauncherError::NoReplica);
         }
         Ok(())

@@ -30,10 +30,7 @@ pub fn write_node_conf(data_dir: &Path, state: &ClusterState, node: NodeName) ->
 /// The settings of one node, as postgresql.conf text.
 pub fn node_settings(state: &ClusterState, node: NodeName) -> String {
     let options = &state.options;
-    let port = match node {
-        NodeName::Primary => state.primary_port,
-        NodeName::Replica => state.replica_port.unwrap_or(state.primary_port),
-    };
+    let port = state.port(node).unwrap_or(state.primary_port);
     let mut s = String::from("# Written by pg_launcher on every start; edit cluster options instead.\n");
     let mut set = |key: &str, value: &str| {
         let _ = writeln!(s, "{key} = {value}");
@@ -73,10 +70,13 @@ pub fn node_settings(state: &ClusterState, node: NodeName) -> String {
         set("fsync", "off");
         set("full_page_writes", "off");
     }
-    if node == NodeName::Replica
-        && !state.replica_promoted
-        && let Some(delay) = options.recovery_min_apply_delay_ms
-    {
+    let delay = match node {
+        NodeName::Primary => None,
+        NodeName::Replica if state.replica_promoted => None,
+        NodeName::Replica => options.recovery_min_apply_delay_ms,
+        NodeName::Replica2 => options.replica2_apply_delay_ms,
+    };
+    if let Some(delay) = delay.filter(|ms| *ms > 0) {
         set("recovery_min_apply_delay", &format!("'{delay}ms'"));
     }
     for (key, value) in &options.extra_conf {
@@ -126,12 +126,14 @@ mod tests {
             socket_dir: PathBuf::from("/tmp/x/run"),
             primary_port: 5001,
             replica_port: Some(5002),
+            replica2_port: Some(5003),
             replica_promoted: false,
             options: PersistedOptions {
                 durable: false,
                 require_tls: true,
                 max_connections: 500,
                 recovery_min_apply_delay_ms: Some(2000),
+                replica2_apply_delay_ms: Some(500),
                 extra_conf: vec![("work_mem".into(), "'8MB'".into())],
             },
         }
@@ -145,6 +147,12 @@ mod tests {
         assert!(primary.contains("port = 5001\n") && !primary.contains("recovery_min_apply_delay"));
         assert!(replica.contains("port = 5002\n") && replica.contains("recovery_min_apply_delay = '2000ms'"));
         assert!(replica.contains("work_mem = '8MB'"));
+    }
+
+    #[test]
+    fn the_second_replica_has_its_own_port_and_delay() {
+        let second = node_settings(&state(), NodeName::Replica2);
+        assert!(second.contains("port = 5003\n") && second.contains("recovery_min_apply_delay = '500ms'"));
     }
 
     #[test]

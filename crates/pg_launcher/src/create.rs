@@ -22,8 +22,13 @@ use crate::run::run;
 use crate::tls;
 use crate::watchdog::Watchdog;
 
-/// The physical replication slot that keeps WAL for the replica.
-const SLOT: &str = "pcc_replica";
+/// The physical replication slot that keeps WAL for a replica node (one per node).
+fn slot(node: NodeName) -> &'static str {
+    match node {
+        NodeName::Replica2 => "pcc_replica2",
+        NodeName::Primary | NodeName::Replica => "pcc_replica",
+    }
+}
 /// The superuser created by initdb.
 const SUPERUSER: &str = "postgres";
 /// Port allocation attempts when another process grabs a port between our probe and the bind.
@@ -54,8 +59,15 @@ impl Cluster {
         };
         // The data directories are created here, empty, so the server user (not us) owns them.
         let mut private_dirs = vec![socket_dir.clone(), layout.log_dir(), layout.data_dir(NodeName::Primary)];
-        if options.replica {
-            private_dirs.push(layout.data_dir(NodeName::Replica));
+        let replicas: Vec<NodeName> = [
+            (options.replica, NodeName::Replica),
+            (options.replica && options.second_replica.is_some(), NodeName::Replica2),
+        ]
+        .into_iter()
+        .filter_map(|(wanted, node)| wanted.then_some(node))
+        .collect();
+        for node in &replicas {
+            private_dirs.push(layout.data_dir(*node));
         }
         for private in &private_dirs {
             std::fs::DirBuilder::new()
@@ -77,6 +89,11 @@ impl Cluster {
             socket_dir,
             primary_port: free_port()?,
             replica_port: if options.replica { Some(free_port()?) } else { None },
+            replica2_port: if replicas.contains(&NodeName::Replica2) {
+                Some(free_port()?)
+            } else {
+                None
+            },
             replica_promoted: false,
             options: PersistedOptions {
                 durable: options.durable,
@@ -84,6 +101,9 @@ impl Cluster {
                 max_connections: options.max_connections,
                 recovery_min_apply_delay_ms: options
                     .recovery_min_apply_delay
+                    .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+                replica2_apply_delay_ms: options
+                    .second_replica
                     .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
                 extra_conf: options.extra_conf.clone(),
             },
@@ -98,9 +118,11 @@ impl Cluster {
         };
         cluster.initdb()?;
         cluster.start_with_port_retry(NodeName::Primary)?;
-        if options.replica {
-            cluster.basebackup()?;
-            cluster.start_with_port_retry(NodeName::Replica)?;
+        for node in &replicas {
+            cluster.basebackup(*node)?;
+            cluster.start_with_port_retry(*node)?;
+        }
+        if !replicas.is_empty() {
             cluster.wait_for_streaming(Duration::from_secs(60))?;
         }
         Ok(cluster)
@@ -138,8 +160,9 @@ impl Cluster {
         self.user.own(&data, true)
     }
 
-    fn basebackup(&self) -> Result<()> {
-        let data = self.layout.data_dir(NodeName::Replica);
+    fn basebackup(&self, node: NodeName) -> Result<()> {
+        let data = self.layout.data_dir(node);
+        let slot = slot(node);
         let (socket_dir, port, durable) = {
             let s = self.state();
             (s.socket_dir.clone(), s.primary_port, s.options.durable)
@@ -148,7 +171,7 @@ impl Cluster {
         self.query(
             NodeName::Primary,
             "postgres",
-            &format!("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{SLOT}'"),
+            &format!("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{slot}'"),
         )?;
         let mut command = self.user.command(&self.bins.program("pg_basebackup"));
         command
@@ -166,13 +189,13 @@ impl Cluster {
                 "-R",
                 "-C",
                 "-S",
-                SLOT,
+                slot,
             ])
             .args(["-c", "fast"]);
         if !durable {
             command.arg("--no-sync");
         }
-        run(command, "copying the primary into the replica")?;
+        run(command, &format!("copying the primary into the {node}"))?;
         Ok(())
     }
 
@@ -190,11 +213,7 @@ impl Cluster {
                 Err(StartFailure::PortInUse(err)) if attempt < PORT_ATTEMPTS => {
                     tracing::debug!(%node, error = %err, "port taken, trying another");
                     let port = free_port()?;
-                    let mut state = self.state();
-                    match node {
-                        NodeName::Primary => state.primary_port = port,
-                        NodeName::Replica => state.replica_port = Some(port),
-                    }
+                    self.state().set_port(node, port);
                     attempt += 1;
                 }
                 Err(StartFailure::PortInUse(err) | StartFailure::Other(err)) => return Err(err),

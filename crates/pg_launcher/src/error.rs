@@ -69,8 +69,8 @@ pub enum LauncherError {
         /// Why it could not be used.
         reason: String,
     },
-    /// The operation needs a replica, and this cluster has none.
-    #[error("this cluster has no replica (it was created with the replica disabled)")]
+    /// The operation needs a replica node (the replica, or the second replica) this cluster was created without.
+    #[error("this cluster has no such replica (it was created without it)")]
     NoReplica,
     /// A generated certificate could not be produced.
     #[error("generating the TLS certificate failed: {0}")]

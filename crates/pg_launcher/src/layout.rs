@@ -7,6 +7,7 @@
 //! <dir>/ca.crt              the CA that signed the servers' TLS certificate (for VerifyCA/VerifyFull)
 //! <dir>/primary/            data directory of the primary (owned by the server user, 0700)
 //! <dir>/replica/            data directory of the streaming replica
+//! <dir>/replica2/           data directory of the optional second replica (a read pool's second node)
 //! <dir>/run/                unix sockets of both servers (0700), unless the path would be too long
 //! <dir>/log/                server logs
 //! ```
@@ -28,6 +29,9 @@ pub enum NodeName {
     Primary,
     /// The server created by pg_basebackup (a standby until promoted).
     Replica,
+    /// An optional second standby of the primary, with its own slot, port and apply delay: with the first it
+    /// makes two nodes that replay WAL independently, as the nodes of an AlloyDB read pool do.
+    Replica2,
 }
 
 impl NodeName {
@@ -36,6 +40,7 @@ impl NodeName {
         match self {
             NodeName::Primary => "primary",
             NodeName::Replica => "replica",
+            NodeName::Replica2 => "replica2",
         }
     }
 }
@@ -63,11 +68,34 @@ pub struct ClusterState {
     pub primary_port: u16,
     /// TCP port of the replica, when there is one.
     pub replica_port: Option<u16>,
+    /// TCP port of the second replica, when there is one.
+    #[serde(default)]
+    pub replica2_port: Option<u16>,
     /// Whether the replica has been promoted (it then runs as a second primary).
     #[serde(default)]
     pub replica_promoted: bool,
     /// The options the cluster was created with.
     pub options: PersistedOptions,
+}
+
+impl ClusterState {
+    /// The TCP port of `node`, if the cluster has it.
+    pub fn port(&self, node: NodeName) -> Option<u16> {
+        match node {
+            NodeName::Primary => Some(self.primary_port),
+            NodeName::Replica => self.replica_port,
+            NodeName::Replica2 => self.replica2_port,
+        }
+    }
+
+    /// Moves `node` to `port` (before the cluster is in use).
+    pub(crate) fn set_port(&mut self, node: NodeName, port: u16) {
+        match node {
+            NodeName::Primary => self.primary_port = port,
+            NodeName::Replica => self.replica_port = Some(port),
+            NodeName::Replica2 => self.replica2_port = Some(port),
+        }
+    }
 }
 
 /// The creation options that matter after creation.
@@ -81,6 +109,9 @@ pub struct PersistedOptions {
     pub max_connections: u32,
     /// recovery_min_apply_delay of the replica, in milliseconds.
     pub recovery_min_apply_delay_ms: Option<u64>,
+    /// recovery_min_apply_delay of the second replica, in milliseconds.
+    #[serde(default)]
+    pub replica2_apply_delay_ms: Option<u64>,
     /// Extra postgresql.conf settings, applied to both servers.
     pub extra_conf: Vec<(String, String)>,
 }

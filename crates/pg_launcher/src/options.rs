@@ -12,6 +12,10 @@ pub struct ClusterOptions {
     pub replica: bool,
     /// `recovery_min_apply_delay` of the replica (for lag tests).
     pub recovery_min_apply_delay: Option<Duration>,
+    /// Also create a second streaming replica ([`crate::NodeName::Replica2`]) with this
+    /// `recovery_min_apply_delay` (`Some(Duration::ZERO)` for none): two standbys replaying on their
+    /// own, like the nodes behind a load-balanced read pool. `None`: no second replica.
+    pub second_replica: Option<Duration>,
     /// Extra postgresql.conf settings for both servers, e.g. `("work_mem", "'8MB'")`.
     pub extra_conf: Vec<(String, String)>,
     /// Keep fsync on (development) or trade durability against OS crashes for speed (tests).
@@ -29,6 +33,7 @@ impl Default for ClusterOptions {
         Self {
             replica: true,
             recovery_min_apply_delay: None,
+            second_replica: None,
             extra_conf: Vec::new(),
             durable: true,
             require_tls: true,

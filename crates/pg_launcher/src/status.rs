@@ -36,12 +36,18 @@ pub struct ClusterStatus {
 }
 
 impl Cluster {
-    /// Waits until the primary reports a streaming replica.
+    /// Waits until the primary reports every (unpromoted) replica as streaming.
     ///
     /// # Errors
     /// [`LauncherError::Timeout`] after `timeout`.
     pub fn wait_for_streaming(&self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
+        let expected = {
+            let state = self.state();
+            usize::from(state.replica_port.is_some() && !state.replica_promoted)
+                + usize::from(state.replica2_port.is_some())
+        }
+        .max(1);
         loop {
             let streaming = self
                 .query(
@@ -49,8 +55,9 @@ impl Cluster {
                     "postgres",
                     "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'",
                 )
-                .map(|n| n != "0")
-                .unwrap_or(false);
+                .ok()
+                .and_then(|n| n.parse::<usize>().ok())
+                .is_some_and(|n| n >= expected);
             if streaming {
                 return Ok(());
             }

@@ -15,7 +15,7 @@ use crate::error::{Result, io_err};
 const SCRIPT: &str = r#"
 cat >/dev/null
 pids=""
-for d in "$1/primary" "$1/replica"; do
+for d in "$1/primary" "$1/replica" "$1/replica2"; do
   if [ -f "$d/postmaster.pid" ]; then
     pid=$(head -n 1 "$d/postmaster.pid")
     kill -QUIT "$pid" 2>/dev/null && pids="$pids $pid"

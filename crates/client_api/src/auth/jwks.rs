@@ -1,6 +1,12 @@
 //! The trusted signing keys: a JWKS document from a file (re-read when a token names an unknown `kid`, so a
 //! rotated mounted file is picked up) or from a URL (fetched at start, refetched on an unknown `kid` at most
 //! once per `min_refresh`).
+//!
+//! Each key is pinned to exactly one algorithm (RFC 8725 3.1): its `alg`, or without one what its type and
+//! curve allow (RSA: RS256, EC P-256: ES256); a token must name that algorithm. Keys that are not for
+//! verifying signatures (`use` other than `sig`, `key_ops` without `verify`), EC keys on other curves, RSA keys
+//! under 2048 bits, keys whose `alg` contradicts their type, and a `kid` that several keys share are left out
+//! (logged), so they can never verify a token.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -91,6 +97,13 @@ impl KeySet {
         })
     }
 
+    /// Refetches at most once per `interval` when a token names an unknown key (default 30 s).
+    #[must_use]
+    pub fn with_min_refresh(mut self, interval: Duration) -> Self {
+        self.min_refresh = interval;
+        self
+    }
+
     /// The verification key for `kid` and `alg`, refreshing the set once when the kid is unknown.
     pub async fn key_for(&self, kid: Option<&str>, alg: Algorithm) -> Option<DecodingKey> {
         let lookup = |loaded: &Loaded| {
@@ -177,29 +190,114 @@ async fn fetch(
     };
     let set: JwkSet = serde_json::from_str(&text).map_err(|e| parse(e.to_string()))?;
     let mut keys = HashMap::new();
+    let mut shared_kids = Vec::new();
     for jwk in &set.keys {
-        let declared = jwk.common.key_algorithm.map(|a| match a {
-            jsonwebtoken::jwk::KeyAlgorithm::RS256 => Some(Algorithm::RS256),
-            jsonwebtoken::jwk::KeyAlgorithm::ES256 => Some(Algorithm::ES256),
-            _ => None,
-        });
-        // `alg` is optional in a JWK: without it, infer it from the key type for the two algorithms we accept.
-        let inferred = match &jwk.algorithm {
-            jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Some(Algorithm::RS256),
-            jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Some(Algorithm::ES256),
-            _ => None,
+        let alg = match pinned_algorithm(jwk) {
+            Ok(alg) => alg,
+            Err(reason) => {
+                tracing::info!(kid = ?jwk.common.key_id, reason, "JWKS key left out: it can never verify a token");
+                continue;
+            }
         };
-        let Some(alg) = declared.unwrap_or(inferred) else {
-            continue;
-        };
-        if !matches!(alg, Algorithm::RS256 | Algorithm::ES256) {
-            continue;
-        }
         let key = DecodingKey::from_jwk(jwk).map_err(|e| parse(e.to_string()))?;
-        keys.insert(jwk.common.key_id.clone(), (alg, key));
+        if keys.insert(jwk.common.key_id.clone(), (alg, key)).is_some() {
+            shared_kids.push(jwk.common.key_id.clone());
+        }
+    }
+    for kid in shared_kids {
+        // Which of them a token meant is unknowable: neither verifies.
+        tracing::warn!(?kid, "several JWKS keys share this kid; none of them is used");
+        keys.remove(&kid);
     }
     if keys.is_empty() {
-        return Err(parse("no RS256 or ES256 key".to_owned()));
+        return Err(parse("no usable RS256 or ES256 signing key".to_owned()));
     }
     Ok(keys)
+}
+
+/// The one algorithm a JWK may verify, or why it may verify none.
+fn pinned_algorithm(jwk: &jsonwebtoken::jwk::Jwk) -> Result<Algorithm, &'static str> {
+    use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, KeyAlgorithm, KeyOperations, PublicKeyUse};
+    match &jwk.common.public_key_use {
+        None | Some(PublicKeyUse::Signature) => {}
+        Some(_) => return Err("its use is not sig"),
+    }
+    if let Some(ops) = &jwk.common.key_operations
+        && !ops.iter().any(|op| matches!(op, KeyOperations::Verify))
+    {
+        return Err("its key_ops do not include verify");
+    }
+    let by_type = match &jwk.algorithm {
+        AlgorithmParameters::RSA(rsa) => {
+            // RFC 8725 3.5 and NIST: RSA keys of at least 2048 bits.
+            let modulus = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &rsa.n)
+                .map_err(|_| "its RSA modulus is not base64url")?;
+            let bits = modulus.iter().skip_while(|b| **b == 0).count() * 8;
+            if bits < 2048 {
+                return Err("its RSA modulus is shorter than 2048 bits");
+            }
+            Algorithm::RS256
+        }
+        AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => Algorithm::ES256,
+        AlgorithmParameters::EllipticCurve(_) => return Err("its curve is not P-256"),
+        _ => return Err("its key type is neither RSA nor EC"),
+    };
+    match jwk.common.key_algorithm {
+        None => Ok(by_type),
+        Some(KeyAlgorithm::RS256) if by_type == Algorithm::RS256 => Ok(by_type),
+        Some(KeyAlgorithm::ES256) if by_type == Algorithm::ES256 => Ok(by_type),
+        Some(KeyAlgorithm::RS256 | KeyAlgorithm::ES256) => Err("its alg contradicts its key type"),
+        Some(_) => Err("its alg is neither RS256 nor ES256"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn load(set: serde_json::Value) -> Result<KeySet, JwksError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jwks.json");
+        std::fs::write(&path, set.to_string()).unwrap();
+        KeySet::load(JwksSource::File(path)).await
+    }
+
+    fn ec(kid: &str) -> serde_json::Value {
+        // A P-256 public key (the curve's generator point), enough to build a verification key.
+        serde_json::json!({
+            "kty": "EC", "crv": "P-256", "kid": kid,
+            "x": "axfR8uEsQkf4vOblY6RA8ncDfYEt6zOg9KE5RdiYwpY",
+            "y": "T-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU",
+        })
+    }
+
+    #[tokio::test]
+    async fn small_rsa_keys_shared_kids_and_foreign_curves_never_verify() {
+        // The 2048-bit modulus of RFC 7517 Appendix A.1; `tiny` is its first 128 bits.
+        let rsa_2048 = serde_json::json!({"kty": "RSA", "kid": "rsa-2048", "n": "sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw", "e": "AQAB"});
+        let tiny_rsa = serde_json::json!({"kty": "RSA", "kid": "tiny", "n": "sXchDaQebHnPiGvyDOAT4w", "e": "AQAB"});
+        let mut p384 = ec("p384");
+        p384["crv"] = "P-384".into();
+        let set = serde_json::json!({"keys": [rsa_2048, tiny_rsa, p384, ec("twice"), ec("twice"), ec("ok")]});
+        let keys = load(set).await.unwrap();
+        assert!(
+            keys.key_for(Some("rsa-2048"), Algorithm::RS256).await.is_some(),
+            "2048 bits suffice"
+        );
+        for kid in ["tiny", "p384", "twice"] {
+            assert!(keys.key_for(Some(kid), Algorithm::ES256).await.is_none(), "{kid}");
+            assert!(keys.key_for(Some(kid), Algorithm::RS256).await.is_none(), "{kid}");
+        }
+        assert!(keys.key_for(Some("ok"), Algorithm::ES256).await.is_some());
+        assert!(
+            keys.key_for(Some("ok"), Algorithm::RS256).await.is_none(),
+            "pinned to ES256"
+        );
+        // A set with nothing usable is refused at load, naming why.
+        let err = load(serde_json::json!({"keys": [ec("a"), ec("a")]})).await.unwrap_err();
+        assert!(
+            err.to_string().contains("no usable RS256 or ES256 signing key"),
+            "{err}"
+        );
+    }
 }

@@ -1,10 +1,17 @@
 //! Authentication and authorization: bearer JWTs signed with RS256 or ES256, verified against a JWKS (file or
 //! URL), with the configured issuer and audience, and two scopes: `clients:read` and `clients:write`.
 //!
+//! Tokens are judged by RFC 7519 and RFC 8725 (`claims.rs`): the algorithm is pinned per key (each JWKS key
+//! verifies with exactly one algorithm, from its `alg` or its type and curve; keys for encryption never
+//! verify), `none` and HMAC are refused, keys named by the token (`jwk`, `jku`, `x5u`, `x5c`) are never used,
+//! `crit` is refused, only access-token types are accepted, and `exp`, `nbf`, `iat`, `iss`, `aud`, `sub` and
+//! `jti` are checked with a 30 s clock leeway.
+//!
 //! Handlers name what they need by extractor: [`Reader`] (clients:read) or [`Writer`] (clients:write); each
 //! yields the [`Principal`], whose subject becomes the actor of audit columns. Failures are 401/403 problems.
 //! Tokens, keys and claims other than the subject are never logged.
 
+mod claims;
 pub mod dev;
 mod jwks;
 
@@ -17,7 +24,6 @@ use std::time::{Duration, Instant};
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 use jsonwebtoken::{Algorithm, Validation, errors::ErrorKind};
-use serde::Deserialize;
 
 use crate::error::{ApiError, ProblemKind};
 
@@ -40,16 +46,6 @@ impl Principal {
     pub fn has(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct Claims {
-    sub: String,
-    exp: u64,
-    #[serde(default)]
-    scope: Option<String>,
-    #[serde(default)]
-    scp: Option<Vec<String>>,
 }
 
 /// Verified tokens are remembered (by SHA-256, never the token itself) for at most this long, and never
@@ -118,6 +114,7 @@ impl Authenticator {
         if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
             return Err(unauthorized("the token must be signed with RS256 or ES256"));
         }
+        claims::check_header(&header).map_err(unauthorized)?;
         let key = self
             .keys
             .key_for(header.kid.as_deref(), header.alg)
@@ -127,37 +124,23 @@ impl Authenticator {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
-        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| {
-            unauthorized(match e.kind() {
-                ErrorKind::ExpiredSignature => "the token has expired",
-                ErrorKind::InvalidIssuer => "the token was issued by an issuer this service does not trust",
-                ErrorKind::InvalidAudience => "the token is not meant for this service (audience)",
-                ErrorKind::ImmatureSignature => "the token is not valid yet",
-                ErrorKind::InvalidSignature => "the token's signature does not verify",
-                ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim (exp, iss, aud, sub)",
-                _ => "the token is not valid",
-            })
-        })?;
-        let claims = data.claims;
-        let mut scopes: Vec<String> = claims
-            .scope
-            .as_deref()
-            .unwrap_or("")
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
-        scopes.extend(claims.scp.unwrap_or_default());
-        if claims.sub.trim().is_empty() || claims.sub.len() > 200 || claims.sub.chars().any(char::is_control) {
-            return Err(unauthorized("the token's subject must be 1-200 printable characters"));
-        }
-        Ok((
-            Principal {
-                subject: claims.sub,
-                scopes,
-            },
-            claims.exp,
-        ))
+        validation.leeway = claims::LEEWAY_SECS;
+        // Off by default in jsonwebtoken: a token must not be used before its `nbf`.
+        validation.validate_nbf = true;
+        let data = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, &key, &validation)
+            .map_err(|e| {
+                unauthorized(match e.kind() {
+                    ErrorKind::ExpiredSignature => "the token has expired",
+                    ErrorKind::InvalidIssuer => "the token was issued by an issuer this service does not trust",
+                    ErrorKind::InvalidAudience => "the token is not meant for this service (audience)",
+                    ErrorKind::ImmatureSignature => "the token is not valid yet",
+                    ErrorKind::InvalidSignature => "the token's signature does not verify",
+                    ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim (exp, iss, aud, sub)",
+                    ErrorKind::InvalidClaimFormat(_) => "the token's exp and nbf must be NumericDates",
+                    _ => "the token is not valid",
+                })
+            })?;
+        claims::principal(&data.claims, &self.issuer, jsonwebtoken::get_current_timestamp()).map_err(unauthorized)
     }
 }
 

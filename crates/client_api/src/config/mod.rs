@@ -8,15 +8,19 @@ mod auth;
 mod db;
 mod dev;
 mod http;
+mod idempotency;
 mod log;
 mod retry;
+mod routing;
 
 pub use auth::AuthConfig;
 pub use db::{CredentialSource, DbConfig};
 pub use dev::DevConfig;
 pub use http::HttpConfig;
+pub use idempotency::IdempotencyConfig;
 pub use log::{LogConfig, LogFormat};
 pub use retry::WriteRetryConfig;
+pub use routing::RoutingConfig;
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -97,6 +101,11 @@ pub struct Config {
     pub log: LogConfig,
     /// The embedded default.
     pub dev: DevConfig,
+    /// Read routing: fallbacks to the primary, read pools. (The embedded default lays these over the
+    /// manifest's `read_fallback`.)
+    pub routing: RoutingConfig,
+    /// Idempotency key retention and purge.
+    pub idempotency: IdempotencyConfig,
 }
 
 impl Config {
@@ -112,6 +121,8 @@ impl Config {
             auth: AuthConfig::from_env(env)?,
             log: LogConfig::from_env(env)?,
             dev: DevConfig::from_env(env)?,
+            routing: RoutingConfig::from_env_over(env, &RoutingConfig::default())?,
+            idempotency: IdempotencyConfig::from_env(env)?,
         })
     }
 }

@@ -44,6 +44,7 @@ pub type TxBody<'s, T> = BoxFuture<'s, Result<T, ApiError>>;
 #[derive(Clone)]
 pub struct Db {
     router: Router,
+    idempotency_ttl: std::time::Duration,
     retry: WriteRetryConfig,
     retries: Arc<retry::Counters>,
 }
@@ -59,9 +60,22 @@ impl Db {
     pub fn new(router: Router) -> Self {
         Self {
             router,
+            idempotency_ttl: std::time::Duration::from_secs(86_400),
             retry: WriteRetryConfig::default(),
             retries: Arc::default(),
         }
+    }
+
+    /// Keeps `Idempotency-Key` responses for `ttl` (default 24 h; `PCC_IDEMPOTENCY_TTL_S`).
+    #[must_use]
+    pub fn with_idempotency_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.idempotency_ttl = ttl;
+        self
+    }
+
+    /// How long a stored `Idempotency-Key` response is replayed.
+    pub fn idempotency_ttl(&self) -> std::time::Duration {
+        self.idempotency_ttl
     }
 
     /// The same database with other write retries (`PCC_DB_WRITE_RETRIES`, ...).

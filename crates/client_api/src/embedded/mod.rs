@@ -16,7 +16,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use crate::auth::dev::DevKey;
 use crate::config::DbConfig;
 
-pub use setup::{BUILT_IN_MIGRATIONS, SERVICE, manifest, prepare};
+pub use setup::{BUILT_IN_MIGRATIONS, SERVICE, manifest, prepare, routing};
 
 /// What the embedded default prepared.
 #[derive(Debug)]

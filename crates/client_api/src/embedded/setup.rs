@@ -12,7 +12,7 @@ use provision::manifest::Endpoints;
 
 use super::{Banner, Prepared};
 use crate::auth::dev::DevKey;
-use crate::config::{CredentialSource, DbConfig, DevConfig};
+use crate::config::{CredentialSource, DbConfig, DevConfig, RoutingConfig};
 
 /// The service's name in the manifest.
 pub const SERVICE: &str = "pcc-client-api";
@@ -127,6 +127,34 @@ pub async fn prepare(dev: &DevConfig) -> anyhow::Result<Prepared> {
             created,
             cluster_dir: shown_dir(&manifest, &dev.environment),
         },
+    })
+}
+
+/// The service's `read_fallback` from the manifest, as routing settings (the variables of
+/// `config::routing` are laid over them).
+///
+/// # Errors
+/// A manifest that cannot be read, or one without this service.
+pub fn routing(dev: &DevConfig) -> anyhow::Result<RoutingConfig> {
+    let manifest = manifest(dev)?;
+    let service = manifest
+        .services
+        .values()
+        .find(|s| s.name.as_str() == SERVICE)
+        .with_context(|| format!("{} has no service {SERVICE}", manifest.path.display()))?;
+    let f = service.read_fallback;
+    let count = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+    Ok(RoutingConfig {
+        fallback: db_router::FallbackConfig {
+            min_in_flight: count(f.min_in_flight),
+            max_in_flight: count(f.max_in_flight),
+            queue: count(f.queue),
+            queue_wait: Duration::from_millis(f.queue_wait.0),
+            latency_tolerance: f.latency_tolerance,
+            write_reserve: f.write_reserve,
+            ..db_router::FallbackConfig::default()
+        },
+        ..RoutingConfig::default()
     })
 }
 

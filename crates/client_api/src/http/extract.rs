@@ -1,7 +1,7 @@
 //! Request extractors that fail with problems, never with axum's plain-text rejections: JSON bodies (media
 //! type, size, syntax, types, unknown and read-only fields, each with a JSON pointer), merge-patch bodies,
 //! UUID path parameters (a malformed id is a 404: no such resource), query strings (400/422 naming the
-//! parameter), and the optional request headers of the API (Idempotency-Key, Pcc-Consistency-Token).
+//! parameter), and the optional request headers of the API (Idempotency-Key, Pcc-Consistency-Token, Pcc-Max-Staleness-Ms).
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use bytes::Bytes;
@@ -260,18 +260,23 @@ impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {
     }
 }
 
-/// The consistency a read asks for: read-your-writes with a `Pcc-Consistency-Token`, else the endpoint's
+/// The consistency a read asks for: read-your-writes with a `Pcc-Consistency-Token`; else, with
+/// `Pcc-Max-Staleness-Ms`, data at most that old (a replica that lags more is not used); else the endpoint's
 /// default.
 #[derive(Debug, Clone, Copy)]
-pub struct ReadToken(pub Option<ConsistencyToken>);
+pub struct ReadToken(pub Option<ConsistencyToken>, pub Option<std::time::Duration>);
+
+/// The largest `Pcc-Max-Staleness-Ms` accepted (a day).
+const MAX_STALENESS_MS: u64 = 86_400_000;
 
 impl ReadToken {
     /// The consistency for a read whose default is `default`.
     pub fn or(self, default: Consistency) -> Consistency {
-        match (self.0, default) {
-            (_, Consistency::Strong) => Consistency::Strong,
-            (Some(token), _) => Consistency::ReadYourWrites(token),
-            (None, other) => other,
+        match (self.0, self.1, default) {
+            (_, _, Consistency::Strong) => Consistency::Strong,
+            (Some(token), _, _) => Consistency::ReadYourWrites(token),
+            (None, Some(max), Consistency::Any) => Consistency::BoundedStaleness(max),
+            (None, _, other) => other,
         }
     }
 }
@@ -279,14 +284,33 @@ impl ReadToken {
 impl<S: Send + Sync> FromRequestParts<S> for ReadToken {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let max_staleness = match parts.headers.get("pcc-max-staleness-ms") {
+            None => None,
+            Some(value) => {
+                let ms = value
+                    .to_str()
+                    .ok()
+                    .and_then(|t| t.trim().parse::<u64>().ok())
+                    .filter(|ms| *ms <= MAX_STALENESS_MS)
+                    .ok_or_else(|| {
+                        ApiError::validation(vec![FieldError::parameter(
+                            "Pcc-Max-Staleness-Ms",
+                            "must be a whole number of milliseconds from 0 to 86400000",
+                        )])
+                    })?;
+                Some(std::time::Duration::from_millis(ms))
+            }
+        };
         let Some(value) = parts.headers.get(TOKEN_HEADER) else {
-            return Ok(Self(None));
+            return Ok(Self(None, max_staleness));
         };
         let text = value.to_str().unwrap_or("");
-        text.parse::<ConsistencyToken>().map(|t| Self(Some(t))).map_err(|e| {
-            ApiError::new(ProblemKind::InvalidConsistencyToken, e.to_string())
-                .with_error(FieldError::parameter("Pcc-Consistency-Token", "malformed token"))
-        })
+        text.parse::<ConsistencyToken>()
+            .map(|t| Self(Some(t), max_staleness))
+            .map_err(|e| {
+                ApiError::new(ProblemKind::InvalidConsistencyToken, e.to_string())
+                    .with_error(FieldError::parameter("Pcc-Consistency-Token", "malformed token"))
+            })
     }
 }
 

@@ -62,7 +62,7 @@ impl Keyed<'_> {
         let Committed { value, token } = db
             .write(self.principal, |tx| {
                 Box::pin(async move {
-                    if let Some(stored) = self.stored(tx).await? {
+                    if let Some(stored) = self.stored(tx, db.idempotency_ttl()).await? {
                         return Ok(stored);
                     }
                     let response = work(tx).await?;
@@ -75,13 +75,14 @@ impl Keyed<'_> {
     }
 
     /// The stored response when the key replays an earlier identical request; `None`: do the work.
-    async fn stored(&self, tx: &WriteSession<'_>) -> Result<Option<JsonResponse>, ApiError> {
+    async fn stored(&self, tx: &WriteSession<'_>, ttl: std::time::Duration) -> Result<Option<JsonResponse>, ApiError> {
         let Some(key) = self.key else { return Ok(None) };
+        let ttl_secs = ttl.as_secs_f64();
         let row = tx
             .query_one(
                 "SELECT outcome, response_status, response_headers, response_body \
-                 FROM client_api.idempotency_begin($1, $2, 'POST', $3, $4)",
-                &[&self.principal, &key, &self.path, &self.fingerprint()],
+                 FROM client_api.idempotency_begin($1, $2, 'POST', $3, $4, pg_catalog.make_interval(secs => $5))",
+                &[&self.principal, &key, &self.path, &self.fingerprint(), &ttl_secs],
             )
             .await?;
         let outcome: String = row.get(0);

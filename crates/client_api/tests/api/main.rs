@@ -12,4 +12,7 @@ mod hierarchy;
 mod metadata;
 mod production_build;
 mod retry;
+mod staleness;
 mod support;
+mod tokens;
+mod upkeep;

@@ -221,6 +221,7 @@ impl Draft {
             Param::SearchPath => spec.search_path = text(value),
             Param::Timezone => spec.timezone = text(value),
             Param::IncludeErrorDetail => spec.include_error_detail = boolean(key, value)?,
+            Param::ReadPool => spec.read_pool = boolean(key, value)?,
             Param::Keepalive => spec.keepalives.app_interval = secs_or_none(count(key, value, 0)?),
             Param::Ignored(reason) => {
                 spec.notes.push(format!("`{name}` ignored: {reason}"));

@@ -44,6 +44,7 @@ pub(crate) enum Param {
     Timezone,
     IncludeErrorDetail,
     Keepalive,
+    ReadPool,
     /// Accepted and reported as having no effect here.
     Ignored(&'static str),
     /// Valid libpq but cannot be honored; an error when given a non-empty value.
@@ -197,6 +198,7 @@ pub(crate) const EXTENSIONS: &[Entry] = &[
     p("timezone", Some("PGTZ"), Param::Timezone),
     p("include_error_detail", None, Param::IncludeErrorDetail),
     p("keepalive", None, Param::Keepalive),
+    p("read_pool", None, Param::ReadPool),
 ];
 
 /// URI-only spelling.

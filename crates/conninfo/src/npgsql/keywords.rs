@@ -41,6 +41,7 @@ pub(crate) enum Kw {
     CommandTimeout,
     TargetSessionAttributes,
     LoadBalanceHosts,
+    ReadPool,
     HostRecheckSeconds,
     Keepalive,
     TcpKeepalive,
@@ -170,6 +171,8 @@ pub(crate) const KEYWORDS: &[Entry] = &[
     ),
     e("Load Balance Hosts", &["LoadBalanceHosts"], Kw::LoadBalanceHosts),
     e("Host Recheck Seconds", &["HostRecheckSeconds"], Kw::HostRecheckSeconds),
+    // Ours, not Npgsql's: the host is a load-balanced read pool endpoint (ConnSpec::read_pool).
+    e("Read Pool", &["ReadPool"], Kw::ReadPool),
     e("Keepalive", &[], Kw::Keepalive),
     e("Tcp Keepalive", &["TcpKeepAlive"], Kw::TcpKeepalive),
     e("Tcp Keepalive Time", &["TcpKeepAliveTime"], Kw::TcpKeepaliveTime),

@@ -215,6 +215,9 @@ impl Draft {
             Kw::LoadBalanceHosts => {
                 spec.load_balance_hosts = value.map(|v| dotnet_bool(key, v)).transpose()?.unwrap_or(false);
             }
+            Kw::ReadPool => {
+                spec.read_pool = value.map(|v| dotnet_bool(key, v)).transpose()?.unwrap_or(false);
+            }
             Kw::HostRecheckSeconds => {
                 spec.host_recheck = match value {
                     None => defaults.host_recheck,

@@ -90,6 +90,7 @@ prop_compose! {
         binding in prop::sample::select(vec![ChannelBinding::Disable, ChannelBinding::Prefer, ChannelBinding::Require]),
         attrs in prop::sample::select(TargetSessionAttrs::ALL.to_vec()),
         load_balance in any::<bool>(),
+        read_pool in any::<bool>(),
         recheck in secs(0..=1000),
         connect_timeout in option::of(secs(1..=1024)),
         command_timeout in option::of(secs(1..=100_000)),
@@ -119,6 +120,7 @@ prop_compose! {
         spec.channel_binding = binding;
         spec.target_session_attrs = attrs;
         spec.load_balance_hosts = load_balance;
+        spec.read_pool = read_pool;
         spec.host_recheck = recheck;
         spec.connect_timeout = connect_timeout;
         spec.command_timeout = command_timeout;

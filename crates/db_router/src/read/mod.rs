@@ -9,7 +9,7 @@
 mod route;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use conninfo::HostSpec;
 use tokio_postgres::Row;
@@ -17,11 +17,12 @@ use tokio_postgres::types::{PgLsn, ToSql};
 
 use crate::class::{FailureClass, FallbackReason, Target};
 use crate::conn::{OpenConn, retry_stale};
-use crate::consistency::Consistency;
+use crate::consistency::{Consistency, Lsn};
 use crate::error::RouterError;
+use crate::lag::SessionLag;
 use crate::router::{Inner, Router};
 use crate::tx::ReadTx;
-use route::Choice;
+use route::{Check, Choice};
 
 /// Query parameters, as tokio-postgres takes them.
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -111,86 +112,140 @@ impl<'r> Read<'r> {
         describe: bool,
     ) -> Result<(Vec<Row>, Option<Route>), RouterError> {
         let inner = self.inner();
-        match self.choose().await? {
-            Choice::Replica { conn, waited } => {
-                let replica = inner.replica.as_ref().unwrap_or_else(|| unreachable!("replica chosen"));
-                match replica_query(inner, &conn, sql, params).await {
-                    Ok(rows) => {
-                        inner.metrics.read(&self.consistency, Target::Replica);
-                        let route = describe.then(|| Route {
-                            target: Target::Replica,
-                            host: conn.host.host.clone(),
-                            fallback: None,
-                            waited,
-                            staleness: conn
-                                .lag
-                                .as_ref()
-                                .filter(|lag| lag.known())
-                                .and_then(|lag| inner.staleness(lag.replay())),
-                        });
-                        Ok((rows, route))
-                    }
-                    Err(err) if replica_retryable(&err) => {
-                        Inner::failed(replica, &conn, &err);
-                        tracing::debug!(error = %err, "replica failed a read; retrying on the primary");
-                        self.fallback(FallbackReason::ReplicaError)?;
-                        self.on_primary(sql, params, Some(FallbackReason::ReplicaError), describe)
-                            .await
-                    }
-                    Err(err) => {
-                        Inner::failed(replica, &conn, &err);
-                        Err(err)
+        let mut choice = self.choose().await?;
+        // At most three rounds: a replica attempt whose session turns out behind, then a wait for a
+        // session that replays the token (whose reads need no check) or a fallback, which ends here.
+        loop {
+            match choice {
+                Choice::Replica { conn, waited, check } => {
+                    let replica = inner.replica.as_ref().unwrap_or_else(|| unreachable!("replica chosen"));
+                    match replica_query(inner, &conn, sql, params, check).await {
+                        Ok(served) => {
+                            inner.metrics.read(&self.consistency, Target::Replica);
+                            let route = describe.then(|| Route {
+                                target: Target::Replica,
+                                host: conn.host.host.clone(),
+                                fallback: None,
+                                waited,
+                                staleness: served.staleness,
+                            });
+                            return Ok((served.rows, route));
+                        }
+                        Err(Attempt::Behind) => {
+                            // The session's node had not replayed what the read needs; its rows were
+                            // discarded.
+                            choice = match self.consistency {
+                                Consistency::ReadYourWrites(token) => self.wait_for_token(token).await?,
+                                _ => self.fallback(FallbackReason::TooStale).await?,
+                            };
+                        }
+                        Err(Attempt::Failed(err)) if replica_retryable(&err) => {
+                            Inner::failed(replica, &conn, &err);
+                            tracing::debug!(error = %err, "replica failed a read; retrying on the primary");
+                            choice = self.fallback(FallbackReason::ReplicaError).await?;
+                        }
+                        Err(Attempt::Failed(err)) => {
+                            Inner::failed(replica, &conn, &err);
+                            return Err(err);
+                        }
                     }
                 }
+                Choice::Primary { fallback, permit } => {
+                    let result = self.on_primary(sql, params, fallback, describe).await;
+                    drop(permit);
+                    return result;
+                }
             }
-            Choice::Primary { fallback } => self.on_primary(sql, params, fallback, describe).await,
         }
     }
 
     /// Starts a read-only transaction (`REPEATABLE READ READ ONLY`: one snapshot for all its
-    /// statements) on a dedicated connection chosen by the consistency.
+    /// statements) on a dedicated connection chosen by the consistency. On a replica, that
+    /// connection's own replay position is probed in the round trip of the `BEGIN` (before the
+    /// snapshot, which the first statement takes), and must satisfy the read.
     ///
     /// # Errors
     /// As [`Read::query`], plus `CheckoutTimeout` when the pool is saturated.
     pub async fn transaction(&self) -> Result<ReadTx, RouterError> {
         let inner = self.inner();
-        if let Choice::Replica { conn, .. } = self.choose().await? {
-            let replica = inner.replica.as_ref().unwrap_or_else(|| unreachable!("replica chosen"));
-            let pooled = replica.checkout().await;
-            // The pooled connection may be on another host than the shared one we judged.
-            let ok = match &pooled {
-                Ok(pooled) => self.host_satisfies(&pooled.host.host, &conn).await,
-                Err(_) => false,
-            };
-            if let (Ok(pooled), true) = (pooled, ok) {
-                inner.metrics.read(&self.consistency, Target::Replica);
-                return ReadTx::begin(self.router.inner.clone(), Target::Replica, pooled).await;
+        let mut fallback = None;
+        let mut permit = None;
+        match self.choose().await? {
+            Choice::Replica { .. } => {
+                let replica = inner.replica.as_ref().unwrap_or_else(|| unreachable!("replica chosen"));
+                let reason = match self.consistency {
+                    Consistency::ReadYourWrites(_) => FallbackReason::TokenWaitTimeout,
+                    Consistency::BoundedStaleness(_) => FallbackReason::TooStale,
+                    Consistency::Any | Consistency::Strong => FallbackReason::ReplicaError,
+                };
+                match replica.checkout().await {
+                    Ok(pooled) => {
+                        // A token is awaited on this very connection (its node may be another than the
+                        // shared sessions'), with probes before the BEGIN.
+                        let caught_up = match self.consistency {
+                            Consistency::ReadYourWrites(token) => match pooled.lag.as_ref() {
+                                Some(lag) => {
+                                    let deadline = tokio::time::Instant::now() + inner.token_wait;
+                                    lag.wait_for(token.lsn(), deadline, inner.token_poll, || async {
+                                        pooled.probe().await.ok().flatten()
+                                    })
+                                    .await
+                                }
+                                None => false,
+                            },
+                            _ => true,
+                        };
+                        if caught_up {
+                            let (tx, position) = ReadTx::begin_probed(inner_arc(self.router), pooled).await?;
+                            if self.position_satisfies(position) {
+                                inner.metrics.read(&self.consistency, Target::Replica);
+                                return Ok(tx);
+                            }
+                            tx.commit().await?;
+                        }
+                    }
+                    Err(err) => tracing::debug!(error = %err, "no replica connection for a read transaction"),
+                }
+                if let Choice::Primary { fallback: f, permit: p } = self.fallback(reason).await? {
+                    (fallback, permit) = (f, p);
+                }
             }
-            self.fallback(FallbackReason::ReplicaError)?;
+            Choice::Primary { fallback: f, permit: p } => (fallback, permit) = (f, p),
         }
         let primary = &inner.primary;
         if primary.is_down() {
             return Err(primary.unavailable());
         }
+        // A transaction holds a pooled connection: a fallback may take one only outside the share kept
+        // for writes.
+        if let Some(reason) = fallback {
+            let status = primary.pool.status();
+            if !inner
+                .gate
+                .may_borrow(status.size - status.available, status.waiting, status.max_size)
+            {
+                inner.metrics.refused(reason);
+                return Err(RouterError::Overloaded {
+                    consistency: self.consistency.label(),
+                    reason,
+                    retry_after: Duration::from_secs(1),
+                });
+            }
+        }
+        drop(permit);
         let pooled = primary.checkout().await?;
         inner.metrics.read(&self.consistency, Target::Primary);
         ReadTx::begin(self.router.inner.clone(), Target::Primary, pooled).await
     }
 
-    /// Whether a replica host other than the judged one meets the read's requirement too.
-    async fn host_satisfies(&self, host: &HostSpec, judged: &OpenConn) -> bool {
-        if *host == judged.host.host {
-            return true;
-        }
+    /// Whether a replica position probed before the read meets the read's requirement.
+    fn position_satisfies(&self, position: Option<Lsn>) -> bool {
         let inner = self.inner();
-        let Some(replica) = &inner.replica else { return false };
-        let lag = replica.core.host_lag(host);
-        match self.consistency {
-            Consistency::ReadYourWrites(token) => lag.replay() >= token.lsn(),
-            Consistency::BoundedStaleness(max) => {
-                lag.known() && inner.staleness(lag.replay()).is_some_and(|s| s <= max)
-            }
-            Consistency::Any | Consistency::Strong => true,
+        match (self.consistency, position) {
+            (Consistency::Any | Consistency::Strong, _) => true,
+            (_, None) => false,
+            (Consistency::ReadYourWrites(token), Some(lsn)) => lsn >= token.lsn(),
+            (Consistency::BoundedStaleness(max), Some(lsn)) => inner.staleness(lsn).is_some_and(|s| s <= max),
         }
     }
 
@@ -223,6 +278,20 @@ impl<'r> Read<'r> {
             }
             None => {
                 primary.kick();
+                if let Some(reason) = fallback {
+                    let status = primary.pool.status();
+                    if !inner
+                        .gate
+                        .may_borrow(status.size - status.available, status.waiting, status.max_size)
+                    {
+                        inner.metrics.refused(reason);
+                        return Err(RouterError::Overloaded {
+                            consistency: self.consistency.label(),
+                            reason,
+                            retry_after: Duration::from_secs(1),
+                        });
+                    }
+                }
                 let tx = ReadTx::begin(inner_arc(self.router), Target::Primary, primary.checkout().await?).await?;
                 let rows = tx.query(sql, params).await?;
                 let host = describe.then(|| tx.host().clone());
@@ -261,10 +330,36 @@ fn replica_retryable(err: &RouterError) -> bool {
     )
 }
 
-/// One statement on a replica session; carries a replay probe in the same round trip when the
-/// host's last probe is old (pipelined: sent right behind the query on the same socket).
-async fn replica_query(inner: &Inner, conn: &OpenConn, sql: &str, params: Params<'_>) -> Result<Vec<Row>, RouterError> {
-    retry_stale(conn, sql, || replica_attempt(inner, conn, sql, params)).await
+/// Why a replica attempt did not serve the read.
+enum Attempt {
+    /// The session's own probe, run in front of the read, showed its node behind what the read needs.
+    Behind,
+    /// The statement failed.
+    Failed(RouterError),
+}
+
+/// A replica read's rows and how far behind the primary its data was when the read was sent (from the
+/// replay position of a probe that ran on the same session before the read), if known.
+struct Served {
+    rows: Vec<Row>,
+    staleness: Option<Duration>,
+}
+
+/// One statement on a replica session. The position that admits it comes from this session: its last
+/// probe when that already satisfies the read, else a probe pipelined in front of the read in the same
+/// round trip (also every `piggyback_after`, to keep the position fresh at no extra latency).
+async fn replica_query(
+    inner: &Inner,
+    conn: &OpenConn,
+    sql: &str,
+    params: Params<'_>,
+    check: Check,
+) -> Result<Served, Attempt> {
+    match retry_stale(conn, sql, || replica_attempt(inner, conn, sql, params, check)).await {
+        Ok(Some(served)) => Ok(served),
+        Ok(None) => Err(Attempt::Behind),
+        Err(err) => Err(Attempt::Failed(err)),
+    }
 }
 
 async fn replica_attempt(
@@ -272,7 +367,8 @@ async fn replica_attempt(
     conn: &OpenConn,
     sql: &str,
     params: Params<'_>,
-) -> Result<Vec<Row>, RouterError> {
+    check: Check,
+) -> Result<Option<Served>, RouterError> {
     let core = &inner
         .replica
         .as_ref()
@@ -283,24 +379,48 @@ async fn replica_attempt(
         None => Inner::watched(core, conn, conn.statement(sql)).await?,
     };
     let lag = conn.lag.as_ref();
-    if lag.is_some_and(|lag| lag.claim_piggyback(inner.piggyback_after)) {
-        let (rows, probe) = Inner::watched(core, conn, async {
-            let (rows, probe) = tokio::join!(
-                conn.client.query(&statement, params),
-                conn.client.query_opt(conn.probe_statement(), &[])
-            );
-            rows.map(|rows| (rows, probe))
-        })
-        .await?;
-        if let (Some(lag), Ok(Some(row))) = (lag, probe)
-            && let Ok(Some(lsn)) = row.try_get::<_, Option<PgLsn>>(0)
-        {
-            lag.update(lsn.into());
-        }
-        Ok(rows)
-    } else {
-        Inner::watched(core, conn, conn.client.query(&statement, params)).await
+    // Read before the statement is sent: a probe that completed on this session ran before it.
+    let known = lag.filter(|lag| lag.known()).map(SessionLag::replay);
+    let sent = Instant::now();
+    let known_staleness = known.and_then(|lsn| inner.staleness_at(lsn, sent));
+    let satisfied = match check {
+        Check::Nothing => true,
+        Check::Replayed(token) => known.is_some_and(|lsn| lsn >= token),
+        Check::FreshWithin(max) => known_staleness.is_some_and(|s| s <= max),
+    };
+    let probe = !satisfied || lag.is_some_and(|lag| lag.claim_piggyback(inner.piggyback_after));
+    if !probe {
+        let rows = Inner::watched(core, conn, conn.client.query(&statement, params)).await?;
+        return Ok(Some(Served {
+            rows,
+            staleness: known_staleness,
+        }));
     }
+    // Probe first, read second, one round trip: the read's snapshot is taken after the probe ran, so
+    // it holds at least everything the probe reports replayed.
+    let (probe, rows) = Inner::watched(core, conn, async {
+        let (probe, rows) = tokio::join!(
+            biased;
+            conn.client.query_opt(conn.probe_statement(), &[]),
+            conn.client.query(&statement, params)
+        );
+        rows.map(|rows| (probe, rows))
+    })
+    .await?;
+    let position = match probe {
+        Ok(Some(row)) => row.try_get::<_, Option<PgLsn>>(0).ok().flatten().map(Lsn::from),
+        _ => None,
+    };
+    if let (Some(lag), Some(lsn)) = (lag, position) {
+        lag.update(lsn);
+    }
+    let staleness = position.or(known).and_then(|lsn| inner.staleness_at(lsn, sent));
+    let admitted = match check {
+        Check::Nothing => true,
+        Check::Replayed(token) => position.is_some_and(|lsn| lsn >= token),
+        Check::FreshWithin(max) => staleness.is_some_and(|s| s <= max),
+    };
+    Ok(admitted.then_some(Served { rows, staleness }))
 }
 
 pub(crate) fn exactly_one(mut rows: Vec<Row>) -> Result<Row, RouterError> {

@@ -163,7 +163,7 @@ async fn a_replica_outage_moves_reads_to_the_primary_and_back() {
 
     let stopping = cluster.clone();
     common::blocking(move || stopping.stop(NodeName::Replica).unwrap()).await;
-    // Every read succeeds during the outage (the budget is ample here); they go to the primary.
+    // Every read succeeds during the outage (the fallback gate is ample here); they go to the primary.
     let route = common::served_by(
         &router,
         Consistency::Any,

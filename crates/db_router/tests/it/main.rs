@@ -3,4 +3,5 @@
 
 mod common;
 mod faults;
+mod read_pool;
 mod routing;

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use db_router::{
-    Consistency, ConsistencyToken, CredentialProvider, Credentials, FailureClass, FallbackReason, RefreshFuture,
-    Router, RouterError, Target,
+    Consistency, ConsistencyToken, CredentialProvider, Credentials, FailureClass, FallbackConfig, FallbackReason,
+    RefreshFuture, Router, RouterError, Target,
 };
 use secrecy::SecretString;
 
@@ -427,38 +427,88 @@ async fn a_saturated_pool_times_out_checkouts_and_statements_time_out() {
     router.read(Consistency::Strong).query("SELECT 1", &[]).await.unwrap();
 }
 
+/// Fallback reads of `sleep` seconds each, `n` at once; returns how many succeeded and the errors.
+async fn concurrent_fallbacks(router: &Router, n: usize, sleep: f64) -> (usize, Vec<RouterError>) {
+    let reads: Vec<_> = (0..n)
+        .map(|_| {
+            let router = router.clone();
+            tokio::spawn(async move {
+                router
+                    .read(Consistency::Any)
+                    .query_routed("SELECT pg_catalog.pg_sleep($1)", &[&sleep])
+                    .await
+            })
+        })
+        .collect();
+    let (mut ok, mut errors) = (0, Vec::new());
+    for read in reads {
+        match read.await.unwrap() {
+            Ok((_, route)) => {
+                assert_eq!(route.fallback, Some(FallbackReason::ReplicaDown));
+                ok += 1;
+            }
+            Err(err) => errors.push(err),
+        }
+    }
+    (ok, errors)
+}
+
 #[tokio::test]
-async fn the_budget_caps_fallbacks_and_then_fails_fast() {
+async fn the_fallback_gate_admits_what_the_primary_takes_and_sheds_the_excess() {
     let db = test_support::database().await;
     let primary = db.spec(test_support::Target::Primary);
+    // The "replica" is the primary: refused for its role, so every replica read falls back.
     let mut config = common::config(primary.clone(), Some(primary));
-    config.fallback_burst = 3;
-    config.fallback_per_second = 0.001;
+    config.fallback = FallbackConfig {
+        min_in_flight: 2,
+        max_in_flight: 2,
+        queue: 2,
+        queue_wait: Duration::from_millis(100),
+        ..FallbackConfig::default()
+    };
     let router = Router::start(&config).unwrap();
     router.ready(Duration::from_secs(30)).await.unwrap();
-    for _ in 0..3 {
-        let (_, route) = router
-            .read(Consistency::Any)
-            .query_routed("SELECT 1", &[])
-            .await
-            .unwrap();
-        assert_eq!(route.fallback, Some(FallbackReason::ReplicaDown));
+    // Sequential reads (a closed loop below the limit) are all served.
+    for _ in 0..20 {
+        router.read(Consistency::Any).query("SELECT 1", &[]).await.unwrap();
     }
-    let err = router.read(Consistency::Any).query("SELECT 1", &[]).await.unwrap_err();
-    match &err {
-        RouterError::Overloaded {
-            reason, retry_after, ..
-        } => {
-            assert_eq!(*reason, FallbackReason::ReplicaDown);
-            assert!(*retry_after > Duration::ZERO);
-        }
-        other => panic!("unexpected {other}"),
-    }
-    assert!(err.is_retryable());
-    // Strong reads are not fallbacks: the budget does not apply.
+    // Short reads beyond the limit wait in line and are served as slots free up.
+    let (ok, errors) = concurrent_fallbacks(&router, 4, 0.01).await;
+    assert_eq!((ok, errors.len()), (4, 0), "{errors:?}");
+    // Long reads: 2 run, 2 wait in line and give up after 100 ms, 6 find the line full.
+    let slow = tokio::spawn({
+        let router = router.clone();
+        async move { concurrent_fallbacks(&router, 10, 1.0).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = router.status().fallback;
+    assert_eq!((status.limit, status.in_flight), (2, 2), "{status:?}");
+    // Meanwhile writes (their own pooled connections) and primary reads are not behind the gate.
+    router.write().execute("SELECT 1", &[]).await.unwrap();
+    assert_eq!(
+        router.status().fallback.in_flight,
+        2,
+        "the write did not wait for the fallbacks"
+    );
     router.read(Consistency::Strong).query("SELECT 1", &[]).await.unwrap();
+    let (ok, errors) = slow.await.unwrap();
+    assert_eq!(ok, 2, "{errors:?}");
+    assert_eq!(errors.len(), 8);
+    for err in &errors {
+        match err {
+            RouterError::Overloaded {
+                reason, retry_after, ..
+            } => {
+                assert_eq!(*reason, FallbackReason::ReplicaDown);
+                assert_eq!(*retry_after, Duration::from_secs(1));
+            }
+            other => panic!("unexpected {other}"),
+        }
+        assert!(err.is_retryable());
+    }
     let stats = router.stats();
-    assert_eq!((stats.fallbacks, stats.fallbacks_refused), (3, 1));
+    assert_eq!(stats.fallbacks_refused, 8);
+    assert_eq!(router.status().fallback.in_flight, 0);
 }
 
 #[tokio::test]

@@ -53,6 +53,19 @@ impl Rig {
     }
 }
 
+/// Measures the service's list throughput on this machine now (closed loop, 8 workers, 2 s after a
+/// 0.5 s warm-up) and records it: the scenario's production rate is half of it.
+pub async fn calibrate(rig: &Rig, report: &mut Report) -> fault_suite::calibrate::Capacity {
+    let capacity =
+        fault_suite::calibrate::list_capacity(&rig.api, Duration::from_millis(500), Duration::from_secs(2)).await;
+    report.measured("calibration", capacity);
+    assert!(
+        capacity.failed == 0 && capacity.list_per_s > 0.0,
+        "the service failed list reads before any fault: {capacity:?}"
+    );
+    capacity
+}
+
 /// Where reports go: `<target dir>/fault-report`.
 pub fn report_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR"))

@@ -6,6 +6,8 @@
 //! Run: `cargo test -p fault_suite -- --nocapture` (docs/RELIABILITY.md has the results).
 
 mod common;
+mod s10_saturated_primary;
+mod s11_replica_behind;
 mod s1_replica_restart;
 mod s2_primary_kill;
 mod s3_promotion;

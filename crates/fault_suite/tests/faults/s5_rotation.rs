@@ -12,7 +12,7 @@ use fault_suite::{PlatformOptions, Report};
 use pg_launcher::NodeName;
 use tokio_postgres::Client;
 
-use crate::common::{Rig, describe_failures, finish, secs};
+use crate::common::{Rig, calibrate, describe_failures, finish, secs};
 
 /// The service's sessions per login on one server.
 async fn sessions_by_login(session: &Client) -> BTreeMap<String, i64> {
@@ -52,9 +52,13 @@ async fn s5_password_rotation_under_load() {
         .unwrap_or_else(|| panic!("the service has no sessions on the primary"));
     report.measured("sessions_before", &before);
 
-    let rates = Rates::steady();
+    let capacity = calibrate(&rig, &mut report).await;
+    let rates = Rates::production(capacity.list_per_s);
     report.measured("load_rates_per_s", rates);
     let load = Load::start(rig.api.clone(), &clients, rates);
+    // A closed loop of 8 callers beside the steady rate.
+    let closed_clients = load::seed(&rig.api, 20).await;
+    let closed = Load::closed_loop(rig.api.clone(), &closed_clients, 8, Rates::steady());
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let rotate_at = load.now();
     let rotation = rig.platform.pccdb(&["rotate", "--service", SERVICE, "--wait"], None);
@@ -91,6 +95,7 @@ async fn s5_password_rotation_under_load() {
     let at_retirement = (sessions_by_login(&primary).await, sessions_by_login(&replica).await);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let samples = load.stop().await;
+    let closed = closed.stop().await;
     let after = (sessions_by_login(&primary).await, sessions_by_login(&replica).await);
 
     report.measured("requests", fault_suite::report::summarize(&samples));
@@ -102,10 +107,25 @@ async fn s5_password_rotation_under_load() {
     report.measured("sessions_after_replica", &after.1);
 
     let failed: Vec<_> = samples.iter().filter(|s| !s.reply.ok()).collect();
+    let closed_failed: Vec<_> = closed.iter().filter(|s| !s.reply.ok()).collect();
+    report.measured(
+        "closed_loop",
+        serde_json::json!({
+            "workers": 8,
+            "requests": fault_suite::report::summarize(&closed),
+            "failed": closed_failed.len(),
+        }),
+    );
+    report.measured("steady_failed", failed.len());
     report.check(
-        "zero failed requests",
+        "zero failed requests at the steady rate",
         failed.is_empty(),
         describe_failures(failed.into_iter()),
+    );
+    report.check(
+        "zero failed requests in the closed loop",
+        closed_failed.is_empty(),
+        describe_failures(closed_failed.into_iter()),
     );
     report.check(
         "the service logs in only with the credential the alias `current` names",

@@ -224,6 +224,40 @@ pub struct Rotation {
     pub max_age_days: u32,
 }
 
+/// How a service's pods send reads to the primary while the replica cannot serve them (db_router's
+/// fallback gate): an in-flight limit that adapts between `min_in_flight` and `max_in_flight` to the
+/// primary's latency, a line of `queue` reads waiting up to `queue_wait`, and a share of the primary pool
+/// (`write_reserve`) a read never borrows. The service reads it in its embedded default; in production the
+/// same values are the pod's `PCC_DB_FALLBACK_*` variables.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct ReadFallback {
+    /// The adaptive limit's floor.
+    pub min_in_flight: u32,
+    /// Its ceiling.
+    pub max_in_flight: u32,
+    /// Reads that may wait for a slot.
+    pub queue: u32,
+    /// How long one waits.
+    pub queue_wait: Millis,
+    /// The primary keeps up while its latency is under this multiple of its normal level.
+    pub latency_tolerance: f64,
+    /// Share of the primary pool kept for writes.
+    pub write_reserve: f64,
+}
+
+impl Default for ReadFallback {
+    fn default() -> Self {
+        Self {
+            min_in_flight: 4,
+            max_in_flight: 32,
+            queue: 128,
+            queue_wait: Millis(100),
+            latency_tolerance: 3.0,
+            write_reserve: 0.5,
+        }
+    }
+}
+
 /// A service.
 #[derive(Debug, Clone)]
 pub struct Service {
@@ -237,6 +271,8 @@ pub struct Service {
     pub timeouts: Timeouts,
     /// Rotation policy.
     pub rotation: Rotation,
+    /// Reads sent to the primary while the replica cannot serve (`read_fallback`).
+    pub read_fallback: ReadFallback,
     /// Extra roles.
     pub roles: Vec<ExtraRole>,
     /// Where it is deployed: sizing (overrides applied) and derived names per environment.

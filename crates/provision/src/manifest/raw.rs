@@ -98,10 +98,22 @@ pub(crate) struct RawService {
     pub lock_timeout: Option<String>,
     pub idle_in_transaction_session_timeout: Option<String>,
     pub rotation: Option<RawRotation>,
+    pub read_fallback: Option<RawReadFallback>,
     #[serde(default)]
     pub roles: Vec<RawExtraRole>,
     #[serde(default)]
     pub overrides: BTreeMap<String, RawOverride>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawReadFallback {
+    pub min_in_flight: Option<u32>,
+    pub max_in_flight: Option<u32>,
+    pub queue: Option<u32>,
+    pub queue_wait: Option<String>,
+    pub latency_tolerance: Option<f64>,
+    pub write_reserve: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -173,15 +173,54 @@ pub(super) fn service(
             Err(e) => p.push(key, format!("in environment {env}: {e}")),
         }
     }
+    let read_fallback = read_fallback(p, key, raw.read_fallback.as_ref());
     Some(Service {
         name,
         description: raw.description,
         environments: deployed,
         timeouts,
         rotation,
+        read_fallback,
         roles,
         per_env,
     })
+}
+
+fn read_fallback(p: &mut Problems, key: &str, raw: Option<&super::raw::RawReadFallback>) -> super::ReadFallback {
+    let defaults = super::ReadFallback::default();
+    let Some(raw) = raw else { return defaults };
+    let fk = format!("{key}.read_fallback");
+    let out = super::ReadFallback {
+        min_in_flight: raw.min_in_flight.unwrap_or(defaults.min_in_flight),
+        max_in_flight: raw.max_in_flight.unwrap_or(defaults.max_in_flight),
+        queue: raw.queue.unwrap_or(defaults.queue),
+        queue_wait: p.millis(
+            &format!("{fk}.queue_wait"),
+            raw.queue_wait.as_ref(),
+            defaults.queue_wait.0,
+        ),
+        latency_tolerance: raw.latency_tolerance.unwrap_or(defaults.latency_tolerance),
+        write_reserve: raw.write_reserve.unwrap_or(defaults.write_reserve),
+    };
+    if out.min_in_flight == 0 || out.max_in_flight < out.min_in_flight {
+        p.push(
+            &format!("{fk}.max_in_flight"),
+            format!(
+                "{} must be at least min_in_flight ({}), which must be at least 1",
+                out.max_in_flight, out.min_in_flight
+            ),
+        );
+    }
+    if !(out.latency_tolerance >= 1.0) {
+        p.push(&format!("{fk}.latency_tolerance"), "must be at least 1");
+    }
+    if !(0.0..1.0).contains(&out.write_reserve) {
+        p.push(
+            &format!("{fk}.write_reserve"),
+            "must be at least 0 and below 1 (a share of the pool)",
+        );
+    }
+    out
 }
 
 fn extra_roles(p: &mut Problems, key: &str, base: &str, raw: &RawService) -> Vec<ExtraRole> {

@@ -67,6 +67,34 @@ fn defaults_fill_what_is_not_written() {
         AdminCredential::Secret("pcc-admin-devtest-db".into())
     );
     assert_eq!(d.env.maintenance_database, "postgres");
+    assert_eq!(d.service.read_fallback, provision::manifest::ReadFallback::default());
+}
+
+#[test]
+fn read_fallback_is_read_and_checked() {
+    let text =
+        format!("{MINIMAL}read_fallback = {{ max_in_flight = 64, queue_wait = \"250ms\", write_reserve = 0.25 }}\n");
+    let m = parse(&text).unwrap();
+    let f = m.deployment("devtest", "pcc-client-api").unwrap().service.read_fallback;
+    assert_eq!(
+        (f.min_in_flight, f.max_in_flight, f.queue_wait.0, f.write_reserve),
+        (4, 64, 250, 0.25)
+    );
+    let bad = problems(&format!(
+        "{MINIMAL}read_fallback = {{ min_in_flight = 8, max_in_flight = 2, write_reserve = 1.0, bogus = 1 }}\n"
+    ));
+    assert!(bad.contains("bogus"), "{bad}");
+    let bad = problems(&format!(
+        "{MINIMAL}read_fallback = {{ min_in_flight = 8, max_in_flight = 2, write_reserve = 1.0 }}\n"
+    ));
+    assert!(
+        bad.contains("services.pcc-client-api.read_fallback.max_in_flight"),
+        "{bad}"
+    );
+    assert!(
+        bad.contains("services.pcc-client-api.read_fallback.write_reserve"),
+        "{bad}"
+    );
 }
 
 #[test]

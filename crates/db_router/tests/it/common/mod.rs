@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use conninfo::{ConnSpec, HostSpec, SslMode};
-use db_router::{Consistency, Route, Router, RouterConfig};
+use db_router::{Consistency, FallbackConfig, Route, Router, RouterConfig};
 use pg_launcher::{Cluster, NodeName};
 pub use test_support::eventually;
 use test_support::{Target, TestDatabase};
@@ -17,8 +17,13 @@ pub fn config(primary: ConnSpec, replica: Option<ConnSpec>) -> RouterConfig {
     config.probe_interval = Duration::from_millis(50);
     config.reconnect_initial = Duration::from_millis(20);
     config.reconnect_max = Duration::from_millis(500);
-    config.fallback_burst = 1_000;
-    config.fallback_per_second = 1_000.0;
+    // Ample: the tests of other things must not be shed.
+    config.fallback = FallbackConfig {
+        max_in_flight: 1_000,
+        queue: 1_000,
+        queue_wait: Duration::from_secs(5),
+        ..FallbackConfig::default()
+    };
     config
 }
 
