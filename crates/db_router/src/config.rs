@@ -122,8 +122,8 @@ impl RouterConfig {
                 ));
             }
         }
-        if let Some(problem) = self.fallback.problem() {
-            return fail(problem);
+        if let Some((setting, problem)) = self.fallback.problem() {
+            return fail(format!("fallback {setting}: {problem}"));
         }
         if !(0.0..=1.0).contains(&self.lifetime_jitter) {
             return fail(format!(

@@ -59,24 +59,34 @@ impl Default for FallbackConfig {
 }
 
 impl FallbackConfig {
-    /// Why the settings cannot work, if they cannot.
-    pub(crate) fn problem(&self) -> Option<String> {
+    /// Why the settings cannot work, if they cannot: the setting at fault (`min_in_flight`,
+    /// `max_in_flight`, `latency_tolerance`, `write_reserve`) and what it must be. Configuration layers
+    /// (the service's environment variables) report it under their own names.
+    pub fn problem(&self) -> Option<(&'static str, String)> {
         if self.min_in_flight == 0 || self.max_in_flight < self.min_in_flight {
-            return Some(format!(
-                "fallback in-flight limits must satisfy 1 <= min ({}) <= max ({})",
-                self.min_in_flight, self.max_in_flight
+            return Some((
+                "max_in_flight",
+                format!(
+                    "in-flight limits must satisfy 1 <= min ({}) <= max ({})",
+                    self.min_in_flight, self.max_in_flight
+                ),
             ));
         }
-        if !(self.latency_tolerance >= 1.0) {
-            return Some(format!(
-                "fallback latency tolerance {} must be at least 1",
-                self.latency_tolerance
+        // NaN must be refused too, so the test is "not at least 1", not "below 1".
+        if self
+            .latency_tolerance
+            .partial_cmp(&1.0)
+            .is_none_or(std::cmp::Ordering::is_lt)
+        {
+            return Some((
+                "latency_tolerance",
+                format!("latency tolerance {} must be at least 1", self.latency_tolerance),
             ));
         }
         if !(0.0..1.0).contains(&self.write_reserve) {
-            return Some(format!(
-                "fallback write reserve {} must be at least 0 and below 1",
-                self.write_reserve
+            return Some((
+                "write_reserve",
+                format!("write reserve {} must be at least 0 and below 1", self.write_reserve),
             ));
         }
         None
@@ -367,7 +377,7 @@ mod tests {
             max_in_flight: 4,
             ..FallbackConfig::default()
         };
-        assert!(bad.problem().unwrap().contains("min (8) <= max (4)"));
+        assert!(bad.problem().unwrap().1.contains("min (8) <= max (4)"));
         let bad = FallbackConfig {
             write_reserve: 1.0,
             ..FallbackConfig::default()

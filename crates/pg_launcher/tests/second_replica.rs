@@ -49,11 +49,13 @@ fn a_second_replica_streams_with_its_own_apply_delay() {
         );
     }
 
+    // Taken before the CREATE commits: the delayed replica applies it no earlier than its commit time plus
+    // the delay (one clock for all three servers), so at least 3 s after this instant, however slow psql is.
+    let created = Instant::now();
     cluster
         .query(NodeName::Primary, "postgres", "CREATE TABLE marks (id int)")
         .expect("create");
     // The first replica (no delay) has the table within a few seconds; the second only after its delay.
-    let created = Instant::now();
     let deadline = created + Duration::from_secs(30);
     while count(&cluster, NodeName::Replica) != "0" {
         assert!(Instant::now() < deadline, "the first replica never replayed the table");

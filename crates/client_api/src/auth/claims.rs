@@ -106,7 +106,10 @@ mod tests {
     use super::*;
 
     fn claims(value: Value) -> Map<String, Value> {
-        value.as_object().cloned().unwrap()
+        match value {
+            Value::Object(map) => map,
+            other => panic!("claims must be an object: {other}"),
+        }
     }
 
     #[test]

@@ -56,26 +56,14 @@ impl RoutingConfig {
             write_reserve: parse_or(env, "PCC_DB_FALLBACK_WRITE_RESERVE", b.write_reserve)?,
             ..b.clone()
         };
-        if fallback.min_in_flight == 0 || fallback.max_in_flight < fallback.min_in_flight {
-            return Err(ConfigError::new(
-                "PCC_DB_FALLBACK_MAX_IN_FLIGHT",
-                format!(
-                    "must be at least PCC_DB_FALLBACK_MIN_IN_FLIGHT ({}), which must be at least 1",
-                    fallback.min_in_flight
-                ),
-            ));
-        }
-        if !(fallback.latency_tolerance >= 1.0) {
-            return Err(ConfigError::new(
-                "PCC_DB_FALLBACK_LATENCY_TOLERANCE",
-                "must be at least 1",
-            ));
-        }
-        if !(0.0..1.0).contains(&fallback.write_reserve) {
-            return Err(ConfigError::new(
-                "PCC_DB_FALLBACK_WRITE_RESERVE",
-                "must be at least 0 and below 1",
-            ));
+        // db_router states what the gate needs; the error names the variable of the setting at fault.
+        if let Some((setting, problem)) = fallback.problem() {
+            let var = match setting {
+                "latency_tolerance" => "PCC_DB_FALLBACK_LATENCY_TOLERANCE",
+                "write_reserve" => "PCC_DB_FALLBACK_WRITE_RESERVE",
+                _ => "PCC_DB_FALLBACK_MAX_IN_FLIGHT",
+            };
+            return Err(ConfigError::new(var, problem));
         }
         let read_pool_sessions = parse_or(env, "PCC_DB_READ_POOL_SESSIONS", base.read_pool_sessions)?;
         if read_pool_sessions == 0 {

@@ -41,7 +41,7 @@ impl Proxy {
         let port = listener.local_addr().unwrap().port();
         let active: Arc<[AtomicUsize; 2]> = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
         let opened: Arc<[AtomicUsize; 2]> = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
-        let (active_, opened_) = (active.clone(), opened.clone());
+        let (active_, opened_) = (Arc::clone(&active), Arc::clone(&opened));
         tokio::spawn(async move {
             let mut turn = 0usize;
             while let Ok((mut client, _)) = listener.accept().await {

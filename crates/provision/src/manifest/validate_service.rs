@@ -211,7 +211,11 @@ fn read_fallback(p: &mut Problems, key: &str, raw: Option<&super::raw::RawReadFa
             ),
         );
     }
-    if !(out.latency_tolerance >= 1.0) {
+    if out
+        .latency_tolerance
+        .partial_cmp(&1.0)
+        .is_none_or(std::cmp::Ordering::is_lt)
+    {
         p.push(&format!("{fk}.latency_tolerance"), "must be at least 1");
     }
     if !(0.0..1.0).contains(&out.write_reserve) {
