@@ -66,44 +66,60 @@ async fn s3_replica_promoted_writes_follow() {
         metrics.sum("db_router_fallbacks_refused_total", &[]),
     );
     // Streaming replication is asynchronous: a kill -9 of the primary loses the commits the replica had not
-    // received yet, so a client the load created (and the service acknowledged) in the last moments before
-    // the crash may not exist on the promoted server. Reads and patches of exactly those clients answer 404,
-    // which is the truth on the new primary, not a service fault; they are counted, not failed.
+    // received yet, so a write the load made (and the service acknowledged) in the last moments before the
+    // crash may be missing on the promoted server: a create (the client does not exist) or a patch (the
+    // client is at an older version). Requests that depend on exactly those writes answer 404 (reads and
+    // patches of a lost client) or 412 (a patch whose If-Match is the lost version): the truth on the new
+    // primary, not a service fault; they are counted, not failed. A write sent after the crash and
+    // acknowledged must never be lost.
     let promoted_server = rig
         .platform
         .superuser(NodeName::Replica, fault_suite::platform::DATABASE)
         .await;
-    let mut lost = std::collections::HashSet::new();
+    let mut lost_creates = std::collections::HashSet::new();
+    let mut lost_patches = std::collections::HashSet::new();
     let mut lost_after_crash = Vec::new();
-    let creates = samples
+    let writes = samples
         .iter()
         .map(|s| (s, crash))
         .chain(closed.iter().map(|s| (s, closed_crash)))
-        .filter(|(s, _)| s.op == Op::Create);
-    for (sample, crashed_at) in creates {
+        .filter(|(s, _)| matches!(s.op, Op::Create | Op::Patch));
+    for (sample, crashed_at) in writes {
         let Some(acked) = sample.acked.as_ref() else { continue };
-        let present = promoted_server
+        let version: Option<i64> = promoted_server
             .query_opt(
-                "SELECT 1 FROM client_api.client WHERE id = $1::text::uuid",
+                "SELECT version FROM client_api.client WHERE id = $1::text::uuid",
                 &[&acked.id],
             )
             .await
             .unwrap_or_else(|e| panic!("reading the promoted server: {e}"))
-            .is_some();
-        if !present {
-            lost.insert(acked.id.clone());
+            .map(|row| row.get(0));
+        let held = version.is_some_and(|v| v >= acked.version);
+        if !held {
+            match sample.op {
+                Op::Create => lost_creates.insert(acked.id.clone()),
+                _ => lost_patches.insert(acked.id.clone()),
+            };
             if sample.at > crashed_at {
-                lost_after_crash.push(acked.id.clone());
+                lost_after_crash.push((sample.op, acked.id.clone(), acked.version, version));
             }
         }
     }
     report.check(
-        "no create sent after the crash and acknowledged is lost",
+        "no write sent after the crash and acknowledged is lost",
         lost_after_crash.is_empty(),
-        format!("{} lost: {lost_after_crash:?}", lost_after_crash.len()),
+        format!(
+            "{} lost (op, id, acknowledged version, promoted version): {lost_after_crash:?}",
+            lost_after_crash.len()
+        ),
     );
-    report.measured("acknowledged_creates_lost_by_async_replication", lost.len());
-    let of_lost = |s: &Sample| s.reply.status == 404 && s.target.as_ref().is_some_and(|t| lost.contains(t));
+    report.measured("acknowledged_creates_lost_by_async_replication", lost_creates.len());
+    report.measured("acknowledged_patches_lost_by_async_replication", lost_patches.len());
+    let of_lost = |s: &Sample| {
+        let target = s.target.as_ref();
+        (s.reply.status == 404 && target.is_some_and(|t| lost_creates.contains(t)))
+            || (s.reply.status == 412 && s.op == Op::Patch && target.is_some_and(|t| lost_patches.contains(t)))
+    };
     let closed_bad: Vec<&Sample> = closed
         .iter()
         .filter(|s| !(s.reply.ok() || s.reply.is_retryable_refusal() || of_lost(s)))
