@@ -18,7 +18,8 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(name = "pcc-bench", about)]
 struct Cli {
-    /// Scenarios to run: `all` (the default) or any of dev-up, migrate, router, service.
+    /// Scenarios to run: `all` (the default: every scenario but the soak; with --smoke, the soak too) or any
+    /// of dev-up, migrate, router, service, soak.
     scenarios: Vec<String>,
     /// Portfolio sizes for the service scenario, comma separated (`10k`, `100k`, `1m`, or a number).
     #[arg(long, value_delimiter = ',', value_parser = parse_size)]
@@ -93,6 +94,7 @@ fn settings(cli: &Cli) -> scenarios::Settings {
             10
         }),
         sizes: cli.sizes.clone().unwrap_or(default_sizes),
+        quick: cli.quick,
         smoke: cli.smoke,
         bin_dir: cli
             .bin_dir
@@ -127,7 +129,7 @@ fn run() -> anyhow::Result<ExitCode> {
     };
     for name in names {
         if name == "all" {
-            selected.extend(scenarios::ALL.iter());
+            selected.extend(scenarios::ALL.iter().filter(|s| s.in_all || cli.smoke));
             continue;
         }
         let Some(scenario) = scenarios::ALL.iter().find(|s| s.name == name) else {

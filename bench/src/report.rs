@@ -28,6 +28,8 @@ pub enum Target {
     AtMost(f64),
     /// The value must be below this ("under 5 ms").
     Below(f64),
+    /// The value must be at least this.
+    AtLeast(f64),
     /// The value divided by the baseline must be at most this ("at most 1.3x psql's time").
     RatioAtMost(f64),
     /// The value divided by the baseline must be at least this ("at least 0.8x of pgbench").
@@ -39,6 +41,7 @@ impl Target {
         match self {
             Target::AtMost(v) => format!("<= {v}"),
             Target::Below(v) => format!("< {v}"),
+            Target::AtLeast(v) => format!(">= {v}"),
             Target::RatioAtMost(v) => format!("ratio <= {v}"),
             Target::RatioAtLeast(v) => format!("ratio >= {v}"),
         }
@@ -117,6 +120,7 @@ impl Metric {
         Some(match target {
             Target::AtMost(max) => self.value <= max,
             Target::Below(max) => self.value < max,
+            Target::AtLeast(min) => self.value >= min,
             Target::RatioAtMost(max) => self.ratio().is_some_and(|r| r <= max),
             Target::RatioAtLeast(min) => self.ratio().is_some_and(|r| r >= min),
         })

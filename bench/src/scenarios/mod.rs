@@ -5,6 +5,7 @@ mod dev_up;
 mod migrate;
 mod router;
 mod service;
+mod soak;
 
 use std::path::PathBuf;
 
@@ -19,6 +20,8 @@ pub struct Settings {
     pub seconds: u32,
     /// Portfolio sizes for the service scenario, in clients.
     pub sizes: Vec<u64>,
+    /// A quick run (`--quick`): short measurements; the soak takes 3 minutes instead of 30.
+    pub quick: bool,
     /// A smoke run: tiny sizes and debug binaries; proves the harness works, measures nothing worth keeping.
     pub smoke: bool,
     /// Where the workspace's binaries are (`target/release`, or `target/debug` for a smoke run).
@@ -37,6 +40,8 @@ pub struct Scenario {
     pub about: &'static str,
     /// Runs it.
     pub run: fn(&Settings) -> anyhow::Result<ScenarioResult>,
+    /// Part of `all` (the soak takes 30 minutes and runs only when named, or in a smoke run).
+    pub in_all: bool,
 }
 
 /// Every scenario, in the order `pcc-bench all` runs them.
@@ -45,22 +50,33 @@ pub const ALL: &[Scenario] = &[
         name: "dev-up",
         about: "`pccdb dev up` from nothing to a streaming replica, against the same steps run by hand",
         run: dev_up::run,
+        in_all: true,
     },
     Scenario {
         name: "migrate",
         about: "1,000 migrations by the engine against psql running the same files; `info` over them",
         run: migrate::run,
+        in_all: true,
     },
     Scenario {
         name: "router",
         about: "db_router's overhead per query against bare tokio-postgres on the same replica",
         run: router::run,
+        in_all: true,
     },
     Scenario {
         name: "service",
         about: "pcc-client-api under wrk at each portfolio size: point reads vs pgbench -S, list pages, \
                 roll-up vs bare SQL, RSS, load time",
         run: service::run,
+        in_all: true,
+    },
+    Scenario {
+        name: "soak",
+        about: "30 minutes of mixed load at the production rate with a rotation and a replica restart: RSS, \
+                sessions, idempotency keys and p99 every 10 s (3 minutes with --quick)",
+        run: soak::run,
+        in_all: false,
     },
 ];
 

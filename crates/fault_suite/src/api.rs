@@ -183,6 +183,33 @@ impl Api {
         Self::send(self.request(Method::POST, "/v1/clients").json(&body)).await
     }
 
+    /// `POST /v1/clients` as [`Api::create_client`], with `Idempotency-Key: key`.
+    pub async fn create_client_keyed(&self, name: &str, key: &str) -> Reply {
+        let body = serde_json::json!({
+            "display_name": name,
+            "legal_name": format!("{name} Ltd"),
+            "hq_country": "DE",
+        });
+        Self::send(
+            self.request(Method::POST, "/v1/clients")
+                .header("idempotency-key", key)
+                .json(&body),
+        )
+        .await
+    }
+
+    /// `PATCH /v1/clients/{id}` moving the client under `parent` (`None`: to the top of its own
+    /// group), with `If-Match: "version"`.
+    pub async fn set_parent(&self, id: &str, version: i64, parent: Option<&str>) -> Reply {
+        Self::send(
+            self.request(Method::PATCH, &format!("/v1/clients/{id}"))
+                .header("content-type", "application/merge-patch+json")
+                .header("if-match", format!("\"{version}\""))
+                .body(serde_json::json!({ "parent_id": parent }).to_string()),
+        )
+        .await
+    }
+
     /// `PATCH /v1/clients/{id}` setting `owner`, with `If-Match: "version"`.
     pub async fn set_owner(&self, id: &str, version: i64, owner: &str) -> Reply {
         Self::send(

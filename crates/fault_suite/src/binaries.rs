@@ -53,6 +53,12 @@ pub fn binaries() -> &'static Binaries {
     })
 }
 
+/// Uses `binaries` instead of building (a caller that built them already, such as the benchmarks with
+/// their release binaries). False when the executables were already chosen.
+pub fn use_binaries(binaries: Binaries) -> bool {
+    BINARIES.set(binaries).is_ok()
+}
+
 fn cargo() -> PathBuf {
     // Cargo sets CARGO for the processes it runs; the compile-time value is the fallback.
     std::env::var_os("CARGO")

@@ -34,7 +34,7 @@ pub mod service;
 
 pub use api::{Api, Reply};
 pub use issuer::Issuer;
-pub use load::{Drive, Load, Op, Rates, Sample};
+pub use load::{Drive, Load, LoadOptions, Op, Rates, Sample};
 pub use metrics::Metrics;
 pub use platform::{Platform, PlatformOptions};
 pub use report::Report;

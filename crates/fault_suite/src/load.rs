@@ -5,10 +5,13 @@
 //!   (as wrk does), choosing operations in the proportions of a [`Rates`] mix: the load follows what the
 //!   service can do, so it is always at the service's capacity.
 //!
-//! Operations: a client by id (primary), a list page (replica), a create, and a merge patch of
-//! `owner` with `If-Match`. Patches are serialized per client (each client is patched by one
-//! request at a time, with the version its last acknowledged write returned), so every
+//! Operations: a client by id (primary), a list page (replica), a create (optionally with an
+//! `Idempotency-Key`), a merge patch of `owner` with `If-Match`, and a move (a merge patch of
+//! `parent_id` with `If-Match`). Patches and moves are serialized per client (each client is changed
+//! by one request at a time, with the version its last acknowledged write returned), so every
 //! acknowledged write is an exact (id, version, value) triple the database must hold afterwards.
+//! Moves never make a cycle: the first few seeded clients are anchors that only ever move to the top
+//! of their own group, and every other client moves under an anchor or to the top.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -32,6 +35,8 @@ pub enum Op {
     Create,
     /// `PATCH /v1/clients/{id}` (`owner`).
     Patch,
+    /// `PATCH /v1/clients/{id}` (`parent_id`): a move in the hierarchy.
+    Move,
 }
 
 impl Op {
@@ -52,6 +57,8 @@ pub struct Rates {
     pub create: f64,
     /// Patches.
     pub patch: f64,
+    /// Moves.
+    pub moves: f64,
 }
 
 impl Rates {
@@ -62,6 +69,7 @@ impl Rates {
             list: 12.0,
             create: 8.0,
             patch: 12.0,
+            moves: 0.0,
         }
     }
 
@@ -73,6 +81,7 @@ impl Rates {
             list: (list_capacity_per_s / 2.0).max(10.0),
             create: 8.0,
             patch: 12.0,
+            moves: 0.0,
         }
     }
 
@@ -83,23 +92,30 @@ impl Rates {
             list: per_s,
             create: 0.0,
             patch: 0.0,
+            moves: 0.0,
         }
     }
 
     /// The sum of the rates.
     pub fn total(&self) -> f64 {
-        self.read_by_id + self.list + self.create + self.patch
+        self.read_by_id + self.list + self.create + self.patch + self.moves
+    }
+
+    /// Each operation with its rate.
+    fn each(&self) -> [(Op, f64); 5] {
+        [
+            (Op::ReadById, self.read_by_id),
+            (Op::List, self.list),
+            (Op::Create, self.create),
+            (Op::Patch, self.patch),
+            (Op::Move, self.moves),
+        ]
     }
 
     /// An operation drawn with these rates as weights.
     fn pick(&self, draw: f64) -> Op {
         let mut left = draw * self.total();
-        for (op, weight) in [
-            (Op::ReadById, self.read_by_id),
-            (Op::List, self.list),
-            (Op::Create, self.create),
-            (Op::Patch, self.patch),
-        ] {
+        for (op, weight) in self.each() {
             if left < weight {
                 return op;
             }
@@ -118,6 +134,8 @@ pub struct Acked {
     pub version: i64,
     /// The `owner` it set (patches).
     pub owner: Option<String>,
+    /// The parent it set (moves; `None` inside for a move to the top).
+    pub parent: Option<Option<String>>,
 }
 
 /// One request.
@@ -153,7 +171,25 @@ struct Shared {
     idle: Mutex<VecDeque<(String, i64)>>,
     unsure: Mutex<VecDeque<String>>,
     counter: AtomicU64,
+    /// Clients that only ever move to the top of their group; every other client moves under one.
+    anchors: Vec<String>,
+    options: LoadOptions,
 }
+
+/// How a load sends and records its requests.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// Every create carries an `Idempotency-Key` (as careful callers send them; the service keeps each
+    /// key until its time to live has passed).
+    pub keyed_creates: bool,
+    /// Samples of successful requests keep no response body (a long run at production rates would
+    /// otherwise hold every list page it read); what the load itself needs from a body (ids, versions)
+    /// is taken before, and failures keep theirs (the problem document).
+    pub drop_bodies: bool,
+}
+
+/// Seeded clients that serve as anchors for moves.
+const ANCHORS: usize = 5;
 
 /// A running load.
 pub struct Load {
@@ -213,6 +249,10 @@ impl Load {
     }
 
     fn shared(api: Api, clients: &[(String, i64)]) -> Arc<Shared> {
+        Self::shared_with(api, clients, LoadOptions::default())
+    }
+
+    fn shared_with(api: Api, clients: &[(String, i64)], options: LoadOptions) -> Arc<Shared> {
         Arc::new(Shared {
             api,
             start: Instant::now(),
@@ -222,6 +262,8 @@ impl Load {
             idle: Mutex::new(clients.iter().cloned().collect()),
             unsure: Mutex::new(VecDeque::new()),
             counter: AtomicU64::new(0),
+            anchors: clients.iter().take(ANCHORS).map(|(id, _)| id.clone()).collect(),
+            options,
         })
     }
 
@@ -252,37 +294,38 @@ impl Load {
     /// Starts load on `api` at `rates` (open loop), reading and patching `clients` (and the ones it
     /// creates).
     pub fn start(api: Api, clients: &[(String, i64)], rates: Rates) -> Self {
-        let shared = Self::shared(api, clients);
+        Self::start_with(api, clients, rates, LoadOptions::default())
+    }
+
+    /// [`Load::start`] with `options`.
+    pub fn start_with(api: Api, clients: &[(String, i64)], rates: Rates, options: LoadOptions) -> Self {
+        let shared = Self::shared_with(api, clients, options);
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let tickers = [
-            (Op::ReadById, rates.read_by_id),
-            (Op::List, rates.list),
-            (Op::Create, rates.create),
-            (Op::Patch, rates.patch),
-        ]
-        .into_iter()
-        .filter(|(_, rate)| *rate > 0.0)
-        .map(|(op, rate)| {
-            let (shared, requests) = (shared.clone(), requests.clone());
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                while shared.running.load(Ordering::SeqCst) {
-                    tick.tick().await;
-                    if !shared.running.load(Ordering::SeqCst) {
-                        break;
+        let tickers = rates
+            .each()
+            .into_iter()
+            .filter(|(_, rate)| *rate > 0.0)
+            .map(|(op, rate)| {
+                let (shared, requests) = (shared.clone(), requests.clone());
+                tokio::spawn(async move {
+                    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    while shared.running.load(Ordering::SeqCst) {
+                        tick.tick().await;
+                        if !shared.running.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let shared = shared.clone();
+                        let handle = tokio::spawn(async move {
+                            one(&shared, op).await;
+                        });
+                        let mut list = requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        list.retain(|h: &tokio::task::JoinHandle<()>| !h.is_finished());
+                        list.push(handle);
                     }
-                    let shared = shared.clone();
-                    let handle = tokio::spawn(async move {
-                        one(&shared, op).await;
-                    });
-                    let mut list = requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                    list.retain(|h: &tokio::task::JoinHandle<()>| !h.is_finished());
-                    list.push(handle);
-                }
+                })
             })
-        })
-        .collect();
+            .collect();
         Self {
             shared,
             tickers,
@@ -302,6 +345,12 @@ impl Load {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// Takes the samples recorded so far (a long run drains them periodically, so that it holds
+    /// only what it has not summarized yet); [`Load::stop`] returns only what was not drained.
+    pub fn drain(&self) -> Vec<Sample> {
+        std::mem::take(&mut *lock(&self.shared.samples))
     }
 
     /// Stops starting requests, waits for those in flight (each ends within the hang limit), and
@@ -350,7 +399,12 @@ async fn one(shared: &Shared, op: Op) -> bool {
         Op::List => (api.get("/v1/clients?limit=20&status=active", None).await, None, None),
         Op::Create => {
             let n = shared.counter.fetch_add(1, Ordering::SeqCst);
-            let reply = api.create_client(&format!("Load {n} {}", uuid::Uuid::now_v7())).await;
+            let name = format!("Load {n} {}", uuid::Uuid::now_v7());
+            let reply = if shared.options.keyed_creates {
+                api.create_client_keyed(&name, &uuid::Uuid::new_v4().to_string()).await
+            } else {
+                api.create_client(&name).await
+            };
             let acked = match (reply.ok(), reply.body["id"].as_str(), version_of(&reply)) {
                 (true, Some(id), Some(version)) => {
                     lock(&shared.known).push(id.to_owned());
@@ -359,6 +413,7 @@ async fn one(shared: &Shared, op: Op) -> bool {
                         id: id.to_owned(),
                         version,
                         owner: None,
+                        parent: None,
                     })
                 }
                 _ => None,
@@ -379,6 +434,7 @@ async fn one(shared: &Shared, op: Op) -> bool {
                         id,
                         version: new,
                         owner: Some(owner),
+                        parent: None,
                     })
                 }
                 _ => {
@@ -389,7 +445,41 @@ async fn one(shared: &Shared, op: Op) -> bool {
             };
             (reply, acked, Some(version + 1))
         }
+        Op::Move => {
+            let Some((id, version)) = lock(&shared.idle).pop_front() else {
+                return false;
+            };
+            // Anchors only move to the top; others under a random anchor, or to the top one time in four.
+            let parent =
+                if shared.anchors.contains(&id) || shared.anchors.is_empty() || rand::rng().random_range(0..4) == 0 {
+                    None
+                } else {
+                    Some(shared.anchors[rand::rng().random_range(0..shared.anchors.len())].clone())
+                };
+            let reply = api.set_parent(&id, version, parent.as_deref()).await;
+            target = Some(id.clone());
+            let acked = match (reply.ok(), version_of(&reply)) {
+                (true, Some(new)) => {
+                    lock(&shared.idle).push_back((id.clone(), new));
+                    Some(Acked {
+                        id,
+                        version: new,
+                        owner: None,
+                        parent: Some(parent),
+                    })
+                }
+                _ => {
+                    lock(&shared.unsure).push_back(id);
+                    None
+                }
+            };
+            (reply, acked, Some(version + 1))
+        }
     };
+    let mut reply = reply;
+    if shared.options.drop_bodies && reply.ok() {
+        reply.body = serde_json::Value::Null;
+    }
     lock(&shared.samples).push(Sample {
         op,
         at,

@@ -167,5 +167,6 @@ fn op_name(op: Op) -> &'static str {
         Op::List => "list",
         Op::Create => "create",
         Op::Patch => "patch",
+        Op::Move => "move",
     }
 }

@@ -19,6 +19,7 @@ const WRITES: Rates = Rates {
     list: 0.0,
     create: 8.0,
     patch: 12.0,
+    moves: 0.0,
 };
 const FLOOD_FOR: Duration = Duration::from_secs(4);
 

@@ -148,6 +148,7 @@ async fn s1_replica_killed_and_restarted() {
         list: 20.0,
         create: 1.0,
         patch: 1.0,
+        moves: 0.0,
     };
     let closed = Drive::ClosedLoop { workers: 8, mix };
     outage(&rig, closed, "closed_loop", &mut report).await;

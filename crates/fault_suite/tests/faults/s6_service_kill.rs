@@ -24,6 +24,7 @@ async fn s6_service_killed_mid_load() {
         list: 5.0,
         create: 100.0,
         patch: 150.0,
+        moves: 0.0,
     };
     report.measured("load_rates_per_s", rates);
     let load = Load::start(rig.api.clone(), &clients, rates);
