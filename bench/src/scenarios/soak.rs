@@ -6,9 +6,9 @@
 //!
 //! The platform, the service process, the token issuer and the load generator are the fault suite's
 //! (`fault_suite`), so the soak drives exactly what the fault scenarios drive, only for longer. The load
-//! is open loop (requests start at fixed rates whatever the service does): half the list throughput a
-//! closed-loop calibration measures at the start, an eighth of it in reads by id, 8 creates (each with an
-//! `Idempotency-Key`), 12 patches and 4 moves per second. The baseline of every "flat" figure is the same
+//! is open loop (requests start at fixed rates whatever the service does): a quarter of the list
+//! throughput a closed-loop calibration measures at the start (10 s, 8 callers), a sixteenth of it in reads
+//! by id, 8 creates (each with an `Idempotency-Key`), 12 patches and 4 moves per second. The baseline of every "flat" figure is the same
 //! figure earlier in the same run: the second quarter (after warm-up) against the last quarter.
 
 use std::collections::BTreeMap;
@@ -206,13 +206,19 @@ async fn soak(plan: Plan) -> anyhow::Result<ScenarioResult> {
     let api = Api::new(&service.base(), issuer.token("soak"));
     let clients = load::seed(&api, 60).await;
     platform.replica_caught_up().await;
-    let capacity =
-        fault_suite::calibrate::list_capacity(&api, Duration::from_millis(500), Duration::from_secs(3)).await;
+    let capacity = fault_suite::calibrate::list_capacity(&api, Duration::from_secs(2), Duration::from_secs(10)).await;
     anyhow::ensure!(
         capacity.failed == 0 && capacity.list_per_s > 0.0,
         "the service failed list reads before the soak: {capacity:?}"
     );
+    // A soak asks whether the service runs for long at a rate it is sized for, not how it sheds an excess
+    // (the fault suite's s8 and s10 do that): a quarter of the closed-loop list capacity in lists and a
+    // sixteenth in reads by id, so the open-loop bursts of independent callers stay inside what it serves.
+    // (Half the capacity, the fault suite's production rate for seconds-long scenarios, overloaded the
+    // release service under the same-process load generator for the whole 30 minutes.)
     let rates = Rates {
+        read_by_id: capacity.list_per_s / 16.0,
+        list: capacity.list_per_s / 4.0,
         moves: 4.0,
         ..Rates::production(capacity.list_per_s)
     };

@@ -3,9 +3,10 @@
 //! - `Allow`, `Prefer`, `Require`: encrypt, accept any certificate (libpq without a root file,
 //!   Npgsql 8+). Handshake signatures are still checked, so the session key belongs to whoever
 //!   holds the certificate's key; what is not checked is who that is.
-//! - `VerifyCa`: the chain must end in the root certificate; the host name is not checked
-//!   (AlloyDB's server certificates name the instance, not the IP clients dial).
-//! - `VerifyFull`: chain and host name (an IP host must appear as an IP SAN).
+//! - `VerifyCa`: the chain must end in the root certificate; the host name is not checked (for a
+//!   server whose certificate does not name the address clients dial).
+//! - `VerifyFull`: chain and host name: a host given as an IP address must appear in the certificate
+//!   as an IP SAN, a DNS name as a DNS SAN (README "TLS against AlloyDB").
 
 use std::fmt;
 use std::path::{Path, PathBuf};

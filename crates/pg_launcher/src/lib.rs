@@ -20,6 +20,7 @@
 //! ```
 
 mod binaries;
+mod certificate;
 mod cluster;
 mod conf;
 mod create;

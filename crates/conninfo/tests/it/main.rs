@@ -7,3 +7,4 @@ mod npgsql_golden;
 mod promotion;
 mod render_forms;
 mod round_trip;
+mod server_certificates;

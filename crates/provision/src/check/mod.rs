@@ -7,8 +7,9 @@
 //!   roles, limits, timeouts), and so is each blocked item;
 //! - isolation probes: a service login cannot CREATE in its schema or database, cannot use
 //!   TEMP, and cannot CONNECT to another service's database (`has_*_privilege`);
-//! - transport: `ssl = on`, a connection without TLS is refused by pg_hba (probed with a
-//!   throwaway user and password, so nothing real is ever sent in clear), SCRAM passwords;
+//! - transport: `ssl = on`, a connection without TLS is refused before authentication (a plaintext
+//!   startup message for a throwaway user, judged by the server's first answer whatever its wording;
+//!   nothing secret is ever sent), SCRAM passwords;
 //! - connection budget against the server's max_connections;
 //! - sizes against the manifest's estimates (warn);
 //! - credentials: each `current` secret logs in, is younger than the rotation policy, and no
@@ -18,6 +19,8 @@ mod credentials;
 mod isolation;
 mod probes;
 mod transport;
+
+pub use transport::plaintext_refused;
 
 use crate::apply::AdminSession;
 use crate::budget;

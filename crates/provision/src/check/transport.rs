@@ -1,42 +1,76 @@
-//! Transport: TLS on, connections without TLS refused by pg_hba (probed without sending anything
-//! real), SCRAM password hashing.
+//! Transport: TLS on, connections without TLS refused before authentication (probed at the protocol
+//! level, without sending anything real), SCRAM password hashing.
 
 use std::time::Duration;
-
-use secrecy::ExposeSecret as _;
 
 use super::{Finding, Severity};
 use crate::apply::AdminSession;
 use crate::catalog::ClusterSnapshot;
 use crate::manifest::Environment;
 
-/// Whether a connection without TLS is refused by pg_hba.conf. The probe logs in as a user
-/// that does not exist with a random password, so nothing real crosses the wire in clear.
-async fn plaintext_refused(spec: &conninfo::ConnSpec) -> Result<bool, String> {
+/// How long the plaintext probe waits for the server's first answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Whether a connection without TLS is refused before authentication. The probe sends a plaintext
+/// startup message (no SSLRequest) for a user that does not exist and reads the server's first answer,
+/// then hangs up: an authentication request means a plaintext connection reached authentication; an
+/// error, or the connection closed, means it was refused, whatever the server's wording (PostgreSQL's
+/// `no pg_hba.conf entry ... no encryption`, a `reject` line, AlloyDB's or a proxy's own refusal). No
+/// password or other secret is ever sent.
+pub async fn plaintext_refused(spec: &conninfo::ConnSpec) -> Result<bool, String> {
+    use bytes::BytesMut;
+    use postgres_protocol::message::{backend, frontend};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
     let host = spec.hosts.first().ok_or("no host")?;
     let conninfo::Host::Tcp(name) = &host.host else {
         return Ok(true);
     };
-    let junk = secrets::generate_password().map_err(|e| e.to_string())?;
-    let mut config = tokio_postgres::Config::new();
-    config
-        .host(name)
-        .port(host.port)
-        .user("pccdb_tls_probe")
-        .password(junk.expose_secret())
-        .dbname("postgres")
-        .ssl_mode(tokio_postgres::config::SslMode::Disable)
-        .connect_timeout(Duration::from_secs(10));
-    match config.connect(tokio_postgres::NoTls).await {
-        Ok(_) => Ok(false),
-        Err(e) => match e.as_db_error() {
-            // pg_hba has no entry for this connection: only encrypted connections are accepted.
-            Some(db) if db.code().code() == "28000" && db.message().contains("no encryption") => Ok(true),
-            // The server got as far as authenticating a plaintext connection.
-            Some(_) => Ok(false),
-            None => Err(e.to_string()),
-        },
-    }
+    let exchange = async {
+        let mut socket = tokio::net::TcpStream::connect((name.as_str(), host.port))
+            .await
+            .map_err(|e| format!("cannot reach {name}:{}: {e}", host.port))?;
+        let mut startup = BytesMut::new();
+        frontend::startup_message([("user", "pccdb_tls_probe"), ("database", "postgres")], &mut startup)
+            .map_err(|e| e.to_string())?;
+        if socket.write_all(&startup).await.is_err() {
+            // Closed before it took the startup message: refused.
+            return Ok(true);
+        }
+        let mut buffer = BytesMut::with_capacity(1024);
+        loop {
+            match backend::Message::parse(&mut buffer) {
+                Ok(Some(backend::Message::ErrorResponse(_))) => return Ok(true),
+                Ok(Some(
+                    backend::Message::AuthenticationOk
+                    | backend::Message::AuthenticationCleartextPassword
+                    | backend::Message::AuthenticationMd5Password(_)
+                    | backend::Message::AuthenticationSasl(_)
+                    | backend::Message::AuthenticationGss
+                    | backend::Message::AuthenticationSspi
+                    | backend::Message::AuthenticationKerberosV5
+                    | backend::Message::AuthenticationScmCredential,
+                )) => return Ok(false),
+                // Anything else first (a NoticeResponse): look at the next message.
+                Ok(Some(_)) => continue,
+                // Not complete yet: read on.
+                Ok(None) => {}
+                // Not the PostgreSQL protocol (a TLS-only listener answering with an alert): refused.
+                Err(_) => return Ok(true),
+            }
+            match socket.read_buf(&mut buffer).await {
+                // Hung up without a word, or reset: refused.
+                Ok(0) | Err(_) => return Ok(true),
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(PROBE_TIMEOUT, exchange).await.unwrap_or_else(|_| {
+        Err(format!(
+            "{name}:{} did not answer a startup message within {PROBE_TIMEOUT:?}",
+            host.port
+        ))
+    })
 }
 
 /// TLS on and enforced on every server; SCRAM password hashing.

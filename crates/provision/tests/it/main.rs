@@ -9,3 +9,4 @@ mod manifest;
 mod platform;
 mod resolve;
 mod rotate;
+mod transport;
