@@ -4,7 +4,8 @@
 //! Endpoint strings in the manifest carry hosts and TLS settings only; a password there is
 //! refused (credentials come from secret stores). A `local_cluster` environment reads the
 //! endpoints, CA certificate and superuser password from the `pccdb dev` directory and
-//! verifies the server against that CA (VerifyFull), as production verifies AlloyDB's.
+//! verifies the server against that CA (VerifyFull: the local certificate names 127.0.0.1; AlloyDB is verified
+//! against its cluster CA with VerifyCA, deploy/pcc.toml says why).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -84,12 +84,17 @@ async fn plan_apply_check_exit_codes_and_no_op_messages() {
     su.batch_execute(&format!("GRANT CONNECT ON DATABASE k{tok}_db_{env} TO PUBLIC"))
         .await
         .unwrap();
-    let (code, out) = run(&["check"], None);
+    let report = dir.path().join("check.json");
+    let (code, out) = run(&["check", "--report", report.to_str().unwrap()], None);
     assert_eq!(code, 2, "{out}");
     assert!(
         out.contains("FAIL [drift]") && out.contains("PUBLIC holds CONNECT"),
         "{out}"
     );
+    // The pipeline keeps the JSON report of a failed check (no shell redirects in the pccdb image).
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(saved["environment"], env.as_str());
+    assert!(saved["failed"].as_u64().unwrap() >= 1, "{saved}");
     let (code, _) = run(&["plan", "--detailed-exitcode"], None);
     assert_eq!(code, 2);
 
