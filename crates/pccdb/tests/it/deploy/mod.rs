@@ -3,4 +3,6 @@
 
 mod cloudbuild;
 pub mod dockerfile;
-mod pod;
+pub mod pod;
+mod render;
+mod terraform;
