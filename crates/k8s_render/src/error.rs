@@ -3,6 +3,9 @@
 /// A render failure; nothing was written.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
+    /// An environment or service the manifest does not have.
+    #[error(transparent)]
+    Manifest(#[from] provision::ManifestError),
     /// The manifest, its endpoints or the Terraform outputs they name.
     #[error(transparent)]
     Provision(#[from] provision::ProvisionError),

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::{HEADER, Rendered, RenderError};
+use crate::{HEADER, RenderError, Rendered};
 
 /// One way a directory differs from a render.
 #[derive(Debug, Clone, PartialEq, Eq)]

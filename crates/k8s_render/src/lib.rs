@@ -106,7 +106,11 @@ pub fn render(manifest: &Manifest, env: &str, service: &str) -> Result<Rendered,
             "environments.{env}.gke is not set (gke = {{ project = \"...\" }}: the project of the GKE cluster and its service accounts)"
         )));
     };
-    let SecretsBackend::Gcp { project: secrets_project, .. } = &d.env.secrets else {
+    let SecretsBackend::Gcp {
+        project: secrets_project,
+        ..
+    } = &d.env.secrets
+    else {
         return Err(invalid(format!(
             "environments.{env}.secrets is not the gcp backend; pods mount their credential from Secret Manager"
         )));
@@ -162,7 +166,10 @@ pub fn render(manifest: &Manifest, env: &str, service: &str) -> Result<Rendered,
         &Object::<NoSpec> {
             api_version: "v1",
             kind: "ServiceAccount",
-            metadata: meta(BTreeMap::from([("iam.gke.io/gcp-service-account".to_owned(), gsa)]), true),
+            metadata: meta(
+                BTreeMap::from([("iam.gke.io/gcp-service-account".to_owned(), gsa)]),
+                true,
+            ),
             spec: None,
         },
     )?);
@@ -192,7 +199,15 @@ pub fn render(manifest: &Manifest, env: &str, service: &str) -> Result<Rendered,
             api_version: "apps/v1",
             kind: "Deployment",
             metadata: meta(BTreeMap::new(), true),
-            spec: Some(deployment_spec(&d, &specs, &name, &selector, &labels, &credentials_file, ca.as_deref())),
+            spec: Some(deployment_spec(
+                &d,
+                &specs,
+                &name,
+                &selector,
+                &labels,
+                &credentials_file,
+                ca.as_deref(),
+            )),
         },
     )?);
     files.push(yaml(
@@ -221,9 +236,7 @@ pub fn render(manifest: &Manifest, env: &str, service: &str) -> Result<Rendered,
             metadata: meta(BTreeMap::new(), true),
             spec: Some(PdbSpec {
                 max_unavailable: 1,
-                selector: Selector {
-                    match_labels: selector.clone(),
-                },
+                selector: Selector { match_labels: selector },
             }),
         },
     )?);
@@ -253,7 +266,8 @@ fn ca_file(
     match roots.as_slice() {
         [] => Ok(None),
         [one] => {
-            let ok = one.is_absolute() && one.parent().is_some_and(|p| p != Path::new("/")) && one.file_name().is_some();
+            let ok =
+                one.is_absolute() && one.parent().is_some_and(|p| p != Path::new("/")) && one.file_name().is_some();
             if !ok {
                 return Err(invalid(format!(
                     "the endpoints' Root Certificate {} must be an absolute path in a directory of its own (the pods mount it there)",
@@ -264,7 +278,10 @@ fn ca_file(
         }
         many => Err(invalid(format!(
             "primary and replica verify with different root certificates ({}); one cluster has one CA",
-            many.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }

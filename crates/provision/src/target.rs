@@ -59,9 +59,12 @@ pub fn endpoints(env: &Environment) -> Result<EnvEndpoints, ProvisionError> {
                     Endpoint::Literal(text) => (text.clone(), None),
                     Endpoint::Terraform { output, settings } => {
                         let file = env.terraform_outputs.as_deref().ok_or_else(|| {
-                            fail(format!("{which} takes its host from Terraform, but terraform.outputs_file is not set"))
+                            fail(format!(
+                                "{which} takes its host from Terraform, but terraform.outputs_file is not set"
+                            ))
                         })?;
-                        let host = crate::terraform::output_host(file, output).map_err(|e| fail(format!("{which}: {e}")))?;
+                        let host =
+                            crate::terraform::output_host(file, output).map_err(|e| fail(format!("{which}: {e}")))?;
                         (format!("Host={host};{settings}"), Some(host))
                     }
                 };

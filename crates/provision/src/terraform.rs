@@ -22,18 +22,26 @@ pub fn output_host(file: &Path, name: &str) -> Result<String, String> {
     let outputs: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{shown} is not `terraform output -json` output: {e}"))?;
     let Some(outputs) = outputs.as_object() else {
-        return Err(format!("{shown} is not `terraform output -json` output: not a JSON object"));
+        return Err(format!(
+            "{shown} is not `terraform output -json` output: not a JSON object"
+        ));
     };
     let Some(output) = outputs.get(name) else {
         let mut known: Vec<&str> = outputs.keys().map(String::as_str).collect();
         known.sort_unstable();
         return Err(format!(
             "{shown} has no output {name:?} (it has: {})",
-            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
         ));
     };
     if output.get("sensitive").and_then(serde_json::Value::as_bool) == Some(true) {
-        return Err(format!("output {name:?} of {shown} is sensitive; an endpoint is not a secret"));
+        return Err(format!(
+            "output {name:?} of {shown} is sensitive; an endpoint is not a secret"
+        ));
     }
     let Some(value) = output.get("value").and_then(serde_json::Value::as_str) else {
         return Err(format!("output {name:?} of {shown} is not a string"));
@@ -41,7 +49,9 @@ pub fn output_host(file: &Path, name: &str) -> Result<String, String> {
     if value.parse::<IpAddr>().is_ok() || is_dns_name(value) {
         Ok(value.to_owned())
     } else {
-        Err(format!("output {name:?} of {shown} is {value:?}, not an IP address or a DNS name"))
+        Err(format!(
+            "output {name:?} of {shown} is {value:?}, not an IP address or a DNS name"
+        ))
     }
 }
 
@@ -84,11 +94,19 @@ mod tests {
         let e = output_host(&path, "pw").unwrap_err();
         assert!(e.contains("sensitive") && !e.contains("hunter2"), "{e}");
         assert!(output_host(&path, "list").unwrap_err().contains("not a string"));
-        assert!(output_host(&path, "evil").unwrap_err().contains("not an IP address or a DNS name"));
+        assert!(
+            output_host(&path, "evil")
+                .unwrap_err()
+                .contains("not an IP address or a DNS name")
+        );
         let e = output_host(&path, "nope").unwrap_err();
         assert!(e.contains("\"nope\"") && e.contains("dns, evil, ip, list, pw"), "{e}");
         let missing = path.with_file_name("absent.json");
-        assert!(output_host(&missing, "ip").unwrap_err().contains("terraform output -json >"));
+        assert!(
+            output_host(&missing, "ip")
+                .unwrap_err()
+                .contains("terraform output -json >")
+        );
         let (_d2, bad) = outputs("[1]");
         assert!(output_host(&bad, "ip").unwrap_err().contains("not a JSON object"));
     }

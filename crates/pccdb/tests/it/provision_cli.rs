@@ -108,7 +108,11 @@ async fn plan_apply_check_exit_codes_and_no_op_messages() {
     let output = |ip: &str| format!("{{\"sensitive\":false,\"type\":\"string\",\"value\":\"{ip}\"}}");
     std::fs::write(
         &outputs,
-        format!("{{\"db_primary\":{},\"db_replica\":{}}}", output(&primary.host), output(&primary.host)),
+        format!(
+            "{{\"db_primary\":{},\"db_replica\":{}}}",
+            output(&primary.host),
+            output(&primary.host)
+        ),
     )
     .unwrap();
     let from_terraform = std::fs::read_to_string(&path).unwrap().replace(
@@ -133,7 +137,10 @@ async fn plan_apply_check_exit_codes_and_no_op_messages() {
     std::fs::write(&outputs, format!("{{\"db_primary\":{}}}", output(&primary.host))).unwrap();
     let (code, out) = run(&["check"], None);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("no output \"db_replica\"") && out.contains("outputs.json"), "{out}");
+    assert!(
+        out.contains("no output \"db_replica\"") && out.contains("outputs.json"),
+        "{out}"
+    );
 }
 
 /// Runs pccdb with extra environment variables.

@@ -63,7 +63,10 @@ pub(super) fn gke(p: &mut Problems, key: &str, project: String) -> Gke {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !ok {
-        p.push(&format!("{key}.project"), format!("{project:?} is not a GCP project id"));
+        p.push(
+            &format!("{key}.project"),
+            format!("{project:?} is not a GCP project id"),
+        );
     }
     Gke { project }
 }
@@ -86,7 +89,9 @@ pub(super) fn pod_env(p: &mut Problems, key: &str, raw: &BTreeMap<String, String
         } else if let Some(word) = CREDENTIAL_WORDS.iter().find(|w| name.contains(**w)) {
             p.push(
                 &vk,
-                format!("looks like a credential ({word}); credentials come from Secret Manager, never from the manifest"),
+                format!(
+                    "looks like a credential ({word}); credentials come from Secret Manager, never from the manifest"
+                ),
             );
         }
         if value.contains('\n') {
@@ -118,7 +123,11 @@ pub(super) fn resources(
         memory: memory.unwrap_or(d.memory),
         memory_limit: memory_limit.unwrap_or(d.memory_limit),
     };
-    for (field, value) in [("cpu", &out.cpu), ("memory", &out.memory), ("memory_limit", &out.memory_limit)] {
+    for (field, value) in [
+        ("cpu", &out.cpu),
+        ("memory", &out.memory),
+        ("memory_limit", &out.memory_limit),
+    ] {
         if !quantity(value) {
             p.push(
                 &format!("{key}.{field}"),
@@ -161,7 +170,10 @@ mod tests {
         let text = p.0.join("\n");
         assert_eq!(p.0.len(), 5, "{text}");
         assert!(text.contains("k.PCC_DB_POOL_MAX: PCC_DB_* is derived"), "{text}");
-        assert!(text.contains("k.PCC_AUTH_CLIENT_SECRET: looks like a credential"), "{text}");
+        assert!(
+            text.contains("k.PCC_AUTH_CLIENT_SECRET: looks like a credential"),
+            "{text}"
+        );
         assert!(!text.contains("PCC_LOG:"), "{text}");
     }
 }

@@ -152,7 +152,9 @@ pub(super) fn environment(
         admin_credential,
         secrets,
         admin_secrets,
-        gke: raw.gke.map(|g| super::kubernetes::gke(p, &format!("{key}.gke"), g.project)),
+        gke: raw
+            .gke
+            .map(|g| super::kubernetes::gke(p, &format!("{key}.gke"), g.project)),
         terraform_outputs,
     })
 }

@@ -195,7 +195,7 @@ fn the_cluster_ca_comes_from_generate_client_certificate_into_the_manifests_root
         !code.contains("connectionInfo") && !code.contains("pemCertificateChain"),
         "connectionInfo has no certificate; pemCertificateChain is the client certificate's chain"
     );
-    let manifest = provision::Manifest::load(&repo_root().join("deploy/pcc.toml")).unwrap();
+    let manifest = super::repo_manifest();
     for (file, env) in [
         ("cloudbuild-database.yaml", "devtest"),
         ("cloudbuild-rotate.yaml", "devtest"),
@@ -229,6 +229,52 @@ fn the_cluster_ca_comes_from_generate_client_certificate_into_the_manifests_root
                 "{file}: {step:?} sees the CA"
             );
         }
+    }
+}
+
+#[test]
+fn the_deploy_pipeline_applies_the_fresh_render_with_the_commit_image_and_the_ca_the_pods_mount() {
+    let p = pipeline("cloudbuild-deploy.yaml");
+    let steps = steps(&p);
+    let first = words(&steps[0]);
+    assert_eq!(
+        first[..2],
+        ["render".to_owned(), "k8s".to_owned()],
+        "the render is checked first"
+    );
+    assert!(first.contains(&"--check".to_owned()));
+    let ca = steps
+        .iter()
+        .find(|s| s["id"] == "alloydb-ca")
+        .expect("an alloydb-ca step");
+    let ca_file = words(ca).last().unwrap().clone();
+    let manifest = super::repo_manifest();
+    let root = roots_of(&manifest, "devtest");
+    let file_name = |p: &str| {
+        std::path::Path::new(p)
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        file_name(&ca_file),
+        file_name(&root[0]),
+        "the ConfigMap key is the file the pods verify with"
+    );
+    let apply = words(steps.iter().find(|s| s["id"] == "apply").unwrap()).join("\n");
+    let overlay_dir = std::path::Path::new(&ca_file).parent().unwrap().display().to_string();
+    for needle in [
+        format!("cat > {overlay_dir}/kustomization.yaml"),
+        format!("files: [{}]", file_name(&ca_file)),
+        format!("- name: {}", k8s_render::CA_CONFIG_MAP),
+        "newTag: ${COMMIT_SHA}".to_owned(),
+        "newName: ${_REGION}-docker.pkg.dev/${PROJECT_ID}/pcc/${_SERVICE}".to_owned(),
+        "- ../../deploy/k8s/${_SERVICE}-${_ENV}".to_owned(),
+        format!("kubectl apply -k {overlay_dir}"),
+    ] {
+        assert!(apply.contains(&needle), "the apply step lacks {needle:?}:\n{apply}");
     }
 }
 

@@ -14,7 +14,7 @@ use crate::common;
 
 /// The deployments rendered into the repository: every service in every environment that has `gke`.
 fn rendered_deployments() -> Vec<(String, String)> {
-    let manifest = provision::Manifest::load(&repo_root().join("deploy/pcc.toml")).unwrap();
+    let manifest = super::repo_manifest();
     let mut out = Vec::new();
     for env in manifest.environments.values().filter(|e| e.gke.is_some()) {
         for d in manifest.deployments(env) {
@@ -64,7 +64,11 @@ fn render_the_committed_files_are_what_the_manifest_renders_today() {
             v
         };
         let committed = render_dir(&env, &service);
-        assert_eq!(names(fresh.path()), names(&committed), "{service}-{env}: the same files");
+        assert_eq!(
+            names(fresh.path()),
+            names(&committed),
+            "{service}-{env}: the same files"
+        );
         for name in names(fresh.path()) {
             let new = std::fs::read(fresh.path().join(&name)).unwrap();
             let old = std::fs::read(committed.join(&name)).unwrap();
@@ -85,7 +89,16 @@ fn render_a_manifest_change_without_a_new_render_fails_the_check_and_a_render_fi
     let manifest = manifest.to_str().unwrap();
     let committed = render_dir("devtest", "pcc-client-api");
     let committed = committed.to_str().unwrap();
-    let base = ["render", "k8s", "--manifest", manifest, "--env", "devtest", "--service", "pcc-client-api"];
+    let base = [
+        "render",
+        "k8s",
+        "--manifest",
+        manifest,
+        "--env",
+        "devtest",
+        "--service",
+        "pcc-client-api",
+    ];
     let with = |extra: &[&str]| -> Vec<String> { base.iter().chain(extra).map(|s| (*s).to_owned()).collect() };
     let run = |args: Vec<String>| {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -100,7 +113,11 @@ fn render_a_manifest_change_without_a_new_render_fails_the_check_and_a_render_fi
     // the check passes.
     let out_dir = dir.path().join("out");
     std::fs::create_dir_all(&out_dir).unwrap();
-    std::fs::write(out_dir.join("old.yaml"), format!("{}\nkind: Gone\n", k8s_render::HEADER)).unwrap();
+    std::fs::write(
+        out_dir.join("old.yaml"),
+        format!("{}\nkind: Gone\n", k8s_render::HEADER),
+    )
+    .unwrap();
     std::fs::write(out_dir.join("mine.yaml"), "kind: NotRendered\n").unwrap();
     let out_path = out_dir.to_str().unwrap();
     let (code, out) = run(with(&["--out", out_path]));
@@ -114,7 +131,18 @@ fn render_a_manifest_change_without_a_new_render_fails_the_check_and_a_render_fi
     // Bad input: a service not in the manifest is an error (exit 1) naming the known ones; nothing written.
     let empty = dir.path().join("empty");
     let (code, out) = render(
-        &["render", "k8s", "--manifest", manifest, "--env", "devtest", "--service", "pcc-nope", "--out", empty.to_str().unwrap()],
+        &[
+            "render",
+            "k8s",
+            "--manifest",
+            manifest,
+            "--env",
+            "devtest",
+            "--service",
+            "pcc-nope",
+            "--out",
+            empty.to_str().unwrap(),
+        ],
         &root,
     );
     assert_eq!(code, 1, "{out}");
@@ -122,7 +150,18 @@ fn render_a_manifest_change_without_a_new_render_fails_the_check_and_a_render_fi
     assert!(!empty.exists());
     // An environment without `gke` cannot be rendered, and says what to set.
     let (code, out) = render(
-        &["render", "k8s", "--manifest", manifest, "--env", "dev", "--service", "pcc-client-api", "--out", empty.to_str().unwrap()],
+        &[
+            "render",
+            "k8s",
+            "--manifest",
+            manifest,
+            "--env",
+            "dev",
+            "--service",
+            "pcc-client-api",
+            "--out",
+            empty.to_str().unwrap(),
+        ],
         &root,
     );
     assert_eq!(code, 1, "{out}");
@@ -154,14 +193,24 @@ fn schema_errors(object: &Value) -> Vec<String> {
         .build(&schema)
         .expect("the vendored schema compiles");
     let instance: serde_json::Value = serde_json::to_value(object).unwrap();
-    validator.iter_errors(&instance).map(|e| format!("{e} at {}", e.instance_path)).collect()
+    validator
+        .iter_errors(&instance)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
 }
 
 #[test]
 fn render_every_object_passes_the_kubernetes_schema_of_its_kind() {
     let objects = objects_in(&repo_root().join("deploy/k8s"));
     let kinds: Vec<&str> = objects.iter().map(|(_, o)| o["kind"].as_str().unwrap()).collect();
-    for kind in ["Namespace", "ServiceAccount", "SecretProviderClass", "Deployment", "Service", "PodDisruptionBudget"] {
+    for kind in [
+        "Namespace",
+        "ServiceAccount",
+        "SecretProviderClass",
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+    ] {
         assert!(kinds.contains(&kind), "{kind} is rendered: {kinds:?}");
     }
     for (path, object) in &objects {
@@ -171,9 +220,8 @@ fn render_every_object_passes_the_kubernetes_schema_of_its_kind() {
     // The referee is strict: a misspelt field and a wrong type are refused.
     let (_, deployment) = objects.iter().find(|(_, o)| o["kind"] == "Deployment").unwrap();
     let mut typo = deployment.clone();
-    typo["spec"]["template"]["spec"]["containers"][0]["readinessProbes"] = typo["spec"]["template"]["spec"]
-        ["containers"][0]["readinessProbe"]
-        .clone();
+    typo["spec"]["template"]["spec"]["containers"][0]["readinessProbes"] =
+        typo["spec"]["template"]["spec"]["containers"][0]["readinessProbe"].clone();
     assert!(!schema_errors(&typo).is_empty(), "an unknown field is refused");
     let mut wrong = deployment.clone();
     wrong["spec"]["replicas"] = Value::String("two".to_owned());
@@ -181,12 +229,16 @@ fn render_every_object_passes_the_kubernetes_schema_of_its_kind() {
 }
 
 fn object<'a>(objects: &'a [(PathBuf, Value)], kind: &str) -> &'a Value {
-    &objects.iter().find(|(_, o)| o["kind"] == kind).unwrap_or_else(|| panic!("{kind}")).1
+    &objects
+        .iter()
+        .find(|(_, o)| o["kind"] == kind)
+        .unwrap_or_else(|| panic!("{kind}"))
+        .1
 }
 
 #[test]
 fn render_the_service_accepts_the_rendered_environment_and_the_mounts_line_up() {
-    let manifest = provision::Manifest::load(&repo_root().join("deploy/pcc.toml")).unwrap();
+    let manifest = super::repo_manifest();
     for (env, service) in rendered_deployments() {
         let d = manifest.deployment(&env, &service).unwrap();
         let objects = objects_in(&render_dir(&env, &service));
@@ -197,7 +249,12 @@ fn render_the_service_accepts_the_rendered_environment_and_the_mounts_line_up() 
             .as_sequence()
             .unwrap()
             .iter()
-            .map(|v| (v["name"].as_str().unwrap().to_owned(), v["value"].as_str().unwrap().to_owned()))
+            .map(|v| {
+                (
+                    v["name"].as_str().unwrap().to_owned(),
+                    v["value"].as_str().unwrap().to_owned(),
+                )
+            })
             .collect();
         // The service's own parser is the referee of the variables.
         let config = client_api::config::Config::from_env(&vars).unwrap_or_else(|e| panic!("{env}: {e}"));
@@ -206,13 +263,19 @@ fn render_the_service_accepts_the_rendered_environment_and_the_mounts_line_up() 
         assert_eq!(db.replica_pool_max, d.sizing.replica_pool.unwrap().max as usize);
         assert_eq!(db.primary.database.as_deref(), Some(d.names.database.as_str()));
         assert_eq!(db.primary.pool.min_size, d.sizing.pool.min);
-        assert_eq!(db.primary.pool.max_lifetime, Some(d.sizing.pool.max_lifetime.duration()));
+        assert_eq!(
+            db.primary.pool.max_lifetime,
+            Some(d.sizing.pool.max_lifetime.duration())
+        );
         let replica = db.replica.expect("the replica");
         assert!(replica.read_pool, "the manifest's Read Pool=true reaches the pods");
         assert_eq!(replica.target_session_attrs, conninfo::TargetSessionAttrs::ReadOnly);
         let fallback = &config.routing.fallback;
         let f = &d.service.read_fallback;
-        assert_eq!((fallback.min_in_flight, fallback.max_in_flight), (f.min_in_flight as usize, f.max_in_flight as usize));
+        assert_eq!(
+            (fallback.min_in_flight, fallback.max_in_flight),
+            (f.min_in_flight as usize, f.max_in_flight as usize)
+        );
         assert_eq!(fallback.queue_wait, f.queue_wait.duration());
         assert!(config.auth.is_some(), "{env}: the token issuer is configured");
         assert_eq!(deployment["spec"]["replicas"].as_u64(), Some(u64::from(d.sizing.pods)));
@@ -226,9 +289,14 @@ fn render_the_service_accepts_the_rendered_environment_and_the_mounts_line_up() 
             panic!("{env}: the pods read a mounted credential file");
         };
         let spc = object(&objects, "SecretProviderClass");
-        let entries: Vec<Value> = serde_yaml_ng::from_str(spc["spec"]["parameters"]["secrets"].as_str().unwrap()).unwrap();
-        let [entry] = entries.as_slice() else { panic!("one secret: {entries:?}") };
-        let provision::manifest::SecretsBackend::Gcp { project, .. } = &d.env.secrets else { panic!() };
+        let entries: Vec<Value> =
+            serde_yaml_ng::from_str(spc["spec"]["parameters"]["secrets"].as_str().unwrap()).unwrap();
+        let [entry] = entries.as_slice() else {
+            panic!("one secret: {entries:?}")
+        };
+        let provision::manifest::SecretsBackend::Gcp { project, .. } = &d.env.secrets else {
+            panic!()
+        };
         assert_eq!(
             entry["resourceName"].as_str().unwrap(),
             format!("projects/{project}/secrets/{}/versions/current", d.names.secret)
@@ -245,9 +313,17 @@ fn render_the_service_accepts_the_rendered_environment_and_the_mounts_line_up() 
                 .to_owned()
         };
         let volume = |name: &str| -> &Value {
-            pod["volumes"].as_sequence().unwrap().iter().find(|v| v["name"] == name).unwrap()
+            pod["volumes"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .find(|v| v["name"] == name)
+                .unwrap()
         };
-        assert_eq!(volume("db-credential")["csi"]["volumeAttributes"]["secretProviderClass"], spc["metadata"]["name"]);
+        assert_eq!(
+            volume("db-credential")["csi"]["volumeAttributes"]["secretProviderClass"],
+            spc["metadata"]["name"]
+        );
         assert_eq!(
             Path::new(&mount("db-credential")).join(entry["path"].as_str().unwrap()),
             *file
@@ -255,7 +331,10 @@ fn render_the_service_accepts_the_rendered_environment_and_the_mounts_line_up() 
         // The CA the connection strings verify with is the file the ConfigMap mount puts there.
         let root = db.primary.root_cert.clone().expect("VerifyCA with a root certificate");
         assert_eq!(Path::new(&mount(k8s_render::CA_CONFIG_MAP)), root.parent().unwrap());
-        assert_eq!(volume(k8s_render::CA_CONFIG_MAP)["configMap"]["name"], k8s_render::CA_CONFIG_MAP);
+        assert_eq!(
+            volume(k8s_render::CA_CONFIG_MAP)["configMap"]["name"],
+            k8s_render::CA_CONFIG_MAP
+        );
 
         // Workload Identity: the Kubernetes service account the pods run as names the Google one.
         let ksa = object(&objects, "ServiceAccount");
@@ -266,13 +345,23 @@ fn render_the_service_accepts_the_rendered_environment_and_the_mounts_line_up() 
             Some(format!("{service}-{env}@{}.iam.gserviceaccount.com", gke.project).as_str())
         );
         // The kustomization lists every object file (the deploy pipeline applies it).
-        let kustomization: Value =
-            serde_yaml_ng::from_str(&std::fs::read_to_string(render_dir(&env, &service).join("kustomization.yaml")).unwrap())
-                .unwrap();
-        let listed: Vec<&str> = kustomization["resources"].as_sequence().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+        let kustomization: Value = serde_yaml_ng::from_str(
+            &std::fs::read_to_string(render_dir(&env, &service).join("kustomization.yaml")).unwrap(),
+        )
+        .unwrap();
+        let listed: Vec<&str> = kustomization["resources"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
         assert_eq!(listed.len(), objects.len());
         for (path, _) in &objects {
-            assert!(listed.contains(&path.file_name().unwrap().to_str().unwrap()), "{}", path.display());
+            assert!(
+                listed.contains(&path.file_name().unwrap().to_str().unwrap()),
+                "{}",
+                path.display()
+            );
         }
     }
 }

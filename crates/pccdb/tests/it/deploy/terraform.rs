@@ -48,8 +48,10 @@ fn attr<'a>(block: &'a Block, key: &str) -> Option<&'a Expression> {
 /// `expr` evaluated with `var.<name>` bound to `vars` (a template such as "pcc-admin-${var.environment}-db").
 fn eval(expr: &Expression, vars: &BTreeMap<String, String>) -> String {
     let mut ctx = Context::new();
-    let object: hcl::Map<String, hcl::Value> =
-        vars.iter().map(|(k, v)| (k.clone(), hcl::Value::from(v.clone()))).collect();
+    let object: hcl::Map<String, hcl::Value> = vars
+        .iter()
+        .map(|(k, v)| (k.clone(), hcl::Value::from(v.clone())))
+        .collect();
     ctx.declare_var("var", hcl::Value::Object(object));
     match expr.evaluate(&ctx).unwrap_or_else(|e| panic!("evaluating {expr}: {e}")) {
         hcl::Value::String(s) => s,
@@ -75,7 +77,7 @@ fn resources<'a>(blocks: &'a [Block], kind: &str) -> Vec<&'a Block> {
 
 /// The cloud environments of the manifest (those Terraform provisions) and their manifest.
 fn manifest() -> provision::Manifest {
-    provision::Manifest::load(&repo_root().join("deploy/pcc.toml")).unwrap()
+    super::repo_manifest()
 }
 
 fn cloud_envs(m: &provision::Manifest) -> Vec<String> {
@@ -111,7 +113,9 @@ fn terraform_creates_every_secret_the_manifest_names_with_the_pipelines_access()
         let Some(Expression::FuncCall(call)) = attr(locals, "platform_secrets") else {
             panic!("platform_secrets = toset([...])")
         };
-        let Expression::Array(items) = &call.args[0] else { panic!("toset of a list") };
+        let Expression::Array(items) = &call.args[0] else {
+            panic!("toset of a list")
+        };
         let mut created: BTreeSet<String> = items.iter().map(|i| eval(i, &vars)).collect();
         let modules = service_modules(&root);
         let secret = resources(&module, "google_secret_manager_secret")
@@ -137,25 +141,58 @@ fn terraform_creates_every_secret_the_manifest_names_with_the_pipelines_access()
             }
         }
         let missing: Vec<&String> = named.difference(&created).collect();
-        assert!(missing.is_empty(), "{env}: no google_secret_manager_secret for {missing:?} (Terraform has {created:?})");
+        assert!(
+            missing.is_empty(),
+            "{env}: no google_secret_manager_secret for {missing:?} (Terraform has {created:?})"
+        );
 
         // The pipelines' account: reads the admin credential; reads, adds to and rotates the migrator's.
         let build = "var.build_service_account";
-        let admin = format!("pcc-admin-${{var.environment}}-db");
-        let flyway = format!("flyway-user-${{var.environment}}-db");
+        let admin = "pcc-admin-${var.environment}-db";
+        let flyway = "flyway-user-${var.environment}-db";
         let kind = "google_secret_manager_secret_iam_member";
-        assert!(has_binding(&root, kind, "secret_id", &admin, "roles/secretmanager.secretAccessor", build));
-        for role in ["roles/secretmanager.secretAccessor", "roles/secretmanager.secretVersionAdder", "pcc_secret_rotator"] {
-            assert!(has_binding(&root, kind, "secret_id", &flyway, role, build), "{env}: migrator secret, {role}");
+        assert!(has_binding(
+            &root,
+            kind,
+            "secret_id",
+            admin,
+            "roles/secretmanager.secretAccessor",
+            build
+        ));
+        for role in [
+            "roles/secretmanager.secretAccessor",
+            "roles/secretmanager.secretVersionAdder",
+            "pcc_secret_rotator",
+        ] {
             assert!(
-                has_binding(&module, kind, "secret_id", "credential", role, build) || role == "pcc_secret_rotator" && has_binding(&module, kind, "secret_id", "credential", "var.rotator_role", build),
+                has_binding(&root, kind, "secret_id", flyway, role, build),
+                "{env}: migrator secret, {role}"
+            );
+            // The module gets the custom role as its `rotator_role` argument.
+            let in_module = if role == "pcc_secret_rotator" {
+                "var.rotator_role"
+            } else {
+                role
+            };
+            assert!(
+                has_binding(&module, kind, "secret_id", "credential", in_module, build),
                 "{env}: service secrets, {role}"
             );
         }
-        assert!(has_binding(&root, "google_project_iam_member", "project", "var.project", "roles/alloydb.client", build));
+        assert!(has_binding(
+            &root,
+            "google_project_iam_member",
+            "project",
+            "var.project",
+            "roles/alloydb.client",
+            build
+        ));
         let rotator = resources(&root, "google_project_iam_custom_role")[0];
         let permissions = attr(rotator, "permissions").unwrap().to_string();
-        assert!(permissions.contains("secretmanager.secrets.update"), "moving the alias `current`");
+        assert!(
+            permissions.contains("secretmanager.secrets.update"),
+            "moving the alias `current`"
+        );
     }
 }
 
@@ -182,7 +219,10 @@ fn terraform_gives_every_service_its_account_its_secret_alone_and_workload_ident
         let environment = m.environment(&env).unwrap();
         for d in m.deployments(environment) {
             let service = d.service.name.to_string();
-            assert!(modules.contains_key(&service), "{env}: no module for {service} in deploy/terraform/services.tf");
+            assert!(
+                modules.contains_key(&service),
+                "{env}: no module for {service} in deploy/terraform/services.tf"
+            );
             let mv: BTreeMap<String, String> = [
                 ("service", service.clone()),
                 ("environment", env.clone()),
@@ -199,20 +239,36 @@ fn terraform_gives_every_service_its_account_its_secret_alone_and_workload_ident
             let locals = module.iter().find(|b| b.identifier.as_str() == "locals").unwrap();
             assert_eq!(eval(attr(locals, "name").unwrap(), &mv), local_name);
             if let Some(gke) = &environment.gke {
-                assert_eq!(gke.project, vars["project"], "{env}: the manifest's gke.project is Terraform's project");
-                let rendered = repo_root().join("deploy/k8s").join(&local_name).join("serviceaccount.yaml");
+                assert_eq!(
+                    gke.project, vars["project"],
+                    "{env}: the manifest's gke.project is Terraform's project"
+                );
+                let rendered = repo_root()
+                    .join("deploy/k8s")
+                    .join(&local_name)
+                    .join("serviceaccount.yaml");
                 let ksa: serde_yaml_ng::Value =
                     serde_yaml_ng::from_str(&std::fs::read_to_string(&rendered).unwrap()).unwrap();
                 assert_eq!(
-                    ksa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"].as_str().unwrap(),
+                    ksa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
+                        .as_str()
+                        .unwrap(),
                     format!("{local_name}@{}.iam.gserviceaccount.com", vars["project"])
                 );
                 // Workload Identity names that Kubernetes service account in that namespace.
                 let wi = resources(&module, "google_service_account_iam_member")
                     .into_iter()
-                    .find(|b| attr(b, "role").unwrap().to_string().contains("roles/iam.workloadIdentityUser"))
+                    .find(|b| {
+                        attr(b, "role")
+                            .unwrap()
+                            .to_string()
+                            .contains("roles/iam.workloadIdentityUser")
+                    })
                     .expect("a Workload Identity binding");
-                let member = attr(wi, "member").unwrap().to_string().replace("local.name", "var.name");
+                let member = attr(wi, "member")
+                    .unwrap()
+                    .to_string()
+                    .replace("local.name", "var.name");
                 let mut with_name = mv.clone();
                 with_name.insert("name".to_owned(), local_name.clone());
                 let member: Expression = hcl::parse(&format!("m = {member}"))
@@ -240,10 +296,11 @@ fn terraform_gives_every_service_its_account_its_secret_alone_and_workload_ident
                 "roles/secretmanager.secretAccessor",
                 "google_service_account.service.email"
             ));
-            let elsewhere = root
-                .iter()
-                .filter(|b| b.identifier.as_str() == "resource")
-                .any(|b| b.body.attributes().any(|a| a.expr.to_string().contains("google_service_account.service")));
+            let elsewhere = root.iter().filter(|b| b.identifier.as_str() == "resource").any(|b| {
+                b.body
+                    .attributes()
+                    .any(|a| a.expr.to_string().contains("google_service_account.service"))
+            });
             assert!(!elsewhere, "the service account is granted nothing outside its module");
         }
     }
@@ -260,12 +317,17 @@ fn terraform_outputs_the_manifest_reads_exist_and_the_outputs_file_has_them() {
         .collect();
     for env in cloud_envs(&m) {
         let e = m.environment(&env).unwrap();
-        let provision::manifest::Endpoints::Remote { primary, replica } = &e.endpoints else { continue };
+        let provision::manifest::Endpoints::Remote { primary, replica } = &e.endpoints else {
+            continue;
+        };
         for endpoint in std::iter::once(primary).chain(replica.as_ref()) {
             let provision::manifest::Endpoint::Terraform { output, .. } = endpoint else {
                 panic!("{env}: an endpoint copied by hand; take it from a Terraform output")
             };
-            assert!(outputs.contains(output.as_str()), "{env}: outputs.tf has no output {output}");
+            assert!(
+                outputs.contains(output.as_str()),
+                "{env}: outputs.tf has no output {output}"
+            );
         }
         // The outputs file resolves, and primary and replica are different servers.
         let ends = provision::target::endpoints(e).unwrap_or_else(|err| panic!("{env}: {err}"));
@@ -283,7 +345,7 @@ fn fmt_problems(text: &str) -> Vec<String> {
     let lines: Vec<&str> = text.lines().collect();
     let mut group: Vec<(usize, usize)> = Vec::new(); // (line, column of '=')
     let mut group_indent = usize::MAX;
-    let mut flush = |group: &mut Vec<(usize, usize)>, out: &mut Vec<String>| {
+    let flush = |group: &mut Vec<(usize, usize)>, out: &mut Vec<String>| {
         if let Some(&(_, first)) = group.first()
             && let Some(&(line, _)) = group.iter().find(|(_, col)| *col != first)
         {
