@@ -57,6 +57,9 @@ pub enum Command {
     Capacity(cmd::capacity::CapacityArgs),
     /// Rotate database credentials with zero downtime.
     Rotate(cmd::rotate::RotateArgs),
+    /// Render deployment files from the manifest (Kubernetes objects of a service in an environment).
+    #[command(subcommand)]
+    Render(cmd::render::RenderCommand),
     /// Inspect or seed the credentials of an environment (never prints a password).
     #[command(subcommand)]
     Secrets(cmd::secrets::SecretsCommand),
@@ -88,6 +91,7 @@ impl Cli {
             Command::Check(args) => cmd::check::run(&args, &self.global),
             Command::Capacity(args) => cmd::capacity::run(&args, &self.global),
             Command::Rotate(args) => cmd::rotate::run(&args, &self.global),
+            Command::Render(command) => cmd::render::run(&command, &self.global),
             Command::Secrets(command) => cmd::secrets::run(&command, &self.global),
             Command::Migrate(args) => cmd::migrate::run(cmd::migrate::Action::Migrate, &args, &self.global),
             Command::Info(args) => cmd::migrate::run(cmd::migrate::Action::Info, &args, &self.global),

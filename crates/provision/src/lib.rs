@@ -7,7 +7,7 @@
 //! - [`catalog`] (reader), [`desired`], [`acl`], [`diff`] (pure): what is, what should be, the plan.
 //! - [`apply`]: plan, apply, provision (apply + credentials); [`target`]: endpoints, stores, sessions.
 //! - [`rotate`]: the rotation state machine and its runner.
-//! - [`check`], [`capacity`], [`resolve`].
+//! - [`check`], [`capacity`], [`resolve`]; [`terraform`]: endpoint hosts from `terraform output -json`.
 
 pub mod acl;
 pub mod apply;
@@ -24,6 +24,7 @@ pub mod naming;
 pub mod resolve;
 pub mod rotate;
 pub mod target;
+pub mod terraform;
 pub mod units;
 
 pub use error::{ManifestError, NameError, ProvisionError};

@@ -4,7 +4,8 @@
 //!   primary, the service database, the migrator's current credential, the schema and the
 //!   initSql that makes migrations run as the owner role;
 //! - [`runtime_connections`]: the service's primary and replica connection specs (Npgsql form
-//!   on request), pool sizes from the manifest, credential from the `current` alias.
+//!   on request), pool sizes from the manifest, credential from the `current` alias;
+//! - [`runtime_specs`]: the same specs without a credential, as a service's pods are configured.
 
 use secrecy::SecretString;
 use secrets::{DbCredential, SecretName, VersionRef};
@@ -125,25 +126,27 @@ fn pool_settings(base: &PoolSettings, pool: &Pool) -> PoolSettings {
     }
 }
 
-/// Resolves `service`'s connections in `env` with the credential of its secret's `current` alias.
+/// A service's connection specs without a credential: what its pods are configured with (`pccdb render
+/// k8s`), the user and password coming from the mounted secret at run time.
+#[derive(Debug, Clone)]
+pub struct RuntimeSpecs {
+    /// The primary: database, application name, search_path and the manifest's pool.
+    pub primary: ConnSpec,
+    /// The replica with read-only session attributes, when the environment has one and the service a
+    /// replica pool.
+    pub replica: Option<ConnSpec>,
+}
+
+/// Resolves `service`'s connection specs in `env`, without touching a secret store.
 ///
 /// # Errors
-/// Unknown environment or service, unusable endpoint, missing credential (run `pccdb apply`).
-pub async fn runtime_connections(
-    manifest: &Manifest,
-    env: &str,
-    service: &str,
-) -> Result<RuntimeConnections, ProvisionError> {
+/// Unknown environment or service, unusable endpoint.
+pub fn runtime_specs(manifest: &Manifest, env: &str, service: &str) -> Result<RuntimeSpecs, ProvisionError> {
     let d = manifest.deployment(env, service)?;
     let ends = endpoints(d.env)?;
-    let store = open_store(&d.env.secrets)?;
-    let secret = secret_name(&d.names.secret);
-    let credential = read_credential(store.as_ref(), secret.as_str(), &VersionRef::current()).await?;
     let finish = |spec: ConnSpec, pool: &Pool| {
         let mut spec = spec
             .with_database(d.names.database.to_string())
-            .with_user(credential.username.clone())
-            .with_password(credential.password.clone())
             .with_application_name(service.to_owned());
         spec.search_path = Some(d.names.schema.to_string());
         let settings = pool_settings(&spec.pool, pool);
@@ -161,9 +164,30 @@ pub async fn runtime_connections(
         }
         _ => None,
     };
+    Ok(RuntimeSpecs { primary, replica })
+}
+
+/// Resolves `service`'s connections in `env` with the credential of its secret's `current` alias.
+///
+/// # Errors
+/// Unknown environment or service, unusable endpoint, missing credential (run `pccdb apply`).
+pub async fn runtime_connections(
+    manifest: &Manifest,
+    env: &str,
+    service: &str,
+) -> Result<RuntimeConnections, ProvisionError> {
+    let d = manifest.deployment(env, service)?;
+    let specs = runtime_specs(manifest, env, service)?;
+    let store = open_store(&d.env.secrets)?;
+    let secret = secret_name(&d.names.secret);
+    let credential = read_credential(store.as_ref(), secret.as_str(), &VersionRef::current()).await?;
+    let with_credential = |spec: ConnSpec| {
+        spec.with_user(credential.username.clone())
+            .with_password(credential.password.clone())
+    };
     Ok(RuntimeConnections {
-        primary,
-        replica,
+        primary: with_credential(specs.primary),
+        replica: specs.replica.map(with_credential),
         secret,
         credential,
     })

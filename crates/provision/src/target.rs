@@ -4,7 +4,8 @@
 //! Endpoint strings in the manifest carry hosts and TLS settings only; a password there is
 //! refused (credentials come from secret stores). A `local_cluster` environment reads the
 //! endpoints, CA certificate and superuser password from the `pccdb dev` directory and
-//! verifies the server against that CA (VerifyFull), as production verifies AlloyDB's.
+//! verifies the server against that CA (VerifyFull: the local certificate names 127.0.0.1; AlloyDB is verified
+//! against its cluster CA with VerifyCA, deploy/pcc.toml says why).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +17,7 @@ use secrets::{
 use tokio_postgres::Client;
 
 use crate::error::ProvisionError;
-use crate::manifest::{AdminCredential, Endpoints, Environment, SecretsBackend};
+use crate::manifest::{AdminCredential, Endpoint, Endpoints, Environment, SecretsBackend};
 
 /// The servers of one environment, without credentials or database.
 #[derive(Debug, Clone)]
@@ -49,11 +50,37 @@ fn open_local(env: &Environment, dir: &std::path::Path) -> Result<pg_launcher::C
 pub fn endpoints(env: &Environment) -> Result<EnvEndpoints, ProvisionError> {
     match &env.endpoints {
         Endpoints::Remote { primary, replica } => {
-            let parse = |which: &str, text: &str| -> Result<ConnSpec, ProvisionError> {
-                let spec = ConnSpec::parse(text).map_err(|e| ProvisionError::Endpoint {
+            let fail = |detail: String| ProvisionError::Endpoint {
+                env: env.name.to_string(),
+                detail,
+            };
+            let parse = |which: &str, endpoint: &Endpoint| -> Result<ConnSpec, ProvisionError> {
+                let (text, host) = match endpoint {
+                    Endpoint::Literal(text) => (text.clone(), None),
+                    Endpoint::Terraform { output, settings } => {
+                        let file = env.terraform_outputs.as_deref().ok_or_else(|| {
+                            fail(format!(
+                                "{which} takes its host from Terraform, but terraform.outputs_file is not set"
+                            ))
+                        })?;
+                        let host =
+                            crate::terraform::output_host(file, output).map_err(|e| fail(format!("{which}: {e}")))?;
+                        (format!("Host={host};{settings}"), Some(host))
+                    }
+                };
+                let spec = ConnSpec::parse(&text).map_err(|e| ProvisionError::Endpoint {
                     env: env.name.to_string(),
                     detail: format!("{which} is not a connection string: {e}"),
                 })?;
+                // The settings of a Terraform endpoint may not name a host of their own: the one host is
+                // Terraform's.
+                if let Some(host) = host
+                    && (spec.hosts.len() != 1 || spec.hosts[0].host != conninfo::Host::Tcp(host.clone()))
+                {
+                    return Err(fail(format!(
+                        "{which}: settings name a host; the host is Terraform's output ({host})"
+                    )));
+                }
                 if spec.password.is_some() {
                     return Err(ProvisionError::Endpoint {
                         env: env.name.to_string(),
@@ -65,7 +92,7 @@ pub fn endpoints(env: &Environment) -> Result<EnvEndpoints, ProvisionError> {
                 Ok(spec)
             };
             let primary = parse("primary", primary)?;
-            let replica = replica.as_deref().map(|r| parse("replica", r)).transpose()?;
+            let replica = replica.as_ref().map(|r| parse("replica", r)).transpose()?;
             Ok(EnvEndpoints { primary, replica })
         }
         Endpoints::LocalCluster(dir) => {

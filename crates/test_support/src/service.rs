@@ -130,10 +130,10 @@ async fn test_manifest(cluster: &TestCluster, secrets: &Path) -> Result<Manifest
                 format!("Host={};Port={};{tls}", s.host, s.port)
             };
             env.endpoints = Endpoints::Remote {
-                primary: remote(cluster.primary()),
+                primary: remote(cluster.primary()).into(),
                 replica: cluster
                     .replica()
-                    .map(|r| format!("{};Target Session Attributes=read-only", remote(r))),
+                    .map(|r| format!("{};Target Session Attributes=read-only", remote(r)).into()),
             };
             let admin_dir = secrets.join("admin");
             let store = secrets::FileStore::new(&admin_dir);

@@ -1,7 +1,11 @@
 //! `pccdb check --env <env>`: the seed plan's validation criteria against the live cluster and
 //! the manifest (naming, mapping, ownership, privileges, PUBLIC, TLS, connection budget, sizes,
-//! credentials). Exit 2 when any finding fails.
+//! credentials). Exit 2 when any finding fails. `--report FILE` also writes the JSON report to a file, whatever
+//! the outcome, so a pipeline step keeps it without a shell around the command (the pccdb image has none).
 
+use std::path::PathBuf;
+
+use anyhow::Context as _;
 use clap::Args;
 use provision::check::{CheckReport, Severity, check};
 
@@ -18,6 +22,9 @@ pub struct CheckArgs {
     /// Also list the criteria that passed.
     #[arg(long)]
     pub all: bool,
+    /// Also write the report as JSON to this file (written before the exit code is decided).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// Runs `pccdb check`.
@@ -27,6 +34,10 @@ pub struct CheckArgs {
 pub fn run(args: &CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let manifest = args.target.load()?;
     let report = runtime()?.block_on(check(&manifest, &args.target.env))?;
+    if let Some(path) = &args.report {
+        let json = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, json + "\n").with_context(|| format!("writing the check report to {}", path.display()))?;
+    }
     match global.output {
         OutputFormat::Json => print_json(&report)?,
         OutputFormat::Human => print_human(&report, args.all),

@@ -12,5 +12,6 @@ pub mod migrate;
 mod migrate_output;
 mod migrate_platform;
 pub mod plan;
+pub mod render;
 pub mod rotate;
 pub mod secrets;

@@ -1,8 +1,10 @@
 //! The real `pccdb` binary against real servers, one test binary sharing one launcher cluster: dev, conninfo,
-//! migrate (also from the manifest), and the provisioning commands with file and (fake) GCP secret stores.
+//! migrate (also from the manifest), the provisioning commands with file and (fake) GCP secret stores, and
+//! the deployment files (Dockerfile, Cloud Build, Kubernetes) checked offline.
 
 mod common;
 mod conninfo_cli;
+mod deploy;
 mod dev_cli;
 mod migrate_cli;
 mod migrate_platform_cli;

@@ -84,12 +84,17 @@ async fn plan_apply_check_exit_codes_and_no_op_messages() {
     su.batch_execute(&format!("GRANT CONNECT ON DATABASE k{tok}_db_{env} TO PUBLIC"))
         .await
         .unwrap();
-    let (code, out) = run(&["check"], None);
+    let report = dir.path().join("check.json");
+    let (code, out) = run(&["check", "--report", report.to_str().unwrap()], None);
     assert_eq!(code, 2, "{out}");
     assert!(
         out.contains("FAIL [drift]") && out.contains("PUBLIC holds CONNECT"),
         "{out}"
     );
+    // The pipeline keeps the JSON report of a failed check (no shell redirects in the pccdb image).
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(saved["environment"], env.as_str());
+    assert!(saved["failed"].as_u64().unwrap() >= 1, "{saved}");
     let (code, _) = run(&["plan", "--detailed-exitcode"], None);
     assert_eq!(code, 2);
 
@@ -97,6 +102,45 @@ async fn plan_apply_check_exit_codes_and_no_op_messages() {
     let (code, out) = pccdb(&["plan", "--manifest", m, "--env", "nope"], None);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("\"nope\"") && out.contains(&env), "{out}");
+
+    // Endpoints from Terraform outputs: when primary and replica resolve to the same server, check fails.
+    let outputs = dir.path().join("outputs.json");
+    let output = |ip: &str| format!("{{\"sensitive\":false,\"type\":\"string\",\"value\":\"{ip}\"}}");
+    std::fs::write(
+        &outputs,
+        format!(
+            "{{\"db_primary\":{},\"db_replica\":{}}}",
+            output(&primary.host),
+            output(&primary.host)
+        ),
+    )
+    .unwrap();
+    let from_terraform = std::fs::read_to_string(&path).unwrap().replace(
+        &format!("primary = \"Host={};Port={};{tls}\"\n", primary.host, primary.port),
+        &format!(
+            "terraform = {{ outputs_file = \"{}\" }}\n\
+             primary = {{ terraform_output = \"db_primary\", settings = \"Port={port};{tls}\" }}\n\
+             replica = {{ terraform_output = \"db_replica\", settings = \"Port={port};{tls}\" }}\n",
+            outputs.display(),
+            port = primary.port
+        ),
+    );
+    assert!(from_terraform.contains("terraform_output"), "{from_terraform}");
+    std::fs::write(&path, from_terraform).unwrap();
+    let (code, out) = run(&["check"], None);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("FAIL [endpoints]") && out.contains("primary and replica are the same server"),
+        "{out}"
+    );
+    // A missing output is an error naming it and the file.
+    std::fs::write(&outputs, format!("{{\"db_primary\":{}}}", output(&primary.host))).unwrap();
+    let (code, out) = run(&["check"], None);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("no output \"db_replica\"") && out.contains("outputs.json"),
+        "{out}"
+    );
 }
 
 /// Runs pccdb with extra environment variables.

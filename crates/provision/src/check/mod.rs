@@ -7,6 +7,8 @@
 //!   roles, limits, timeouts), and so is each blocked item;
 //! - isolation probes: a service login cannot CREATE in its schema or database, cannot use
 //!   TEMP, and cannot CONNECT to another service's database (`has_*_privilege`);
+//! - endpoints: primary and replica are different servers (not the same host and port, nor names that
+//!   resolve to one address);
 //! - transport: `ssl = on`, a connection without TLS is refused before authentication (a plaintext
 //!   startup message for a throwaway user, judged by the server's first answer whatever its wording;
 //!   nothing secret is ever sent), SCRAM passwords;
@@ -16,6 +18,7 @@
 //!   retired login outlived its grace period.
 
 mod credentials;
+mod endpoints;
 mod isolation;
 mod probes;
 mod transport;
@@ -45,7 +48,7 @@ pub enum Severity {
 /// One result.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Finding {
-    /// Which criterion (`naming`, `drift`, `isolation`, `tls`, `budget`, `size`, `credentials`, `platform`).
+    /// Which criterion (`naming`, `drift`, `isolation`, `tls`, `endpoints`, `budget`, `size`, `credentials`, `platform`).
     pub check: &'static str,
     /// Pass, warn or fail.
     pub severity: Severity,
@@ -271,6 +274,7 @@ pub async fn check(manifest: &Manifest, env_name: &str) -> Result<CheckReport, P
     drift(env, &plan, &mut findings);
     isolation::isolation(&session, manifest, env, &cluster, &mut findings).await?;
     transport::transport(&session, env, &cluster, &mut findings).await;
+    endpoints::distinct(&session.endpoints, env, &mut findings).await;
     budgets(manifest, env, &cluster, &mut findings);
     probes::sizes(&session, manifest, env, &mut findings).await;
     credentials::credentials(&session, manifest, env, &mut findings).await;

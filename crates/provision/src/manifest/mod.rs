@@ -4,6 +4,7 @@
 //! `Manifest::load` reads and validates; `Manifest::deployment(env, service)` gives one
 //! service's resolved settings (per-environment overrides applied) and names in one environment.
 
+mod kubernetes;
 mod raw;
 mod validate;
 mod validate_env;
@@ -18,6 +19,8 @@ use crate::error::ManifestError;
 use crate::ident::Ident;
 use crate::naming::{EnvName, ServiceName, ServiceNames};
 use crate::units::{ByteSize, Millis};
+
+pub use kubernetes::{Gke, PodResources, PodSettings};
 
 /// The validated manifest.
 #[derive(Debug, Clone)]
@@ -70,15 +73,36 @@ impl Timeouts {
     }
 }
 
+/// One server of an environment, as the manifest gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A connection string (Npgsql, libpq or JDBC form, without credentials).
+    Literal(String),
+    /// The host is output `output` of the environment's Terraform outputs file; `settings` is the rest of
+    /// an Npgsql connection string (port, TLS, session attributes), without a host.
+    Terraform {
+        /// The output's name (`alloydb_primary_ip`).
+        output: String,
+        /// `Port=5432;SSL Mode=VerifyCA;...`.
+        settings: String,
+    },
+}
+
+impl From<String> for Endpoint {
+    fn from(s: String) -> Self {
+        Endpoint::Literal(s)
+    }
+}
+
 /// How the cluster of an environment is reached.
 #[derive(Debug, Clone)]
 pub enum Endpoints {
-    /// Connection strings (Npgsql, libpq or JDBC form, without credentials).
+    /// Connection strings, or hosts from Terraform outputs.
     Remote {
         /// The primary (read-write) instance.
-        primary: String,
+        primary: Endpoint,
         /// The read replica, if any.
-        replica: Option<String>,
+        replica: Option<Endpoint>,
     },
     /// The local cluster of `pccdb dev up` in this directory (endpoints and superuser password
     /// come from it).
@@ -148,6 +172,10 @@ pub struct Environment {
     pub admin_secrets: SecretsBackend,
     /// The capacity snapshot history file (JSON lines).
     pub capacity_history: PathBuf,
+    /// GKE settings (`gke`), for `pccdb render k8s`.
+    pub gke: Option<Gke>,
+    /// The `terraform output -json` file Terraform endpoints are read from (`terraform.outputs_file`).
+    pub terraform_outputs: Option<PathBuf>,
 }
 
 /// A connection pool's size and lifetime.
@@ -286,6 +314,8 @@ pub struct ServiceEnv {
     pub sizing: Sizing,
     /// Names there.
     pub names: ServiceNames,
+    /// Pod variables and resources there.
+    pub pod: PodSettings,
 }
 
 /// One service in one environment: names and resolved settings.
@@ -299,6 +329,8 @@ pub struct Deployment<'a> {
     pub sizing: &'a Sizing,
     /// Its names there.
     pub names: &'a ServiceNames,
+    /// Its pod settings there.
+    pub pod: &'a PodSettings,
 }
 
 /// The repository's deploy/pcc.toml, compiled in, for programs that run without a checkout
@@ -408,6 +440,7 @@ impl Manifest {
             service: svc,
             sizing: &here.sizing,
             names: &here.names,
+            pod: &here.pod,
         })
     }
 
@@ -421,6 +454,7 @@ impl Manifest {
                     service: s,
                     sizing: &e.sizing,
                     names: &e.names,
+                    pod: &e.pod,
                 })
             })
             .collect()

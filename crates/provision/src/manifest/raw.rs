@@ -49,8 +49,9 @@ pub(crate) enum RawMaxConnections {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawEnvironment {
-    pub primary: Option<String>,
-    pub replica: Option<String>,
+    pub primary: Option<RawEndpoint>,
+    pub replica: Option<RawEndpoint>,
+    pub terraform: Option<RawTerraform>,
     pub local_cluster: Option<String>,
     pub maintenance_database: Option<String>,
     pub max_connections: Option<RawMaxConnections>,
@@ -62,6 +63,42 @@ pub(crate) struct RawEnvironment {
     pub secrets: Option<RawSecrets>,
     pub admin_secrets: Option<RawSecrets>,
     pub capacity_history: Option<String>,
+    pub gke: Option<RawGke>,
+}
+
+/// An endpoint: a connection string, or a host from a Terraform output plus the rest of the string.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawEndpoint {
+    Literal(String),
+    Terraform(RawTerraformEndpoint),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTerraformEndpoint {
+    pub terraform_output: String,
+    pub settings: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTerraform {
+    pub outputs_file: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGke {
+    pub project: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPodResources {
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    pub memory_limit: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,6 +136,9 @@ pub(crate) struct RawService {
     pub idle_in_transaction_session_timeout: Option<String>,
     pub rotation: Option<RawRotation>,
     pub read_fallback: Option<RawReadFallback>,
+    #[serde(default)]
+    pub pod_env: BTreeMap<String, String>,
+    pub pod_resources: Option<RawPodResources>,
     #[serde(default)]
     pub roles: Vec<RawExtraRole>,
     #[serde(default)]
@@ -142,4 +182,6 @@ pub(crate) struct RawOverride {
     pub max_surge: Option<u32>,
     pub size_estimate: Option<String>,
     pub monthly_growth: Option<String>,
+    #[serde(default)]
+    pub pod_env: BTreeMap<String, String>,
 }

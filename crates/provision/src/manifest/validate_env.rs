@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use url::Url;
 
-use super::raw::{RawEnvironment, RawMaxConnections, RawSecrets};
+use super::raw::{RawEndpoint, RawEnvironment, RawMaxConnections, RawSecrets};
 use super::validate::Problems;
-use super::{AdminCredential, Endpoints, Environment, MaxConnections, SecretsBackend};
+use super::{AdminCredential, Endpoint, Endpoints, Environment, MaxConnections, SecretsBackend};
 use crate::ident::Ident;
 use crate::naming::{EnvName, role_secret};
 
@@ -17,7 +17,48 @@ pub(super) fn environment(
     raw: RawEnvironment,
     migrator: Option<&Ident>,
 ) -> Option<Environment> {
-    let endpoints = match (raw.primary, raw.replica, raw.local_cluster) {
+    let terraform_outputs = raw.terraform.map(|t| PathBuf::from(t.outputs_file));
+    let mut endpoint = |which: &str, raw: RawEndpoint| -> Endpoint {
+        match raw {
+            RawEndpoint::Literal(s) => Endpoint::Literal(s),
+            RawEndpoint::Terraform(t) => {
+                let ek = format!("{key}.{which}");
+                if terraform_outputs.is_none() {
+                    p.push(
+                        &ek,
+                        "takes its host from a Terraform output: set `terraform = { outputs_file = \"...\" }` (the file `terraform output -json` writes)",
+                    );
+                }
+                let name_ok = !t.terraform_output.is_empty()
+                    && t.terraform_output
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                if !name_ok {
+                    p.push(
+                        &format!("{ek}.terraform_output"),
+                        format!("{:?} is not a Terraform output name", t.terraform_output),
+                    );
+                }
+                Endpoint::Terraform {
+                    output: t.terraform_output,
+                    settings: t.settings,
+                }
+            }
+        }
+    };
+    let primary = raw.primary.map(|e| endpoint("primary", e));
+    let replica = raw.replica.map(|e| endpoint("replica", e));
+    let uses_terraform = [&primary, &replica]
+        .into_iter()
+        .flatten()
+        .any(|e| matches!(e, Endpoint::Terraform { .. }));
+    if terraform_outputs.is_some() && !uses_terraform {
+        p.push(
+            &format!("{key}.terraform"),
+            "no endpoint takes its host from a Terraform output; remove `terraform` or use `terraform_output`",
+        );
+    }
+    let endpoints = match (primary, replica, raw.local_cluster) {
         (Some(primary), replica, None) => Some(Endpoints::Remote { primary, replica }),
         (None, None, Some(dir)) => Some(Endpoints::LocalCluster(PathBuf::from(dir))),
         (None, _, None) => {
@@ -111,6 +152,10 @@ pub(super) fn environment(
         admin_credential,
         secrets,
         admin_secrets,
+        gke: raw
+            .gke
+            .map(|g| super::kubernetes::gke(p, &format!("{key}.gke"), g.project)),
+        terraform_outputs,
     })
 }
 

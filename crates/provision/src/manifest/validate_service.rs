@@ -3,9 +3,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::kubernetes;
 use super::raw::{RawPool, RawService};
 use super::validate::Problems;
-use super::{Access, Environment, ExtraRole, Pool, Rotation, Service, ServiceEnv, Sizing, Timeouts};
+use super::{Access, Environment, ExtraRole, PodSettings, Pool, Rotation, Service, ServiceEnv, Sizing, Timeouts};
 use crate::ident::Ident;
 use crate::naming::{EnvName, ServiceName, ServiceNames};
 use crate::units::Millis;
@@ -124,6 +125,11 @@ pub(super) fn service(
             );
         }
     }
+    let pod_resources = {
+        let r = raw.pod_resources.unwrap_or_default();
+        kubernetes::resources(p, &format!("{key}.pod_resources"), r.cpu, r.memory, r.memory_limit)
+    };
+    let base_pod_env = kubernetes::pod_env(p, &format!("{key}.pod_env"), &raw.pod_env);
     let mut per_env = BTreeMap::new();
     for env in &deployed {
         let ok = format!("{key}.overrides.{env}");
@@ -166,9 +172,17 @@ pub(super) fn service(
                 ),
             );
         }
+        let mut pod_env = base_pod_env.clone();
+        if let Some(o) = o {
+            pod_env.extend(kubernetes::pod_env(p, &format!("{ok}.pod_env"), &o.pod_env));
+        }
+        let pod = PodSettings {
+            env: pod_env,
+            resources: pod_resources.clone(),
+        };
         match ServiceNames::derive(&name, prefix, env) {
             Ok(names) => {
-                per_env.insert(env.clone(), ServiceEnv { sizing, names });
+                per_env.insert(env.clone(), ServiceEnv { sizing, names, pod });
             }
             Err(e) => p.push(key, format!("in environment {env}: {e}")),
         }

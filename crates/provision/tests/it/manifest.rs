@@ -238,3 +238,75 @@ idle_in_transaction_session_timeout = "forever"
 "#;
     insta::assert_snapshot!(problems(text));
 }
+
+#[test]
+fn terraform_endpoints_need_an_outputs_file_and_resolve_from_it() {
+    let tf = r#"primary = { terraform_output = "db_primary", settings = "Port=5432;SSL Mode=Require" }"#;
+    let text = MINIMAL.replace(r#"primary = "Host=10.0.0.1;SSL Mode=Require""#, tf);
+    let e = problems(&text);
+    assert!(
+        e.contains("environments.devtest.primary: takes its host from a Terraform output"),
+        "{e}"
+    );
+    let e = problems(&MINIMAL.replace(
+        "max_connections = 100",
+        "max_connections = 100\nterraform = { outputs_file = \"o.json\" }",
+    ));
+    assert!(
+        e.contains("environments.devtest.terraform: no endpoint takes its host"),
+        "{e}"
+    );
+    let e = problems(&text.replace("db_primary", "db primary").replace(
+        "max_connections = 100",
+        "max_connections = 100\nterraform = { outputs_file = \"o.json\" }",
+    ));
+    assert!(e.contains("\"db primary\" is not a Terraform output name"), "{e}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let outputs = dir.path().join("outputs.json");
+    std::fs::write(
+        &outputs,
+        r#"{"db_primary":{"sensitive":false,"type":"string","value":"10.9.8.7"}}"#,
+    )
+    .unwrap();
+    let text = text.replace(
+        "max_connections = 100",
+        &format!(
+            "max_connections = 100\nterraform = {{ outputs_file = \"{}\" }}",
+            outputs.display()
+        ),
+    );
+    let m = parse(&text).unwrap();
+    let env = m.environment("devtest").unwrap();
+    let ends = provision::target::endpoints(env).unwrap();
+    assert_eq!(ends.primary.hosts[0].host, conninfo::Host::Tcp("10.9.8.7".into()));
+    assert_eq!(ends.primary.ssl_mode, conninfo::SslMode::Require);
+    // Settings that name a host of their own are refused: the host is Terraform's.
+    let m = parse(&text.replace("Port=5432;SSL Mode=Require", "Host=10.0.0.9;SSL Mode=Require")).unwrap();
+    let e = provision::target::endpoints(m.environment("devtest").unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("settings name a host"), "{e}");
+}
+
+#[test]
+fn pod_settings_refuse_derived_variables_credentials_and_bad_quantities() {
+    let text = MINIMAL.replace(
+        "pool = { min = 2, max = 15 }",
+        "pool = { min = 2, max = 15 }\npod_env = { PCC_DB_PRIMARY = \"x\", PCC_API_TOKEN = \"t\", PCC_LOG = \"info\" }\n\
+         pod_resources = { memory = \"96MB\" }",
+    );
+    let e = problems(&text.replace(
+        "max_connections = 100",
+        "max_connections = 100\ngke = { project = \"Not_A_Project\" }",
+    ));
+    for expected in [
+        "services.pcc-client-api.pod_env.PCC_DB_PRIMARY: PCC_DB_* is derived",
+        "services.pcc-client-api.pod_env.PCC_API_TOKEN: looks like a credential",
+        "services.pcc-client-api.pod_resources.memory: \"96MB\" is not a Kubernetes quantity",
+        "environments.devtest.gke.project: \"Not_A_Project\" is not a GCP project id",
+    ] {
+        assert!(e.contains(expected), "{expected}\n{e}");
+    }
+    assert!(!e.contains("PCC_LOG"), "{e}");
+}

@@ -1,0 +1,21 @@
+//! The production path on GCP, checked offline (no Docker engine, no GCP, no terraform binary): the
+//! Dockerfile, the Cloud Build pipelines and the pod specs they deploy.
+
+mod cloudbuild;
+pub mod dockerfile;
+pub mod pod;
+mod render;
+mod terraform;
+
+/// deploy/pcc.toml as pccdb reads it from the repository root: its relative paths (the Terraform outputs
+/// files) made absolute, since tests run in the crate's directory.
+pub fn repo_manifest() -> provision::Manifest {
+    let root = test_support::repo_root();
+    let mut manifest = provision::Manifest::load(&root.join("deploy/pcc.toml")).unwrap();
+    for env in manifest.environments.values_mut() {
+        if let Some(file) = env.terraform_outputs.as_mut().filter(|f| f.is_relative()) {
+            *file = root.join(&*file);
+        }
+    }
+    manifest
+}

@@ -1,0 +1,412 @@
+//! deploy/terraform against the manifest, read as HCL (no terraform binary): every secret the manifest names
+//! in a cloud environment has a `google_secret_manager_secret`, every service has its module (Google service
+//! account, access to its own secret, Workload Identity for the Kubernetes service account `pccdb render
+//! k8s` writes), the pipelines' account has what the pipelines do, the outputs the manifest reads exist, and
+//! the files keep `terraform fmt`'s layout.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use hcl::eval::{Context, Evaluate};
+use hcl::{Block, Body, Expression};
+use test_support::repo_root;
+
+fn dir() -> PathBuf {
+    repo_root().join("deploy/terraform")
+}
+
+fn tf_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tf"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Every block of the `.tf` files of `dir`.
+fn blocks(dir: &Path) -> Vec<Block> {
+    tf_files(dir)
+        .iter()
+        .flat_map(|p| {
+            let body: Body = hcl::parse(&std::fs::read_to_string(p).unwrap())
+                .unwrap_or_else(|e| panic!("{}: not HCL: {e}", p.display()));
+            body.into_blocks().collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn labels(block: &Block) -> Vec<&str> {
+    block.labels.iter().map(hcl::BlockLabel::as_str).collect()
+}
+
+fn attr<'a>(block: &'a Block, key: &str) -> Option<&'a Expression> {
+    block.body.attributes().find(|a| a.key.as_str() == key).map(|a| &a.expr)
+}
+
+/// `expr` evaluated with `var.<name>` bound to `vars` (a template such as "pcc-admin-${var.environment}-db").
+fn eval(expr: &Expression, vars: &BTreeMap<String, String>) -> String {
+    let mut ctx = Context::new();
+    let object: hcl::Map<String, hcl::Value> = vars
+        .iter()
+        .map(|(k, v)| (k.clone(), hcl::Value::from(v.clone())))
+        .collect();
+    ctx.declare_var("var", hcl::Value::Object(object));
+    match expr.evaluate(&ctx).unwrap_or_else(|e| panic!("evaluating {expr}: {e}")) {
+        hcl::Value::String(s) => s,
+        other => panic!("{expr} is {other:?}, not a string"),
+    }
+}
+
+/// The variables of an environment's `.tfvars`.
+fn tfvars(env: &str) -> BTreeMap<String, String> {
+    let path = dir().join("environments").join(format!("{env}.tfvars"));
+    let body: Body = hcl::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    body.attributes()
+        .map(|a| (a.key.to_string(), eval(&a.expr, &BTreeMap::new())))
+        .collect()
+}
+
+fn resources<'a>(blocks: &'a [Block], kind: &str) -> Vec<&'a Block> {
+    blocks
+        .iter()
+        .filter(|b| b.identifier.as_str() == "resource" && labels(b).first() == Some(&kind))
+        .collect()
+}
+
+/// The cloud environments of the manifest (those Terraform provisions) and their manifest.
+fn manifest() -> provision::Manifest {
+    super::repo_manifest()
+}
+
+fn cloud_envs(m: &provision::Manifest) -> Vec<String> {
+    let envs: Vec<String> = m
+        .environments
+        .values()
+        .filter(|e| matches!(e.secrets, provision::manifest::SecretsBackend::Gcp { .. }))
+        .map(|e| e.name.to_string())
+        .collect();
+    assert!(envs.contains(&"devtest".to_owned()), "{envs:?}");
+    envs
+}
+
+/// A binding (`google_*_iam_member`) with this role and member whose target expression mentions `target`.
+fn has_binding(blocks: &[Block], kind: &str, target_attr: &str, target: &str, role: &str, member: &str) -> bool {
+    resources(blocks, kind).iter().any(|b| {
+        let text = |k: &str| attr(b, k).map(ToString::to_string).unwrap_or_default();
+        text(target_attr).contains(target) && text("role").contains(role) && text("member").contains(member)
+    })
+}
+
+#[test]
+fn terraform_creates_every_secret_the_manifest_names_with_the_pipelines_access() {
+    let m = manifest();
+    let root = blocks(&dir());
+    let module = blocks(&dir().join("modules/service"));
+    for env in cloud_envs(&m) {
+        let vars = tfvars(&env);
+        assert_eq!(vars["environment"], env);
+        let environment = m.environment(&env).unwrap();
+        // Secrets Terraform creates: the root's platform set, and one per service module.
+        let locals = root.iter().find(|b| b.identifier.as_str() == "locals").expect("locals");
+        let Some(Expression::FuncCall(call)) = attr(locals, "platform_secrets") else {
+            panic!("platform_secrets = toset([...])")
+        };
+        let Expression::Array(items) = &call.args[0] else {
+            panic!("toset of a list")
+        };
+        let mut created: BTreeSet<String> = items.iter().map(|i| eval(i, &vars)).collect();
+        let modules = service_modules(&root);
+        let secret = resources(&module, "google_secret_manager_secret")
+            .into_iter()
+            .find(|b| labels(b)[1] == "credential")
+            .expect("the module's secret");
+        for (service, module_vars) in &modules {
+            let mut mv = module_vars.clone();
+            mv.insert("environment".to_owned(), env.clone());
+            mv.insert("service".to_owned(), service.clone());
+            created.insert(eval(attr(secret, "secret_id").unwrap(), &mv));
+        }
+        // Secrets the manifest names in this environment.
+        let mut named = BTreeSet::new();
+        if let provision::manifest::AdminCredential::Secret(s) = &environment.admin_credential {
+            named.insert(s.clone());
+        }
+        named.insert(provision::naming::role_secret(&m.migrator.role, &environment.name));
+        for d in m.deployments(environment) {
+            named.insert(d.names.secret.clone());
+            for r in d.service.roles.iter().filter(|r| r.login) {
+                named.insert(provision::naming::role_secret(&r.name, &environment.name));
+            }
+        }
+        let missing: Vec<&String> = named.difference(&created).collect();
+        assert!(
+            missing.is_empty(),
+            "{env}: no google_secret_manager_secret for {missing:?} (Terraform has {created:?})"
+        );
+
+        // The pipelines' account: reads the admin credential; reads, adds to and rotates the migrator's.
+        let build = "var.build_service_account";
+        let admin = "pcc-admin-${var.environment}-db";
+        let flyway = "flyway-user-${var.environment}-db";
+        let kind = "google_secret_manager_secret_iam_member";
+        assert!(has_binding(
+            &root,
+            kind,
+            "secret_id",
+            admin,
+            "roles/secretmanager.secretAccessor",
+            build
+        ));
+        for role in [
+            "roles/secretmanager.secretAccessor",
+            "roles/secretmanager.secretVersionAdder",
+            "pcc_secret_rotator",
+        ] {
+            assert!(
+                has_binding(&root, kind, "secret_id", flyway, role, build),
+                "{env}: migrator secret, {role}"
+            );
+            // The module gets the custom role as its `rotator_role` argument.
+            let in_module = if role == "pcc_secret_rotator" {
+                "var.rotator_role"
+            } else {
+                role
+            };
+            assert!(
+                has_binding(&module, kind, "secret_id", "credential", in_module, build),
+                "{env}: service secrets, {role}"
+            );
+        }
+        assert!(has_binding(
+            &root,
+            "google_project_iam_member",
+            "project",
+            "var.project",
+            "roles/alloydb.client",
+            build
+        ));
+        let rotator = resources(&root, "google_project_iam_custom_role")[0];
+        let permissions = attr(rotator, "permissions").unwrap().to_string();
+        assert!(
+            permissions.contains("secretmanager.secrets.update"),
+            "moving the alias `current`"
+        );
+    }
+}
+
+/// `module` blocks of the service module: service name -> the module's other arguments as written.
+fn service_modules(root: &[Block]) -> BTreeMap<String, BTreeMap<String, String>> {
+    root.iter()
+        .filter(|b| b.identifier.as_str() == "module")
+        .filter(|b| attr(b, "source").map(ToString::to_string).as_deref() == Some("\"./modules/service\""))
+        .map(|b| {
+            let service = eval(attr(b, "service").unwrap(), &BTreeMap::new());
+            (service, BTreeMap::new())
+        })
+        .collect()
+}
+
+#[test]
+fn terraform_gives_every_service_its_account_its_secret_alone_and_workload_identity() {
+    let m = manifest();
+    let root = blocks(&dir());
+    let module = blocks(&dir().join("modules/service"));
+    let modules = service_modules(&root);
+    for env in cloud_envs(&m) {
+        let vars = tfvars(&env);
+        let environment = m.environment(&env).unwrap();
+        for d in m.deployments(environment) {
+            let service = d.service.name.to_string();
+            assert!(
+                modules.contains_key(&service),
+                "{env}: no module for {service} in deploy/terraform/services.tf"
+            );
+            let mv: BTreeMap<String, String> = [
+                ("service", service.clone()),
+                ("environment", env.clone()),
+                ("project", vars["project"].clone()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+            // The Google service account is the one the rendered ServiceAccount names (when rendered).
+            let account = resources(&module, "google_service_account")[0];
+            let local_name = format!("{service}-{env}");
+            let account_id = attr(account, "account_id").unwrap().to_string();
+            assert_eq!(account_id, "local.name", "{account_id}");
+            let locals = module.iter().find(|b| b.identifier.as_str() == "locals").unwrap();
+            assert_eq!(eval(attr(locals, "name").unwrap(), &mv), local_name);
+            if let Some(gke) = &environment.gke {
+                assert_eq!(
+                    gke.project, vars["project"],
+                    "{env}: the manifest's gke.project is Terraform's project"
+                );
+                let rendered = repo_root()
+                    .join("deploy/k8s")
+                    .join(&local_name)
+                    .join("serviceaccount.yaml");
+                let ksa: serde_yaml_ng::Value =
+                    serde_yaml_ng::from_str(&std::fs::read_to_string(&rendered).unwrap()).unwrap();
+                assert_eq!(
+                    ksa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
+                        .as_str()
+                        .unwrap(),
+                    format!("{local_name}@{}.iam.gserviceaccount.com", vars["project"])
+                );
+                // Workload Identity names that Kubernetes service account in that namespace.
+                let wi = resources(&module, "google_service_account_iam_member")
+                    .into_iter()
+                    .find(|b| {
+                        attr(b, "role")
+                            .unwrap()
+                            .to_string()
+                            .contains("roles/iam.workloadIdentityUser")
+                    })
+                    .expect("a Workload Identity binding");
+                let member = attr(wi, "member")
+                    .unwrap()
+                    .to_string()
+                    .replace("local.name", "var.name");
+                let mut with_name = mv.clone();
+                with_name.insert("name".to_owned(), local_name.clone());
+                let member: Expression = hcl::parse(&format!("m = {member}"))
+                    .unwrap()
+                    .into_attributes()
+                    .next()
+                    .unwrap()
+                    .expr;
+                assert_eq!(
+                    eval(&member, &with_name),
+                    format!(
+                        "serviceAccount:{}.svc.id.goog[{}/{}]",
+                        vars["project"],
+                        ksa["metadata"]["namespace"].as_str().unwrap(),
+                        ksa["metadata"]["name"].as_str().unwrap()
+                    )
+                );
+            }
+            // The service account reads its own secret, and no other binding names it.
+            assert!(has_binding(
+                &module,
+                "google_secret_manager_secret_iam_member",
+                "secret_id",
+                "google_secret_manager_secret.credential",
+                "roles/secretmanager.secretAccessor",
+                "google_service_account.service.email"
+            ));
+            let elsewhere = root.iter().filter(|b| b.identifier.as_str() == "resource").any(|b| {
+                b.body
+                    .attributes()
+                    .any(|a| a.expr.to_string().contains("google_service_account.service"))
+            });
+            assert!(!elsewhere, "the service account is granted nothing outside its module");
+        }
+    }
+}
+
+#[test]
+fn terraform_outputs_the_manifest_reads_exist_and_the_outputs_file_has_them() {
+    let m = manifest();
+    let root = blocks(&dir());
+    let outputs: BTreeSet<&str> = root
+        .iter()
+        .filter(|b| b.identifier.as_str() == "output")
+        .map(|b| labels(b)[0])
+        .collect();
+    for env in cloud_envs(&m) {
+        let e = m.environment(&env).unwrap();
+        let provision::manifest::Endpoints::Remote { primary, replica } = &e.endpoints else {
+            continue;
+        };
+        for endpoint in std::iter::once(primary).chain(replica.as_ref()) {
+            let provision::manifest::Endpoint::Terraform { output, .. } = endpoint else {
+                panic!("{env}: an endpoint copied by hand; take it from a Terraform output")
+            };
+            assert!(
+                outputs.contains(output.as_str()),
+                "{env}: outputs.tf has no output {output}"
+            );
+        }
+        // The outputs file resolves, and primary and replica are different servers.
+        let ends = provision::target::endpoints(e).unwrap_or_else(|err| panic!("{env}: {err}"));
+        assert_ne!(ends.primary.hosts, ends.replica.unwrap().hosts, "{env}");
+    }
+}
+
+/// `terraform fmt`'s layout: two-space indentation, no tabs or trailing blanks, one blank line at most, a
+/// final newline, and the `=` of consecutive one-line arguments at one indentation aligned.
+fn fmt_problems(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if !text.ends_with('\n') || text.ends_with("\n\n") {
+        out.push("the file ends with exactly one newline".to_owned());
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let mut group: Vec<(usize, usize)> = Vec::new(); // (line, column of '=')
+    let mut group_indent = usize::MAX;
+    let flush = |group: &mut Vec<(usize, usize)>, out: &mut Vec<String>| {
+        if let Some(&(_, first)) = group.first()
+            && let Some(&(line, _)) = group.iter().find(|(_, col)| *col != first)
+        {
+            out.push(format!("line {}: `=` not aligned with the lines around it", line + 1));
+        }
+        group.clear();
+    };
+    for (i, line) in lines.iter().enumerate() {
+        if line.contains('\t') {
+            out.push(format!("line {}: a tab", i + 1));
+        }
+        if line.ends_with(' ') {
+            out.push(format!("line {}: trailing blank", i + 1));
+        }
+        if i > 0 && line.is_empty() && lines[i - 1].is_empty() {
+            out.push(format!("line {}: two blank lines", i + 1));
+        }
+        let indent = line.len() - line.trim_start().len();
+        if indent % 2 != 0 {
+            out.push(format!("line {}: indentation is not a multiple of two", i + 1));
+        }
+        let trimmed = line.trim_start();
+        let is_argument = !trimmed.starts_with('#')
+            && trimmed.split_once(" =").is_some_and(|(key, _)| {
+                !key.is_empty()
+                    && key
+                        .trim_end()
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-().\"".contains(c))
+            });
+        let column = line.find(" =").map(|p| p + 1);
+        match column {
+            Some(column) if is_argument && indent == group_indent => group.push((i, column)),
+            _ => {
+                flush(&mut group, &mut out);
+                group_indent = usize::MAX;
+                if let (Some(column), true) = (column, is_argument) {
+                    group_indent = indent;
+                    group.push((i, column));
+                }
+            }
+        }
+    }
+    flush(&mut group, &mut out);
+    out
+}
+
+#[test]
+fn terraform_files_keep_terraform_fmt_layout() {
+    let mut files = tf_files(&dir());
+    files.extend(tf_files(&dir().join("modules/service")));
+    for env in ["devtest", "prod"] {
+        files.push(dir().join("environments").join(format!("{env}.tfvars")));
+    }
+    for path in files {
+        let problems = fmt_problems(&std::fs::read_to_string(&path).unwrap());
+        assert!(problems.is_empty(), "{}: {problems:?}", path.display());
+    }
+    assert_eq!(
+        fmt_problems("a = 1\nbcd = 2\n"),
+        vec!["line 2: `=` not aligned with the lines around it".to_owned()]
+    );
+    assert!(fmt_problems("a   = 1\nbcd = 2\n\nx = {\n  y = 1\n}\n").is_empty());
+}

@@ -1,0 +1,7 @@
+project                    = "pcc-devtest"
+region                     = "us-east4"
+environment                = "devtest"
+alloydb_cluster            = "pcc-alloydb-cluster-devtest"
+alloydb_primary_instance   = "pcc-alloydb-instance-devtest-primary"
+alloydb_read_pool_instance = "pcc-alloydb-instance-devtest-read-pool"
+build_service_account      = "pcc-cloud-build@pcc-devtest.iam.gserviceaccount.com"

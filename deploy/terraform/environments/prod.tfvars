@@ -1,0 +1,7 @@
+project                    = "pcc-prod"
+region                     = "us-east4"
+environment                = "prod"
+alloydb_cluster            = "pcc-alloydb-cluster-prod"
+alloydb_primary_instance   = "pcc-alloydb-instance-prod-primary"
+alloydb_read_pool_instance = "pcc-alloydb-instance-prod-read-pool"
+build_service_account      = "pcc-cloud-build@pcc-prod.iam.gserviceaccount.com"
