@@ -12,7 +12,7 @@
 -- step with others (root_id, path, depth after a move; risk_* after an assessment) are in `changes`: they change
 -- the row and its ETag, and an auditor asks when a company joined a group or became high risk.
 --
--- Append-only (docs/SCHEMA.md, "Change history"): an INSERT is accepted only from this schema's own triggers
+-- Append-only (docs/SCHEMA.md, `change_history`): an INSERT is accepted only from this schema's own triggers
 -- (client_api.in_internal_write: a nested trigger level running as the owner), UPDATE and TRUNCATE never, DELETE
 -- only inside client_api.purge_history(), which only the owner role may run. The service role keeps the table
 -- privileges provisioning grants on every table (migrations grant nothing), so the triggers are the guarantee.
@@ -53,39 +53,34 @@ CREATE FUNCTION client_api.history_value(type_id oid, value jsonb) RETURNS jsonb
     $$;
 
 -- The columns of table relid whose value differs between the row images old_row and new_row (to_jsonb of OLD and
--- NEW; NULL for the side an INSERT or DELETE lacks), as {column: {"old": v, "new": v}}. Only the columns in `keep`
--- (all when NULL) and not in `skip`. Values compare as jsonb, as the audit triggers compare rows, so what does not
--- move the version (1.5 -> 1.50) is no change here either.
-CREATE FUNCTION client_api.history_diff(relid oid, old_row jsonb, new_row jsonb, keep text[], skip text[])
-    RETURNS jsonb
-    LANGUAGE sql STABLE PARALLEL SAFE
+-- NEW; NULL for the side an INSERT or DELETE lacks), as {column: {"old": v, "new": v}}, except the columns in
+-- `skip`. Values compare as jsonb, as the audit triggers compare rows, so what does not move the version
+-- (1.5 -> 1.50) is no change here either. PL/pgSQL rather than SQL: it runs once per recorded row, and PL/pgSQL
+-- keeps the plan of its query for the session where a SQL function would plan it again on every call.
+CREATE FUNCTION client_api.history_diff(relid oid, old_row jsonb, new_row jsonb, skip text[]) RETURNS jsonb
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     AS $$
-    SELECT COALESCE(pg_catalog.jsonb_object_agg(a.attname::text, pg_catalog.jsonb_build_object(
-               'old', client_api.history_value(a.atttypid, old_row -> a.attname::text),
-               'new', client_api.history_value(a.atttypid, new_row -> a.attname::text))), '{}'::jsonb)
-      FROM pg_catalog.pg_attribute AS a
-     WHERE a.attrelid = relid AND a.attnum > 0 AND NOT a.attisdropped
-       AND (keep IS NULL OR a.attname::text = ANY (keep))
-       AND a.attname::text <> ALL (skip)
-       AND NULLIF(old_row -> a.attname::text, 'null'::jsonb) IS DISTINCT FROM NULLIF(new_row -> a.attname::text, 'null'::jsonb)
-    $$;
+BEGIN
+    RETURN (
+        SELECT COALESCE(pg_catalog.jsonb_object_agg(a.attname::text, pg_catalog.jsonb_build_object(
+                   'old', client_api.history_value(a.atttypid, old_row -> a.attname::text),
+                   'new', client_api.history_value(a.atttypid, new_row -> a.attname::text))), '{}'::jsonb)
+          FROM pg_catalog.pg_attribute AS a
+         WHERE a.attrelid = relid AND a.attnum > 0 AND NOT a.attisdropped
+           AND a.attname::text <> ALL (skip)
+           AND NULLIF(old_row -> a.attname::text, 'null'::jsonb)
+               IS DISTINCT FROM NULLIF(new_row -> a.attname::text, 'null'::jsonb));
+END
+$$;
 
 -- The keys of a JSON object, sorted: the field names of a change set (the generated column change_history.fields).
 CREATE FUNCTION client_api.jsonb_keys(j jsonb) RETURNS text[]
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
     AS $$
-    SELECT COALESCE(pg_catalog.array_agg(k ORDER BY k), '{}'::text[]) FROM pg_catalog.jsonb_object_keys(j) AS k
-    $$;
-
--- True when j is a change set: an object whose every value is {"old": v, "new": v} and nothing else.
-CREATE FUNCTION client_api.is_change_set(j jsonb) RETURNS boolean
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    AS $$
-    SELECT pg_catalog.jsonb_typeof(j) = 'object'
-       AND NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_each(j) AS e
-                        WHERE pg_catalog.jsonb_typeof(e.value) IS DISTINCT FROM 'object'
-                           OR client_api.jsonb_keys(e.value) <> ARRAY['new', 'old'])
-    $$;
+BEGIN
+    RETURN ARRAY(SELECT k FROM pg_catalog.jsonb_object_keys(j) AS k ORDER BY k);
+END
+$$;
 
 -- The request the current transaction serves: setting pcc.request_id (the service sets it per transaction next
 -- to pcc.actor), NULL when it is not set (psql, maintenance, the service's own background work).
@@ -123,8 +118,8 @@ CREATE TABLE client_api.change_history (
     CONSTRAINT change_history_actor_clean CHECK (client_api.is_clean_text(actor, 200)),
     CONSTRAINT change_history_request_id_clean CHECK (client_api.is_clean_text(request_id, 200)),
     CONSTRAINT change_history_changes_format CHECK (
-        client_api.is_change_set(changes) AND (changes <> '{}'::jsonb OR operation IN ('insert', 'delete'))),
-    CONSTRAINT change_history_stamps_format CHECK (client_api.is_change_set(stamps)),
+        pg_catalog.jsonb_typeof(changes) = 'object' AND (changes <> '{}'::jsonb OR operation IN ('insert', 'delete'))),
+    CONSTRAINT change_history_stamps_format CHECK (pg_catalog.jsonb_typeof(stamps) = 'object'),
     CONSTRAINT change_history_owner_consistent CHECK (CASE entity
         WHEN 'client' THEN client_id IS NOT NULL AND client_id = entity_id AND contact_id IS NULL
         WHEN 'contact' THEN contact_id IS NOT NULL AND contact_id = entity_id AND client_id IS NULL
@@ -138,7 +133,7 @@ COMMENT ON TABLE client_api.change_history IS
 COMMENT ON COLUMN client_api.change_history.changes IS
     '{column: {"old": v, "new": v}} for the columns that changed (generated and audit columns left out).';
 COMMENT ON COLUMN client_api.change_history.stamps IS
-    'version, updated_at, updated_by before and after, as in changes (for client_as_of).';
+    'version, updated_at, updated_by before and after, in the form of changes (for client_as_of); {} without them.';
 
 -- A client's history (itself, its addresses, contact links and risk assessments) newest first, keyset by
 -- (changed_at, id); a contact's (itself and its links); the entries that name one of some fields; the oldest
@@ -190,7 +185,11 @@ CREATE FUNCTION client_api.tg_change_history_guard() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    IF TG_OP = 'INSERT' AND TG_TABLE_NAME = 'change_history' AND client_api.in_internal_write(TG_RELID) THEN
+    -- client_api.in_internal_write, spelled out: this runs for every recorded row, and PL/pgSQL keeps the plan of
+    -- its own query where the SQL function would be planned again on every call.
+    IF TG_OP = 'INSERT' AND TG_TABLE_NAME = 'change_history' AND pg_catalog.pg_trigger_depth() > 1
+       AND (SELECT pg_catalog.pg_get_userbyid(c.relowner) FROM pg_catalog.pg_class AS c WHERE c.oid = TG_RELID)
+           = current_user THEN
         RETURN NEW;
     ELSIF TG_OP = 'INSERT' AND TG_TABLE_NAME = 'change_history_purge' AND client_api.in_history_purge(TG_RELID) THEN
         RETURN NEW;
@@ -225,12 +224,12 @@ CREATE FUNCTION client_api.tg_record_change() RETURNS trigger
 DECLARE
     not_recorded constant text[] := ARRAY['id', 'search_vector', 'size_band', 'version', 'created_at', 'created_by',
                                           'updated_at', 'updated_by', 'recorded_at', 'recorded_by'];
-    stamp_columns constant text[] := ARRAY['version', 'updated_at', 'updated_by'];
     kind constant text := TG_ARGV[0];
     old_row jsonb;
     new_row jsonb;
     image jsonb;
     diff jsonb;
+    stamps jsonb := '{}'::jsonb;
     op text;
 BEGIN
     IF TG_OP <> 'INSERT' THEN
@@ -240,7 +239,7 @@ BEGIN
         new_row := pg_catalog.to_jsonb(NEW);
     END IF;
     image := COALESCE(new_row, old_row);
-    diff := client_api.history_diff(TG_RELID, old_row, new_row, NULL, not_recorded);
+    diff := client_api.history_diff(TG_RELID, old_row, new_row, not_recorded);
     IF TG_OP = 'UPDATE' THEN
         IF diff = '{}'::jsonb THEN
             RETURN NULL;
@@ -254,6 +253,19 @@ BEGIN
     ELSE
         op := pg_catalog.lower(TG_OP);
     END IF;
+    -- The audit columns before and after (all three, changed or not), for the tables that have them.
+    IF image ? 'version' THEN
+        stamps := pg_catalog.jsonb_build_object(
+            'version', pg_catalog.jsonb_build_object(
+                'old', COALESCE(old_row -> 'version', 'null'::jsonb),
+                'new', COALESCE(new_row -> 'version', 'null'::jsonb)),
+            'updated_at', pg_catalog.jsonb_build_object(
+                'old', pg_catalog.to_jsonb(client_api.rfc3339((old_row ->> 'updated_at')::timestamptz)),
+                'new', pg_catalog.to_jsonb(client_api.rfc3339((new_row ->> 'updated_at')::timestamptz))),
+            'updated_by', pg_catalog.jsonb_build_object(
+                'old', COALESCE(old_row -> 'updated_by', 'null'::jsonb),
+                'new', COALESCE(new_row -> 'updated_by', 'null'::jsonb)));
+    END IF;
     INSERT INTO client_api.change_history (changed_at, actor, request_id, entity, entity_id, client_id, contact_id,
                                            operation, changes, stamps)
     VALUES (pg_catalog.now(), client_api.current_actor(), client_api.current_request_id(), kind,
@@ -263,7 +275,7 @@ BEGIN
                       ELSE (image ->> 'client_id')::uuid END,
             CASE kind WHEN 'contact' THEN (image ->> 'id')::uuid
                       WHEN 'contact_link' THEN (image ->> 'contact_id')::uuid END,
-            op, diff, client_api.history_diff(TG_RELID, old_row, new_row, stamp_columns, '{}'::text[]));
+            op, diff, stamps);
     RETURN NULL;
 END
 $$;

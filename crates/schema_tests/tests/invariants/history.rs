@@ -532,7 +532,7 @@ async fn purge_history_removes_old_entries_oldest_first_and_only_as_the_owner() 
     ] {
         expect_error(owner.execute(sql, &[]).await, code, None);
     }
-    let purge = "SELECT client_api.purge_history(now() - $1::timestamptz, $2)";
+    let purge = "SELECT client_api.purge_history(now() - $1::text::timestamptz, $2)";
     let purged: i32 = owner
         .query_one(purge, &[&boundary, &2_i32])
         .await
@@ -562,7 +562,7 @@ async fn purge_history_removes_old_entries_oldest_first_and_only_as_the_owner() 
     // Each purge that removed something is itself recorded, with the point from which history is complete.
     let log = owner
         .query(
-            "SELECT purged_rows, older_than IS NOT NULL, complete_since < $1::timestamptz \
+            "SELECT purged_rows, older_than IS NOT NULL, complete_since < $1::text::timestamptz \
              FROM client_api.change_history_purge ORDER BY id",
             &[&boundary],
         )
@@ -594,7 +594,7 @@ async fn snapshot(c: &Client, id: Uuid) -> (Value, String) {
 
 async fn as_of(c: &Client, id: Uuid, at: &str) -> Result<Option<Value>, tokio_postgres::Error> {
     c.query_opt(
-        &format!("SELECT {ROW} FROM client_api.client_as_of($1, $2::timestamptz) AS c"),
+        &format!("SELECT {ROW} FROM client_api.client_as_of($1, $2::text::timestamptz) AS c"),
         &[&id, &at],
     )
     .await
@@ -631,7 +631,7 @@ async fn client_as_of_rebuilds_every_past_state_exactly() {
         );
         if let Some((_, next)) = states.get(i + 1) {
             let just_before: String = c
-                .query_one("SELECT ($1::timestamptz - interval '1 microsecond')::text", &[next])
+                .query_one("SELECT ($1::text::timestamptz - interval '1 microsecond')::text", &[next])
                 .await
                 .expect("time")
                 .get(0);
@@ -649,7 +649,7 @@ async fn client_as_of_rebuilds_every_past_state_exactly() {
         [Value::Null, json!("small"), json!("large"), json!("large"), json!("large"), json!("large"), Value::Null]
     );
     let before_creation: String = c
-        .query_one("SELECT ($1::timestamptz - interval '1 microsecond')::text", &[&states[0].1])
+        .query_one("SELECT ($1::text::timestamptz - interval '1 microsecond')::text", &[&states[0].1])
         .await
         .expect("time")
         .get(0);
@@ -665,7 +665,7 @@ async fn client_as_of_rebuilds_every_past_state_exactly() {
     let owner = db.owner().await;
     let cutoff = &states[3].1;
     let purged: i32 = owner
-        .query_one("SELECT client_api.purge_history(now() - $1::timestamptz)", &[cutoff])
+        .query_one("SELECT client_api.purge_history(now() - $1::text::timestamptz)", &[cutoff])
         .await
         .expect("purge")
         .get(0);
