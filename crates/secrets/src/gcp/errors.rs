@@ -48,7 +48,7 @@ fn short(message: &str) -> String {
 
 impl GcpSecretManager {
     /// The error for a final (not retried) non-2xx answer.
-    pub(super) fn api_error(&self, ctx: &CallContext<'_>, status: u16, code: String, message: String) -> SecretError {
+    pub(super) fn api_error(&self, ctx: &CallContext<'_>, status: u16, code: String, message: &str) -> SecretError {
         match status {
             404 => self.not_found(ctx, message),
             403 => {
@@ -66,27 +66,27 @@ impl GcpSecretManager {
                     resource: ctx.resource.to_owned(),
                     credentials: self.tokens.source().describe(),
                     needed,
-                    message: short(&message),
+                    message: short(message),
                 }
             }
             401 => SecretError::Unauthenticated {
                 operation: ctx.operation,
                 resource: ctx.resource.to_owned(),
                 credentials: self.tokens.source().describe(),
-                message: short(&message),
+                message: short(message),
             },
             _ => SecretError::Api {
                 operation: ctx.operation,
                 resource: ctx.resource.to_owned(),
                 status,
                 code,
-                message: short(&message),
+                message: short(message),
             },
         }
     }
 
     /// A 404: the version when Google says so ("Secret Version [...] not found."), else the secret.
-    fn not_found(&self, ctx: &CallContext<'_>, message: String) -> SecretError {
+    fn not_found(&self, ctx: &CallContext<'_>, message: &str) -> SecretError {
         match &ctx.version {
             Some(version) if message.starts_with("Secret Version") => SecretError::VersionNotFound {
                 store: self.describe(),
@@ -114,8 +114,8 @@ impl GcpSecretManager {
         backoff: &Backoff,
         why: GiveUp,
         status: u16,
-        code: String,
-        message: String,
+        code: &str,
+        message: &str,
     ) -> SecretError {
         let spent = retry::seconds(backoff.elapsed());
         let waited = match why {
@@ -132,9 +132,9 @@ impl GcpSecretManager {
             "Secret Manager is unavailable: run again later (https://status.cloud.google.com)"
         };
         let message = if code.is_empty() {
-            short(&message)
+            short(message)
         } else {
-            format!("{code}: {}", short(&message))
+            format!("{code}: {}", short(message))
         };
         SecretError::RetriesExhausted {
             operation: ctx.operation,

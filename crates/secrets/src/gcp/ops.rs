@@ -53,7 +53,7 @@ impl<'a> Call<'a> {
         }
     }
 
-    fn version(mut self, version: impl ToString) -> Self {
+    fn version(mut self, version: &dyn std::fmt::Display) -> Self {
         self.version = Some(version.to_string());
         self
     }
@@ -168,7 +168,7 @@ impl GcpSecretManager {
             let transient = code == 429 || status.is_server_error();
             let may_retry = call.retry == Retry::Idempotent || code == 429;
             if !(transient && may_retry) {
-                return Err(self.api_error(&ctx, code, google_code, message));
+                return Err(self.api_error(&ctx, code, google_code, &message));
             }
             match backoff.wait(server_said).await {
                 Ok(()) => {
@@ -182,9 +182,9 @@ impl GcpSecretManager {
                 }
                 // With retries turned off, the answer itself is the error.
                 Err(GiveUp::Attempts) if backoff.attempts() == 1 => {
-                    return Err(self.api_error(&ctx, code, google_code, message));
+                    return Err(self.api_error(&ctx, code, google_code, &message));
                 }
-                Err(why) => return Err(self.exhausted(&ctx, &backoff, why, code, google_code, message)),
+                Err(why) => return Err(self.exhausted(&ctx, &backoff, why, code, &google_code, &message)),
             }
         }
     }
@@ -313,7 +313,7 @@ impl GcpSecretManager {
     async fn destroy_impl(&self, name: &SecretName, version: VersionId) -> Result<(), SecretError> {
         let path = format!("{}/versions/{version}:destroy", self.secret_path(name));
         let call = Call::new("destroy", name, Method::POST, path)
-            .version(version)
+            .version(&version)
             .body(b"{}".to_vec());
         match self.call(call).await {
             Ok(_) => Ok(()),
@@ -322,7 +322,7 @@ impl GcpSecretManager {
             }) if code == "FAILED_PRECONDITION" => {
                 let path = format!("{}/versions/{version}", self.secret_path(name));
                 let body = self
-                    .call(Call::new("getVersion", name, Method::GET, path).version(version))
+                    .call(Call::new("getVersion", name, Method::GET, path).version(&version))
                     .await?;
                 let v: wire::Version = self.parse("version", &body)?;
                 match version_state(&v) {
@@ -435,7 +435,7 @@ impl SecretStore for GcpSecretManager {
             let path = format!("{}/versions/{version}:disable", self.secret_path(name));
             self.call(
                 Call::new("disable", name, Method::POST, path)
-                    .version(version)
+                    .version(&version)
                     .body(b"{}".to_vec()),
             )
             .await
