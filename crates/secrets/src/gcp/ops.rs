@@ -53,7 +53,7 @@ impl<'a> Call<'a> {
         }
     }
 
-    fn version(mut self, version: &(impl ToString + ?Sized)) -> Self {
+    fn version(mut self, version: &dyn std::fmt::Display) -> Self {
         self.version = Some(version.to_string());
         self
     }

@@ -18,8 +18,8 @@ pub struct RetryPolicy {
     pub budget: Duration,
     /// The first backoff (before jitter); it doubles per attempt.
     pub initial_backoff: Duration,
-    /// The largest backoff (before jitter); also the largest `Retry-After` honoured without
-    /// question is whatever the remaining budget allows.
+    /// The largest backoff (before jitter). A server's `Retry-After` is not capped by it, only
+    /// by what remains of the budget.
     pub max_backoff: Duration,
 }
 

@@ -6,9 +6,9 @@
 //! shapes: int64 fields as strings, newest-first paged listing, base64 payloads with CRC32C
 //! (checked on `addVersion`), `latest` and aliases on `:access`, FAILED_PRECONDITION for a
 //! disabled or destroyed version, destroy (payload wiped), etag-guarded alias patches, Google's
-//! error envelope and messages, and bearer tokens that must come from its own token endpoints:
-//! - the metadata endpoint (`api.rs` neighbours: `oauth.rs`) insists on `Metadata-Flavor: Google`;
-//! - `POST /token` verifies a jwt-bearer assertion's RS256 signature with the public key of a
+//! error envelope and messages (`api.rs`), and bearer tokens that must come from its own token endpoints:
+//! - the metadata endpoint (`oauth.rs`) insists on `Metadata-Flavor: Google`;
+//! - `POST /token` (`oauth.rs`) verifies a jwt-bearer assertion's RS256 signature with the public key of a
 //!   registered service account and its `iss`, `aud`, `scope`, `iat` and `exp`, and checks a
 //!   refresh-token grant's client and token.
 //!
