@@ -58,11 +58,17 @@ async fn of_entity(c: &Client, id: Uuid) -> Vec<Entry> {
 
 /// `{"old": old, "new": new}`.
 fn change(old: Value, new: Value) -> Value {
-    json!({"old": old, "new": new})
+    Value::Object(serde_json::Map::from_iter([("old".to_owned(), old), ("new".to_owned(), new)]))
 }
 
 /// Runs `sql` in its own transaction acting for `actor` in request `request_id`, as the service does.
-async fn in_request(c: &Client, actor: &str, request_id: &str, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) {
+async fn in_request(
+    c: &Client,
+    actor: &str,
+    request_id: &str,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) {
     c.batch_execute("BEGIN").await.expect("begin");
     c.execute(
         "SELECT pg_catalog.set_config('pcc.actor', $1, true), pg_catalog.set_config('pcc.request_id', $2, true)",
@@ -79,7 +85,10 @@ async fn in_request(c: &Client, actor: &str, request_id: &str, sql: &str, params
 /// A timestamp column as the history writes it (RFC 3339, UTC, trimmed fraction).
 async fn wire_time(c: &Client, sql: &str, id: Uuid) -> Value {
     let text: String = c
-        .query_one(&format!("SELECT client_api.rfc3339(({sql})) FROM client_api.client WHERE id = $1"), &[&id])
+        .query_one(
+            &format!("SELECT client_api.rfc3339(({sql})) FROM client_api.client WHERE id = $1"),
+            &[&id],
+        )
         .await
         .expect("timestamp")
         .get(0);
@@ -105,7 +114,11 @@ async fn every_change_of_a_client_is_recorded_with_actor_request_and_values() {
     assert_eq!(history.len(), 1, "{history:?}");
     let created = &history[0];
     assert_eq!(
-        (created.entity.as_str(), created.operation.as_str(), created.actor.as_str()),
+        (
+            created.entity.as_str(),
+            created.operation.as_str(),
+            created.actor.as_str()
+        ),
         ("client", "insert", "alice")
     );
     assert_eq!(created.request_id.as_deref(), Some("req-1"));
@@ -171,7 +184,11 @@ async fn every_change_of_a_client_is_recorded_with_actor_request_and_values() {
     assert_eq!(history.len(), 2, "{history:?}");
     let updated = &history[1];
     assert_eq!(
-        (updated.operation.as_str(), updated.actor.as_str(), updated.request_id.as_deref()),
+        (
+            updated.operation.as_str(),
+            updated.actor.as_str(),
+            updated.request_id.as_deref()
+        ),
         ("update", "bob", None)
     );
     assert_eq!(
@@ -303,8 +320,15 @@ async fn addresses_contacts_links_and_assessments_are_recorded_under_their_clien
         operations,
         [("address", "insert"), ("address", "update"), ("address", "delete")]
     );
-    assert!(history.iter().all(|e| e.client_id == Some(client) && e.contact_id.is_none()));
-    assert_eq!(history[1].changes, json!({"city": change(json!("Dublin"), json!("Cork"))}));
+    assert!(
+        history
+            .iter()
+            .all(|e| e.client_id == Some(client) && e.contact_id.is_none())
+    );
+    assert_eq!(
+        history[1].changes,
+        json!({"city": change(json!("Dublin"), json!("Cork"))})
+    );
     assert_eq!(history[2].changes["line1"], change(json!("1 Main St"), Value::Null));
 
     let person = new_contact(&c, "Lovelace").await;
@@ -360,10 +384,19 @@ async fn addresses_contacts_links_and_assessments_are_recorded_under_their_clien
             .iter()
             .all(|e| e.client_id == (e.entity == "contact_link").then_some(client))
     );
-    assert_eq!(of_contact[1].changes, json!({"email": change(Value::Null, json!("ada@example.com"))}));
+    assert_eq!(
+        of_contact[1].changes,
+        json!({"email": change(Value::Null, json!("ada@example.com"))})
+    );
     assert_eq!(of_contact[2].entity_id, link);
-    assert_eq!(of_contact[2].changes["valid_from"], change(Value::Null, json!("2026-01-01")));
-    assert_eq!(of_contact[3].changes, json!({"valid_to": change(Value::Null, json!("2026-06-30"))}));
+    assert_eq!(
+        of_contact[2].changes["valid_from"],
+        change(Value::Null, json!("2026-01-01"))
+    );
+    assert_eq!(
+        of_contact[3].changes,
+        json!({"valid_to": change(Value::Null, json!("2026-06-30"))})
+    );
 
     // An assessment is recorded, and so is the current risk it copies onto the client.
     c.execute(
@@ -407,9 +440,12 @@ async fn a_write_that_does_not_commit_leaves_no_history() {
     let count = "SELECT count(*) FROM client_api.change_history";
     let before: i64 = c.query_one(count, &[]).await.expect("count").get(0);
     c.batch_execute("BEGIN").await.expect("begin");
-    c.execute("UPDATE client_api.client SET display_name = 'Rolled back' WHERE id = $1", &[&id])
-        .await
-        .expect("update");
+    c.execute(
+        "UPDATE client_api.client SET display_name = 'Rolled back' WHERE id = $1",
+        &[&id],
+    )
+    .await
+    .expect("update");
     new_client(&c, "Never", None).await;
     c.batch_execute("ROLLBACK").await.expect("rollback");
     // A statement the schema refuses half way (the second row breaks a rule) records nothing either.
@@ -447,7 +483,8 @@ async fn the_history_cannot_be_written_changed_or_removed_by_anyone() {
         .await;
     expect_error(forged, "PC006", Some("change_history_append_only"));
     expect_error(
-        app.execute("UPDATE client_api.change_history SET actor = 'alice'", &[]).await,
+        app.execute("UPDATE client_api.change_history SET actor = 'alice'", &[])
+            .await,
         "PC006",
         Some("change_history_append_only"),
     );
@@ -457,15 +494,22 @@ async fn the_history_cannot_be_written_changed_or_removed_by_anyone() {
         Some("change_history_append_only"),
     );
     // The purge's flag is a setting anyone can set; it does not make the service the owner.
-    app.batch_execute("SET pcc.history_purge = 'on'").await.expect("a setting");
+    app.batch_execute("SET pcc.history_purge = 'on'")
+        .await
+        .expect("a setting");
     expect_error(
         app.execute("DELETE FROM client_api.change_history", &[]).await,
         "PC006",
         Some("change_history_append_only"),
     );
-    expect_error(app.batch_execute("TRUNCATE client_api.change_history").await, "42501", None);
     expect_error(
-        app.execute("SELECT client_api.purge_history(interval '1 microsecond')", &[]).await,
+        app.batch_execute("TRUNCATE client_api.change_history").await,
+        "42501",
+        None,
+    );
+    expect_error(
+        app.execute("SELECT client_api.purge_history(interval '1 microsecond')", &[])
+            .await,
         "42501",
         None,
     );
@@ -475,24 +519,41 @@ async fn the_history_cannot_be_written_changed_or_removed_by_anyone() {
         "UPDATE client_api.change_history_purge SET complete_since = '-infinity'",
         "DELETE FROM client_api.change_history_purge",
     ] {
-        expect_error(app.execute(sql, &[]).await, "PC006", Some("change_history_purge_append_only"));
+        expect_error(
+            app.execute(sql, &[]).await,
+            "PC006",
+            Some("change_history_purge_append_only"),
+        );
     }
     // The owner is refused too, outside the retention function.
     let owner = db.owner().await;
     expect_error(
-        owner.execute("UPDATE client_api.change_history SET actor = 'x'", &[]).await,
+        owner
+            .execute("UPDATE client_api.change_history SET actor = 'x'", &[])
+            .await,
         "PC006",
         None,
     );
-    expect_error(owner.execute("DELETE FROM client_api.change_history", &[]).await, "PC006", None);
-    expect_error(owner.batch_execute("TRUNCATE client_api.change_history").await, "PC006", None);
+    expect_error(
+        owner.execute("DELETE FROM client_api.change_history", &[]).await,
+        "PC006",
+        None,
+    );
+    expect_error(
+        owner.batch_execute("TRUNCATE client_api.change_history").await,
+        "PC006",
+        None,
+    );
     expect_error(
         owner.batch_execute("TRUNCATE client_api.change_history_purge").await,
         "PC006",
         None,
     );
     let entries: i64 = app
-        .query_one("SELECT count(*) FROM client_api.change_history WHERE entity_id = $1", &[&id])
+        .query_one(
+            "SELECT count(*) FROM client_api.change_history WHERE entity_id = $1",
+            &[&id],
+        )
         .await
         .expect("count")
         .get(0);
@@ -541,9 +602,17 @@ async fn purge_history_removes_old_entries_oldest_first_and_only_as_the_owner() 
     assert_eq!(purged, 2, "a batch");
     assert_eq!(of_entity(&c, old).await.len(), 0, "the oldest two entries went first");
     assert_eq!(of_entity(&c, parked).await.len(), 2);
-    let purged: i32 = owner.query_one(purge, &[&boundary, &100_i32]).await.expect("purge").get(0);
+    let purged: i32 = owner
+        .query_one(purge, &[&boundary, &100_i32])
+        .await
+        .expect("purge")
+        .get(0);
     assert_eq!(purged, 1, "what is left before the boundary");
-    let purged: i32 = owner.query_one(purge, &[&boundary, &100_i32]).await.expect("purge").get(0);
+    let purged: i32 = owner
+        .query_one(purge, &[&boundary, &100_i32])
+        .await
+        .expect("purge")
+        .get(0);
     assert_eq!(purged, 0);
     let parked_history = of_entity(&c, parked).await;
     assert_eq!(
@@ -631,7 +700,10 @@ async fn client_as_of_rebuilds_every_past_state_exactly() {
         );
         if let Some((_, next)) = states.get(i + 1) {
             let just_before: String = c
-                .query_one("SELECT ($1::text::timestamptz - interval '1 microsecond')::text", &[next])
+                .query_one(
+                    "SELECT ($1::text::timestamptz - interval '1 microsecond')::text",
+                    &[next],
+                )
                 .await
                 .expect("time")
                 .get(0);
@@ -646,17 +718,37 @@ async fn client_as_of_rebuilds_every_past_state_exactly() {
     let band = |v: &Value| v["size_band"].clone();
     assert_eq!(
         states.iter().map(|(s, _)| band(s)).collect::<Vec<_>>(),
-        [Value::Null, json!("small"), json!("large"), json!("large"), json!("large"), json!("large"), Value::Null]
+        [
+            Value::Null,
+            json!("small"),
+            json!("large"),
+            json!("large"),
+            json!("large"),
+            json!("large"),
+            Value::Null
+        ]
     );
     let before_creation: String = c
-        .query_one("SELECT ($1::text::timestamptz - interval '1 microsecond')::text", &[&states[0].1])
+        .query_one(
+            "SELECT ($1::text::timestamptz - interval '1 microsecond')::text",
+            &[&states[0].1],
+        )
         .await
         .expect("time")
         .get(0);
-    assert_eq!(as_of(&c, id, &before_creation).await.expect("as_of"), None, "not yet created");
-    assert_eq!(as_of(&c, Uuid::now_v7(), &states[0].1).await.expect("as_of"), None, "never existed");
+    assert_eq!(
+        as_of(&c, id, &before_creation).await.expect("as_of"),
+        None,
+        "not yet created"
+    );
+    assert_eq!(
+        as_of(&c, Uuid::now_v7(), &states[0].1).await.expect("as_of"),
+        None,
+        "never existed"
+    );
     expect_error(
-        c.query("SELECT id FROM client_api.client_as_of($1, NULL)", &[&id]).await,
+        c.query("SELECT id FROM client_api.client_as_of($1, NULL)", &[&id])
+            .await,
         "22023",
         None,
     );
@@ -665,7 +757,10 @@ async fn client_as_of_rebuilds_every_past_state_exactly() {
     let owner = db.owner().await;
     let cutoff = &states[3].1;
     let purged: i32 = owner
-        .query_one("SELECT client_api.purge_history(now() - $1::text::timestamptz)", &[cutoff])
+        .query_one(
+            "SELECT client_api.purge_history(now() - $1::text::timestamptz)",
+            &[cutoff],
+        )
         .await
         .expect("purge")
         .get(0);
@@ -673,6 +768,12 @@ async fn client_as_of_rebuilds_every_past_state_exactly() {
     let refused = as_of(&c, id, &states[1].1).await;
     let error = expect_error(refused, "PC014", None);
     assert!(error.detail().is_some_and(|d| d.ends_with('Z')), "{error:?}");
-    assert_eq!(as_of(&c, id, &states[4].1).await.expect("as_of").as_ref(), Some(&states[4].0));
-    assert_eq!(as_of(&c, id, &states[6].1).await.expect("as_of").as_ref(), Some(&states[6].0));
+    assert_eq!(
+        as_of(&c, id, &states[4].1).await.expect("as_of").as_ref(),
+        Some(&states[4].0)
+    );
+    assert_eq!(
+        as_of(&c, id, &states[6].1).await.expect("as_of").as_ref(),
+        Some(&states[6].0)
+    );
 }
