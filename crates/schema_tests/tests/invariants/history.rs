@@ -58,7 +58,10 @@ async fn of_entity(c: &Client, id: Uuid) -> Vec<Entry> {
 
 /// `{"old": old, "new": new}`.
 fn change(old: Value, new: Value) -> Value {
-    Value::Object(serde_json::Map::from_iter([("old".to_owned(), old), ("new".to_owned(), new)]))
+    Value::Object(serde_json::Map::from_iter([
+        ("old".to_owned(), old),
+        ("new".to_owned(), new),
+    ]))
 }
 
 /// Runs `sql` in its own transaction acting for `actor` in request `request_id`, as the service does.
