@@ -128,8 +128,7 @@ CREATE TABLE client_api.change_history (
     END)
 );
 COMMENT ON TABLE client_api.change_history IS
-    'Append-only audit trail: one row per changed row of client, contact, client_address, client_contact, '
-    'risk_assessment, written by triggers in the same transaction.';
+    'Append-only audit trail: one row per row change of the tracked tables, written by triggers in its transaction.';
 COMMENT ON COLUMN client_api.change_history.changes IS
     '{column: {"old": v, "new": v}} for the columns that changed (generated and audit columns left out).';
 COMMENT ON COLUMN client_api.change_history.stamps IS
