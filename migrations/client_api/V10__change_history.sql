@@ -52,12 +52,13 @@ CREATE FUNCTION client_api.history_value(type_id oid, value jsonb) RETURNS jsonb
            END
     $$;
 
--- The keys of a JSON object, sorted: the field names of a change set (the generated column change_history.fields).
+-- The keys of a JSON object in byte order (the same under every collation, as IMMUTABLE promises): the field names
+-- of a change set (the generated column change_history.fields).
 CREATE FUNCTION client_api.jsonb_keys(j jsonb) RETURNS text[]
     LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
     AS $$
 BEGIN
-    RETURN ARRAY(SELECT k FROM pg_catalog.jsonb_object_keys(j) AS k ORDER BY k);
+    RETURN ARRAY(SELECT k FROM pg_catalog.jsonb_object_keys(j) AS k ORDER BY k COLLATE "C");
 END
 $$;
 
