@@ -294,10 +294,23 @@ async fn history_filters_by_field_and_time() {
         Some(json!({"owner": "rm-2", "website": "https://a.example"})),
     )
     .await;
+    // A request that fails records nothing.
+    let refused = api
+        .send(
+            Method::PATCH,
+            &path,
+            "alice",
+            Some("r-refused"),
+            Some(json!({"owner": "rm-3", "website": "not a url"})),
+            &[("if-match", "*")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
     let all = api.get(&format!("{path}/history")).await.body["items"]
         .as_array()
         .unwrap()
         .clone();
+    assert_eq!(all.len(), 4, "{all:?}");
     let request_ids = |items: &Value| -> Vec<String> {
         items["items"]
             .as_array()
