@@ -23,7 +23,7 @@
 -- New SQLSTATE: PC014 the history asked for is no longer (or not yet) kept.
 
 -- ---------------------------------------------------------------------------------------------------------------------
--- Helpers: wire forms of values, the keys of a change set, the request id.
+-- Helpers: wire forms of values, the difference of two row images, the keys of a change set.
 -- ---------------------------------------------------------------------------------------------------------------------
 
 -- RFC 3339 in UTC with the fraction trimmed, as the service writes timestamps (2026-11-25T15:06:06.5Z).
@@ -52,13 +52,33 @@ CREATE FUNCTION client_api.history_value(type_id oid, value jsonb) RETURNS jsonb
            END
     $$;
 
--- The keys of a JSON object in byte order (the same under every collation, as IMMUTABLE promises): the field names
--- of a change set (the generated column change_history.fields).
+-- The columns of table relid whose value differs between the row images old_row and new_row (to_jsonb of OLD and
+-- NEW; NULL for the side an INSERT or DELETE lacks), as {column: {"old": v, "new": v}}, except the columns in
+-- `skip`. Values compare as jsonb, as the audit triggers compare rows, so what does not move the version
+-- (1.5 -> 1.50) is no change here either. PL/pgSQL rather than SQL: it runs once per recorded row, and PL/pgSQL
+-- keeps the plan of its query for the session where a SQL function would plan it again on every call.
+CREATE FUNCTION client_api.history_diff(relid oid, old_row jsonb, new_row jsonb, skip text[]) RETURNS jsonb
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    AS $$
+BEGIN
+    RETURN (
+        SELECT COALESCE(pg_catalog.jsonb_object_agg(a.attname::text, pg_catalog.jsonb_build_object(
+                   'old', client_api.history_value(a.atttypid, old_row -> a.attname::text),
+                   'new', client_api.history_value(a.atttypid, new_row -> a.attname::text))), '{}'::jsonb)
+          FROM pg_catalog.pg_attribute AS a
+         WHERE a.attrelid = relid AND a.attnum > 0 AND NOT a.attisdropped
+           AND a.attname::text <> ALL (skip)
+           AND NULLIF(old_row -> a.attname::text, 'null'::jsonb)
+               IS DISTINCT FROM NULLIF(new_row -> a.attname::text, 'null'::jsonb));
+END
+$$;
+
+-- The keys of a JSON object, sorted: the field names of a change set (the generated column change_history.fields).
 CREATE FUNCTION client_api.jsonb_keys(j jsonb) RETURNS text[]
     LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
     AS $$
 BEGIN
-    RETURN ARRAY(SELECT k FROM pg_catalog.jsonb_object_keys(j) AS k ORDER BY k COLLATE "C");
+    RETURN ARRAY(SELECT k FROM pg_catalog.jsonb_object_keys(j) AS k ORDER BY k);
 END
 $$;
 
@@ -108,7 +128,8 @@ CREATE TABLE client_api.change_history (
     END)
 );
 COMMENT ON TABLE client_api.change_history IS
-    'Append-only audit trail: one row per row change of the tracked tables, written by triggers in its transaction.';
+    'Append-only audit trail: one row per changed row of client, contact, client_address, client_contact, '
+    'risk_assessment, written by triggers in the same transaction.';
 COMMENT ON COLUMN client_api.change_history.changes IS
     '{column: {"old": v, "new": v}} for the columns that changed (generated and audit columns left out).';
 COMMENT ON COLUMN client_api.change_history.stamps IS
@@ -193,13 +214,8 @@ CREATE TRIGGER change_history_purge_no_truncate BEFORE TRUNCATE ON client_api.ch
 
 -- ---------------------------------------------------------------------------------------------------------------------
 -- Recording. AFTER each row change of the five tables (TG_ARGV[0]: the entity kind). SECURITY DEFINER so that
--- the insert runs as the owner one trigger level down, which is what the guard accepts.
---
--- `changes` is every column of the table (pg_attribute) whose value differs between the row images (to_jsonb of
--- OLD and NEW; NULL for the side an INSERT or DELETE lacks), except the ones not recorded, with its values in their
--- wire forms. Values compare as jsonb, as the audit triggers compare rows, so an UPDATE that does not move the
--- version (nothing changed, or 1.5 -> 1.50) records nothing. One statement per row, whose plan PL/pgSQL keeps for
--- the session: this runs for every row of every write (a move's descendants included), and the cost is per row.
+-- the insert runs as the owner one trigger level down, which is what the guard accepts. An UPDATE that changes
+-- nothing but audit columns records nothing (it does not move the version either).
 -- ---------------------------------------------------------------------------------------------------------------------
 CREATE FUNCTION client_api.tg_record_change() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -212,6 +228,9 @@ DECLARE
     old_row jsonb;
     new_row jsonb;
     image jsonb;
+    diff jsonb;
+    stamps jsonb := '{}'::jsonb;
+    op text;
 BEGIN
     IF TG_OP <> 'INSERT' THEN
         old_row := pg_catalog.to_jsonb(OLD);
@@ -220,43 +239,43 @@ BEGIN
         new_row := pg_catalog.to_jsonb(NEW);
     END IF;
     image := COALESCE(new_row, old_row);
+    diff := client_api.history_diff(TG_RELID, old_row, new_row, not_recorded);
+    IF TG_OP = 'UPDATE' THEN
+        IF diff = '{}'::jsonb THEN
+            RETURN NULL;
+        END IF;
+        op := CASE
+            WHEN diff ? 'deleted_at' AND old_row ->> 'deleted_at' IS NULL THEN 'soft_delete'
+            WHEN diff ? 'deleted_at' AND new_row ->> 'deleted_at' IS NULL THEN 'restore'
+            WHEN diff ? 'parent_id' THEN 'move'
+            ELSE 'update'
+        END;
+    ELSE
+        op := pg_catalog.lower(TG_OP);
+    END IF;
+    -- The audit columns before and after (all three, changed or not), for the tables that have them.
+    IF image ? 'version' THEN
+        stamps := pg_catalog.jsonb_build_object(
+            'version', pg_catalog.jsonb_build_object(
+                'old', COALESCE(old_row -> 'version', 'null'::jsonb),
+                'new', COALESCE(new_row -> 'version', 'null'::jsonb)),
+            'updated_at', pg_catalog.jsonb_build_object(
+                'old', pg_catalog.to_jsonb(client_api.rfc3339((old_row ->> 'updated_at')::timestamptz)),
+                'new', pg_catalog.to_jsonb(client_api.rfc3339((new_row ->> 'updated_at')::timestamptz))),
+            'updated_by', pg_catalog.jsonb_build_object(
+                'old', COALESCE(old_row -> 'updated_by', 'null'::jsonb),
+                'new', COALESCE(new_row -> 'updated_by', 'null'::jsonb)));
+    END IF;
     INSERT INTO client_api.change_history (changed_at, actor, request_id, entity, entity_id, client_id, contact_id,
                                            operation, changes, stamps)
-    SELECT pg_catalog.now(), client_api.current_actor(), client_api.current_request_id(), kind,
-           (image ->> 'id')::uuid,
-           CASE kind WHEN 'client' THEN (image ->> 'id')::uuid WHEN 'contact' THEN NULL
-                     ELSE (image ->> 'client_id')::uuid END,
-           CASE kind WHEN 'contact' THEN (image ->> 'id')::uuid
-                     WHEN 'contact_link' THEN (image ->> 'contact_id')::uuid END,
-           CASE
-               WHEN old_row IS NULL THEN 'insert'
-               WHEN new_row IS NULL THEN 'delete'
-               WHEN d.changes ? 'deleted_at' AND old_row ->> 'deleted_at' IS NULL THEN 'soft_delete'
-               WHEN d.changes ? 'deleted_at' AND new_row ->> 'deleted_at' IS NULL THEN 'restore'
-               WHEN d.changes ? 'parent_id' THEN 'move'
-               ELSE 'update'
-           END,
-           d.changes,
-           CASE WHEN image ? 'version' THEN pg_catalog.jsonb_build_object(
-               'version', pg_catalog.jsonb_build_object(
-                   'old', COALESCE(old_row -> 'version', 'null'::jsonb),
-                   'new', COALESCE(new_row -> 'version', 'null'::jsonb)),
-               'updated_at', pg_catalog.jsonb_build_object(
-                   'old', pg_catalog.to_jsonb(client_api.rfc3339((old_row ->> 'updated_at')::timestamptz)),
-                   'new', pg_catalog.to_jsonb(client_api.rfc3339((new_row ->> 'updated_at')::timestamptz))),
-               'updated_by', pg_catalog.jsonb_build_object(
-                   'old', COALESCE(old_row -> 'updated_by', 'null'::jsonb),
-                   'new', COALESCE(new_row -> 'updated_by', 'null'::jsonb)))
-           ELSE '{}'::jsonb END
-      FROM (SELECT COALESCE(pg_catalog.jsonb_object_agg(a.attname::text, pg_catalog.jsonb_build_object(
-                       'old', client_api.history_value(a.atttypid, old_row -> a.attname::text),
-                       'new', client_api.history_value(a.atttypid, new_row -> a.attname::text))), '{}'::jsonb) AS changes
-              FROM pg_catalog.pg_attribute AS a
-             WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped
-               AND a.attname::text <> ALL (not_recorded)
-               AND NULLIF(old_row -> a.attname::text, 'null'::jsonb)
-                   IS DISTINCT FROM NULLIF(new_row -> a.attname::text, 'null'::jsonb)) AS d
-     WHERE old_row IS NULL OR new_row IS NULL OR d.changes <> '{}'::jsonb;
+    VALUES (pg_catalog.now(), client_api.current_actor(), client_api.current_request_id(), kind,
+            (image ->> 'id')::uuid,
+            CASE kind WHEN 'client' THEN (image ->> 'id')::uuid
+                      WHEN 'contact' THEN NULL
+                      ELSE (image ->> 'client_id')::uuid END,
+            CASE kind WHEN 'contact' THEN (image ->> 'id')::uuid
+                      WHEN 'contact_link' THEN (image ->> 'contact_id')::uuid END,
+            op, diff, stamps);
     RETURN NULL;
 END
 $$;

@@ -95,7 +95,7 @@ impl EntityKind {
     }
 
     /// The fields the database records for this kind: every column except generated and audit ones
-    /// (`tg_record_change`, V10). A test compares these lists with the catalog.
+    /// (`tg_record_change`, V10 and V11). A test compares these lists with the catalog.
     pub fn fields(self) -> &'static [&'static str] {
         match self {
             Self::Client => &[
