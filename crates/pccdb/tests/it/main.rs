@@ -10,3 +10,4 @@ mod migrate_cli;
 mod migrate_platform_cli;
 mod provision_cli;
 mod provision_no_secrets;
+mod provision_terraform;

@@ -7,7 +7,9 @@
 //! idle_in_transaction_session_timeout 10min), maintenance database `postgres`, max_connections
 //! read from the server, 3 reserved, admin headroom 5, migration headroom 2, pods 1, surge 1,
 //! pool max_lifetime 30min, service timeouts 30s / 5s / 60s, rotation grace 2 x pool max_lifetime
-//! + 5min, rotation max age 90 days, extra login role connection limit 5.
+//! + 5min (it must exceed max_lifetime + gke.secret_sync_interval + rotation.credentials_refresh:
+//! `rotation.rs`), credentials refresh 30s, secret sync interval 2min, rotation max age 90 days, extra
+//! login role connection limit 5.
 
 use std::collections::BTreeMap;
 use std::path::Path;

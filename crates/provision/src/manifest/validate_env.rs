@@ -154,7 +154,7 @@ pub(super) fn environment(
         admin_secrets,
         gke: raw
             .gke
-            .map(|g| super::kubernetes::gke(p, &format!("{key}.gke"), g.project)),
+            .map(|g| super::kubernetes::gke(p, &format!("{key}.gke"), g)),
         terraform_outputs,
     })
 }

@@ -94,7 +94,8 @@ async fn assert_settled(h: &Harness, t: &RotationTarget) {
 async fn a_crash_between_any_two_steps_then_a_rerun_converges() {
     let h = provisioned(Opts {
         max_lifetime: "1ms",
-        grace: "2ms",
+        // Longer than lifetime 1ms + credentials refresh 100ms (the fixture's) + no secret sync.
+        grace: "150ms",
         ..Opts::default()
     })
     .await;
