@@ -74,13 +74,22 @@ size_estimate = "20MB"
     std::fs::write(&path, &manifest).unwrap();
     let m = path.to_str().unwrap();
     let run = |cmd: &[&str], stdin: Option<&str>| {
-        let mut args: Vec<&str> = cmd.to_vec();
-        args.extend(["--manifest", m, "--env", &env]);
-        pccdb(&args, stdin)
+        let mut args: Vec<String> = cmd.iter().map(|s| (*s).to_owned()).collect();
+        args.extend(["--manifest".to_owned(), m.to_owned(), "--env".to_owned(), env.clone()]);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        pccdb(&refs, stdin)
     };
 
     let (code, out) = run(
-        &["secrets", "set", "--secret", "admin", "--username", &admin, "--admin-store"],
+        &[
+            "secrets",
+            "set",
+            "--secret",
+            "admin",
+            "--username",
+            &admin,
+            "--admin-store",
+        ],
         Some(password.expose_secret()),
     );
     assert_eq!(code, 0, "{out}");

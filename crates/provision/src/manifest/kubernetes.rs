@@ -82,7 +82,9 @@ pub(super) fn gke(p: &mut Problems, key: &str, raw: RawGke) -> Gke {
     if secret_sync_interval.0 == 0 || !secret_sync_interval.0.is_multiple_of(1000) {
         p.push(
             &sk,
-            format!("{secret_sync_interval} must be a positive whole number of seconds (the add-on's rotation interval)"),
+            format!(
+                "{secret_sync_interval} must be a positive whole number of seconds (the add-on's rotation interval)"
+            ),
         );
     }
     Gke {

@@ -182,10 +182,7 @@ pub(super) fn service(
             let window = Window {
                 max_lifetime: lifetime,
                 // Without the add-on (a local cluster, a file or env store) the service reads the store itself.
-                secret_sync: environment
-                    .gke
-                    .as_ref()
-                    .map_or(Millis(0), |g| g.secret_sync_interval),
+                secret_sync: environment.gke.as_ref().map_or(Millis(0), |g| g.secret_sync_interval),
                 credential_refresh: rotation.credentials_refresh,
             };
             if let Err(e) = window.check(rotation.grace) {
