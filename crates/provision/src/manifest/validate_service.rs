@@ -146,6 +146,7 @@ pub(super) fn service(
     };
     let base_pod_env = kubernetes::pod_env(p, &format!("{key}.pod_env"), &raw.pod_env);
     let mut per_env = BTreeMap::new();
+    let mut windows_checked = 0;
     for env in &deployed {
         let ok = format!("{key}.overrides.{env}");
         let o = raw.overrides.get(env.as_str());
@@ -185,6 +186,7 @@ pub(super) fn service(
                 secret_sync: environment.gke.as_ref().map_or(Millis(0), |g| g.secret_sync_interval),
                 credential_refresh: rotation.credentials_refresh,
             };
+            windows_checked += 1;
             if let Err(e) = window.check(rotation.grace) {
                 p.push(&format!("{key}.rotation.grace"), format!("in environment {env}: {e}"));
             }
@@ -202,6 +204,20 @@ pub(super) fn service(
                 per_env.insert(env.clone(), ServiceEnv { sizing, names, pod });
             }
             Err(e) => p.push(key, format!("in environment {env}: {e}")),
+        }
+    }
+    // No valid environment to check against (its table has its own problems): the base pools, no add-on,
+    // so the grace is still reported with everything else.
+    if windows_checked == 0 {
+        let window = Window {
+            max_lifetime: base_pool
+                .max_lifetime
+                .max(base_replica.map_or(Millis(0), |r| r.max_lifetime)),
+            secret_sync: Millis(0),
+            credential_refresh: rotation.credentials_refresh,
+        };
+        if let Err(e) = window.check(rotation.grace) {
+            p.push(&format!("{key}.rotation.grace"), e);
         }
     }
     let read_fallback = read_fallback(p, key, raw.read_fallback.as_ref());

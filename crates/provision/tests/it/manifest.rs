@@ -170,7 +170,7 @@ access = "write"
         "secrets.backend: \"vault\" is not a backend",
         "min 5 is larger than max 2",
         "statement_timeout: unknown time unit",
-        "rotation.grace: in environment devtest: rotation grace 1min must be longer than pool max_lifetime 30min + secret sync interval 0 + credential refresh 30s",
+        "rotation.grace: rotation grace 1min must be longer than pool max_lifetime 30min + secret sync interval 0 + credential refresh 30s",
         "must start with the service's base \"a_\"",
         "\"write\" must be \"read_only\" or \"read_write\"",
     ] {
