@@ -73,8 +73,8 @@ pub const ALL: &[Scenario] = &[
     },
     Scenario {
         name: "soak",
-        about: "30 minutes of mixed load at the production rate with a rotation and a replica restart: RSS, \
-                sessions, idempotency keys and p99 every 10 s (3 minutes with --quick)",
+        about: "30 minutes of mixed open-loop load (a quarter of the measured list capacity) with a rotation and a \
+                replica restart: RSS, sessions, idempotency keys and p99 every 10 s (3 minutes with --quick)",
         run: soak::run,
         in_all: false,
     },

@@ -102,16 +102,6 @@ struct Window {
     events: Vec<String>,
 }
 
-fn op_name(op: Op) -> &'static str {
-    match op {
-        Op::ReadById => "read_by_id",
-        Op::List => "list",
-        Op::Create => "create",
-        Op::Patch => "patch",
-        Op::Move => "move",
-    }
-}
-
 fn percentile(mut values: Vec<f64>, q: f64) -> f64 {
     if values.is_empty() {
         return f64::NAN;
@@ -280,7 +270,7 @@ async fn soak(plan: Plan) -> anyhow::Result<ScenarioResult> {
                 .filter(|s| s.op == op && s.reply.ok())
                 .map(|s| s.reply.latency.as_secs_f64() * 1000.0)
                 .collect();
-            p99_ms.insert(op_name(op), (percentile(latencies, 0.99) * 100.0).round() / 100.0);
+            p99_ms.insert(Op::name(op), (percentile(latencies, 0.99) * 100.0).round() / 100.0);
         }
         windows.push(Window {
             t_s: next.as_secs_f64(),
@@ -408,7 +398,7 @@ fn result(
             "outside it"
         };
         *failures
-            .entry(format!("{} {} {kind} ({when})", op_name(s.op), s.reply.status))
+            .entry(format!("{} {} {kind} ({when})", Op::name(s.op), s.reply.status))
             .or_default() += 1;
     }
     notes.push(if failures.is_empty() {

@@ -40,6 +40,17 @@ pub enum Op {
 }
 
 impl Op {
+    /// Its name in reports (`read_by_id`, `list`, `create`, `patch`, `move`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ReadById => "read_by_id",
+            Self::List => "list",
+            Self::Create => "create",
+            Self::Patch => "patch",
+            Self::Move => "move",
+        }
+    }
+
     /// Reads.
     pub fn is_read(self) -> bool {
         matches!(self, Self::ReadById | Self::List)
@@ -427,22 +438,7 @@ async fn one(shared: &Shared, op: Op) -> bool {
             let owner = format!("owner-{}", shared.counter.fetch_add(1, Ordering::SeqCst));
             let reply = api.set_owner(&id, version, &owner).await;
             target = Some(id.clone());
-            let acked = match (reply.ok(), version_of(&reply)) {
-                (true, Some(new)) => {
-                    lock(&shared.idle).push_back((id.clone(), new));
-                    Some(Acked {
-                        id,
-                        version: new,
-                        owner: Some(owner),
-                        parent: None,
-                    })
-                }
-                _ => {
-                    // Committed or not: a lost response leaves the version unknown.
-                    lock(&shared.unsure).push_back(id);
-                    None
-                }
-            };
+            let acked = settle(shared, id, &reply, Some(owner), None);
             (reply, acked, Some(version + 1))
         }
         Op::Move => {
@@ -458,21 +454,7 @@ async fn one(shared: &Shared, op: Op) -> bool {
                 };
             let reply = api.set_parent(&id, version, parent.as_deref()).await;
             target = Some(id.clone());
-            let acked = match (reply.ok(), version_of(&reply)) {
-                (true, Some(new)) => {
-                    lock(&shared.idle).push_back((id.clone(), new));
-                    Some(Acked {
-                        id,
-                        version: new,
-                        owner: None,
-                        parent: Some(parent),
-                    })
-                }
-                _ => {
-                    lock(&shared.unsure).push_back(id);
-                    None
-                }
-            };
+            let acked = settle(shared, id, &reply, None, Some(parent));
             (reply, acked, Some(version + 1))
         }
     };
@@ -489,6 +471,33 @@ async fn one(shared: &Shared, op: Op) -> bool {
         target,
     });
     true
+}
+
+/// After a patch or a move of `id`: an acknowledged change puts the client back with its new version;
+/// anything else leaves its version unknown (committed or not: a lost response tells nothing), so it is
+/// re-read before it is changed again.
+fn settle(
+    shared: &Shared,
+    id: String,
+    reply: &Reply,
+    owner: Option<String>,
+    parent: Option<Option<String>>,
+) -> Option<Acked> {
+    match (reply.ok(), version_of(reply)) {
+        (true, Some(new)) => {
+            lock(&shared.idle).push_back((id.clone(), new));
+            Some(Acked {
+                id,
+                version: new,
+                owner,
+                parent,
+            })
+        }
+        _ => {
+            lock(&shared.unsure).push_back(id);
+            None
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -132,7 +132,7 @@ impl Report {
 pub fn summarize(samples: &[Sample]) -> Value {
     let mut by_op: BTreeMap<String, Vec<&Sample>> = BTreeMap::new();
     for s in samples {
-        by_op.entry(op_name(s.op).to_owned()).or_default().push(s);
+        by_op.entry(Op::name(s.op).to_owned()).or_default().push(s);
     }
     let mut out = serde_json::Map::new();
     for (op, list) in by_op {
@@ -159,14 +159,4 @@ pub fn summarize(samples: &[Sample]) -> Value {
         );
     }
     Value::Object(out)
-}
-
-fn op_name(op: Op) -> &'static str {
-    match op {
-        Op::ReadById => "read_by_id",
-        Op::List => "list",
-        Op::Create => "create",
-        Op::Patch => "patch",
-        Op::Move => "move",
-    }
 }

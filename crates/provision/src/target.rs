@@ -124,12 +124,16 @@ pub fn open_store(backend: &SecretsBackend) -> Result<Arc<dyn SecretStore>, Prov
                 what: format!("configuring Secret Manager for project {project}"),
                 source: Box::new(source),
             };
-            let mut config = GcpConfig::for_project(project.clone()).map_err(fail)?;
+            // A manifest's metadata_base (a test's fake) pins the source; otherwise Application
+            // Default Credentials: a key file or gcloud's login on a workstation or CI runner,
+            // the metadata server on GCP.
+            let token = match metadata_base {
+                Some(base) => TokenSource::Metadata(base.clone()),
+                None => TokenSource::application_default().map_err(fail)?,
+            };
+            let mut config = GcpConfig::new(project.clone(), token);
             if let Some(base) = api_base {
                 config.api_base = base.clone();
-            }
-            if let Some(base) = metadata_base {
-                config.token = TokenSource::Metadata(base.clone());
             }
             Arc::new(GcpSecretManager::new(config).map_err(fail)?)
         }

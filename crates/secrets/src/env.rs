@@ -108,6 +108,14 @@ impl SecretStore for EnvStore {
         self.read_only("disabling a version")
     }
 
+    fn destroy_version<'a>(
+        &'a self,
+        _name: &'a SecretName,
+        _version: VersionId,
+    ) -> BoxFuture<'a, Result<(), SecretError>> {
+        self.read_only("destroying a version")
+    }
+
     fn aliases<'a>(
         &'a self,
         _name: &'a SecretName,

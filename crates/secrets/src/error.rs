@@ -115,6 +115,69 @@ pub enum SecretError {
         /// Google's message.
         message: String,
     },
+    /// Secret Manager has no such secret in the project (Terraform creates them).
+    #[error(
+        "secret {secret} does not exist in project {project}: create it (Terraform google_secret_manager_secret, with its IAM bindings){also}"
+    )]
+    GcpSecretMissing {
+        /// The project asked.
+        project: String,
+        /// The secret id.
+        secret: String,
+        /// More advice when the answer was ambiguous (`access` of `latest` also answers 404 for
+        /// a secret without enabled versions); empty otherwise.
+        also: &'static str,
+    },
+    /// Secret Manager answered 403: the identity lacks the permission for this operation.
+    #[error(
+        "permission denied for secret manager {operation} on {resource} as {credentials}: {needed} (Google said: {message})"
+    )]
+    PermissionDenied {
+        /// The API method (`access`, `addVersion`).
+        operation: &'static str,
+        /// The resource name.
+        resource: String,
+        /// Where the token came from (which identity was used).
+        credentials: String,
+        /// What to grant (`grant roles/secretmanager.secretAccessor on the secret to this identity`).
+        needed: String,
+        /// Google's message.
+        message: String,
+    },
+    /// Secret Manager answered 401 even with a freshly fetched token.
+    #[error(
+        "secret manager rejected the access token for {operation} on {resource}; the token came from {credentials}: check that this identity still exists and its credentials are valid (Google said: {message})"
+    )]
+    Unauthenticated {
+        /// The API method.
+        operation: &'static str,
+        /// The resource name.
+        resource: String,
+        /// Where the token came from.
+        credentials: String,
+        /// Google's message.
+        message: String,
+    },
+    /// A transient error (429 quota, 5xx) outlasted the retry budget.
+    #[error(
+        "secret manager {operation} on {resource} still failed with HTTP {status} after {attempts} attempts in {waited}: {advice} (last answer: {message})"
+    )]
+    RetriesExhausted {
+        /// The API method.
+        operation: &'static str,
+        /// The resource name.
+        resource: String,
+        /// The last HTTP status.
+        status: u16,
+        /// Attempts made.
+        attempts: u32,
+        /// Time spent, and why it stopped (`91.0 s`; `0.2 s (the server asked to wait 120.0 s, beyond the 90.0 s budget)`).
+        waited: String,
+        /// What to do.
+        advice: &'static str,
+        /// Google's last message.
+        message: String,
+    },
     /// No access token could be obtained.
     #[error("cannot obtain a Google access token from {source_name}: {detail}")]
     Token {
@@ -141,7 +204,14 @@ pub enum SecretError {
 impl SecretError {
     /// True when the secret or the requested version does not exist (as opposed to an outage).
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Self::SecretNotFound { .. } | Self::VersionNotFound { .. })
-            || matches!(self, Self::Api { status: 404, .. })
+        matches!(
+            self,
+            Self::SecretNotFound { .. } | Self::VersionNotFound { .. } | Self::GcpSecretMissing { .. }
+        ) || matches!(self, Self::Api { status: 404, .. })
+    }
+
+    /// True when the secret itself does not exist (not just a version of it).
+    pub fn is_secret_missing(&self) -> bool {
+        matches!(self, Self::SecretNotFound { .. } | Self::GcpSecretMissing { .. })
     }
 }

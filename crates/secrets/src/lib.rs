@@ -3,8 +3,9 @@
 //! - [`SecretStore`]: the one trait (async, object safe) with Secret Manager's model of
 //!   numbered versions, `latest` and movable aliases. Backends: [`EnvStore`] (environment
 //!   variables), [`FileStore`] (Kubernetes-mounted files, re-read on every access, plus a
-//!   versioned layout for local rotation), [`GcpSecretManager`] (REST, CRC32C, tokens from the
-//!   GKE metadata server) and [`MemoryStore`] (tests).
+//!   versioned layout for local rotation), [`GcpSecretManager`] (REST, CRC32C, Application
+//!   Default Credentials, retry budgets, errors that say what to do; see the crate README) and
+//!   [`MemoryStore`] (tests).
 //! - [`DbCredential`]: user name + password, stored as JSON in a secret.
 //! - [`CachedCredential`]: what a connection pool holds; `current()` and the single-flight
 //!   `reload_after()` that runs after the server rejects a password (SQLSTATE 28P01).

@@ -166,6 +166,26 @@ impl SecretStore for MemoryStore {
         async move { result }.boxed()
     }
 
+    fn destroy_version<'a>(
+        &'a self,
+        name: &'a SecretName,
+        version: VersionId,
+    ) -> BoxFuture<'a, Result<(), SecretError>> {
+        let mut secrets = self.lock();
+        let result = match secrets.get_mut(name) {
+            None => Err(self.not_found(name)),
+            Some(entry) => match entry.versions.iter_mut().find(|(i, _)| i.version == version) {
+                None => Err(self.version_missing(name, version)),
+                Some((info, value)) => {
+                    info.state = VersionState::Destroyed;
+                    *value = SecretString::from(String::new());
+                    Ok(())
+                }
+            },
+        };
+        async move { result }.boxed()
+    }
+
     fn aliases<'a>(
         &'a self,
         name: &'a SecretName,
@@ -224,6 +244,30 @@ mod tests {
         assert_eq!(got.version, Some(v1));
         let err = store.access(&n, &VersionRef::Number(v2)).await.unwrap_err();
         assert!(matches!(err, SecretError::VersionNotEnabled { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_destroyed_version_is_gone_for_good_and_keeps_its_number() {
+        let store = MemoryStore::new();
+        let n = name("s");
+        let v1 = store.add_version(&n, &SecretString::from("one")).await.unwrap();
+        store.destroy_version(&n, v1).await.unwrap();
+        store.destroy_version(&n, v1).await.unwrap();
+        let err = store.access(&n, &VersionRef::Number(v1)).await.unwrap_err();
+        assert!(
+            matches!(err, SecretError::VersionNotEnabled { ref state, .. } if state == "destroyed"),
+            "{err}"
+        );
+        assert!(
+            store.lock()[&n].versions[0].1.expose_secret().is_empty(),
+            "the value is wiped"
+        );
+        let v2 = store.add_version(&n, &SecretString::from("two")).await.unwrap();
+        assert_eq!(v2.get(), 2);
+        let states: Vec<_> = store.list_versions(&n).await.unwrap().iter().map(|v| v.state).collect();
+        assert_eq!(states, [VersionState::Destroyed, VersionState::Enabled]);
+        let ghost = VersionId::new(9).unwrap();
+        assert!(store.destroy_version(&n, ghost).await.unwrap_err().is_not_found());
     }
 
     #[tokio::test]

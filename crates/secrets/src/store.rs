@@ -45,7 +45,8 @@ pub enum VersionState {
     Enabled,
     /// Kept, but reads fail until it is enabled again.
     Disabled,
-    /// Gone for good.
+    /// Gone for good (or, in Secret Manager with delayed destruction, disabled and scheduled
+    /// to be destroyed).
     Destroyed,
 }
 
@@ -73,8 +74,8 @@ pub struct VersionInfo {
 
 /// A place secrets live: Secret Manager, mounted files, environment variables, memory.
 ///
-/// Every method is safe to retry: reads have no effect, `disable_version` and `set_alias` are
-/// idempotent, and `add_version` is the one call that is not (callers that must converge after
+/// Every method is safe to retry: reads have no effect, `disable_version`, `destroy_version`
+/// and `set_alias` are idempotent, and `add_version` is the one call that is not (callers that must converge after
 /// a crash look for their payload among existing versions first; see `provision::rotate`).
 pub trait SecretStore: Send + Sync + fmt::Debug {
     /// A short description for messages (`gcp:projects/pcc-devtest`, `file:/var/run/secrets/pcc`).
@@ -112,6 +113,18 @@ pub trait SecretStore: Send + Sync + fmt::Debug {
     /// # Errors
     /// Missing secret or version, read-only backend, unreachable backend.
     fn disable_version<'a>(
+        &'a self,
+        name: &'a SecretName,
+        version: VersionId,
+    ) -> BoxFuture<'a, Result<(), SecretError>>;
+
+    /// Destroys one version: its payload is gone for good, it can never be read or enabled
+    /// again, and its number stays taken. Destroying a destroyed version succeeds. Callers
+    /// decide which versions may go (rotation keeps the current, the pending and aliased ones).
+    ///
+    /// # Errors
+    /// Missing secret or version, read-only backend, unreachable backend.
+    fn destroy_version<'a>(
         &'a self,
         name: &'a SecretName,
         version: VersionId,

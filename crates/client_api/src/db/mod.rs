@@ -100,9 +100,10 @@ impl Db {
         ReadSession::new(self.router.clone(), consistency)
     }
 
-    /// Runs `body` in a write transaction on the primary whose audit columns name `actor` (`pcc.actor`,
-    /// V1), commits, and returns the body's value with the commit's token. `body` may run more than once
-    /// (see the module docs): it builds everything from the request, borrowed for `'env`, and its session.
+    /// Runs `body` in a write transaction on the primary whose audit columns and change history name `actor`
+    /// (`pcc.actor`, V1) and the request being served (`pcc.request_id`, V10), commits, and returns the body's
+    /// value with the commit's token. `body` may run more than once (see the module docs): it builds everything
+    /// from the request, borrowed for `'env`, and its session.
     ///
     /// ```no_run
     /// # use client_api::db::{Db, Query as _};

@@ -4,7 +4,8 @@
 //! deadlock_detected) at any statement or at COMMIT, or the body's own version check lost to a commit
 //! that landed between its read and its write (`WriteSession::changed_concurrently`).
 //!
-//! Each attempt is a new transaction on the primary: `BEGIN`, `pcc.actor`, the handler's body, then
+//! Each attempt is a new transaction on the primary: `BEGIN`, `pcc.actor` and `pcc.request_id` (the id of the
+//! request being served, for the change history), the handler's body, then
 //! `COMMIT` once the body returned. A failed attempt is rolled back before the next one starts, so an
 //! attempt never sees a trace of an earlier one and a request is applied exactly once or not at all.
 //! The body is called anew for every attempt and must derive everything from the request and from what
@@ -22,7 +23,7 @@ use db_router::{Backoff, Committed};
 use super::session::{Transient, WriteSession};
 use super::{Db, TxBody};
 use crate::config::WriteRetryConfig;
-use crate::error::{ApiError, from_router_error};
+use crate::error::{ApiError, REQUEST_ID, from_router_error};
 
 /// Where in the transaction the failure came.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,8 +207,14 @@ where
         .await
         .map_err(|e| Failed::Final(from_router_error(&e)))?;
     let session = WriteSession::new(tx);
+    // Who and which request, for the audit columns and the change history (V1, V10). Outside a request
+    // (background work) the request id is empty, which the schema records as none.
+    let request_id = REQUEST_ID.try_with(Clone::clone).unwrap_or_default();
     let outcome = match session
-        .execute("SELECT pg_catalog.set_config('pcc.actor', $1, true)", &[&actor])
+        .execute(
+            "SELECT pg_catalog.set_config('pcc.actor', $1, true), pg_catalog.set_config('pcc.request_id', $2, true)",
+            &[&actor, &request_id],
+        )
         .await
     {
         Ok(_) => body(&session).await,

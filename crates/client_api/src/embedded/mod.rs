@@ -53,22 +53,26 @@ impl Banner {
     /// Prints the URLs and the development token on stdout (the only output of the process not in the logs:
     /// the token is meant for the developer at the terminal, and is never logged).
     pub fn print(&self, addr: SocketAddr) {
+        use std::io::Write as _;
         let base = format!("http://{addr}");
-        println!();
         let state = if self.created { "new" } else { "reused" };
-        println!(
-            "pcc-client-api is running (embedded default: {state} local primary + replica in {}, {} clients)",
-            self.cluster_dir, self.clients
+        let text = format!(
+            "\npcc-client-api is running (embedded default: {state} local primary + replica in {}, {} clients)\n\
+             \x20 API:      {base}/v1/clients\n\
+             \x20 Docs:     {base}/docs\n\
+             \x20 OpenAPI:  {base}/openapi.json\n\
+             \x20 Health:   {base}/readyz   Metrics: {base}/metrics\n\n\
+             Development token (scopes clients:read clients:write, valid 30 days):\n\
+             \x20 export PCC_TOKEN='{}'\n\
+             \x20 curl -H \"Authorization: Bearer $PCC_TOKEN\" '{base}/v1/clients?limit=5'\n\n\
+             Stop with Ctrl-C; the data stays for the next run (`pccdb dev destroy` removes it).\n",
+            self.cluster_dir,
+            self.clients,
+            self.token.expose_secret()
         );
-        println!("  API:      {base}/v1/clients");
-        println!("  Docs:     {base}/docs");
-        println!("  OpenAPI:  {base}/openapi.json");
-        println!("  Health:   {base}/readyz   Metrics: {base}/metrics");
-        println!();
-        println!("Development token (scopes clients:read clients:write, valid 30 days):");
-        println!("  export PCC_TOKEN='{}'", self.token.expose_secret());
-        println!("  curl -H \"Authorization: Bearer $PCC_TOKEN\" '{base}/v1/clients?limit=5'");
-        println!();
-        println!("Stop with Ctrl-C; the data stays for the next run (`pccdb dev destroy` removes it).");
+        // One write, and its failure ignored: a service must not stop because whoever read its stdout went
+        // away (println! panics on a closed pipe).
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     }
 }

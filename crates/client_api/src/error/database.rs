@@ -2,8 +2,9 @@
 //!
 //! Custom class PC (V4): PC001 cycle, PC002 too deep, PC003 live children, PC004 parent deleted, PC005 status
 //! transition, PC006 append-only, PC007 row deleted, PC008 version mismatch, PC009 not found, PC010 reference
-//! code withdrawn. Standard integrity classes are mapped by constraint name to a JSON pointer and a message
-//! (the table below), so a client learns which field broke which rule, never the SQL.
+//! code withdrawn; PC014 (V10) history not kept that far back. Standard integrity classes are mapped by
+//! constraint name to a JSON pointer and a message (the table below), so a client learns which field broke
+//! which rule, never the SQL.
 
 use tokio_postgres::error::{DbError, SqlState};
 
@@ -299,6 +300,15 @@ fn from_server_error(db: &DbError) -> ApiError {
             let pointer = format!("/{}", column.unwrap_or(""));
             ApiError::invalid_field(&pointer, db.message())
         }
+        // Raised only by client_as_of (V10), whose time is the `as_of` parameter; the detail is the time the
+        // kept history starts.
+        "PC014" => ApiError::invalid_parameter(
+            "as_of",
+            format!(
+                "is earlier than the kept history, which starts at {}",
+                db.detail().unwrap_or("a later time")
+            ),
+        ),
         _ if code == SqlState::UNIQUE_VIOLATION.code() || code == SqlState::EXCLUSION_VIOLATION.code() => {
             let detail = CONFLICTS
                 .iter()

@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{FieldError, Problem};
 
-use crate::http::{addresses, clients, contacts, hierarchy, links, ops, reference, reports, risk};
+use crate::http::{addresses, clients, contacts, hierarchy, history, links, ops, reference, reports, risk};
 
 /// The document.
 #[derive(OpenApi)]
@@ -26,6 +26,8 @@ use crate::http::{addresses, clients, contacts, hierarchy, links, ops, reference
         hierarchy::ancestors::list_ancestors,
         hierarchy::tree::get_tree,
         hierarchy::moves::list_moves,
+        history::client::client_history,
+        history::contact::contact_history,
         risk::list::list_risk_assessments,
         risk::create::create_risk_assessment,
         addresses::list::list_addresses,
@@ -59,6 +61,7 @@ use crate::http::{addresses, clients, contacts, hierarchy, links, ops, reference
         (name = "hierarchy", description = "Group structure: children, descendants, ancestors, tree, moves"),
         (name = "metadata", description = "Risk assessments and addresses"),
         (name = "contacts", description = "People and their links to clients"),
+        (name = "history", description = "Change history (audit trail) of clients and contacts"),
         (name = "reports", description = "Portfolio roll-ups and reviews due"),
         (name = "reference", description = "Countries, currencies, industry codes, vocabularies"),
         (name = "operations", description = "Health, readiness, metrics"),

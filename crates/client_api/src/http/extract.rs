@@ -1,7 +1,8 @@
 //! Request extractors that fail with problems, never with axum's plain-text rejections: JSON bodies (media
 //! type, size, syntax, types, unknown and read-only fields, each with a JSON pointer), merge-patch bodies,
 //! UUID path parameters (a malformed id is a 404: no such resource), query strings (400/422 naming the
-//! parameter), and the optional request headers of the API (Idempotency-Key, Pcc-Consistency-Token, Pcc-Max-Staleness-Ms).
+//! parameter; list parameters that may be repeated), and the optional request headers of the API
+//! (Idempotency-Key, Pcc-Consistency-Token, Pcc-Max-Staleness-Ms).
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use bytes::Bytes;
@@ -210,19 +211,61 @@ pub struct QueryParams<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let query = parts.uri.query().unwrap_or("");
-        let de = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de).map(QueryParams).map_err(|e| {
-            let name = e.path().to_string();
-            let message = e.into_inner().to_string();
-            if let Some(field) = unknown_field(&message) {
-                return ApiError::new(ProblemKind::Validation, format!("unknown query parameter {field}"))
-                    .with_error(FieldError::parameter(&field, "is not a parameter of this endpoint"));
-            }
-            let name = if name == "." { "query".to_owned() } else { name };
-            ApiError::invalid_parameter(&name, message)
-        })
+        parse_query(parts.uri.query().unwrap_or("")).map(QueryParams)
     }
+}
+
+/// Query parameters with list parameters that may be repeated: the keys of [`Repeatable::REPEATABLE`] can come
+/// more than once (`field=a&field=b`), and their values are joined with commas, exactly as if the client had
+/// sent `field=a,b`. Everything else is as [`QueryParams`].
+#[derive(Debug)]
+pub struct QueryLists<T>(pub T);
+
+/// The query parameters of `T` that may be repeated.
+pub trait Repeatable {
+    /// Their names.
+    const REPEATABLE: &'static [&'static str];
+}
+
+impl<S: Send + Sync, T: DeserializeOwned + Repeatable> FromRequestParts<S> for QueryLists<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = join_repeated(parts.uri.query().unwrap_or(""), T::REPEATABLE);
+        parse_query(&query).map(QueryLists)
+    }
+}
+
+/// `query` with every key of `repeatable` once, its values joined with commas (in order), after the others.
+fn join_repeated(query: &str, repeatable: &[&str]) -> String {
+    let mut joined: Vec<(&str, Vec<String>)> = repeatable.iter().map(|k| (*k, Vec::new())).collect();
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match joined.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, values)) => values.push(value.into_owned()),
+            None => {
+                out.append_pair(&key, &value);
+            }
+        }
+    }
+    for (key, values) in joined.into_iter().filter(|(_, v)| !v.is_empty()) {
+        out.append_pair(key, &values.join(","));
+    }
+    out.finish()
+}
+
+/// Deserializes a query string into `T`, with problems that name the parameter.
+fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let name = e.path().to_string();
+        let message = e.into_inner().to_string();
+        if let Some(field) = unknown_field(&message) {
+            return ApiError::new(ProblemKind::Validation, format!("unknown query parameter {field}"))
+                .with_error(FieldError::parameter(&field, "is not a parameter of this endpoint"));
+        }
+        let name = if name == "." { "query".to_owned() } else { name };
+        ApiError::invalid_parameter(&name, message)
+    })
 }
 
 /// The optional `Idempotency-Key` header (1-255 visible ASCII characters).
@@ -318,6 +361,18 @@ impl<S: Send + Sync> FromRequestParts<S> for ReadToken {
 mod tests {
     use super::*;
     use crate::domain::ClientFields;
+
+    #[test]
+    fn repeated_list_parameters_are_joined_like_a_comma_list() {
+        assert_eq!(
+            join_repeated("field=a&limit=5&field=b%2Cc&field=d", &["field"]),
+            "limit=5&field=a%2Cb%2Cc%2Cd"
+        );
+        assert_eq!(join_repeated("limit=5", &["field"]), "limit=5");
+        assert_eq!(join_repeated("", &["field"]), "");
+        // Other repeated keys are left for serde to refuse as duplicates.
+        assert_eq!(join_repeated("limit=1&limit=2", &["field"]), "limit=1&limit=2");
+    }
 
     #[test]
     fn json_errors_point_at_the_offending_field() {

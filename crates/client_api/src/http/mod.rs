@@ -7,6 +7,7 @@ pub mod clients;
 pub mod contacts;
 pub mod extract;
 pub mod hierarchy;
+pub mod history;
 pub mod idempotency;
 pub mod links;
 pub mod middleware;

@@ -1,6 +1,6 @@
 //! Keyset paging, once for every list that can outgrow a page (clients, contacts, children, descendants,
-//! moves, industry codes, risk reviews due): the `limit` parameter, the `cursor`, and the page response with
-//! `next_cursor` and `Link: <...>; rel="next"` (RFC 8288).
+//! moves, change history, industry codes, risk reviews due): the `limit` parameter, the `cursor`, and the page
+//! response with `next_cursor` and `Link: <...>; rel="next"` (RFC 8288).
 //!
 //! A list fetches one row more than the page ([`Paging::fetch`]); if it comes back, the page is cut and the
 //! sort key of its last row becomes the next cursor. The list's SQL continues after the key it gets from
@@ -163,6 +163,17 @@ impl Key {
         Uuid::try_parse(self.text(at)?).map_err(|_| invalid("the cursor is not one this service issued (wrong key)"))
     }
 
+    /// The whole number at `at`.
+    ///
+    /// # Errors
+    /// 400 invalid-cursor when it is not one.
+    pub fn integer(&self, at: usize) -> Result<i64, ApiError> {
+        self.0
+            .get(at)
+            .and_then(Value::as_i64)
+            .ok_or_else(|| invalid("the cursor is not one this service issued (wrong key)"))
+    }
+
     /// The RFC 3339 time at `at`.
     ///
     /// # Errors
@@ -250,6 +261,7 @@ mod tests {
         let key = second.after().unwrap();
         assert_eq!((key.text(0).unwrap(), key.uuid(1).unwrap()), ("b", Uuid::nil()));
         assert_eq!(key.timestamp(0).unwrap_err().kind, ProblemKind::InvalidCursor);
+        assert_eq!(key.integer(1).unwrap_err().kind, ProblemKind::InvalidCursor);
         assert!(second.page(vec!["c"], |_| unreachable!()).next_cursor.is_none());
 
         let other = ["clients", "status=exited", "sort=name"];

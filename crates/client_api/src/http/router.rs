@@ -17,7 +17,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::app::AppState;
 use crate::config::HttpConfig;
 use crate::http::{
-    addresses, clients, contacts, hierarchy, links, middleware, ops, reference, reports, risk, staleness, unread_body,
+    addresses, clients, contacts, hierarchy, history, links, middleware, ops, reference, reports, risk, staleness,
+    unread_body,
 };
 
 /// The application router.
@@ -43,6 +44,9 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
         .route("/v1/clients/{id}/ancestors", get(hierarchy::ancestors::list_ancestors))
         .route("/v1/clients/{id}/tree", get(hierarchy::tree::get_tree))
         .route("/v1/clients/{id}/moves", get(hierarchy::moves::list_moves))
+        // Change history.
+        .route("/v1/clients/{id}/history", get(history::client::client_history))
+        .route("/v1/contacts/{id}/history", get(history::contact::contact_history))
         // Metadata.
         .route(
             "/v1/clients/{id}/risk-assessments",

@@ -60,8 +60,9 @@ async fn runs_from_an_empty_directory_with_everything_built_in() {
 
     // The banner comes once the service serves; the token is on its `export PCC_TOKEN=` line.
     let banner = tokio::task::spawn_blocking(move || {
+        let mut reader = BufReader::new(stdout).lines();
         let mut lines = Vec::new();
-        for line in BufReader::new(stdout).lines() {
+        for line in reader.by_ref() {
             let line = line.expect("stdout line");
             let done = line.contains("curl -H");
             lines.push(line);
@@ -69,6 +70,9 @@ async fn runs_from_an_empty_directory_with_everything_built_in() {
                 break;
             }
         }
+        // Keep the pipe open and drained: the service may print after the banner, and a write to a pipe
+        // whose reader is gone fails (EPIPE), which would end it while the test still talks to it.
+        std::thread::spawn(move || reader.for_each(drop));
         lines
     });
     let banner = tokio::time::timeout(Duration::from_secs(180), banner)

@@ -5,43 +5,8 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
-use crate::support::TestApp;
-
-struct Running {
-    base: String,
-    stop: CancellationToken,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
-    http: reqwest::Client,
-    token: String,
-}
-
-async fn serve(app: &TestApp) -> Running {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let stop = CancellationToken::new();
-    let server = tokio::spawn(client_api::server::serve(
-        listener,
-        app.state.clone(),
-        app.http.clone(),
-        stop.clone(),
-    ));
-    Running {
-        base,
-        stop,
-        server,
-        http: reqwest::Client::new(),
-        token: app.token(),
-    }
-}
-
-impl Running {
-    fn get(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.token)
-    }
-}
+use crate::support::{TestApp, serve};
 
 #[tokio::test]
 async fn requests_travel_end_to_end_over_http() {

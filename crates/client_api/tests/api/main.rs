@@ -9,6 +9,7 @@ mod embedded_default;
 mod errors;
 mod full_stack;
 mod hierarchy;
+mod history;
 mod metadata;
 mod production_build;
 mod retry;

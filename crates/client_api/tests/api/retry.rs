@@ -139,6 +139,17 @@ async fn a_move_that_collides_on_a_tree_lock_is_run_again_and_applied_once() {
     // Applied once: one move of X by the service, and X where the request put it.
     let db = app.db.connect().await;
     assert_eq!(moves_by_service(&db, &x).await, 1);
+    // The attempt that failed left nothing in the change history: one entry for the move, with the request's id.
+    let recorded = db
+        .query(
+            "SELECT request_id FROM client_api.change_history \
+              WHERE entity_id = $1::text::uuid AND operation = 'move' AND actor = 'tester'",
+            &[&x],
+        )
+        .await
+        .unwrap();
+    assert_eq!(recorded.len(), 1);
+    assert!(recorded[0].get::<_, Option<String>>(0).is_some());
     let now = app.get(&uri).await;
     assert_eq!(now.body["parent_id"], c.as_str());
     assert_eq!(now.body["version"], reply.body["version"]);

@@ -2,7 +2,8 @@
 //! migrated by the platform library, test_support::service_database) on the shared primary + replica, the
 //! service's router over it (connected as the service's real login with its stored credential),
 //! development tokens, and request helpers
-//! for both styles of test: through the router (`tower::ServiceExt::oneshot`) and over real HTTP (port 0).
+//! for both styles of test: through the router (`tower::ServiceExt::oneshot`) and over real HTTP (port 0,
+//! [`serve`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use http::{HeaderMap, Method, Request, StatusCode};
 use secrecy::ExposeSecret as _;
 use serde_json::Value;
 use test_support::{ServiceDatabase, service_database};
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
 /// The service under test, as the manifest names it.
@@ -226,5 +228,42 @@ impl TestApp {
     pub async fn patch(&self, uri: &str, version: i64, body: Value) -> Reply {
         let tag = format!("\"{version}\"");
         self.call(Method::PATCH, uri, Some(body), &[("if-match", &tag)]).await
+    }
+}
+
+/// The service over real HTTP on an ephemeral port of 127.0.0.1 (`serve`), with a client and a token.
+pub struct Running {
+    pub base: String,
+    pub stop: CancellationToken,
+    pub server: tokio::task::JoinHandle<std::io::Result<()>>,
+    pub http: reqwest::Client,
+    pub token: String,
+}
+
+/// Serves `app`'s state over real HTTP until `stop` is cancelled.
+pub async fn serve(app: &TestApp) -> Running {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(client_api::server::serve(
+        listener,
+        app.state.clone(),
+        app.http.clone(),
+        stop.clone(),
+    ));
+    Running {
+        base,
+        stop,
+        server,
+        http: reqwest::Client::new(),
+        token: app.token(),
+    }
+}
+
+impl Running {
+    /// A GET of `path` with the token of both scopes.
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.token)
     }
 }

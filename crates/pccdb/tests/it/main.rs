@@ -6,6 +6,7 @@ mod common;
 mod conninfo_cli;
 mod deploy;
 mod dev_cli;
+mod gcp_credentials_cli;
 mod migrate_cli;
 mod migrate_platform_cli;
 mod provision_cli;

@@ -1,7 +1,9 @@
 //! Runs `pccdb plan | apply | check | rotate | capacity | secrets list` against the test cluster,
-//! with credentials in a (fake, loopback) GCP Secret Manager and trace-level logs of every
-//! crate, and searches everything the commands wrote (stdout and stderr, human and JSON) for
-//! every password, SCRAM verifier and access token involved. None may appear.
+//! with credentials in a (fake, loopback) GCP Secret Manager reached as a workstation or CI
+//! runner does (Application Default Credentials: a service-account key named by
+//! `GOOGLE_APPLICATION_CREDENTIALS`) and trace-level logs of every crate, and searches
+//! everything the commands wrote (stdout and stderr, human and JSON) for every password, SCRAM
+//! verifier, access token and private key involved. None may appear.
 
 use crate::common;
 
@@ -13,11 +15,12 @@ use secrets::{DbCredential, GcpConfig, GcpSecretManager, SecretName, SecretStore
 
 const PROJECT: &str = "pcc-leaktest";
 
-fn pccdb(args: &[&str], dir: &std::path::Path) -> (bool, String) {
+fn pccdb(args: &[&str], dir: &std::path::Path, key: &std::path::Path) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_pccdb"))
         .args(args)
         .args(["-vv"])
         .env("RUST_LOG", "trace")
+        .env("GOOGLE_APPLICATION_CREDENTIALS", key)
         .current_dir(dir)
         .output()
         .expect("run pccdb");
@@ -57,12 +60,17 @@ async fn no_password_verifier_or_token_appears_in_any_output_or_log() {
         fake.create_secret(PROJECT, s);
     }
     let store = GcpSecretManager::new(GcpConfig {
-        project: PROJECT.into(),
         api_base: fake.api_base(),
-        token: TokenSource::Metadata(fake.metadata_base()),
-        request_timeout: std::time::Duration::from_secs(5),
-        attempts: 2,
+        ..GcpConfig::new(PROJECT, TokenSource::Metadata(fake.metadata_base()))
     })
+    .unwrap();
+    // The pipeline's service-account key; the manifest names no token source, so pccdb finds
+    // this file through GOOGLE_APPLICATION_CREDENTIALS.
+    let key = dir.path().join("ci-key.json");
+    std::fs::write(
+        &key,
+        fake.service_account_key("pcc-ci@pcc-leaktest.iam.gserviceaccount.com"),
+    )
     .unwrap();
     store
         .add_version(
@@ -81,7 +89,7 @@ role = "{admin}"
 role = "{migrator}"
 [environments.{env}]
 primary = "Host={host};Port={port};{tls}"
-secrets = {{ backend = "gcp", project = "{PROJECT}", api_base = "{api}", metadata_base = "{meta}" }}
+secrets = {{ backend = "gcp", project = "{PROJECT}", api_base = "{api}" }}
 admin_secret = "{admin_secret}"
 capacity_history = "{root}/capacity.jsonl"
 [services.{service}]
@@ -91,7 +99,6 @@ rotation = {{ grace = "2s", credentials_refresh = "100ms" }}
         host = primary.host,
         port = primary.port,
         api = fake.api_base(),
-        meta = fake.metadata_base(),
         root = dir.path().display(),
     );
     let path = dir.path().join("pcc.toml");
@@ -112,7 +119,7 @@ rotation = {{ grace = "2s", credentials_refresh = "100ms" }}
         vec!["secrets", "list", "--manifest", m, "--env", &env],
     ];
     for args in &runs {
-        let (ok, text) = pccdb(args, dir.path());
+        let (ok, text) = pccdb(args, dir.path(), &key);
         assert!(ok, "pccdb {} failed:\n{text}", args.join(" "));
         output.push_str(&text);
     }
@@ -121,11 +128,27 @@ rotation = {{ grace = "2s", credentials_refresh = "100ms" }}
         output.contains("CREATE ROLE") && output.contains("executing"),
         "trace logs missing"
     );
-    assert!(fake.token_requests() > 0, "the commands never used Secret Manager");
+    assert!(
+        fake.oauth_requests() > 0,
+        "the commands never exchanged the key for a token"
+    );
+    assert_eq!(
+        fake.token_requests(),
+        1,
+        "only this test's own client asked the metadata server"
+    );
 
     // Every secret involved: each version's payload and password, the admin password, the
     // SCRAM verifiers the server stores, and the access tokens the metadata server issued.
     let mut needles: Vec<String> = vec![admin_password.expose_secret().to_owned(), "ya29.".to_owned()];
+    // The private key, line by line (any line of its base64 body is secret).
+    let private = secrets::gcp::fake::test_key_pair(0).private_pem.expose_secret();
+    needles.extend(
+        private
+            .lines()
+            .filter(|l| !l.starts_with("-----") && l.len() >= 16)
+            .map(str::to_owned),
+    );
     for secret in [
         &admin_secret,
         &format!("{service}-{env}-db"),

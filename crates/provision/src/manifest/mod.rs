@@ -254,6 +254,10 @@ pub struct Rotation {
     pub credentials_refresh: Millis,
     /// Rotate at least this often (the seed plan: 30-90 days); `check` warns past it.
     pub max_age_days: u32,
+    /// Disabled secret versions kept however old they are (the newest ones); default 3.
+    pub keep_disabled: u32,
+    /// Older disabled versions are destroyed once superseded at least this many days ago; default 7.
+    pub destroy_disabled_after_days: u32,
 }
 
 /// How a service's pods send reads to the primary while the replica cannot serve them (db_router's

@@ -163,6 +163,8 @@ pub(crate) struct RawRotation {
     pub grace: Option<String>,
     pub credentials_refresh: Option<String>,
     pub max_age_days: Option<u32>,
+    pub keep_disabled: Option<u32>,
+    pub destroy_disabled_after_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -105,10 +105,36 @@ pub(super) fn service(
                 format!("{max_age_days} must be 1-365 (the seed plan rotates every 30-90 days)"),
             );
         }
+<<<<<<< HEAD
         Rotation {
             grace,
             credentials_refresh,
             max_age_days,
+=======
+        let keep_disabled = raw.rotation.as_ref().and_then(|r| r.keep_disabled).unwrap_or(3);
+        if keep_disabled > 100 {
+            p.push(
+                &format!("{rk}.keep_disabled"),
+                format!("{keep_disabled} must be 0-100 (Secret Manager bills every version that is not destroyed)"),
+            );
+        }
+        let destroy_disabled_after_days = raw
+            .rotation
+            .as_ref()
+            .and_then(|r| r.destroy_disabled_after_days)
+            .unwrap_or(7);
+        if destroy_disabled_after_days > 365 {
+            p.push(
+                &format!("{rk}.destroy_disabled_after_days"),
+                format!("{destroy_disabled_after_days} must be 0-365"),
+            );
+        }
+        Rotation {
+            grace,
+            max_age_days,
+            keep_disabled,
+            destroy_disabled_after_days,
+>>>>>>> main
         }
     };
     let base = name

@@ -13,7 +13,11 @@
 //! 3. `MarkRetiring`: A's comment records "disable after now + grace";
 //! 4. `Promote`: the `current` alias moves to the new version (services re-read it);
 //! 5. after the grace period: `DisableLogin` (A: NOLOGIN, password removed), `ClearMark`,
-//!    `DisableVersions` (older secret versions).
+//!    `DisableVersions` (older secret versions);
+//! 6. `DestroyVersions`: disabled versions beyond the [`Retention`] (the newest
+//!    `keep_disabled` stay, older ones go once superseded `destroy_after` ago), so a secret's
+//!    history stays bounded however often it rotates (Secret Manager bills every version that
+//!    is not destroyed, disabled ones included).
 //!
 //! A single login (the migrator, extra login roles) skips 3 and 5's login part: its one role
 //! takes the new password at step 2 (a job starting between 2 and 4 reads the old password and
@@ -32,6 +36,47 @@ pub enum Mode {
     IfOlderThanDays(u32),
     /// Converge, then start a new rotation (unless one was promoted in this run).
     Now,
+}
+
+/// How much history a secret keeps. A disabled version is destroyed when it is not among the
+/// newest `keep_disabled` disabled versions and was superseded at least `destroy_after` ago.
+/// The default (3, 7 days) keeps the last few passwords at hand for an investigation or a
+/// restore from a recent backup, and bounds a secret to its current and pending versions plus
+/// 3 disabled ones, plus whatever a burst of rotations in the last week left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Disabled versions kept however old they are (the newest ones).
+    pub keep_disabled: u32,
+    /// Older disabled versions are destroyed once superseded this long ago.
+    pub destroy_after: time::Duration,
+}
+
+impl Retention {
+    /// Keep 3, destroy the rest once superseded 7 days ago.
+    pub const DEFAULT: Self = Self {
+        keep_disabled: 3,
+        destroy_after: time::Duration::days(7),
+    };
+}
+
+/// What `decide` needs to know about a target besides its observed state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// How long the previous login stays valid after the alias moves (zero for single logins).
+    pub grace: time::Duration,
+    /// How many superseded versions the secret keeps.
+    pub retention: Retention,
+}
+
+/// A disabled secret version that no alias points to, and when it was superseded (the creation
+/// time of the next newer version: the store does not record when a version was disabled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisabledVersion {
+    /// The version.
+    pub version: VersionId,
+    /// When the next version was added; `None` when the store does not say (then only the
+    /// count protects it).
+    pub superseded: Option<OffsetDateTime>,
 }
 
 /// One login role as observed.
@@ -69,6 +114,8 @@ pub struct Observed {
     pub pending_works: bool,
     /// Enabled versions that are neither `current` nor `pending`.
     pub stale_versions: Vec<VersionId>,
+    /// Disabled versions no alias points to.
+    pub disabled_versions: Vec<DisabledVersion>,
     /// The target's logins (one, or the pair).
     pub logins: Vec<LoginState>,
     /// Now.
@@ -119,6 +166,11 @@ pub enum Step {
         /// The versions.
         versions: Vec<VersionId>,
     },
+    /// Destroy disabled versions beyond the retention.
+    DestroyVersions {
+        /// The versions.
+        versions: Vec<VersionId>,
+    },
     /// Nothing to do before `until` (the previous login's grace period).
     Wait {
         /// The login still in its grace period.
@@ -143,10 +195,26 @@ fn ceil_second(t: OffsetDateTime) -> OffsetDateTime {
 /// Rewrite a retirement mark when it would expire more than this much earlier than now + grace.
 const MARK_SLACK: time::Duration = time::Duration::minutes(1);
 
-/// The next step for a target with `grace` (zero for single logins).
+/// The disabled versions `retention` lets go, oldest first.
+pub fn destroyable(disabled: &[DisabledVersion], retention: &Retention, now: OffsetDateTime) -> Vec<VersionId> {
+    let mut newest_first: Vec<&DisabledVersion> = disabled.iter().collect();
+    newest_first.sort_by_key(|d| std::cmp::Reverse(d.version));
+    let keep = usize::try_from(retention.keep_disabled).unwrap_or(usize::MAX);
+    let mut out: Vec<VersionId> = newest_first
+        .into_iter()
+        .skip(keep)
+        .filter(|d| d.superseded.is_none_or(|t| now - t >= retention.destroy_after))
+        .map(|d| d.version)
+        .collect();
+    out.sort();
+    out
+}
+
+/// The next step for a target with `policy`.
 ///
 /// `promoted` says whether this run already promoted a version (so `Now` does not rotate twice).
-pub fn decide(obs: &Observed, grace: time::Duration, mode: Mode, promoted: bool) -> Step {
+pub fn decide(obs: &Observed, policy: &Policy, mode: Mode, promoted: bool) -> Step {
+    let grace = policy.grace;
     let pair = obs.logins.len() > 1;
     if let Some(p) = &obs.pending {
         if !obs.pending_works {
@@ -193,6 +261,10 @@ pub fn decide(obs: &Observed, grace: time::Duration, mode: Mode, promoted: bool)
         return Step::DisableVersions {
             versions: obs.stale_versions.clone(),
         };
+    }
+    let doomed = destroyable(&obs.disabled_versions, &policy.retention, obs.now);
+    if !doomed.is_empty() {
+        return Step::DestroyVersions { versions: doomed };
     }
     let standby = || {
         let other = obs.logins.iter().find(|l| l.name != current.credential.username);
@@ -242,6 +314,14 @@ impl std::fmt::Display for Step {
             Self::DisableVersions { versions } => {
                 let list: Vec<String> = versions.iter().map(ToString::to_string).collect();
                 write!(f, "disable superseded secret versions {}", list.join(", "))
+            }
+            Self::DestroyVersions { versions } => {
+                let list: Vec<String> = versions.iter().map(ToString::to_string).collect();
+                write!(
+                    f,
+                    "destroy disabled secret versions {} (beyond the retention)",
+                    list.join(", ")
+                )
             }
             Self::Wait { user, until } => write!(f, "wait: {user} stays valid until {} (grace period)", rfc3339(until)),
             Self::Done => f.write_str("up to date"),

@@ -18,7 +18,10 @@ mod tests;
 
 use std::time::Duration;
 
-pub use decide::{LoginState, Mode, Observed, Step, VersionCredential, decide, rfc3339};
+pub use decide::{
+    DisabledVersion, LoginState, Mode, Observed, Policy, Retention, Step, VersionCredential, decide, destroyable,
+    rfc3339,
+};
 pub use run::{MARK_PREFIX, Outcome, RotationReport, Rotator, parse_mark};
 pub use target::{RotationTarget, targets};
 
@@ -125,7 +128,7 @@ pub async fn preview(
         }
         let rotator = Rotator::new(session, store.clone(), target.clone());
         let (next, note) = match rotator.observe().await {
-            Ok(obs) => (Some(decide(&obs, target.grace, Mode::Converge, false)), None),
+            Ok(obs) => (Some(decide(&obs, &target.policy(), Mode::Converge, false)), None),
             Err(e) => (None, Some(e.to_string())),
         };
         out.push(CredentialPreview { target, next, note });

@@ -1,14 +1,14 @@
 //! Observing a rotation target: the secret store (versions, the `current` alias, a pending
-//! version) and the catalog (each login's LOGIN flag and retirement mark), plus login tests of
+//! version, disabled versions no alias points to) and the catalog (each login's LOGIN flag and retirement mark), plus login tests of
 //! the current and pending credentials (the pending one on the replica too, once it has
 //! replayed the password change).
 
 use std::time::Duration;
 
-use secrets::{AliasName, DbCredential, SecretError, VersionId, VersionRef, VersionState};
+use secrets::{AliasName, DbCredential, VersionId, VersionRef, VersionState};
 use time::OffsetDateTime;
 
-use super::decide::{LoginState, Observed, VersionCredential};
+use super::decide::{DisabledVersion, LoginState, Observed, VersionCredential};
 use super::run::{Rotator, parse_mark};
 use crate::error::ProvisionError;
 
@@ -78,7 +78,7 @@ impl Rotator<'_> {
                     .map_err(|e| self.secret_err("listing versions", e))?;
                 (aliases, versions)
             }
-            Err(SecretError::SecretNotFound { .. }) => (Default::default(), Vec::new()),
+            Err(e) if e.is_secret_missing() => (Default::default(), Vec::new()),
             Err(e) => return Err(self.secret_err("reading aliases", e)),
         };
         let current_alias = AliasName::parse("current").expect("constant alias");
@@ -123,6 +123,19 @@ impl Rotator<'_> {
             stale.push(v.version);
         }
         stale.sort();
+        let aliased: Vec<VersionId> = aliases.values().copied().collect();
+        let disabled_versions = versions
+            .iter()
+            .filter(|v| v.state == VersionState::Disabled && !aliased.contains(&v.version))
+            .map(|v| DisabledVersion {
+                version: v.version,
+                superseded: versions
+                    .iter()
+                    .filter(|n| n.version > v.version)
+                    .min_by_key(|n| n.version)
+                    .and_then(|n| n.created),
+            })
+            .collect();
         let rows = self
             .admin
             .client
@@ -161,6 +174,7 @@ impl Rotator<'_> {
             pending,
             pending_works,
             stale_versions: stale,
+            disabled_versions,
             logins,
             now: OffsetDateTime::now_utc(),
         })

@@ -218,6 +218,15 @@ impl<'a> Rotator<'a> {
                         .map_err(|e| self.secret_err("disabling a version", e))?;
                 }
             }
+            Step::DestroyVersions { versions } => {
+                for v in versions {
+                    self.store
+                        .destroy_version(&self.target.secret, *v)
+                        .await
+                        .map_err(|e| self.secret_err("destroying a version", e))?;
+                }
+                tracing::info!(secret.name = %self.target.secret, versions = ?versions, "destroyed disabled versions beyond the retention");
+            }
             Step::Wait { .. } | Step::Done => {}
         }
         Ok(())
@@ -323,7 +332,7 @@ impl<'a> Rotator<'a> {
         let mut password_set: Option<VersionId> = None;
         loop {
             let obs = self.observe().await?;
-            let step = decide(&obs, self.target.grace, mode, promoted);
+            let step = decide(&obs, &self.target.policy(), mode, promoted);
             let outcome = match &step {
                 Step::Done => Some(Outcome::Done),
                 Step::Wait { user, until } if !wait_for_grace => Some(Outcome::Waiting {

@@ -1,10 +1,11 @@
 //! What has credentials to rotate in an environment: each service's login pair, each extra
-//! login role, and the migrator; with their secret, the database a login test uses, and the
-//! grace period.
+//! login role, and the migrator; with their secret, the database a login test uses, the
+//! grace period and how much history the secret keeps.
 
 use secrets::SecretName;
 
-use crate::manifest::{Environment, Manifest};
+use super::decide::{Policy, Retention};
+use crate::manifest::{Environment, Manifest, Rotation};
 use crate::naming::role_secret;
 
 /// One rotatable credential.
@@ -25,6 +26,26 @@ pub struct RotationTarget {
     pub grace: time::Duration,
     /// Rotate when the current credential is older than this (days).
     pub max_age_days: u32,
+    /// How many superseded versions the secret keeps.
+    #[serde(skip)]
+    pub retention: Retention,
+}
+
+impl RotationTarget {
+    /// The policy `decide` applies to this target.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            grace: self.grace,
+            retention: self.retention,
+        }
+    }
+}
+
+fn retention(rotation: &Rotation) -> Retention {
+    Retention {
+        keep_disabled: rotation.keep_disabled,
+        destroy_after: time::Duration::days(i64::from(rotation.destroy_disabled_after_days)),
+    }
 }
 
 fn secret(name: &str) -> SecretName {
@@ -45,6 +66,7 @@ pub fn targets(manifest: &Manifest, env: &Environment) -> Vec<RotationTarget> {
             database: d.names.database.to_string(),
             grace,
             max_age_days: d.service.rotation.max_age_days,
+            retention: retention(&d.service.rotation),
         });
         for extra in d.service.roles.iter().filter(|r| r.login) {
             out.push(RotationTarget {
@@ -55,6 +77,7 @@ pub fn targets(manifest: &Manifest, env: &Environment) -> Vec<RotationTarget> {
                 database: d.names.database.to_string(),
                 grace: time::Duration::ZERO,
                 max_age_days: d.service.rotation.max_age_days,
+                retention: retention(&d.service.rotation),
             });
         }
     }
@@ -63,6 +86,15 @@ pub fn targets(manifest: &Manifest, env: &Environment) -> Vec<RotationTarget> {
         .map(|d| d.service.rotation.max_age_days)
         .min()
         .unwrap_or(90);
+    // The migrator serves every service: it keeps the least history any of them asks for.
+    let migrator_retention = deployments
+        .iter()
+        .map(|d| retention(&d.service.rotation))
+        .reduce(|a, b| Retention {
+            keep_disabled: a.keep_disabled.min(b.keep_disabled),
+            destroy_after: a.destroy_after.min(b.destroy_after),
+        })
+        .unwrap_or(Retention::DEFAULT);
     out.push(RotationTarget {
         label: manifest.migrator.role.to_string(),
         is_service: false,
@@ -73,6 +105,7 @@ pub fn targets(manifest: &Manifest, env: &Environment) -> Vec<RotationTarget> {
             .map_or_else(|| env.maintenance_database.clone(), |d| d.names.database.to_string()),
         grace: time::Duration::ZERO,
         max_age_days,
+        retention: migrator_retention,
     });
     out
 }

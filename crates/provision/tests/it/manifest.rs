@@ -63,6 +63,13 @@ fn defaults_fill_what_is_not_written() {
     assert_eq!(d.service.timeouts.statement_timeout.to_string(), "30s");
     assert_eq!(d.service.rotation.grace.to_string(), "65min");
     assert_eq!(
+        (
+            d.service.rotation.keep_disabled,
+            d.service.rotation.destroy_disabled_after_days
+        ),
+        (3, 7)
+    );
+    assert_eq!(
         d.env.admin_credential,
         AdminCredential::Secret("pcc-admin-devtest-db".into())
     );
@@ -159,7 +166,7 @@ secrets = { backend = "vault" }
 [services.pcc-a]
 pool = { min = 5, max = 2 }
 statement_timeout = "5 minutes"
-rotation = { grace = "1min" }
+rotation = { grace = "1min", keep_disabled = 101, destroy_disabled_after_days = 400 }
 [[services.pcc-a.roles]]
 name = "other_reporting"
 access = "write"
@@ -170,7 +177,13 @@ access = "write"
         "secrets.backend: \"vault\" is not a backend",
         "min 5 is larger than max 2",
         "statement_timeout: unknown time unit",
+<<<<<<< HEAD
         "rotation.grace: rotation grace 1min must be longer than pool max_lifetime 30min + secret sync interval 0 + credential refresh 30s",
+=======
+        "rotation.grace: 1min must be longer",
+        "rotation.keep_disabled: 101 must be 0-100",
+        "rotation.destroy_disabled_after_days: 400 must be 0-365",
+>>>>>>> main
         "must start with the service's base \"a_\"",
         "\"write\" must be \"read_only\" or \"read_write\"",
     ] {

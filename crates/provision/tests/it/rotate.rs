@@ -111,7 +111,7 @@ async fn a_crash_between_any_two_steps_then_a_rerun_converges() {
         let mut promoted = false;
         while done.len() < crash_after {
             let obs = rotator.observe().await.unwrap();
-            let step = decide(&obs, t.grace, Mode::Now, promoted);
+            let step = decide(&obs, &t.policy(), Mode::Now, promoted);
             match step {
                 Step::Done => break,
                 Step::Wait { .. } => tokio::time::sleep(Duration::from_millis(5)).await,
@@ -383,4 +383,57 @@ async fn rotation_under_load_through_the_router_fails_no_write_or_replica_read()
     assert!(ok.load(Ordering::SeqCst) > 0);
     eprintln!("{} statements ok through the router", ok.load(Ordering::SeqCst));
     assert_settled(&h, &t).await;
+}
+
+#[tokio::test]
+async fn rotations_in_secret_manager_destroy_disabled_versions_beyond_the_retention() {
+    use secrets::gcp::fake::FakeSecretManager;
+    const PROJECT: &str = "pcc-retention";
+    let fake = FakeSecretManager::start().await;
+    let h = Harness::new(Opts {
+        max_lifetime: "1ms",
+        grace: "2ms",
+        // Keep one disabled version, destroy older ones at once.
+        rotation_extra: ", keep_disabled = 1, destroy_disabled_after_days = 0",
+        secrets: Some(format!(
+            r#"{{ backend = "gcp", project = "{PROJECT}", api_base = "{}", metadata_base = "{}" }}"#,
+            fake.api_base(),
+            fake.metadata_base()
+        )),
+        ..Opts::default()
+    })
+    .await;
+    // Terraform's part: the secrets exist before apply writes the first credentials.
+    for t in targets(&h.manifest, h.env()) {
+        fake.create_secret(PROJECT, t.secret.as_str());
+    }
+    provision::apply::apply(&h.manifest, &h.env, LOCK_WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let session = h.session().await;
+    provision::rotate::converge(&session, &h.manifest, h.env(), LOCK_WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t = service_target(&h);
+    let mut destroyed_in = Vec::new();
+    for round in 1..=4 {
+        let report = Rotator::new(&session, h.store(), t.clone())
+            .run(Mode::Now, true, LOCK_WAIT)
+            .await
+            .unwrap_or_else(|e| panic!("rotation {round}: {e}"));
+        assert_eq!(report.outcome, Outcome::Done);
+        destroyed_in.push(report.steps.iter().any(|s| matches!(s, Step::DestroyVersions { .. })));
+        assert_settled(&h, &t).await;
+        // Secret Manager holds: every version but the current one and the newest disabled one destroyed, payload wiped.
+        let versions = fake.payloads(PROJECT, t.secret.as_str());
+        let states: Vec<&str> = versions.iter().map(|(_, s, _)| s.as_str()).collect();
+        let mut expected = vec!["DESTROYED"; round - 1];
+        expected.extend(["DISABLED", "ENABLED"]);
+        assert_eq!(states, expected, "after rotation {round}");
+        for (n, state, payload) in &versions {
+            assert_eq!(state == "DESTROYED", payload.is_empty(), "version {n} ({state})");
+        }
+    }
+    // The first rotation had nothing beyond the retention; each later one destroyed one version.
+    assert_eq!(destroyed_in, [false, true, true, true]);
 }

@@ -8,6 +8,7 @@ mod catalog;
 mod concurrency;
 mod contacts;
 mod hierarchy;
+mod history;
 mod idempotency;
 mod lei;
 mod read_paths;

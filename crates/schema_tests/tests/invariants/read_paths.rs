@@ -64,6 +64,22 @@ const READ_PATHS: &[(&str, &str)] = &[
         "SELECT id FROM client_api.risk_assessment WHERE client_id = $1::uuid ORDER BY assessed_at DESC, id DESC LIMIT 50",
     ),
     (
+        "change_history_client_idx",
+        "SELECT id FROM client_api.change_history WHERE client_id = $1::uuid AND changed_at >= $2::timestamptz AND (changed_at, id) < ($3::timestamptz, $4::bigint) ORDER BY changed_at DESC, id DESC LIMIT 50",
+    ),
+    (
+        "change_history_contact_idx",
+        "SELECT id FROM client_api.change_history WHERE contact_id = $1::uuid ORDER BY changed_at DESC, id DESC LIMIT 50",
+    ),
+    (
+        "change_history_fields_idx",
+        "custom('{lei}') SELECT id FROM client_api.change_history WHERE fields && $1::text[]",
+    ),
+    (
+        "change_history_changed_brin_idx",
+        "SELECT id FROM client_api.change_history WHERE changed_at < $1::timestamptz ORDER BY changed_at, id LIMIT 1000",
+    ),
+    (
         "idempotency_key_expires_idx",
         "SELECT principal FROM client_api.idempotency_key WHERE expires_at <= $1::timestamptz",
     ),
@@ -88,7 +104,7 @@ async fn documented_read_paths_can_use_their_indexes() {
     // whether the index *can* serve the query.
     db.admin()
         .await
-        .batch_execute("ANALYZE client_api.client")
+        .batch_execute("ANALYZE client_api.client, client_api.change_history")
         .await
         .expect("analyze");
     c.batch_execute("SET enable_seqscan = off").await.expect("settings");

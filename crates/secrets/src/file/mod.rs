@@ -5,7 +5,8 @@
 //!   volume (or the Secret Manager CSI driver) mounts. `latest` and every alias read it; writes
 //!   are refused, because the cluster, not this process, owns that file; or
 //! - a directory `<root>/<name>/` holding `versions/<n>` (the payloads), `versions/<n>.disabled`
-//!   (markers) and `aliases/<alias>` (a version number), which `pccdb dev` and the embedded
+//!   and `versions/<n>.destroyed` (markers; a destroyed version's payload file stays, emptied, so
+//!   its number is never handed out again) and `aliases/<alias>` (a version number), which `pccdb dev` and the embedded
 //!   default use to rotate locally with the same model as Secret Manager.
 //!
 //! Nothing is cached: every `access` reads the file again, so a value Kubernetes swaps in (it
@@ -117,17 +118,21 @@ impl FileStore {
                 source,
             })?;
             let file_name = entry.file_name();
-            // Only `<n>` names are versions; `.tmp-*` files and `<n>.disabled` markers are not.
+            // Only `<n>` names are versions; `.tmp-*` files and `<n>.disabled` / `<n>.destroyed`
+            // markers are not.
             let Some(version) = file_name.to_str().and_then(|s| s.parse::<VersionId>().ok()) else {
                 continue;
             };
+            let destroyed = vdir.join(format!("{version}.destroyed")).exists();
             let disabled = vdir.join(format!("{version}.disabled")).exists();
             let created = entry
                 .metadata()
                 .ok()
                 .and_then(|m| m.modified().ok())
                 .map(OffsetDateTime::from);
-            let state = if disabled {
+            let state = if destroyed {
+                VersionState::Destroyed
+            } else if disabled {
                 VersionState::Disabled
             } else {
                 VersionState::Enabled
@@ -278,6 +283,15 @@ impl SecretStore for FileStore {
     ) -> BoxFuture<'a, Result<(), SecretError>> {
         let (store, name) = (self.clone(), name.clone());
         blocking(move || store.disable_now(&name, version))
+    }
+
+    fn destroy_version<'a>(
+        &'a self,
+        name: &'a SecretName,
+        version: VersionId,
+    ) -> BoxFuture<'a, Result<(), SecretError>> {
+        let (store, name) = (self.clone(), name.clone());
+        blocking(move || store.destroy_now(&name, version))
     }
 
     fn aliases<'a>(

@@ -1,6 +1,6 @@
 //! The writing half of the file store: creating the versioned layout, adding versions
 //! atomically (a hard link publishes a complete file under a number nobody else took),
-//! disabling versions, moving aliases, and listing.
+//! disabling and destroying versions, moving aliases, and listing.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -94,6 +94,46 @@ impl FileStore {
                 path: marker,
                 source,
             })
+    }
+
+    /// Marks the version destroyed, then empties its payload file (renaming an empty file over
+    /// it). The marker comes first: a crash between the two leaves a version that reads as
+    /// destroyed, and the next destroy empties it. The file itself stays, so `add_now`'s hard
+    /// link can never hand its number out again.
+    pub(super) fn destroy_now(&self, name: &SecretName, version: VersionId) -> Result<(), SecretError> {
+        let dir = self.versioned_dir(name, "destroying a version", false)?;
+        let vdir = dir.join("versions");
+        let payload = vdir.join(version.to_string());
+        if !payload.exists() {
+            return Err(self.version_missing(name, &version));
+        }
+        let marker = vdir.join(format!("{version}.destroyed"));
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&marker)
+            .map_err(|source| SecretError::Io {
+                action: "destroy version",
+                path: marker.clone(),
+                source,
+            })?
+            .sync_all()
+            .map_err(|source| SecretError::Io {
+                action: "destroy version",
+                path: marker,
+                source,
+            })?;
+        let empty = write_private_temp(&vdir, b"")?;
+        fs::rename(&empty, &payload).map_err(|source| {
+            let _ = fs::remove_file(&empty);
+            SecretError::Io {
+                action: "wipe destroyed version",
+                path: payload,
+                source,
+            }
+        })
     }
 
     pub(super) fn set_alias_now(

@@ -1,17 +1,25 @@
 //! GCP Secret Manager over its v1 REST API, with reqwest (rustls, ring provider).
 //!
 //! Methods used: `versions/*:access` (payload + CRC32C, checked), `secrets/*:addVersion`
-//! (CRC32C sent), `versions` (list, paged), `versions/*:disable`, `secrets/*` (GET, and PATCH
-//! of `versionAliases` guarded by the secret's etag, so two concurrent alias moves cannot lose
-//! each other's update). Secrets themselves are created by Terraform
-//! (`google_secret_manager_secret`), with their IAM bindings; this backend never creates one.
+//! (CRC32C sent), `versions` (list, paged), `versions/*:disable`, `versions/*:destroy`,
+//! `secrets/*` (GET, and PATCH of `versionAliases` guarded by the secret's etag, so two
+//! concurrent alias moves cannot lose each other's update). Secrets themselves are created by
+//! Terraform (`google_secret_manager_secret`), with their IAM bindings; this backend never
+//! creates one.
 //!
-//! Idempotent calls are retried on 429/5xx and connection failures with jittered backoff;
-//! `addVersion` is retried only when the request never reached the server. A 401 drops the
-//! cached access token and retries once. Both base URLs are injectable, which is how the tests
-//! run against the fake in `fake` (feature `fake-gcp`) on 127.0.0.1.
+//! Credentials: [`credentials`] (metadata server, service-account key, gcloud user
+//! credentials, chosen like Google's Application Default Credentials); tokens are cached and
+//! their fetch retried within [`GcpConfig::token_retry`] (`token.rs`). API calls retry 429, 5xx
+//! and connection failures within [`GcpConfig::retry`], honouring `Retry-After`; `addVersion`
+//! retries only what cannot have been applied (a 429, an unsent request). A 401 drops the
+//! cached token and retries once. Errors that need a person say what to do (`errors.rs`). Both
+//! base URLs are injectable, which is how the tests run against the fake in `fake` (feature
+//! `fake-gcp`) on 127.0.0.1.
 
+pub mod credentials;
+mod errors;
 mod ops;
+mod retry;
 mod token;
 mod wire;
 
@@ -22,7 +30,8 @@ use std::time::Duration;
 
 use url::Url;
 
-pub use token::TokenSource;
+pub use credentials::TokenSource;
+pub use retry::RetryPolicy;
 
 use crate::error::SecretError;
 use token::TokenCache;
@@ -41,24 +50,34 @@ pub struct GcpConfig {
     pub token: TokenSource,
     /// Timeout of each HTTP request.
     pub request_timeout: Duration,
-    /// Attempts for idempotent calls (1 = no retry).
-    pub attempts: u32,
+    /// Retries of API calls ([`RetryPolicy::API`]: about 90 s, outlasting a per-minute quota).
+    pub retry: RetryPolicy,
+    /// Retries of token fetches ([`RetryPolicy::TOKEN`]: 30 s, covering the GKE metadata
+    /// server's first seconds in a new pod).
+    pub token_retry: RetryPolicy,
 }
 
 impl GcpConfig {
-    /// Production defaults for `project`: the public endpoint, tokens from the metadata server
-    /// (`GCE_METADATA_HOST` honoured), 10 s per request, 4 attempts.
-    ///
-    /// # Errors
-    /// [`SecretError::Token`] when `GCE_METADATA_HOST` is unusable.
-    pub fn for_project(project: impl Into<String>) -> Result<Self, SecretError> {
-        Ok(Self {
+    /// Defaults for `project` with tokens from `token`: the public endpoint, 10 s per request,
+    /// [`RetryPolicy::API`] and [`RetryPolicy::TOKEN`].
+    pub fn new(project: impl Into<String>, token: TokenSource) -> Self {
+        Self {
             project: project.into(),
             api_base: Url::parse(DEFAULT_API_BASE).expect("constant URL parses"),
-            token: TokenSource::metadata_from_env()?,
+            token,
             request_timeout: Duration::from_secs(10),
-            attempts: 4,
-        })
+            retry: RetryPolicy::API,
+            token_retry: RetryPolicy::TOKEN,
+        }
+    }
+
+    /// Production defaults for `project`, with Application Default Credentials
+    /// ([`TokenSource::application_default`]).
+    ///
+    /// # Errors
+    /// A credentials file that is named but unusable, or an unusable `GCE_METADATA_HOST`.
+    pub fn for_project(project: impl Into<String>) -> Result<Self, SecretError> {
+        Ok(Self::new(project, TokenSource::application_default()?))
     }
 }
 
@@ -69,7 +88,7 @@ pub struct GcpSecretManager {
     api_base: Url,
     project: String,
     tokens: TokenCache,
-    attempts: u32,
+    retry: RetryPolicy,
 }
 
 impl GcpSecretManager {
@@ -106,17 +125,30 @@ impl GcpSecretManager {
         if !api_base.path().ends_with('/') {
             api_base.set_path(&format!("{}/", api_base.path()));
         }
+        tracing::debug!(
+            gcp.project = %config.project,
+            gcp.credentials = %config.token.describe(),
+            "secret manager client"
+        );
         Ok(Self {
             http,
             api_base,
             project: config.project,
-            tokens: TokenCache::new(config.token),
-            attempts: config.attempts.max(1),
+            tokens: TokenCache::new(config.token, config.token_retry),
+            retry: RetryPolicy {
+                max_attempts: config.retry.max_attempts.max(1),
+                ..config.retry
+            },
         })
     }
 
     /// The project this client reads.
     pub fn project(&self) -> &str {
         &self.project
+    }
+
+    /// Where this client's access tokens come from (for messages; never a credential).
+    pub fn credentials(&self) -> String {
+        self.tokens.source().describe()
     }
 }

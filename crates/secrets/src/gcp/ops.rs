@@ -1,16 +1,17 @@
 //! The `SecretStore` methods of [`GcpSecretManager`]: one authenticated request helper with the
-//! retry policy, and the API calls built on it.
-
-use std::collections::BTreeMap;
-use std::time::Duration;
+//! retry policy (`retry.rs`) and error mapping (`errors.rs`), and the API calls built on it.
 
 use base64::Engine as _;
 use futures_util::future::{BoxFuture, FutureExt as _};
 use reqwest::Method;
 use secrecy::{ExposeSecret as _, SecretString};
+use std::collections::BTreeMap;
+use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::GcpSecretManager;
+use super::errors::CallContext;
+use super::retry::{self, Backoff, GiveUp};
 use super::wire;
 use crate::error::SecretError;
 use crate::name::{AliasName, SecretName, VersionId, VersionRef};
@@ -21,19 +22,71 @@ use crate::store::{SecretStore, SecretVersion, VersionInfo, VersionState};
 enum Retry {
     /// Reads and idempotent writes: retry on 429, 5xx and transport errors.
     Idempotent,
-    /// `addVersion`: retry only when the request never reached the server.
-    OnlyUnsent,
+    /// `addVersion`: retry only what cannot have been applied: a 429 (refused by quota before
+    /// anything ran) or a request that never reached the server.
+    OnlyUnapplied,
+}
+
+/// One API request.
+struct Call<'a> {
+    operation: &'static str,
+    secret: &'a SecretName,
+    version: Option<String>,
+    method: Method,
+    path: String,
+    query: &'a [(&'a str, &'a str)],
+    body: Option<Vec<u8>>,
+    retry: Retry,
+}
+
+impl<'a> Call<'a> {
+    fn new(operation: &'static str, secret: &'a SecretName, method: Method, path: String) -> Self {
+        Self {
+            operation,
+            secret,
+            version: None,
+            method,
+            path,
+            query: &[],
+            body: None,
+            retry: Retry::Idempotent,
+        }
+    }
+
+    fn version(mut self, version: &dyn std::fmt::Display) -> Self {
+        self.version = Some(version.to_string());
+        self
+    }
+
+    fn query(mut self, query: &'a [(&'a str, &'a str)]) -> Self {
+        self.query = query;
+        self
+    }
+
+    fn body(mut self, body: Vec<u8>) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    fn retry(mut self, retry: Retry) -> Self {
+        self.retry = retry;
+        self
+    }
+}
+
+/// A listed version's state; one whose destruction is scheduled (delayed destruction) counts
+/// as destroyed: it is disabled now and will be gone, and destroying it again is refused.
+fn version_state(v: &wire::Version) -> VersionState {
+    match v.state.as_deref() {
+        Some("ENABLED") => VersionState::Enabled,
+        Some("DISABLED") if v.scheduled_destroy_time.is_some() => VersionState::Destroyed,
+        Some("DISABLED") => VersionState::Disabled,
+        _ => VersionState::Destroyed,
+    }
 }
 
 fn b64() -> base64::engine::GeneralPurpose {
     base64::engine::general_purpose::STANDARD
-}
-
-/// Jittered exponential backoff: 100 ms, 200 ms, 400 ms ... each scaled by 0.5-1.5.
-fn backoff(attempt: u32) -> Duration {
-    let base = 100u64.saturating_mul(1 << attempt.min(6));
-    let jitter = u64::from(getrandom::u32().unwrap_or(0) % 1000);
-    Duration::from_millis(base / 2 + base * jitter / 1000)
 }
 
 impl GcpSecretManager {
@@ -42,19 +95,17 @@ impl GcpSecretManager {
     }
 
     /// Sends one API request with authentication and the retry policy; returns the body of a
-    /// 2xx answer or the API's error.
-    async fn call(
-        &self,
-        operation: &'static str,
-        method: Method,
-        path: &str,
-        query: &[(&str, &str)],
-        body: Option<Vec<u8>>,
-        retry: Retry,
-    ) -> Result<bytes::Bytes, SecretError> {
+    /// 2xx answer or the mapped error.
+    async fn call(&self, call: Call<'_>) -> Result<bytes::Bytes, SecretError> {
+        let ctx = CallContext {
+            operation: call.operation,
+            secret: call.secret,
+            version: call.version.clone(),
+            resource: &call.path,
+        };
         let mut url = self
             .api_base
-            .join(&format!("v1/{path}"))
+            .join(&format!("v1/{}", call.path))
             .map_err(|e| SecretError::Malformed {
                 store: self.describe(),
                 what: "request URL".to_owned(),
@@ -62,75 +113,79 @@ impl GcpSecretManager {
             })?;
         // Errors name the URL without its query string (page tokens are noise there).
         let shown = url.to_string();
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
+        if !call.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(call.query);
         }
-        let mut attempt = 0;
+        let mut backoff = Backoff::start(self.retry);
         let mut refreshed_token = false;
         loop {
-            attempt += 1;
+            backoff.attempted();
             let token = self.tokens.token(&self.http).await?;
             let mut request = self
                 .http
-                .request(method.clone(), url.clone())
+                .request(call.method.clone(), url.clone())
                 .bearer_auth(token.expose_secret());
-            if let Some(body) = &body {
+            if let Some(project) = self.tokens.source().quota_project() {
+                request = request.header("x-goog-user-project", project);
+            }
+            if let Some(body) = &call.body {
                 request = request.header("content-type", "application/json").body(body.clone());
             }
-            let retries_left = attempt < self.attempts;
             let response = match request.send().await {
                 Ok(r) => r,
                 Err(e) => {
-                    let may_retry = retry == Retry::Idempotent || e.is_connect();
-                    if retries_left && may_retry {
-                        tracing::debug!(gcp.operation = operation, error = %e, attempt, "retrying secret manager call");
-                        tokio::time::sleep(backoff(attempt)).await;
+                    let may_retry = call.retry == Retry::Idempotent || e.is_connect();
+                    if may_retry && backoff.wait(None).await.is_ok() {
+                        tracing::debug!(gcp.operation = call.operation, error = %e, attempt = backoff.attempts(), "retrying secret manager call");
                         continue;
                     }
-                    return Err(SecretError::Http {
-                        url: shown.clone(),
-                        source: e,
-                    });
+                    return Err(SecretError::Http { url: shown, source: e });
                 }
             };
             let status = response.status();
             if status.is_success() {
-                return response.bytes().await.map_err(|e| SecretError::Http {
-                    url: shown.clone(),
-                    source: e,
-                });
+                return response
+                    .bytes()
+                    .await
+                    .map_err(|e| SecretError::Http { url: shown, source: e });
             }
-            if status.as_u16() == 401 && !refreshed_token {
+            let code = status.as_u16();
+            if code == 401 && !refreshed_token {
+                // The token expired early or was revoked: fetch a new one, once.
                 refreshed_token = true;
                 self.tokens.invalidate().await;
                 continue;
             }
-            let transient = status.as_u16() == 429 || status.is_server_error();
-            if transient && retries_left && retry == Retry::Idempotent {
-                tracing::debug!(
-                    gcp.operation = operation,
-                    http.status = status.as_u16(),
-                    attempt,
-                    "retrying secret manager call"
-                );
-                tokio::time::sleep(backoff(attempt)).await;
-                continue;
-            }
+            let server_said = retry::retry_after(response.headers()).filter(|_| code == 429 || code == 503);
             let text = response.bytes().await.unwrap_or_default();
-            let (code, message) = match serde_json::from_slice::<wire::ErrorEnvelope>(&text) {
+            let (google_code, message) = match serde_json::from_slice::<wire::ErrorEnvelope>(&text) {
                 Ok(env) => (env.error.status, env.error.message),
                 Err(_) => (
                     String::new(),
                     String::from_utf8_lossy(&text).chars().take(200).collect(),
                 ),
             };
-            return Err(SecretError::Api {
-                operation,
-                resource: path.to_owned(),
-                status: status.as_u16(),
-                code,
-                message,
-            });
+            let transient = code == 429 || status.is_server_error();
+            let may_retry = call.retry == Retry::Idempotent || code == 429;
+            if !(transient && may_retry) {
+                return Err(self.api_error(&ctx, code, google_code, &message));
+            }
+            match backoff.wait(server_said).await {
+                Ok(()) => {
+                    tracing::debug!(
+                        gcp.operation = call.operation,
+                        http.status = code,
+                        attempt = backoff.attempts(),
+                        retry_after_s = server_said.map(|d| d.as_secs()),
+                        "retrying secret manager call"
+                    );
+                }
+                // With retries turned off, the answer itself is the error.
+                Err(GiveUp::Attempts) if backoff.attempts() == 1 => {
+                    return Err(self.api_error(&ctx, code, google_code, &message));
+                }
+                Err(why) => return Err(self.exhausted(&ctx, &backoff, why, code, &google_code, &message)),
+            }
         }
     }
 
@@ -158,7 +213,7 @@ impl GcpSecretManager {
     async fn access_impl(&self, name: &SecretName, version: &VersionRef) -> Result<SecretVersion, SecretError> {
         let path = format!("{}/versions/{version}:access", self.secret_path(name));
         let body = self
-            .call("access", Method::GET, &path, &[], None, Retry::Idempotent)
+            .call(Call::new("access", name, Method::GET, path).version(version))
             .await?;
         let parsed: wire::AccessResponse = self.parse("access response", &body)?;
         let number = self.version_of(&parsed.name)?;
@@ -209,7 +264,11 @@ impl GcpSecretManager {
         let body = serde_json::to_vec(&request).expect("serializing plain strings cannot fail");
         let path = format!("{}:addVersion", self.secret_path(name));
         let answer = self
-            .call("addVersion", Method::POST, &path, &[], Some(body), Retry::OnlyUnsent)
+            .call(
+                Call::new("addVersion", name, Method::POST, path)
+                    .body(body)
+                    .retry(Retry::OnlyUnapplied),
+            )
             .await?;
         let version: wire::Version = self.parse("addVersion response", &answer)?;
         self.version_of(&version.name)
@@ -225,15 +284,11 @@ impl GcpSecretManager {
                 query.push(("pageToken", t.as_str()));
             }
             let body = self
-                .call("list", Method::GET, &path, &query, None, Retry::Idempotent)
+                .call(Call::new("list", name, Method::GET, path.clone()).query(&query))
                 .await?;
             let page: wire::ListResponse = self.parse("version list", &body)?;
             for v in page.versions {
-                let state = match v.state.as_deref() {
-                    Some("ENABLED") => VersionState::Enabled,
-                    Some("DISABLED") => VersionState::Disabled,
-                    _ => VersionState::Destroyed,
-                };
+                let state = version_state(&v);
                 let created = v
                     .create_time
                     .as_deref()
@@ -253,11 +308,39 @@ impl GcpSecretManager {
         Ok(out)
     }
 
+    /// `:destroy`, made idempotent: Secret Manager refuses to destroy a destroyed version
+    /// (FAILED_PRECONDITION), so that answer is checked against the version's state.
+    async fn destroy_impl(&self, name: &SecretName, version: VersionId) -> Result<(), SecretError> {
+        let path = format!("{}/versions/{version}:destroy", self.secret_path(name));
+        let call = Call::new("destroy", name, Method::POST, path)
+            .version(&version)
+            .body(b"{}".to_vec());
+        match self.call(call).await {
+            Ok(_) => Ok(()),
+            Err(SecretError::Api {
+                status: 400, ref code, ..
+            }) if code == "FAILED_PRECONDITION" => {
+                let path = format!("{}/versions/{version}", self.secret_path(name));
+                let body = self
+                    .call(Call::new("getVersion", name, Method::GET, path).version(&version))
+                    .await?;
+                let v: wire::Version = self.parse("version", &body)?;
+                match version_state(&v) {
+                    VersionState::Destroyed => Ok(()),
+                    other => Err(SecretError::Malformed {
+                        store: self.describe(),
+                        what: format!("destroy of version {version} of secret {name}"),
+                        detail: format!("refused with FAILED_PRECONDITION while the version is {other}"),
+                    }),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     async fn get_secret(&self, name: &SecretName) -> Result<wire::Secret, SecretError> {
         let path = self.secret_path(name);
-        let body = self
-            .call("get", Method::GET, &path, &[], None, Retry::Idempotent)
-            .await?;
+        let body = self.call(Call::new("get", name, Method::GET, path)).await?;
         self.parse("secret", &body)
     }
 
@@ -300,13 +383,17 @@ impl GcpSecretManager {
             let body = serde_json::to_vec(&patch).expect("serializing strings cannot fail");
             let query = [("updateMask", "versionAliases")];
             match self
-                .call("patch", Method::PATCH, &path, &query, Some(body), Retry::Idempotent)
+                .call(
+                    Call::new("patch", name, Method::PATCH, path.clone())
+                        .query(&query)
+                        .body(body),
+                )
                 .await
             {
                 Ok(_) => return Ok(()),
                 // The etag moved: someone else changed the secret between our read and write.
-                Err(SecretError::Api { status: 409 | 412, .. }) if attempt < self.attempts => {
-                    tokio::time::sleep(backoff(attempt)).await;
+                Err(SecretError::Api { status: 409 | 412, .. }) if attempt < self.retry.max_attempts => {
+                    tokio::time::sleep(retry::jittered(Duration::from_millis(20 * u64::from(attempt.min(50))))).await;
                 }
                 Err(e) => return Err(e),
             }
@@ -347,17 +434,22 @@ impl SecretStore for GcpSecretManager {
         async move {
             let path = format!("{}/versions/{version}:disable", self.secret_path(name));
             self.call(
-                "disable",
-                Method::POST,
-                &path,
-                &[],
-                Some(b"{}".to_vec()),
-                Retry::Idempotent,
+                Call::new("disable", name, Method::POST, path)
+                    .version(&version)
+                    .body(b"{}".to_vec()),
             )
             .await
             .map(drop)
         }
         .boxed()
+    }
+
+    fn destroy_version<'a>(
+        &'a self,
+        name: &'a SecretName,
+        version: VersionId,
+    ) -> BoxFuture<'a, Result<(), SecretError>> {
+        self.destroy_impl(name, version).boxed()
     }
 
     fn aliases<'a>(

@@ -1,84 +1,46 @@
-//! Google access tokens for the Secret Manager backend.
+//! The access token cache of the Secret Manager backend: one token per client, fetched from
+//! its [`TokenSource`] when missing or within a minute of expiry, single-flight (concurrent
+//! callers wait for one fetch), and retried within a time budget.
 //!
-//! On GKE (Workload Identity), Cloud Build and GCE, the metadata server hands out short-lived
-//! OAuth2 tokens for the workload's service account:
-//! `GET {base}/computeMetadata/v1/instance/service-accounts/default/token` with header
-//! `Metadata-Flavor: Google` answers `{"access_token": "...", "expires_in": 3599, ...}`.
-//! The base is `http://metadata.google.internal` unless `GCE_METADATA_HOST` names another host
-//! (the variable Google's own client libraries honour), and tests inject a local fake.
-//! Tokens are cached until a minute before they expire. Elsewhere (a laptop, a CI runner
-//! outside GCP) a token can be supplied directly, e.g. from `gcloud auth print-access-token`.
+//! The budget is what survives a pod's start under Workload Identity: the GKE metadata server
+//! does not answer for the first seconds of a pod, so the first fetch retries transient
+//! failures (connection refused, timeouts, 429, 5xx) with jittered backoff for up to 30 s by
+//! default ([`RetryPolicy::TOKEN`]). When it gives up, the error names the URL it tried and the
+//! two settings Workload Identity needs; a refused credential (400/401/403/404) fails at once.
 
 use std::time::{Duration, Instant};
 
-use secrecy::{ExposeSecret as _, SecretString};
-use url::Url;
+use secrecy::SecretString;
 
+use super::credentials::{self, TokenSource};
+use super::retry::{self, Backoff, GiveUp, RetryPolicy};
 use crate::error::SecretError;
 
 /// Refresh a token this long before the server says it expires.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 
-/// Where access tokens come from.
-#[derive(Clone)]
-pub enum TokenSource {
-    /// The GCE/GKE metadata server at this base URL.
-    Metadata(Url),
-    /// A fixed token (it expires after about an hour; for short jobs outside GCP).
-    Static(SecretString),
-}
-
-impl std::fmt::Debug for TokenSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Metadata(url) => f.debug_tuple("Metadata").field(&url.as_str()).finish(),
-            Self::Static(_) => f.write_str("Static([REDACTED])"),
-        }
-    }
-}
-
-impl TokenSource {
-    /// The metadata server: `http://$GCE_METADATA_HOST` when set, else `http://metadata.google.internal`.
-    ///
-    /// # Errors
-    /// [`SecretError::Token`] when `GCE_METADATA_HOST` is not a usable host.
-    pub fn metadata_from_env() -> Result<Self, SecretError> {
-        let host = std::env::var("GCE_METADATA_HOST").unwrap_or_else(|_| "metadata.google.internal".to_owned());
-        Url::parse(&format!("http://{host}"))
-            .map(Self::Metadata)
-            .map_err(|e| SecretError::Token {
-                source_name: format!("GCE_METADATA_HOST={host}"),
-                detail: e.to_string(),
-            })
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            Self::Metadata(url) => format!("metadata server {url}"),
-            Self::Static(_) => "the supplied access token".to_owned(),
-        }
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct TokenResponse {
-    access_token: SecretString,
-    expires_in: u64,
-}
+/// What to check when the metadata server gives no token.
+pub(crate) const WORKLOAD_IDENTITY_HINT: &str = "on GKE with Workload Identity, the pod's Kubernetes service account needs the annotation iam.gke.io/gcp-service-account=<GSA email>, that Google service account needs roles/iam.workloadIdentityUser for member serviceAccount:<project>.svc.id.goog[<namespace>/<KSA name>], and the node pool must run the GKE metadata server; outside GCP set GOOGLE_APPLICATION_CREDENTIALS or run `gcloud auth application-default login`";
 
 /// Caches the current token of a [`TokenSource`].
 #[derive(Debug)]
 pub(crate) struct TokenCache {
     source: TokenSource,
+    policy: RetryPolicy,
     cached: tokio::sync::Mutex<Option<(SecretString, Instant)>>,
 }
 
 impl TokenCache {
-    pub(crate) fn new(source: TokenSource) -> Self {
+    pub(crate) fn new(source: TokenSource, policy: RetryPolicy) -> Self {
         Self {
             source,
+            policy,
             cached: tokio::sync::Mutex::new(None),
         }
+    }
+
+    pub(crate) fn source(&self) -> &TokenSource {
+        &self.source
     }
 
     /// Forgets the cached token (after the API answered 401).
@@ -86,48 +48,94 @@ impl TokenCache {
         *self.cached.lock().await = None;
     }
 
-    /// A valid token, fetched from the metadata server when none is cached or it is about to expire.
+    /// A valid token: the cached one, or a fresh one from the source.
     pub(crate) async fn token(&self, http: &reqwest::Client) -> Result<SecretString, SecretError> {
-        let url = match &self.source {
-            TokenSource::Static(token) => return Ok(token.clone()),
-            TokenSource::Metadata(base) => base,
-        };
+        if let TokenSource::Static(token) = &self.source {
+            return Ok(token.clone());
+        }
         let mut cached = self.cached.lock().await;
         if let Some((token, valid_until)) = cached.as_ref()
             && Instant::now() < *valid_until
         {
             return Ok(token.clone());
         }
-        let fail = |detail: String| SecretError::Token {
-            source_name: self.source.describe(),
-            detail,
+        let fresh = self.fetch_with_retries(http).await?;
+        let lifetime = fresh.expires_in.saturating_sub(EXPIRY_MARGIN);
+        *cached = Some((fresh.token.clone(), Instant::now() + lifetime));
+        Ok(fresh.token)
+    }
+
+    async fn fetch_with_retries(&self, http: &reqwest::Client) -> Result<credentials::Fresh, SecretError> {
+        let mut backoff = Backoff::start(self.policy);
+        loop {
+            backoff.attempted();
+            let failed = match credentials::fetch(&self.source, http).await {
+                Ok(fresh) => {
+                    if backoff.attempts() > 1 {
+                        tracing::info!(
+                            gcp.credentials = %self.source.describe(),
+                            attempts = backoff.attempts(),
+                            "obtained an access token after retrying"
+                        );
+                    }
+                    return Ok(fresh);
+                }
+                Err(failed) => failed,
+            };
+            if failed.transient {
+                match backoff.wait(failed.retry_after).await {
+                    Ok(()) => {
+                        tracing::debug!(
+                            gcp.credentials = %self.source.describe(),
+                            attempt = backoff.attempts(),
+                            error = %failed.detail,
+                            "retrying the access token request"
+                        );
+                        continue;
+                    }
+                    Err(give_up) => return Err(self.gave_up(&backoff, &failed, give_up)),
+                }
+            }
+            return Err(self.refused(&failed));
+        }
+    }
+
+    fn hint(&self) -> &'static str {
+        match &self.source {
+            TokenSource::Metadata(_) => WORKLOAD_IDENTITY_HINT,
+            TokenSource::ServiceAccount(_) => {
+                "the key may have been deleted or disabled, or the service account removed: create a new key (gcloud iam service-accounts keys create) and point GOOGLE_APPLICATION_CREDENTIALS at it"
+            }
+            TokenSource::AuthorizedUser(_) => {
+                "the login may have expired or been revoked: run `gcloud auth application-default login` again"
+            }
+            TokenSource::Static(_) => "ask for a new token",
+        }
+    }
+
+    /// Transient failures for longer than the budget allows.
+    fn gave_up(&self, backoff: &Backoff, last: &credentials::Failed, why: GiveUp) -> SecretError {
+        let limit = match why {
+            GiveUp::Attempts => format!("after {} attempts", backoff.attempts()),
+            GiveUp::Budget { wanted } => format!(
+                "after {} attempts in {} (the next wait, {}, would pass the {} budget)",
+                backoff.attempts(),
+                retry::seconds(backoff.elapsed()),
+                retry::seconds(wanted),
+                retry::seconds(self.policy.budget)
+            ),
         };
-        let endpoint = url
-            .join("computeMetadata/v1/instance/service-accounts/default/token")
-            .map_err(|e| fail(e.to_string()))?;
-        let response = http
-            .get(endpoint)
-            .header("Metadata-Flavor", "Google")
-            .send()
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(fail(format!("HTTP {status}")));
+        SecretError::Token {
+            source_name: self.source.describe(),
+            detail: format!("no token {limit}; last failure: {}; {}", last.detail, self.hint()),
         }
-        let body = response.bytes().await.map_err(|e| fail(e.to_string()))?;
-        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
-            fail(format!(
-                "unexpected token response at line {} column {}",
-                e.line(),
-                e.column()
-            ))
-        })?;
-        if parsed.access_token.expose_secret().is_empty() {
-            return Err(fail("the token response holds an empty token".to_owned()));
+    }
+
+    /// A final refusal.
+    fn refused(&self, failed: &credentials::Failed) -> SecretError {
+        SecretError::Token {
+            source_name: self.source.describe(),
+            detail: format!("{}; {}", failed.detail, self.hint()),
         }
-        let lifetime = Duration::from_secs(parsed.expires_in).saturating_sub(EXPIRY_MARGIN);
-        *cached = Some((parsed.access_token.clone(), Instant::now() + lifetime));
-        Ok(parsed.access_token)
     }
 }

@@ -48,6 +48,9 @@ pub(crate) struct Version {
     pub create_time: Option<String>,
     #[serde(default)]
     pub state: Option<String>,
+    /// Set when the secret delays destruction: the version is disabled until then.
+    #[serde(default)]
+    pub scheduled_destroy_time: Option<String>,
 }
 
 /// Response of `secrets/*/versions` (list).

@@ -127,3 +127,39 @@ async fn missing_things_are_not_found_and_alias_to_a_missing_version_is_refused(
     let err = store.set_alias(&n, &alias, v.next()).await.unwrap_err();
     assert!(err.is_not_found() && err.to_string().contains("version 2"), "{err}");
 }
+
+#[tokio::test]
+async fn a_destroyed_version_is_wiped_on_disk_and_its_number_never_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path());
+    let n = name("d");
+    let v1 = store
+        .add_version(&n, &SecretString::from("old-password"))
+        .await
+        .unwrap();
+    let v2 = store.add_version(&n, &SecretString::from("newest")).await.unwrap();
+    // Destroying the newest version must not free its number for the next add.
+    store.destroy_version(&n, v2).await.unwrap();
+    store.destroy_version(&n, v2).await.unwrap();
+    store.disable_version(&n, v1).await.unwrap();
+    store.destroy_version(&n, v1).await.unwrap();
+    let payload = std::fs::read(dir.path().join("d/versions/1")).unwrap();
+    assert!(payload.is_empty(), "the payload is gone from disk");
+    let err = store.access(&n, &VersionRef::Number(v1)).await.unwrap_err();
+    assert!(
+        matches!(err, SecretError::VersionNotEnabled { ref state, .. } if state == "destroyed"),
+        "{err}"
+    );
+    let v3 = store.add_version(&n, &SecretString::from("third")).await.unwrap();
+    assert_eq!(v3.get(), 3);
+    let states: Vec<_> = store.list_versions(&n).await.unwrap().iter().map(|v| v.state).collect();
+    assert_eq!(
+        states,
+        [VersionState::Destroyed, VersionState::Destroyed, VersionState::Enabled]
+    );
+    assert!(store.destroy_version(&n, v3.next()).await.unwrap_err().is_not_found());
+    // A plain (mounted) file has no versions to destroy.
+    std::fs::write(dir.path().join("mounted"), "x").unwrap();
+    let err = store.destroy_version(&name("mounted"), v1).await.unwrap_err();
+    assert!(matches!(err, SecretError::Unsupported { .. }), "{err}");
+}

@@ -9,26 +9,10 @@ use std::time::Duration;
 use secrecy::{ExposeSecret as _, SecretString};
 use secrets::gcp::fake::FakeSecretManager;
 use secrets::{
-    AliasName, GcpConfig, GcpSecretManager, SecretError, SecretName, SecretStore, TokenSource, VersionId, VersionRef,
-    VersionState,
+    AliasName, GcpConfig, GcpSecretManager, SecretError, SecretStore, TokenSource, VersionId, VersionRef, VersionState,
 };
 
-const PROJECT: &str = "pcc-devtest";
-
-fn client(fake: &FakeSecretManager, attempts: u32) -> GcpSecretManager {
-    GcpSecretManager::new(GcpConfig {
-        project: PROJECT.to_owned(),
-        api_base: fake.api_base(),
-        token: TokenSource::Metadata(fake.metadata_base()),
-        request_timeout: Duration::from_secs(5),
-        attempts,
-    })
-    .unwrap()
-}
-
-fn name(s: &str) -> SecretName {
-    SecretName::parse(s).unwrap()
-}
+use crate::gcp_common::{PROJECT, client, name, quick};
 
 #[tokio::test]
 async fn versions_aliases_and_latest_behave_like_secret_manager() {
@@ -146,7 +130,17 @@ async fn transient_errors_are_retried_for_reads_but_not_for_add_version() {
     assert_eq!(fake.payloads(PROJECT, "s").len(), 1);
     fake.fail_next(&[503, 503, 503]);
     let err = store.access(&n, &VersionRef::Latest).await.unwrap_err();
-    assert!(matches!(err, SecretError::Api { status: 503, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            SecretError::RetriesExhausted {
+                status: 503,
+                attempts: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -208,25 +202,50 @@ async fn concurrent_alias_moves_do_not_lose_each_other() {
 async fn static_tokens_and_bad_projects() {
     let fake = FakeSecretManager::start().await;
     let bad = GcpSecretManager::new(GcpConfig {
-        project: "Bad/Project".to_owned(),
         api_base: fake.api_base(),
-        token: TokenSource::Static(SecretString::from("t")),
-        request_timeout: Duration::from_secs(1),
-        attempts: 1,
+        ..GcpConfig::new("Bad/Project", TokenSource::Static(SecretString::from("t")))
     })
     .unwrap_err();
     assert!(bad.to_string().contains("Bad/Project"), "{bad}");
     // A static token the server never issued is rejected with a clear 401.
     fake.create_secret(PROJECT, "s");
     let store = GcpSecretManager::new(GcpConfig {
-        project: PROJECT.to_owned(),
         api_base: fake.api_base(),
-        token: TokenSource::Static(SecretString::from("ya29.not-issued")),
         request_timeout: Duration::from_secs(1),
-        attempts: 1,
+        retry: quick(1),
+        ..GcpConfig::new(PROJECT, TokenSource::Static(SecretString::from("ya29.not-issued")))
     })
     .unwrap();
     let err = store.access(&name("s"), &VersionRef::Latest).await.unwrap_err();
-    assert!(matches!(err, SecretError::Api { status: 401, .. }), "{err}");
+    assert!(
+        matches!(err, SecretError::Unauthenticated { ref credentials, .. } if credentials == "the supplied access token"),
+        "{err}"
+    );
     assert!(!format!("{err} {err:?} {store:?}").contains("ya29.not-issued"));
+}
+
+#[tokio::test]
+async fn destroyed_versions_lose_their_payload_and_destroying_again_succeeds() {
+    let fake = FakeSecretManager::start().await;
+    fake.create_secret(PROJECT, "s");
+    let store = client(&fake, 1);
+    let n = name("s");
+    let v1 = store
+        .add_version(&n, &SecretString::from("old-password"))
+        .await
+        .unwrap();
+    let v2 = store.add_version(&n, &SecretString::from("new")).await.unwrap();
+    store.disable_version(&n, v1).await.unwrap();
+    store.destroy_version(&n, v1).await.unwrap();
+    // The fake, like Secret Manager, refuses a second destroy; the client checks the state.
+    store.destroy_version(&n, v1).await.unwrap();
+    let payloads = fake.payloads(PROJECT, "s");
+    assert_eq!((payloads[0].1.as_str(), payloads[0].2.len()), ("DESTROYED", 0));
+    let err = store.access(&n, &VersionRef::Number(v1)).await.unwrap_err();
+    assert!(err.to_string().contains("DESTROYED"), "{err}");
+    let states: Vec<_> = store.list_versions(&n).await.unwrap().iter().map(|v| v.state).collect();
+    assert_eq!(states, [VersionState::Destroyed, VersionState::Enabled]);
+    assert_eq!(store.access(&n, &VersionRef::Latest).await.unwrap().version, Some(v2));
+    let nine = VersionId::new(9).unwrap();
+    assert!(store.destroy_version(&n, nine).await.unwrap_err().is_not_found());
 }

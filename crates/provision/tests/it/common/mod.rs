@@ -1,6 +1,6 @@
 //! A provisioning test environment on the shared test cluster: a manifest with names unique to
 //! the test (roles are cluster-wide, so parallel tests must not share them), file secret
-//! stores in a temporary directory, and an admin that is either the superuser or a
+//! stores in a temporary directory (or the fake Secret Manager for the service secrets), and an admin that is either the superuser or a
 //! non-superuser LOGIN CREATEROLE CREATEDB role, as on AlloyDB.
 
 #![allow(dead_code)]
@@ -31,6 +31,10 @@ pub struct Opts {
     pub grace: &'static str,
     pub extra: &'static str,
     pub env_extra: &'static str,
+    /// More keys of each service's `rotation` table (`, keep_disabled = 1`).
+    pub rotation_extra: &'static str,
+    /// The environment's `secrets` table instead of a file store (`{ backend = "gcp", ... }`).
+    pub secrets: Option<String>,
 }
 
 impl Default for Opts {
@@ -42,6 +46,8 @@ impl Default for Opts {
             grace: "65min",
             extra: "",
             env_extra: "",
+            rotation_extra: "",
+            secrets: None,
         }
     }
 }
@@ -138,22 +144,31 @@ role = "{admin_role}"
 role = "{migrator}"
 [environments.{env}]
 primary = "{primary}"
-{replica}secrets = {{ backend = "file", dir = "{root}/secrets" }}
+{replica}secrets = {secrets}
 admin_secrets = {{ backend = "file", dir = "{root}/admin" }}
 admin_secret = "admin"
 capacity_history = "{root}/capacity.jsonl"
 {env_extra}
 "#,
             env_extra = opts.env_extra,
+            secrets = opts
+                .secrets
+                .clone()
+                .unwrap_or_else(|| format!(r#"{{ backend = "file", dir = "{root}/secrets" }}"#)),
             primary = endpoint(&server.host, server.port)
         );
         let mut services = Vec::new();
         for i in 0..opts.services {
             let name = format!("pcc-t{tok}{}", (b'a' + u8::try_from(i).unwrap()) as char);
             text.push_str(&format!(
+<<<<<<< HEAD
                 "[services.{name}]\npool = {{ min = 1, max = 5, max_lifetime = \"{lt}\" }}\nreplica_pool = {{ min = 1, max = 3, max_lifetime = \"{lt}\" }}\nsize_estimate = \"50MB\"\nrotation = {{ grace = \"{grace}\", credentials_refresh = \"100ms\" }}\n{extra}\n",
+=======
+                "[services.{name}]\npool = {{ min = 1, max = 5, max_lifetime = \"{lt}\" }}\nreplica_pool = {{ min = 1, max = 3, max_lifetime = \"{lt}\" }}\nsize_estimate = \"50MB\"\nrotation = {{ grace = \"{grace}\"{rotation_extra} }}\n{extra}\n",
+>>>>>>> main
                 lt = opts.max_lifetime,
                 grace = opts.grace,
+                rotation_extra = opts.rotation_extra,
                 extra = opts.extra.replace("{base}", &format!("t{tok}{}", (b'a' + u8::try_from(i).unwrap()) as char)),
             ));
             services.push(name);
@@ -192,8 +207,9 @@ capacity_history = "{root}/capacity.jsonl"
         self.manifest.deployment(&self.env, &self.services[i]).unwrap()
     }
 
+    /// The environment's secret store (a file store unless the options chose another).
     pub fn store(&self) -> Arc<dyn SecretStore> {
-        Arc::new(FileStore::new(self.dir.path().join("secrets")))
+        provision::target::open_store(&self.env().secrets).unwrap()
     }
 
     pub fn secrets_dir(&self) -> PathBuf {
