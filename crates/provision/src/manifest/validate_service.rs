@@ -105,12 +105,6 @@ pub(super) fn service(
                 format!("{max_age_days} must be 1-365 (the seed plan rotates every 30-90 days)"),
             );
         }
-<<<<<<< HEAD
-        Rotation {
-            grace,
-            credentials_refresh,
-            max_age_days,
-=======
         let keep_disabled = raw.rotation.as_ref().and_then(|r| r.keep_disabled).unwrap_or(3);
         if keep_disabled > 100 {
             p.push(
@@ -131,10 +125,10 @@ pub(super) fn service(
         }
         Rotation {
             grace,
+            credentials_refresh,
             max_age_days,
             keep_disabled,
             destroy_disabled_after_days,
->>>>>>> main
         }
     };
     let base = name

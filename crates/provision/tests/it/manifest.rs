@@ -177,13 +177,9 @@ access = "write"
         "secrets.backend: \"vault\" is not a backend",
         "min 5 is larger than max 2",
         "statement_timeout: unknown time unit",
-<<<<<<< HEAD
         "rotation.grace: rotation grace 1min must be longer than pool max_lifetime 30min + secret sync interval 0 + credential refresh 30s",
-=======
-        "rotation.grace: 1min must be longer",
         "rotation.keep_disabled: 101 must be 0-100",
         "rotation.destroy_disabled_after_days: 400 must be 0-365",
->>>>>>> main
         "must start with the service's base \"a_\"",
         "\"write\" must be \"read_only\" or \"read_write\"",
     ] {

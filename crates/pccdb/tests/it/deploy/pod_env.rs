@@ -211,7 +211,7 @@ async fn the_service_started_with_the_rendered_env_reports_the_manifests_pools()
         .stderr(Stdio::piped());
     let mut child = command.spawn().expect("starting pcc-client-api");
     let stderr = child.stderr.take().unwrap();
-    let running = Running(child);
+    let mut running = Running(child);
     let logs = std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).collect::<Vec<_>>());
 
     // Ready: the primary and the replica answered the rendered (re-pointed) strings with VerifyCA.
@@ -223,7 +223,16 @@ async fn the_service_started_with_the_rendered_env_reports_the_manifests_pools()
                 break body;
             }
         }
-        assert!(Instant::now() < deadline, "not ready within 2 minutes");
+        let exited = running.0.try_wait().unwrap();
+        if exited.is_some() || Instant::now() >= deadline {
+            drop(running);
+            let logs = logs.join().unwrap();
+            panic!(
+                "pcc-client-api {} with the rendered env; its log:\n{}",
+                exited.map_or_else(|| "not ready within 2 minutes".to_owned(), |s| format!("exited ({s})")),
+                logs.join("\n")
+            );
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(readiness["primary"], true, "{readiness}");
