@@ -392,7 +392,8 @@ async fn rotations_in_secret_manager_destroy_disabled_versions_beyond_the_retent
     let fake = FakeSecretManager::start().await;
     let h = Harness::new(Opts {
         max_lifetime: "1ms",
-        grace: "2ms",
+        // Longer than lifetime 1ms + credentials refresh 100ms (the fixture's) + no secret sync.
+        grace: "150ms",
         // Keep one disabled version, destroy older ones at once.
         rotation_extra: ", keep_disabled = 1, destroy_disabled_after_days = 0",
         secrets: Some(format!(
