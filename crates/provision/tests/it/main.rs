@@ -4,6 +4,7 @@
 
 mod apply;
 mod capacity;
+mod iam;
 mod common;
 mod manifest;
 mod platform;
