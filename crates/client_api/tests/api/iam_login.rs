@@ -140,15 +140,17 @@ async fn the_service_logs_in_with_refreshed_access_tokens_and_never_logs_one() {
         child: command.spawn().expect("starting pcc-client-api"),
     };
     let base = format!("http://127.0.0.1:{port}");
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
+    let (http_ref, base_ref, fake_ref) = (&http, base.as_str(), &fake);
     let bearer = format!(
         "Bearer {}",
         key.token("iam-tester", &[SCOPE_READ, SCOPE_WRITE], 3600)
             .expect("token")
             .expose_secret()
     );
-    eventually("the service is ready", Duration::from_secs(120), || async {
-        let ready = http.get(format!("{base}/readyz")).send().await.ok()?;
+    eventually("the service is ready", Duration::from_secs(120), || async move {
+        let ready = http_ref.get(format!("{base_ref}/readyz")).send().await.ok()?;
         ready.status().is_success().then_some(())
     })
     .await;
@@ -200,8 +202,9 @@ async fn the_service_logs_in_with_refreshed_access_tokens_and_never_logs_one() {
         .await
         .expect("changing the role's password");
     fake.issue_fixed_token(&second);
-    eventually("the background refresh fetched the new token", Duration::from_secs(60), || async {
-        fake.issued_tokens().iter().any(|(t, _)| *t == second).then_some(())
+    let second_ref = second.as_str();
+    eventually("the background refresh fetched the new token", Duration::from_secs(60), || async move {
+        fake_ref.issued_tokens().iter().any(|(t, _)| t == second_ref).then_some(())
     })
     .await;
     // Open connections logged in with the first token keep serving.
