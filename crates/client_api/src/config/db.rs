@@ -118,7 +118,8 @@ fn auth(env: &dyn Env) -> Result<Auth, ConfigError> {
 
 /// The credential source of password logins.
 fn password_source(env: &dyn Env) -> Result<CredentialSource, ConfigError> {
-    Ok(match (
+    Ok(
+        match (
             env.var("PCC_DB_CREDENTIALS_FILE"),
             env.var("PCC_DB_SECRET_GCP_PROJECT"),
             env.var("PCC_DB_SECRET_NAME"),
@@ -144,7 +145,8 @@ fn password_source(env: &dyn Env) -> Result<CredentialSource, ConfigError> {
                     "is required with PCC_DB_SECRET_GCP_PROJECT",
                 ));
             }
-        })
+        },
+    )
 }
 
 /// IAM logins: no password anywhere, neither a credential source nor in a connection string.
@@ -257,7 +259,13 @@ mod tests {
         let config = DbConfig::from_env(&env(&[("PCC_DB_PRIMARY", "Host=db1"), ("PCC_DB_AUTH", "iam")]))
             .unwrap()
             .unwrap();
-        assert!(matches!(config.credentials, CredentialSource::Iam { user: None, tokens: None }));
+        assert!(matches!(
+            config.credentials,
+            CredentialSource::Iam {
+                user: None,
+                tokens: None
+            }
+        ));
         let config = DbConfig::from_env(&env(&[
             ("PCC_DB_PRIMARY", "Host=db1"),
             ("PCC_DB_AUTH", "iam"),
@@ -270,7 +278,9 @@ mod tests {
         };
         assert_eq!(user.as_deref(), Some("pcc-client-api-devtest@pcc-devtest.iam"));
         // The default stays password.
-        let config = DbConfig::from_env(&env(&[("PCC_DB_PRIMARY", "Host=db1")])).unwrap().unwrap();
+        let config = DbConfig::from_env(&env(&[("PCC_DB_PRIMARY", "Host=db1")]))
+            .unwrap()
+            .unwrap();
         assert!(matches!(config.credentials, CredentialSource::Inline));
         for (pairs, var, says) in [
             (
@@ -289,12 +299,19 @@ mod tests {
                 "holds a password",
             ),
             (
-                vec![("PCC_DB_AUTH", "iam"), ("PCC_DB_IAM_USER", "svc@p.iam.gserviceaccount.com")],
+                vec![
+                    ("PCC_DB_AUTH", "iam"),
+                    ("PCC_DB_IAM_USER", "svc@p.iam.gserviceaccount.com"),
+                ],
                 "PCC_DB_IAM_USER",
                 "`svc@p.iam`",
             ),
             (vec![("PCC_DB_IAM_USER", "svc@p.iam")], "PCC_DB_IAM_USER", "not `iam`"),
-            (vec![("PCC_DB_AUTH", "token")], "PCC_DB_AUTH", "`token` is not `password` or `iam`"),
+            (
+                vec![("PCC_DB_AUTH", "token")],
+                "PCC_DB_AUTH",
+                "`token` is not `password` or `iam`",
+            ),
         ] {
             let mut all = vec![("PCC_DB_PRIMARY", "Host=db1")];
             all.extend(pairs);

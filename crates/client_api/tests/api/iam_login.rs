@@ -159,7 +159,9 @@ async fn the_service_logs_in_with_refreshed_access_tokens_and_never_logs_one() {
         "the metadata server refused the first requests, and the service retried"
     );
     assert!(
-        fake.issued_tokens().iter().all(|(_, scope)| scope == ALLOYDB_LOGIN_SCOPE),
+        fake.issued_tokens()
+            .iter()
+            .all(|(_, scope)| scope == ALLOYDB_LOGIN_SCOPE),
         "tokens are asked for the AlloyDB login scope"
     );
 
@@ -203,9 +205,17 @@ async fn the_service_logs_in_with_refreshed_access_tokens_and_never_logs_one() {
         .expect("changing the role's password");
     fake.issue_fixed_token(&second);
     let second_ref = second.as_str();
-    eventually("the background refresh fetched the new token", Duration::from_secs(60), || async move {
-        fake_ref.issued_tokens().iter().any(|(t, _)| t == second_ref).then_some(())
-    })
+    eventually(
+        "the background refresh fetched the new token",
+        Duration::from_secs(60),
+        || async move {
+            fake_ref
+                .issued_tokens()
+                .iter()
+                .any(|(t, _)| t == second_ref)
+                .then_some(())
+        },
+    )
     .await;
     // Open connections logged in with the first token keep serving.
     assert_eq!(create("IAM Two".to_owned()).await, Some(201));

@@ -163,7 +163,11 @@ async fn iam_logins(session: &AdminSession, manifest: &Manifest, env: &Environme
                 continue;
             }
         };
-        let can_login = |name: &str| rows.iter().find(|r| r.get::<_, String>(0) == name).map(|r| r.get::<_, bool>(1));
+        let can_login = |name: &str| {
+            rows.iter()
+                .find(|r| r.get::<_, String>(0) == name)
+                .map(|r| r.get::<_, bool>(1))
+        };
         match can_login(user) {
             Some(true) => out.push(Finding::new(
                 "credentials",
@@ -192,9 +196,14 @@ async fn iam_logins(session: &AdminSession, manifest: &Manifest, env: &Environme
                         "credentials",
                         Severity::Warn,
                         format!("login {login}"),
-                        format!("can still log in with a password although {} logs in with IAM", d.service.name),
+                        format!(
+                            "can still log in with a password although {} logs in with IAM",
+                            d.service.name
+                        ),
                     )
-                    .fix(format!("ALTER ROLE {login} NOLOGIN (once no pod uses the password any more)")),
+                    .fix(format!(
+                        "ALTER ROLE {login} NOLOGIN (once no pod uses the password any more)"
+                    )),
                 );
             }
         }

@@ -218,7 +218,10 @@ pub(super) fn diff_memberships(plan: &mut Plan, desired: &Desired, actor: &Actor
         }
         // A missing IAM user is already blocked (it cannot be created here).
         let missing_iam = !actor.cluster.roles.contains_key(member)
-            && desired.roles.iter().any(|r| r.name == *member && r.login == LoginPolicy::Iam);
+            && desired
+                .roles
+                .iter()
+                .any(|r| r.name == *member && r.login == LoginPolicy::Iam);
         if missing_iam {
             continue;
         }

@@ -10,8 +10,8 @@
 //! k8s` binds the pods to it), and AlloyDB names its database user after the address without
 //! `.gserviceaccount.com`: `pcc-client-api-devtest@pcc-devtest.iam`.
 
-use super::{Environment, Gke};
 use super::validate::Problems;
+use super::{Environment, Gke};
 use crate::ident::MAX_IDENT_BYTES;
 use crate::naming::{EnvName, ServiceName};
 
@@ -75,7 +75,8 @@ fn method(p: &mut Problems, key: &str, raw: &str) -> Option<AuthMethod> {
 
 /// `environments.<env>.auth`; default password.
 pub(super) fn environment(p: &mut Problems, key: &str, raw: Option<&str>) -> AuthMethod {
-    raw.and_then(|r| method(p, &format!("{key}.auth"), r)).unwrap_or_default()
+    raw.and_then(|r| method(p, &format!("{key}.auth"), r))
+        .unwrap_or_default()
 }
 
 /// The login of `service` in `env`: the override's `auth`, else the environment's; for IAM, the override's

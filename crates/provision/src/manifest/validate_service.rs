@@ -199,16 +199,18 @@ pub(super) fn service(
             .pool
             .max_lifetime
             .max(sizing.replica_pool.map_or(Millis(0), |r| r.max_lifetime));
-        let login = environments.get(env).map_or(super::ServiceLogin::Password, |environment| {
-            super::auth::service_login(
-                p,
-                &ok,
-                &name,
-                environment,
-                o.and_then(|o| o.auth.as_deref()),
-                o.and_then(|o| o.iam_user.as_deref()),
-            )
-        });
+        let login = environments
+            .get(env)
+            .map_or(super::ServiceLogin::Password, |environment| {
+                super::auth::service_login(
+                    p,
+                    &ok,
+                    &name,
+                    environment,
+                    o.and_then(|o| o.auth.as_deref()),
+                    o.and_then(|o| o.iam_user.as_deref()),
+                )
+            });
         // An IAM login has no password to rotate, so no rotation window to fit.
         if login != super::ServiceLogin::Password {
             windows_checked += 1;
@@ -234,12 +236,15 @@ pub(super) fn service(
         };
         match ServiceNames::derive(&name, prefix, env) {
             Ok(names) => {
-                per_env.insert(env.clone(), ServiceEnv {
+                per_env.insert(
+                    env.clone(),
+                    ServiceEnv {
                         sizing,
                         names,
                         pod,
                         login,
-                    });
+                    },
+                );
             }
             Err(e) => p.push(key, format!("in environment {env}: {e}")),
         }

@@ -71,7 +71,9 @@ async fn an_iam_login_is_granted_once_terraform_created_it_and_has_nothing_to_ro
     su.batch_execute(&format!("CREATE ROLE \"{user}\" LOGIN PASSWORD '{token}'"))
         .await
         .unwrap();
-    let report = apply(&h.manifest, &h.env, LOCK_WAIT).await.unwrap_or_else(|e| panic!("{e}"));
+    let report = apply(&h.manifest, &h.env, LOCK_WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(
         report
             .executed
@@ -107,18 +109,24 @@ async fn an_iam_login_is_granted_once_terraform_created_it_and_has_nothing_to_ro
     )
     .await
     .unwrap_or_else(|e| panic!("the IAM user logs in: {e}"));
-    let schema = client.query_one("SELECT has_schema_privilege($1, 'USAGE')", &[&d.names.schema.as_str()]).await.unwrap();
+    let schema = client
+        .query_one("SELECT has_schema_privilege($1, 'USAGE')", &[&d.names.schema.as_str()])
+        .await
+        .unwrap();
     assert!(schema.get::<_, bool>(0));
 
     // check: the IAM login passes, with no rotation age or stored credential for the service.
     let report = check(&h.manifest, &h.env).await.unwrap();
-    let failed: Vec<_> = report.findings.iter().filter(|f| f.severity == Severity::Fail).collect();
+    let failed: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Fail)
+        .collect();
     assert!(report.passed(), "check failed: {failed:#?}");
     assert!(
-        report
-            .findings
-            .iter()
-            .any(|f| f.check == "credentials" && f.severity == Severity::Pass && f.subject == format!("IAM login {user}")),
+        report.findings.iter().any(|f| f.check == "credentials"
+            && f.severity == Severity::Pass
+            && f.subject == format!("IAM login {user}")),
         "{:#?}",
         report.findings
     );
@@ -130,10 +138,18 @@ async fn an_iam_login_is_granted_once_terraform_created_it_and_has_nothing_to_ro
 
     // rotate refuses, by service and by user, and says why.
     for select in [h.services[0].as_str(), user.as_str()] {
-        let err = run_targets(&session, &h.manifest, h.env(), Some(select), Mode::Now, false, LOCK_WAIT)
-            .await
-            .unwrap_err()
-            .to_string();
+        let err = run_targets(
+            &session,
+            &h.manifest,
+            h.env(),
+            Some(select),
+            Mode::Now,
+            false,
+            LOCK_WAIT,
+        )
+        .await
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("no password to rotate") && err.contains(&user), "{err}");
     }
     // A stored credential is not there to resolve either.
@@ -152,7 +168,10 @@ async fn an_iam_login_is_granted_once_terraform_created_it_and_has_nothing_to_ro
         .iter()
         .find(|f| f.subject == format!("IAM login {user}") && f.severity == Severity::Fail)
         .unwrap_or_else(|| panic!("{:#?}", report.findings));
-    assert!(missing.fix.as_deref().is_some_and(|f| f.contains("ALLOYDB_IAM_USER")), "{missing:#?}");
+    assert!(
+        missing.fix.as_deref().is_some_and(|f| f.contains("ALLOYDB_IAM_USER")),
+        "{missing:#?}"
+    );
 }
 
 fn parse(text: &str) -> Result<Manifest, String> {
@@ -171,7 +190,10 @@ fn auth_is_chosen_per_environment_and_per_service_and_bad_values_are_named() {
     let gke = "gke = { project = \"pcc-devtest\" }\n";
     // Default: passwords.
     let m = parse(&format!("{BASE}{service}")).unwrap();
-    assert_eq!(*m.deployment("devtest", "pcc-client-api").unwrap().login, ServiceLogin::Password);
+    assert_eq!(
+        *m.deployment("devtest", "pcc-client-api").unwrap().login,
+        ServiceLogin::Password
+    );
     // The environment's auth, the user of the service's Google service account.
     let m = parse(&format!("{BASE}auth = \"iam\"\n{gke}{service}")).unwrap();
     assert_eq!(
@@ -183,7 +205,10 @@ fn auth_is_chosen_per_environment_and_per_service_and_bad_values_are_named() {
         "{BASE}auth = \"iam\"\n{gke}{service}[services.pcc-client-api.overrides.devtest]\nauth = \"password\"\n"
     ))
     .unwrap();
-    assert_eq!(*m.deployment("devtest", "pcc-client-api").unwrap().login, ServiceLogin::Password);
+    assert_eq!(
+        *m.deployment("devtest", "pcc-client-api").unwrap().login,
+        ServiceLogin::Password
+    );
     let m = parse(&format!(
         "{BASE}{service}[services.pcc-client-api.overrides.devtest]\nauth = \"iam\"\niam_user = \"reporting@pcc-devtest.iam\"\n"
     ))
@@ -194,8 +219,14 @@ fn auth_is_chosen_per_environment_and_per_service_and_bad_values_are_named() {
     );
 
     for (text, says) in [
-        (format!("{BASE}auth = \"token\"\n{service}"), "environments.devtest.auth: \"token\" must be \"password\" or \"iam\""),
-        (format!("{BASE}auth = \"iam\"\n{service}"), "set environments.devtest.gke"),
+        (
+            format!("{BASE}auth = \"token\"\n{service}"),
+            "environments.devtest.auth: \"token\" must be \"password\" or \"iam\"",
+        ),
+        (
+            format!("{BASE}auth = \"iam\"\n{service}"),
+            "set environments.devtest.gke",
+        ),
         (
             format!("{BASE}{service}[services.pcc-client-api.overrides.devtest]\niam_user = \"a@p.iam\"\n"),
             "iam_user: is set but pcc-client-api logs in to devtest with a password",
@@ -207,7 +238,9 @@ fn auth_is_chosen_per_environment_and_per_service_and_bad_values_are_named() {
             "without it (\"svc@p.iam\")",
         ),
         (
-            format!("{BASE}{service}[services.pcc-client-api.overrides.devtest]\nauth = \"iam\"\niam_user = \"Robert'); DROP\"\n"),
+            format!(
+                "{BASE}{service}[services.pcc-client-api.overrides.devtest]\nauth = \"iam\"\niam_user = \"Robert'); DROP\"\n"
+            ),
             "is not an IAM user",
         ),
     ] {

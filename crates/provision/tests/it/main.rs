@@ -4,8 +4,8 @@
 
 mod apply;
 mod capacity;
-mod iam;
 mod common;
+mod iam;
 mod manifest;
 mod platform;
 mod resolve;

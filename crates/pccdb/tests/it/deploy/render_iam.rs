@@ -56,7 +56,12 @@ fn render_an_iam_login_gets_its_user_and_no_secret() {
         .as_sequence()
         .unwrap()
         .iter()
-        .map(|v| (v["name"].as_str().unwrap().to_owned(), v["value"].as_str().unwrap().to_owned()))
+        .map(|v| {
+            (
+                v["name"].as_str().unwrap().to_owned(),
+                v["value"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     assert_eq!(vars["PCC_DB_AUTH"], "iam");
     assert_eq!(vars["PCC_DB_IAM_USER"], "pcc-client-api-prod@pcc-prod.iam");
@@ -71,7 +76,9 @@ fn render_an_iam_login_gets_its_user_and_no_secret() {
     // The service account the pods run as is the one whose IAM user they log in as.
     let ksa = &objects.iter().find(|(_, o)| o["kind"] == "ServiceAccount").unwrap().1;
     assert_eq!(
-        ksa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"].as_str().unwrap(),
+        ksa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
+            .as_str()
+            .unwrap(),
         format!("{}.gserviceaccount.com", vars["PCC_DB_IAM_USER"])
     );
 
@@ -82,5 +89,8 @@ fn render_an_iam_login_gets_its_user_and_no_secret() {
         panic!("an IAM login: {:?}", db.credentials)
     };
     assert_eq!(user.as_deref(), Some("pcc-client-api-prod@pcc-prod.iam"));
-    assert!(tokens.is_none(), "tokens from Application Default Credentials (the metadata server)");
+    assert!(
+        tokens.is_none(),
+        "tokens from Application Default Credentials (the metadata server)"
+    );
 }
