@@ -87,6 +87,8 @@ struct Window {
     /// The service's resident set (VmRSS) and its peak so far (VmHWM), MiB.
     rss_mib: f64,
     hwm_mib: f64,
+    /// Of the resident set, what transparent huge pages back (AnonHugePages), MiB.
+    huge_mib: f64,
     /// The service's sessions on the primary and on the replica (pg_stat_activity, any login).
     sessions_primary: i64,
     sessions_replica: i64,
@@ -133,6 +135,17 @@ fn rss_mib(pid: u32) -> (f64, f64) {
             .map_or(f64::NAN, |kib| kib / 1024.0)
     };
     (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// `/proc/<pid>/smaps_rollup` AnonHugePages, MiB: what of the resident set transparent huge pages back.
+fn huge_pages_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("AnonHugePages:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse::<f64>().ok())
+        .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
 async fn count(session: &tokio_postgres::Client, sql: &str) -> i64 {
@@ -276,6 +289,7 @@ async fn soak(plan: Plan) -> anyhow::Result<ScenarioResult> {
             t_s: next.as_secs_f64(),
             rss_mib: (rss * 10.0).round() / 10.0,
             hwm_mib: (hwm * 10.0).round() / 10.0,
+            huge_mib: (huge_pages_mib(pid) * 10.0).round() / 10.0,
             sessions_primary: service_sessions(&primary).await,
             sessions_replica: service_sessions(&replica).await,
             idempotency_keys: count(&primary, "SELECT count(*) FROM client_api.idempotency_key").await,
@@ -414,15 +428,16 @@ fn result(
         )
     });
     let mut series = String::from(
-        "series (t s: rss MiB, sessions primary+replica, idempotency keys, clients, requests, failed, p99 ms read/list/create/patch/move):",
+        "series (t s: rss MiB (of which huge pages), sessions primary+replica, idempotency keys, clients, requests, failed, p99 ms read/list/create/patch/move):",
     );
     for w in windows {
         let p = |op: &str| w.p99_ms.get(op).copied().unwrap_or(f64::NAN);
         let _ = write!(
             series,
-            " [{:.0}: {:.1}, {}+{}, {}, {}, {}, {}, {:.1}/{:.1}/{:.1}/{:.1}/{:.1}{}]",
+            " [{:.0}: {:.1} ({:.1}), {}+{}, {}, {}, {}, {}, {:.1}/{:.1}/{:.1}/{:.1}/{:.1}{}]",
             w.t_s,
             w.rss_mib,
+            w.huge_mib,
             w.sessions_primary,
             w.sessions_replica,
             w.idempotency_keys,
