@@ -15,7 +15,8 @@
 --
 -- Expand-only: three nullable columns, constraints NOT VALID (every existing row has NULL in the new columns, so
 -- they hold; a later migration may VALIDATE them without blocking writes), new functions and triggers, and a
--- CREATE OR REPLACE of the history guard that keeps all it allowed and refused before.
+-- CREATE OR REPLACE of the history guard that keeps all it allowed and refused before, and statistics target 0 on
+-- the personal columns (planner statistics would keep copies of their values; see the end of this file).
 --
 -- New SQLSTATE: PC015 the contact is erased (its personal data cannot be written again).
 
@@ -117,8 +118,13 @@ CREATE TRIGGER contact_before_0_erasure BEFORE INSERT OR UPDATE ON client_api.co
 CREATE FUNCTION client_api.tg_client_contact_not_erased() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
+DECLARE
+    target_erased timestamptz;
 BEGIN
-    IF EXISTS (SELECT 1 FROM client_api.contact AS p WHERE p.id = NEW.contact_id AND p.erased_at IS NOT NULL) THEN
+    -- FOR SHARE: waits for an erasure of the contact in progress and then reads its outcome (a plain read would
+    -- see the row as it was before that erasure and let the link through).
+    SELECT p.erased_at INTO target_erased FROM client_api.contact AS p WHERE p.id = NEW.contact_id FOR SHARE;
+    IF target_erased IS NOT NULL THEN
         RAISE EXCEPTION 'contact % is erased: it cannot be linked to a client again', NEW.contact_id
             USING ERRCODE = 'PC015', SCHEMA = 'client_api', TABLE = 'client_contact', COLUMN = 'contact_id',
                   CONSTRAINT = 'client_contact_contact_not_erased';
@@ -126,7 +132,7 @@ BEGIN
     RETURN NEW;
 END
 $$;
-CREATE TRIGGER client_contact_contact_not_erased BEFORE INSERT ON client_api.client_contact
+CREATE TRIGGER client_contact_contact_not_erased BEFORE INSERT OR UPDATE OF contact_id ON client_api.client_contact
     FOR EACH ROW EXECUTE FUNCTION client_api.tg_client_contact_not_erased();
 
 -- ---------------------------------------------------------------------------------------------------------------------
@@ -172,8 +178,8 @@ $$;
 -- whatever expected_version says (erasing twice answers the same result; the first erasure's actor and reason
 -- stay). Soft-deleted contacts are erased too: their personal data is held all the same. A contact whose row was
 -- hard-deleted (V7 allows it) but whose history remains gets its history scrubbed, and no row is returned.
--- Errors: PC009 no such contact, PC008 version mismatch, 23514 contact_erasure_reason_clean (reason missing,
--- empty, longer than 500 characters, surrounding whitespace or control characters).
+-- Errors: PC009 no such contact, 23514 contact_erasure_reason_clean (reason missing, empty, longer than 500
+-- characters, surrounding whitespace or control characters; checked before anything else), PC008 version mismatch.
 -- ---------------------------------------------------------------------------------------------------------------------
 CREATE FUNCTION client_api.erase_contact(contact_id uuid, reason text, expected_version bigint DEFAULT NULL)
     RETURNS SETOF client_api.contact
@@ -190,6 +196,12 @@ BEGIN
         RAISE EXCEPTION 'contact % does not exist', erase_contact.contact_id
             USING ERRCODE = 'PC009', SCHEMA = 'client_api', TABLE = 'contact';
     END IF;
+    -- The reason first: a request without one is refused whatever state the contact is in.
+    IF reason IS NULL OR NOT client_api.is_clean_text(reason, 500) THEN
+        RAISE EXCEPTION 'an erasure needs a reason of 1-500 characters without surrounding whitespace or control characters'
+            USING ERRCODE = 'check_violation', SCHEMA = 'client_api', TABLE = 'contact', COLUMN = 'erasure_reason',
+                  CONSTRAINT = 'contact_erasure_reason_clean';
+    END IF;
     IF target.id IS NOT NULL AND target.erased_at IS NOT NULL THEN
         RETURN NEXT target;
         RETURN;
@@ -197,11 +209,6 @@ BEGIN
     IF expected_version IS NOT NULL AND target.version <> expected_version THEN
         RAISE EXCEPTION 'contact % is at version %, not %', erase_contact.contact_id, target.version, expected_version
             USING ERRCODE = 'PC008', SCHEMA = 'client_api', TABLE = 'contact', COLUMN = 'version';
-    END IF;
-    IF reason IS NULL OR NOT client_api.is_clean_text(reason, 500) THEN
-        RAISE EXCEPTION 'an erasure needs a reason of 1-500 characters without surrounding whitespace or control characters'
-            USING ERRCODE = 'check_violation', SCHEMA = 'client_api', TABLE = 'contact', COLUMN = 'erasure_reason',
-                  CONSTRAINT = 'contact_erasure_reason_clean';
     END IF;
     PERFORM pg_catalog.set_config('pcc.contact_erasure', id_text, true);
     IF target.id IS NOT NULL THEN
@@ -230,3 +237,28 @@ END
 $$;
 COMMENT ON FUNCTION client_api.erase_contact(uuid, text, bigint) IS
     'GDPR erasure: scrubs the contact''s personal data from its row, its change history and stored responses.';
+
+-- ---------------------------------------------------------------------------------------------------------------------
+-- No planner statistics of personal fields: ANALYZE copies sampled values into pg_statistic (most common values,
+-- histogram bounds), which pg_stats shows to every role that may read the column, and which no erasure could
+-- reach. With the statistics target 0 ANALYZE skips these columns (and the expression index on lower(email)); the
+-- lookups by e-mail and name use their indexes on the default selectivity estimates all the same. Statistics an
+-- earlier ANALYZE gathered stay in pg_statistic until a superuser removes them (the owner cannot): on a database
+-- that held contacts before this migration, an administrator runs
+--   DELETE FROM pg_catalog.pg_statistic WHERE starelid IN ('client_api.contact'::regclass,
+--       'client_api.contact_live_email_idx'::regclass, 'client_api.change_history'::regclass,
+--       'client_api.idempotency_key'::regclass);  ANALYZE client_api.contact, client_api.change_history,
+--       client_api.idempotency_key;
+-- (docs/SCHEMA.md, "Erasure").
+-- ---------------------------------------------------------------------------------------------------------------------
+ALTER TABLE client_api.contact
+    ALTER COLUMN given_name SET STATISTICS 0,
+    ALTER COLUMN family_name SET STATISTICS 0,
+    ALTER COLUMN email SET STATISTICS 0,
+    ALTER COLUMN phone SET STATISTICS 0,
+    ALTER COLUMN job_title SET STATISTICS 0;
+ALTER INDEX client_api.contact_live_email_idx ALTER COLUMN 1 SET STATISTICS 0;
+-- The copies of them: the history's old and new values and the stored responses (neither is ever filtered on;
+-- the history is filtered by `fields`, whose statistics hold field names only).
+ALTER TABLE client_api.change_history ALTER COLUMN changes SET STATISTICS 0;
+ALTER TABLE client_api.idempotency_key ALTER COLUMN response_body SET STATISTICS 0;

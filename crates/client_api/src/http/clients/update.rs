@@ -76,10 +76,11 @@ pub async fn update_client(
                 }
                 let mut document = current.writable();
                 merge_patch::apply(&mut document, patch);
-                // A stake belongs to one parent link: a move that does not state the new parent's stake leaves
-                // the new link without one (the database clears a stake left behind by a move the same way).
-                if document["parent_id"] != serde_json::json!(current.parent_id) && patch.get("ownership").is_none() {
-                    document["ownership"] = serde_json::Value::Null;
+                // A stake belongs to one parent link: a move takes the new link's stake from the patch alone (not
+                // merged with the old parent's), and without one the new link has none (the database clears a
+                // stake left behind by a move the same way).
+                if document["parent_id"] != serde_json::json!(current.parent_id) {
+                    document["ownership"] = patch.get("ownership").cloned().unwrap_or(serde_json::Value::Null);
                 }
                 let bytes = serde_json::to_vec(&document).map_err(ApiError::internal)?;
                 let fields: ClientFields = parse_json::<ClientFields>(&bytes)?.normalize()?;
