@@ -228,7 +228,7 @@ BEGIN
     -- link to it) hold its data. A replay of such a key after the erasure runs as a new request.
     DELETE FROM client_api.idempotency_key AS k
      WHERE k.response_body IS NOT NULL
-       AND pg_catalog.position(pg_catalog.convert_to(id_text, 'UTF8') IN k.response_body) > 0;
+       AND pg_catalog.position(k.response_body, pg_catalog.convert_to(id_text, 'UTF8')) > 0;
     PERFORM pg_catalog.set_config('pcc.contact_erasure', '', true);
     IF target.id IS NOT NULL THEN
         RETURN NEXT target;

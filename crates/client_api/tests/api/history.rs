@@ -7,6 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::over_http::Api;
+use crate::support::TestApp;
 
 fn operations(items: &[Value]) -> Vec<(String, String)> {
     items

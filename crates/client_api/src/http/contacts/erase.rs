@@ -22,7 +22,7 @@ use crate::http::respond::JsonResponse;
 /// Erase a contact's personal data.
 #[utoipa::path(post, path = "/v1/contacts/{id}/erase", tag = "contacts",
     params(("id" = uuid::Uuid, Path, description = "Contact id (a deleted contact can be erased too)"),
-           ("If-Match" = String, Header, description = "The ETag you read (not checked once the contact is erased)"),
+           ("If-Match" = String, Header, description = "The ETag you read, or * (for a deleted contact, which GET no longer answers); not checked once the contact is erased"),
            ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     request_body(content = ErasureRequest, content_type = "application/json"),
     responses((status = 200, description = "Erased (or already erased): the contact as it is now", body = Contact,
