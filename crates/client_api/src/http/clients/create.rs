@@ -46,7 +46,7 @@ pub async fn create_client(
          industry_scheme, industry_code, employee_count, revenue_amount, revenue_currency, revenue_fiscal_year, \
          ownership_percent, ownership_effective_from, ownership_holder_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, COALESCE($10, 'prospect'), $11, $12, $13, $14, $15, \
-         $16::text::numeric, $17, $18, $19::text::numeric, $20, CASE WHEN $19::text IS NOT NULL THEN $12 END) \
+         $16::text::numeric, $17, $18, $19::text::numeric, $20, CASE WHEN $19::text IS NOT NULL THEN $12::uuid END) \
          RETURNING {CLIENT_COLUMNS}"
     );
     let (percent, effective_from) = fields.ownership_params();
