@@ -166,7 +166,10 @@ impl Client {
             updated_by: row.try_get(28)?,
             deleted_at: timestamp_opt(row.try_get(29)?),
             deleted_by: row.try_get(30)?,
-            ownership: match (row.try_get::<_, Option<String>>(31)?, row.try_get::<_, Option<time::Date>>(32)?) {
+            ownership: match (
+                row.try_get::<_, Option<String>>(31)?,
+                row.try_get::<_, Option<time::Date>>(32)?,
+            ) {
                 (Some(percent), Some(from)) => Some(Ownership {
                     percent,
                     effective_from: super::format::date(from),

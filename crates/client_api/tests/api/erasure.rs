@@ -76,7 +76,12 @@ impl Person {
 
     /// Every personal value this person's contact ever held.
     fn values(&self) -> Vec<String> {
-        let all = self.body.as_object().unwrap().values().chain(self.later.as_object().unwrap().values());
+        let all = self
+            .body
+            .as_object()
+            .unwrap()
+            .values()
+            .chain(self.later.as_object().unwrap().values());
         all.map(|v| v.as_str().unwrap().to_owned()).collect()
     }
 }
@@ -86,15 +91,28 @@ async fn erase(api: &Api, id: &str, etag: &str, body: Value, key: Option<&str>) 
     if let Some(key) = key {
         headers.push(("idempotency-key", key));
     }
-    api.send(Method::POST, &format!("/v1/contacts/{id}/erase"), "dpo", Some("req-erase"), Some(body), &headers)
-        .await
+    api.send(
+        Method::POST,
+        &format!("/v1/contacts/{id}/erase"),
+        "dpo",
+        Some("req-erase"),
+        Some(body),
+        &headers,
+    )
+    .await
 }
 
 #[tokio::test]
 async fn an_erased_contact_leaves_no_trace_of_its_personal_data_anywhere_in_the_database() {
     let api = Api::new().await;
     let client = api
-        .write(Method::POST, "/v1/clients", "sales", "req-client", Some(json!({"display_name": "Holder", "legal_name": "Holder Ltd"})))
+        .write(
+            Method::POST,
+            "/v1/clients",
+            "sales",
+            "req-client",
+            Some(json!({"display_name": "Holder", "legal_name": "Holder Ltd"})),
+        )
         .await;
     let client_id = client["id"].as_str().unwrap().to_owned();
     let (erased, kept) = (Person::new("e"), Person::new("k"));
@@ -104,12 +122,25 @@ async fn an_erased_contact_leaves_no_trace_of_its_personal_data_anywhere_in_the_
         // values), and linked to the client with a key too.
         let key = format!("create-{n}");
         let created = api
-            .send(Method::POST, "/v1/contacts", "sales", Some("req-create"), Some(person.body.clone()), &[("idempotency-key", &key)])
+            .send(
+                Method::POST,
+                "/v1/contacts",
+                "sales",
+                Some("req-create"),
+                Some(person.body.clone()),
+                &[("idempotency-key", &key)],
+            )
             .await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
         let id = created.body["id"].as_str().unwrap().to_owned();
-        api.write(Method::PATCH, &format!("/v1/contacts/{id}"), "sales", "req-change", Some(person.later.clone()))
-            .await;
+        api.write(
+            Method::PATCH,
+            &format!("/v1/contacts/{id}"),
+            "sales",
+            "req-change",
+            Some(person.later.clone()),
+        )
+        .await;
         let link_key = format!("link-{n}");
         let link = api
             .send(
@@ -132,11 +163,16 @@ async fn an_erased_contact_leaves_no_trace_of_its_personal_data_anywhere_in_the_
     // The search finds what is there: every value, and the stored response as hex.
     let before = occurrences(&primary, &erased.values()).await;
     for value in erased.values() {
-        assert!(before.iter().any(|(p, _)| *p == value.to_lowercase()), "{value} not found before: {before:?}");
+        assert!(
+            before.iter().any(|(p, _)| *p == value.to_lowercase()),
+            "{value} not found before: {before:?}"
+        );
     }
     let created_hex = hex(erased.body["family_name"].as_str().unwrap());
     assert!(
-        before.iter().any(|(p, t)| *p == created_hex && t == "client_api.idempotency_key"),
+        before
+            .iter()
+            .any(|(p, t)| *p == created_hex && t == "client_api.idempotency_key"),
         "{before:?}"
     );
     let history_before = api.get(&format!("/v1/contacts/{id}/history")).await.body["items"]
@@ -144,8 +180,20 @@ async fn an_erased_contact_leaves_no_trace_of_its_personal_data_anywhere_in_the_
         .unwrap()
         .len();
 
-    let etag = api.get(&format!("/v1/contacts/{id}")).await.header("etag").unwrap().to_owned();
-    let answer = erase(&api, &id, &etag, json!({"reason": "data subject request DSR-1"}), Some("erase-1")).await;
+    let etag = api
+        .get(&format!("/v1/contacts/{id}"))
+        .await
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    let answer = erase(
+        &api,
+        &id,
+        &etag,
+        json!({"reason": "data subject request DSR-1"}),
+        Some("erase-1"),
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     assert_eq!(answer.body["family_name"], "[erased]");
     for field in ["given_name", "email", "phone", "job_title"] {
@@ -154,18 +202,27 @@ async fn an_erased_contact_leaves_no_trace_of_its_personal_data_anywhere_in_the_
     assert_eq!(answer.body["erased_by"], "dpo");
     assert_eq!(answer.body["erasure_reason"], "data subject request DSR-1");
     assert!(answer.body["erased_at"].is_string());
-    assert_eq!(answer.header("etag"), Some(format!("\"{}\"", answer.body["version"]).as_str()));
+    assert_eq!(
+        answer.header("etag"),
+        Some(format!("\"{}\"", answer.body["version"]).as_str())
+    );
 
     let after = occurrences(&primary, &erased.values()).await;
     assert!(after.is_empty(), "erased values still in the primary: {after:?}");
     api.app.replica_replayed().await;
     let replica = api.app.db.db().connect_replica().await;
     let on_replica = occurrences(&replica, &erased.values()).await;
-    assert!(on_replica.is_empty(), "erased values still on the replica: {on_replica:?}");
+    assert!(
+        on_replica.is_empty(),
+        "erased values still on the replica: {on_replica:?}"
+    );
     // The other person is untouched.
     let other = occurrences(&primary, &kept.values()).await;
     for value in kept.values() {
-        assert!(other.iter().any(|(p, _)| *p == value.to_lowercase()), "{value} of the kept contact is gone");
+        assert!(
+            other.iter().any(|(p, _)| *p == value.to_lowercase()),
+            "{value} of the kept contact is gone"
+        );
     }
 
     // Links and history entries stay, anonymised; the erasure is one more entry, by its actor.
@@ -183,7 +240,10 @@ async fn an_erased_contact_leaves_no_trace_of_its_personal_data_anywhere_in_the_
     assert_eq!(read.body["family_name"], "[erased]");
     // The creation's key no longer replays the person: its stored response is gone.
     let stored: i64 = primary
-        .query_one("SELECT count(*) FROM client_api.idempotency_key WHERE idempotency_key IN ('create-0', 'link-0')", &[])
+        .query_one(
+            "SELECT count(*) FROM client_api.idempotency_key WHERE idempotency_key IN ('create-0', 'link-0')",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -195,11 +255,25 @@ async fn an_erased_contact_leaves_no_trace_of_its_personal_data_anywhere_in_the_
 async fn an_erased_contact_stays_erased_and_erasing_again_answers_the_same() {
     let api = Api::new().await;
     let client = api
-        .write(Method::POST, "/v1/clients", "sales", "req-client", Some(json!({"display_name": "Holder", "legal_name": "Holder Ltd"})))
+        .write(
+            Method::POST,
+            "/v1/clients",
+            "sales",
+            "req-client",
+            Some(json!({"display_name": "Holder", "legal_name": "Holder Ltd"})),
+        )
         .await;
     let client_id = client["id"].as_str().unwrap().to_owned();
     let person = Person::new("s");
-    let created = api.write(Method::POST, "/v1/contacts", "sales", "req-create", Some(person.body.clone())).await;
+    let created = api
+        .write(
+            Method::POST,
+            "/v1/contacts",
+            "sales",
+            "req-create",
+            Some(person.body.clone()),
+        )
+        .await;
     let id = created["id"].as_str().unwrap().to_owned();
     let first = erase(&api, &id, "\"1\"", json!({"reason": "request"}), Some("erase-key")).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
@@ -216,9 +290,20 @@ async fn an_erased_contact_stays_erased_and_erasing_again_answers_the_same() {
     // Nothing personal can be written again, and no new link.
     let etag = first.header("etag").unwrap().to_owned();
     let path = format!("/v1/contacts/{id}");
-    for patch in [json!({"given_name": "Back"}), json!({"family_name": "Again"}), json!({"email": null})] {
+    for patch in [
+        json!({"given_name": "Back"}),
+        json!({"family_name": "Again"}),
+        json!({"email": null}),
+    ] {
         let refused = api
-            .send(Method::PATCH, &path, "sales", None, Some(patch.clone()), &[("if-match", &etag)])
+            .send(
+                Method::PATCH,
+                &path,
+                "sales",
+                None,
+                Some(patch.clone()),
+                &[("if-match", &etag)],
+            )
             .await;
         refused.assert_problem(409, "erased");
     }
@@ -234,12 +319,31 @@ async fn an_erased_contact_stays_erased_and_erasing_again_answers_the_same() {
     .assert_problem(409, "erased");
     assert_eq!(api.get(&path).await.body, first.body);
     // It can still be deleted; a deleted contact can be erased too (If-Match: *, as a GET no longer answers it).
-    let deleted = api.send(Method::DELETE, &path, "sales", None, None, &[("if-match", &etag)]).await;
+    let deleted = api
+        .send(Method::DELETE, &path, "sales", None, None, &[("if-match", &etag)])
+        .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
-    let other = api.write(Method::POST, "/v1/contacts", "sales", "req-create", Some(Person::new("d").body)).await;
+    let other = api
+        .write(
+            Method::POST,
+            "/v1/contacts",
+            "sales",
+            "req-create",
+            Some(Person::new("d").body),
+        )
+        .await;
     let other_id = other["id"].as_str().unwrap().to_owned();
     let other_path = format!("/v1/contacts/{other_id}");
-    let gone = api.send(Method::DELETE, &other_path, "sales", None, None, &[("if-match", "\"1\"")]).await;
+    let gone = api
+        .send(
+            Method::DELETE,
+            &other_path,
+            "sales",
+            None,
+            None,
+            &[("if-match", "\"1\"")],
+        )
+        .await;
     assert_eq!(gone.status, StatusCode::NO_CONTENT);
     let erased_deleted = erase(&api, &other_id, "*", json!({"reason": "request"}), None).await;
     assert_eq!(erased_deleted.status, StatusCode::OK, "{}", erased_deleted.body);
@@ -251,7 +355,15 @@ async fn an_erased_contact_stays_erased_and_erasing_again_answers_the_same() {
 #[tokio::test]
 async fn bad_erasure_requests_get_problems_and_change_nothing() {
     let api = Api::new().await;
-    let created = api.write(Method::POST, "/v1/contacts", "sales", "req-create", Some(Person::new("b").body)).await;
+    let created = api
+        .write(
+            Method::POST,
+            "/v1/contacts",
+            "sales",
+            "req-create",
+            Some(Person::new("b").body),
+        )
+        .await;
     let id = created["id"].as_str().unwrap().to_owned();
     let unknown = uuid::Uuid::now_v7().to_string();
     erase(&api, &unknown, "\"1\"", json!({"reason": "request"}), None)
@@ -261,10 +373,22 @@ async fn bad_erasure_requests_get_problems_and_change_nothing() {
         .await
         .assert_problem(412, "precondition-failed");
     let path = format!("/v1/contacts/{id}/erase");
-    api.send(Method::POST, &path, "dpo", None, Some(json!({"reason": "request"})), &[])
-        .await
-        .assert_problem(428, "precondition-required");
-    for reason in [json!({}), json!({"reason": ""}), json!({"reason": " padded"}), json!({"reason": "x".repeat(501)})] {
+    api.send(
+        Method::POST,
+        &path,
+        "dpo",
+        None,
+        Some(json!({"reason": "request"})),
+        &[],
+    )
+    .await
+    .assert_problem(428, "precondition-required");
+    for reason in [
+        json!({}),
+        json!({"reason": ""}),
+        json!({"reason": " padded"}),
+        json!({"reason": "x".repeat(501)}),
+    ] {
         let refused = erase(&api, &id, "\"1\"", reason.clone(), None).await;
         refused.assert_problem(422, "validation");
         assert_eq!(refused.pointers(), vec!["/reason"], "{reason}");
@@ -272,7 +396,14 @@ async fn bad_erasure_requests_get_problems_and_change_nothing() {
     let unknown_field = erase(&api, &id, "\"1\"", json!({"reason": "r", "family_name": "x"}), None).await;
     unknown_field.assert_problem(400, "malformed-body");
     let not_json = api
-        .send(Method::POST, &path, "dpo", None, None, &[("if-match", "\"1\""), ("content-type", "application/json")])
+        .send(
+            Method::POST,
+            &path,
+            "dpo",
+            None,
+            None,
+            &[("if-match", "\"1\""), ("content-type", "application/json")],
+        )
         .await;
     assert!(not_json.status.is_client_error(), "{}", not_json.status);
     // A reader may not erase.

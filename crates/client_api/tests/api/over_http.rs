@@ -33,7 +33,11 @@ impl Answer {
     pub fn pointers(&self) -> Vec<String> {
         self.body["errors"]
             .as_array()
-            .map(|a| a.iter().filter_map(|e| e["pointer"].as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["pointer"].as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -120,7 +124,14 @@ impl Api {
     }
 
     /// A successful write; returns its body.
-    pub async fn write(&self, method: Method, path: &str, subject: &str, request_id: &str, body: Option<Value>) -> Value {
+    pub async fn write(
+        &self,
+        method: Method,
+        path: &str,
+        subject: &str,
+        request_id: &str,
+        body: Option<Value>,
+    ) -> Value {
         let version = if matches!(method, Method::PATCH | Method::DELETE) {
             let current = self.send(Method::GET, path, subject, None, None, &[]).await;
             current.header("etag").map(str::to_owned)

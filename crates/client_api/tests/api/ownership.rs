@@ -10,7 +10,8 @@ use crate::over_http::Api;
 async fn create(api: &Api, name: &str, parent: Option<&str>, extra: Value) -> Value {
     let mut body = json!({"display_name": name, "legal_name": format!("{name} Ltd"), "parent_id": parent});
     body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-    api.write(Method::POST, "/v1/clients", "analyst", "req-create", Some(body)).await
+    api.write(Method::POST, "/v1/clients", "analyst", "req-create", Some(body))
+        .await
 }
 
 fn id(client: &Value) -> String {
@@ -29,24 +30,45 @@ async fn a_stake_is_set_on_create_changed_by_patch_and_restated_or_cleared_by_a_
         json!({"ownership": {"percent": "60", "effective_from": "2024-01-01"}}),
     )
     .await;
-    assert_eq!(sub["ownership"], json!({"percent": "60", "effective_from": "2024-01-01"}));
+    assert_eq!(
+        sub["ownership"],
+        json!({"percent": "60", "effective_from": "2024-01-01"})
+    );
     let path = format!("/v1/clients/{}", id(&sub));
 
     // A merge patch of the stake keeps what it does not name.
     let changed = api
-        .write(Method::PATCH, &path, "analyst", "req-stake", Some(json!({"ownership": {"percent": "72.5"}})))
+        .write(
+            Method::PATCH,
+            &path,
+            "analyst",
+            "req-stake",
+            Some(json!({"ownership": {"percent": "72.5"}})),
+        )
         .await;
-    assert_eq!(changed["ownership"], json!({"percent": "72.5", "effective_from": "2024-01-01"}));
+    assert_eq!(
+        changed["ownership"],
+        json!({"percent": "72.5", "effective_from": "2024-01-01"})
+    );
     assert_eq!(changed["version"], 2);
     let history = api.get(&format!("{path}/history?field=ownership_percent")).await;
     assert_eq!(history.status, StatusCode::OK, "{}", history.body);
     let items = history.body["items"].as_array().unwrap();
-    assert_eq!(items[0]["changes"]["ownership_percent"], json!({"old": "60", "new": "72.5"}));
+    assert_eq!(
+        items[0]["changes"]["ownership_percent"],
+        json!({"old": "60", "new": "72.5"})
+    );
 
     // A move without a stake leaves the new link without one; a move with one records it for the new parent
     // (taken from the patch alone: a stake without a date is refused, not merged with the old one's).
     let moved = api
-        .write(Method::PATCH, &path, "analyst", "req-move", Some(json!({"parent_id": other})))
+        .write(
+            Method::PATCH,
+            &path,
+            "analyst",
+            "req-move",
+            Some(json!({"parent_id": other})),
+        )
         .await;
     assert_eq!(moved["parent_id"], json!(other));
     assert_eq!(moved["ownership"], Value::Null);
@@ -73,9 +95,18 @@ async fn a_stake_is_set_on_create_changed_by_patch_and_restated_or_cleared_by_a_
         )
         .await;
     assert_eq!(back["parent_id"], json!(holding));
-    assert_eq!(back["ownership"], json!({"percent": "80", "effective_from": "2025-03-01"}));
+    assert_eq!(
+        back["ownership"],
+        json!({"percent": "80", "effective_from": "2025-03-01"})
+    );
     let cleared = api
-        .write(Method::PATCH, &path, "analyst", "req-clear", Some(json!({"ownership": null})))
+        .write(
+            Method::PATCH,
+            &path,
+            "analyst",
+            "req-clear",
+            Some(json!({"ownership": null})),
+        )
         .await;
     assert_eq!(cleared["ownership"], Value::Null);
     // Becoming a root with a stake is refused: a root has no parent link.
@@ -93,7 +124,11 @@ async fn a_stake_is_set_on_create_changed_by_patch_and_restated_or_cleared_by_a_
     refused.assert_problem(422, "validation");
     assert_eq!(refused.pointers(), vec!["/ownership"]);
     let unchanged = api.get(&path).await;
-    assert_eq!(unchanged.body["parent_id"], json!(holding), "a refused move changes nothing");
+    assert_eq!(
+        unchanged.body["parent_id"],
+        json!(holding),
+        "a refused move changes nothing"
+    );
     api.stop();
 }
 
@@ -103,22 +138,69 @@ async fn bad_stakes_get_validation_problems_naming_the_field_and_write_nothing()
     let holding = id(&create(&api, "Holding", None, json!({})).await);
     let tomorrow = (time::OffsetDateTime::now_utc().date() + time::Duration::days(2)).to_string();
     let cases = [
-        (json!({"percent": "0", "effective_from": "2024-01-01"}), 422, "/ownership/percent"),
-        (json!({"percent": "100.01", "effective_from": "2024-01-01"}), 422, "/ownership/percent"),
-        (json!({"percent": "1000", "effective_from": "2024-01-01"}), 422, "/ownership/percent"),
-        (json!({"percent": "-5", "effective_from": "2024-01-01"}), 422, "/ownership/percent"),
-        (json!({"percent": "12.345678", "effective_from": "2024-01-01"}), 422, "/ownership/percent"),
-        (json!({"percent": "half", "effective_from": "2024-01-01"}), 422, "/ownership/percent"),
-        (json!({"percent": "50", "effective_from": "2024-13-01"}), 422, "/ownership/effective_from"),
-        (json!({"percent": "50", "effective_from": "1899-12-31"}), 422, "/ownership/effective_from"),
-        (json!({"percent": "50", "effective_from": tomorrow}), 422, "/ownership/effective_from"),
+        (
+            json!({"percent": "0", "effective_from": "2024-01-01"}),
+            422,
+            "/ownership/percent",
+        ),
+        (
+            json!({"percent": "100.01", "effective_from": "2024-01-01"}),
+            422,
+            "/ownership/percent",
+        ),
+        (
+            json!({"percent": "1000", "effective_from": "2024-01-01"}),
+            422,
+            "/ownership/percent",
+        ),
+        (
+            json!({"percent": "-5", "effective_from": "2024-01-01"}),
+            422,
+            "/ownership/percent",
+        ),
+        (
+            json!({"percent": "12.345678", "effective_from": "2024-01-01"}),
+            422,
+            "/ownership/percent",
+        ),
+        (
+            json!({"percent": "half", "effective_from": "2024-01-01"}),
+            422,
+            "/ownership/percent",
+        ),
+        (
+            json!({"percent": "50", "effective_from": "2024-13-01"}),
+            422,
+            "/ownership/effective_from",
+        ),
+        (
+            json!({"percent": "50", "effective_from": "1899-12-31"}),
+            422,
+            "/ownership/effective_from",
+        ),
+        (
+            json!({"percent": "50", "effective_from": tomorrow}),
+            422,
+            "/ownership/effective_from",
+        ),
         (json!({"percent": "50"}), 400, "/ownership/effective_from"),
-        (json!({"percent": 50, "effective_from": "2024-01-01"}), 400, "/ownership/percent"),
-        (json!({"percent": "50", "effective_from": "2024-01-01", "holder": "x"}), 400, "/ownership/holder"),
+        (
+            json!({"percent": 50, "effective_from": "2024-01-01"}),
+            400,
+            "/ownership/percent",
+        ),
+        (
+            json!({"percent": "50", "effective_from": "2024-01-01", "holder": "x"}),
+            400,
+            "/ownership/holder",
+        ),
     ];
     for (ownership, status, pointer) in cases {
-        let body = json!({"display_name": "Sub", "legal_name": "Sub Ltd", "parent_id": holding, "ownership": ownership});
-        let refused = api.send(Method::POST, "/v1/clients", "analyst", None, Some(body), &[]).await;
+        let body =
+            json!({"display_name": "Sub", "legal_name": "Sub Ltd", "parent_id": holding, "ownership": ownership});
+        let refused = api
+            .send(Method::POST, "/v1/clients", "analyst", None, Some(body), &[])
+            .await;
         let slug = if status == 400 { "malformed-body" } else { "validation" };
         refused.assert_problem(status, slug);
         assert_eq!(refused.pointers(), vec![pointer], "{ownership}");
@@ -126,7 +208,9 @@ async fn bad_stakes_get_validation_problems_naming_the_field_and_write_nothing()
     // A root cannot carry a stake.
     let root = json!({"display_name": "Top", "legal_name": "Top Ltd",
                       "ownership": {"percent": "50", "effective_from": "2024-01-01"}});
-    let refused = api.send(Method::POST, "/v1/clients", "analyst", None, Some(root), &[]).await;
+    let refused = api
+        .send(Method::POST, "/v1/clients", "analyst", None, Some(root), &[])
+        .await;
     refused.assert_problem(422, "validation");
     assert_eq!(refused.pointers(), vec!["/ownership"]);
     let children = api.get(&format!("/v1/clients/{holding}/children")).await;
@@ -153,7 +237,9 @@ async fn the_ownership_weighted_summary_multiplies_the_stakes_down_the_chain() {
     let _ = leaf;
 
     let whole = api
-        .get(&format!("/v1/reports/portfolio-summary?group_by=status&weight=ownership&root={top}"))
+        .get(&format!(
+            "/v1/reports/portfolio-summary?group_by=status&weight=ownership&root={top}"
+        ))
         .await;
     assert_eq!(whole.status, StatusCode::OK, "{}", whole.body);
     let body = &whole.body;
@@ -173,26 +259,40 @@ async fn the_ownership_weighted_summary_multiplies_the_stakes_down_the_chain() {
 
     // From the middle: the middle weighs 1, below it 0.5 and 0.1275.
     let below = api
-        .get(&format!("/v1/reports/portfolio-summary?group_by=status&weight=ownership&root={mid}"))
+        .get(&format!(
+            "/v1/reports/portfolio-summary?group_by=status&weight=ownership&root={mid}"
+        ))
         .await;
     assert_eq!(below.body["weighted_total_clients"], "1.6275", "{}", below.body);
     assert_eq!(below.body["groups"][0]["weighted"]["employees"], "477.5");
     assert_eq!(below.body["links_without_stake"], 0);
     // The whole book equals the tree's figures here (one group of companies).
-    let book = api.get("/v1/reports/portfolio-summary?group_by=status&weight=ownership").await;
+    let book = api
+        .get("/v1/reports/portfolio-summary?group_by=status&weight=ownership")
+        .await;
     assert_eq!(book.body["weighted_total_clients"], "2.9765", "{}", book.body);
 
     // Changing a stake in the middle changes everything below it.
-    api.write(Method::PATCH, &format!("/v1/clients/{low}"), "analyst", "req-stake", Some(stake("100")))
-        .await;
+    api.write(
+        Method::PATCH,
+        &format!("/v1/clients/{low}"),
+        "analyst",
+        "req-stake",
+        Some(stake("100")),
+    )
+    .await;
     let after = api
-        .get(&format!("/v1/reports/portfolio-summary?group_by=status&weight=ownership&root={mid}"))
+        .get(&format!(
+            "/v1/reports/portfolio-summary?group_by=status&weight=ownership&root={mid}"
+        ))
         .await;
     // 1 + 1 + 0.255
     assert_eq!(after.body["weighted_total_clients"], "2.255", "{}", after.body);
 
     // Unweighted: no weighted figures; an unknown weighting is a problem naming the parameter.
-    let plain = api.get(&format!("/v1/reports/portfolio-summary?group_by=status&root={top}")).await;
+    let plain = api
+        .get(&format!("/v1/reports/portfolio-summary?group_by=status&root={top}"))
+        .await;
     assert_eq!(plain.body["weight"], "none");
     assert!(plain.body.get("weighted_total_clients").is_none());
     assert!(plain.body["groups"][0].get("weighted").is_none());

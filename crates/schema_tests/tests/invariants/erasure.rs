@@ -39,13 +39,22 @@ async fn erasure_scrubs_the_row_and_its_history_and_records_who_and_why() {
     let db = Db::new().await;
     let c = db.service("dpo@example.org").await;
     let id = new_person(&c).await;
-    c.execute("UPDATE client_api.contact SET job_title = 'Chair' WHERE id = $1", &[&id])
-        .await
-        .expect("update");
+    c.execute(
+        "UPDATE client_api.contact SET job_title = 'Chair' WHERE id = $1",
+        &[&id],
+    )
+    .await
+    .expect("update");
     let before = history_text(&c, id).await;
-    assert!(before.contains("Vantablack") && before.contains("Treasurer"), "{before}");
+    assert!(
+        before.contains("Vantablack") && before.contains("Treasurer"),
+        "{before}"
+    );
     let entries: i64 = c
-        .query_one("SELECT count(*) FROM client_api.change_history WHERE contact_id = $1", &[&id])
+        .query_one(
+            "SELECT count(*) FROM client_api.change_history WHERE contact_id = $1",
+            &[&id],
+        )
         .await
         .unwrap()
         .get(0);
@@ -62,13 +71,23 @@ async fn erasure_scrubs_the_row_and_its_history_and_records_who_and_why() {
     assert_eq!(row.get::<_, i64>(6), 3);
 
     let after = history_text(&c, id).await;
-    for value in ["Oriel", "Vantablack", "oriel.vantablack", "+441632960001", "Treasurer", "Chair"] {
+    for value in [
+        "Oriel",
+        "Vantablack",
+        "oriel.vantablack",
+        "+441632960001",
+        "Treasurer",
+        "Chair",
+    ] {
         assert!(!after.contains(value), "{value} is still in the history: {after}");
     }
     assert!(after.contains("[erased]"), "{after}");
     // The entries stay (the erasure adds its own), only their personal values went.
     let now: i64 = c
-        .query_one("SELECT count(*) FROM client_api.change_history WHERE contact_id = $1", &[&id])
+        .query_one(
+            "SELECT count(*) FROM client_api.change_history WHERE contact_id = $1",
+            &[&id],
+        )
         .await
         .unwrap()
         .get(0);
@@ -101,7 +120,11 @@ async fn erasure_refuses_a_missing_reason_an_unknown_contact_and_a_stale_version
         "23514",
         Some("contact_erasure_reason_clean"),
     );
-    expect_error(c.query(ERASE, &[&Uuid::now_v7(), &"x", &None::<i64>]).await, "PC009", None);
+    expect_error(
+        c.query(ERASE, &[&Uuid::now_v7(), &"x", &None::<i64>]).await,
+        "PC009",
+        None,
+    );
     expect_error(c.query(ERASE, &[&id, &"x", &Some(7_i64)]).await, "PC008", None);
     let family: String = c
         .query_one("SELECT family_name FROM client_api.contact WHERE id = $1", &[&id])
@@ -143,9 +166,12 @@ async fn only_erase_contact_erases_and_an_erased_contact_stays_erased() {
         Some("contact_erasure_by_function"),
     );
     c.batch_execute("BEGIN").await.unwrap();
-    c.execute("SELECT pg_catalog.set_config('pcc.contact_erasure', $1, true)", &[&id.to_string()])
-        .await
-        .unwrap();
+    c.execute(
+        "SELECT pg_catalog.set_config('pcc.contact_erasure', $1, true)",
+        &[&id.to_string()],
+    )
+    .await
+    .unwrap();
     expect_error(
         c.execute(
             "UPDATE client_api.change_history SET changes = '{}' WHERE contact_id = $1",
@@ -170,7 +196,10 @@ async fn only_erase_contact_erases_and_an_erased_contact_stays_erased() {
     c.query(ERASE, &[&id, &"request", &None::<i64>]).await.expect("erase");
     // The link stays.
     let links: i64 = c
-        .query_one("SELECT count(*) FROM client_api.client_contact WHERE contact_id = $1", &[&id])
+        .query_one(
+            "SELECT count(*) FROM client_api.client_contact WHERE contact_id = $1",
+            &[&id],
+        )
         .await
         .unwrap()
         .get(0);
@@ -255,7 +284,10 @@ async fn a_link_waiting_for_an_erasure_is_refused_once_it_commits() {
     let client = new_client(&eraser, "Holder", None).await;
 
     eraser.batch_execute("BEGIN").await.unwrap();
-    eraser.query(ERASE, &[&id, &"request", &None::<i64>]).await.expect("erase");
+    eraser
+        .query(ERASE, &[&id, &"request", &None::<i64>])
+        .await
+        .expect("erase");
     let pid = backend_pid(&linker).await;
     let link = {
         let linker = Arc::clone(&linker);

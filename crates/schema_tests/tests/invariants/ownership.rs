@@ -46,7 +46,8 @@ async fn a_stake_is_more_than_zero_at_most_one_hundred_percent_and_already_in_ef
         );
     }
     expect_error(
-        c.execute(SET_STAKE, &[&child, &"50", &date("1899-12-31"), &parent]).await,
+        c.execute(SET_STAKE, &[&child, &"50", &date("1899-12-31"), &parent])
+            .await,
         "23514",
         Some("client_ownership_effective_from_range"),
     );
@@ -62,7 +63,8 @@ async fn a_stake_is_more_than_zero_at_most_one_hundred_percent_and_already_in_ef
     );
     // Both or neither, and only the parent's.
     expect_error(
-        c.execute(SET_STAKE, &[&child, &"50", &None::<time::Date>, &parent]).await,
+        c.execute(SET_STAKE, &[&child, &"50", &None::<time::Date>, &parent])
+            .await,
         "23514",
         Some("client_ownership_complete"),
     );
