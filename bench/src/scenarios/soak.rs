@@ -32,6 +32,10 @@ const FLAT: f64 = 1.10;
 /// Share of list reads that may fail while the replica restarts (the fault suite's bound).
 const RESTART_FAILED_SHARE: f64 = 0.01;
 
+/// How often the soak's service re-reads its credential (production: 30 s; shorter here, as the grace is).
+const CREDENTIALS_REFRESH: &str = "1s";
+const CREDENTIALS_REFRESH_MS: u64 = 1_000;
+
 /// How long each part of the soak takes in a mode.
 #[derive(Debug, Clone, Copy)]
 struct Plan {
@@ -188,6 +192,9 @@ async fn soak(plan: Plan) -> anyhow::Result<ScenarioResult> {
     let platform = Platform::start(PlatformOptions {
         max_lifetime: plan.max_lifetime,
         rotation_grace: plan.grace,
+        // What the service is told below (PCC_DB_CREDENTIALS_REFRESH_MS): the manifest's rotation window
+        // rule (grace > max_lifetime + credential refresh) is checked against it.
+        credentials_refresh: CREDENTIALS_REFRESH,
         ..PlatformOptions::default()
     })
     .await;
@@ -198,7 +205,7 @@ async fn soak(plan: Plan) -> anyhow::Result<ScenarioResult> {
         &[
             // Warnings, and the `serving` line the harness waits for (not a line per request for 30 minutes).
             ("PCC_LOG", "warn,client_api::run=info".to_owned()),
-            ("PCC_DB_CREDENTIALS_REFRESH_MS", "1000".to_owned()),
+            ("PCC_DB_CREDENTIALS_REFRESH_MS", CREDENTIALS_REFRESH_MS.to_string()),
             ("PCC_IDEMPOTENCY_TTL_S", plan.key_ttl_s.to_string()),
             ("PCC_IDEMPOTENCY_PURGE_INTERVAL_MS", plan.purge_every_ms.to_string()),
         ],
