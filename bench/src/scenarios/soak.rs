@@ -324,6 +324,16 @@ async fn soak(plan: Plan) -> anyhow::Result<ScenarioResult> {
     }
     let (_, final_hwm) = rss_mib(pid);
     service.stop().await;
+    if all.iter().any(|s| !s.reply.ok()) {
+        // The scenario's directory goes with the platform; a failed request is explained by the service's log.
+        match keep_service_logs(platform.dir()) {
+            Ok(kept) => eprintln!(
+                "pcc-bench: soak: requests failed; the service's logs are kept in {}",
+                kept.display()
+            ),
+            Err(e) => eprintln!("pcc-bench: soak: requests failed; keeping the service's logs failed: {e}"),
+        }
+    }
 
     Ok(result(
         &plan,
@@ -562,4 +572,18 @@ fn result(
         seconds: 0.0,
         load_average: None,
     }
+}
+
+/// Copies the service's logs (`service-N.log`, one per start) out of the scenario's temporary directory.
+fn keep_service_logs(dir: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+    let kept = std::env::temp_dir().join(format!("pcc-soak-logs-{}", std::process::id()));
+    std::fs::create_dir_all(&kept)?;
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.starts_with("service-") && name.ends_with(".log") {
+            std::fs::copy(&path, kept.join(name))?;
+        }
+    }
+    Ok(kept)
 }
