@@ -32,6 +32,10 @@ const FLAT: f64 = 1.10;
 /// Share of list reads that may fail while the replica restarts (the fault suite's bound).
 const RESTART_FAILED_SHARE: f64 = 0.01;
 
+/// How often the soak's service re-reads its credential (production: 30 s; shorter here, as the grace is).
+const CREDENTIALS_REFRESH: &str = "1s";
+const CREDENTIALS_REFRESH_MS: u64 = 1_000;
+
 /// How long each part of the soak takes in a mode.
 #[derive(Debug, Clone, Copy)]
 struct Plan {
@@ -87,6 +91,8 @@ struct Window {
     /// The service's resident set (VmRSS) and its peak so far (VmHWM), MiB.
     rss_mib: f64,
     hwm_mib: f64,
+    /// Of the resident set, what transparent huge pages back (AnonHugePages), MiB.
+    huge_mib: f64,
     /// The service's sessions on the primary and on the replica (pg_stat_activity, any login).
     sessions_primary: i64,
     sessions_replica: i64,
@@ -135,6 +141,17 @@ fn rss_mib(pid: u32) -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// `/proc/<pid>/smaps_rollup` AnonHugePages, MiB: what of the resident set transparent huge pages back.
+fn huge_pages_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("AnonHugePages:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse::<f64>().ok())
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
 async fn count(session: &tokio_postgres::Client, sql: &str) -> i64 {
     session.query_one(sql, &[]).await.map_or(-1, |row| row.get(0))
 }
@@ -175,6 +192,9 @@ async fn soak(plan: Plan) -> anyhow::Result<ScenarioResult> {
     let platform = Platform::start(PlatformOptions {
         max_lifetime: plan.max_lifetime,
         rotation_grace: plan.grace,
+        // What the service is told below (PCC_DB_CREDENTIALS_REFRESH_MS): the manifest's rotation window
+        // rule (grace > max_lifetime + credential refresh) is checked against it.
+        credentials_refresh: CREDENTIALS_REFRESH,
         ..PlatformOptions::default()
     })
     .await;
@@ -185,7 +205,7 @@ async fn soak(plan: Plan) -> anyhow::Result<ScenarioResult> {
         &[
             // Warnings, and the `serving` line the harness waits for (not a line per request for 30 minutes).
             ("PCC_LOG", "warn,client_api::run=info".to_owned()),
-            ("PCC_DB_CREDENTIALS_REFRESH_MS", "1000".to_owned()),
+            ("PCC_DB_CREDENTIALS_REFRESH_MS", CREDENTIALS_REFRESH_MS.to_string()),
             ("PCC_IDEMPOTENCY_TTL_S", plan.key_ttl_s.to_string()),
             ("PCC_IDEMPOTENCY_PURGE_INTERVAL_MS", plan.purge_every_ms.to_string()),
         ],
@@ -276,6 +296,7 @@ async fn soak(plan: Plan) -> anyhow::Result<ScenarioResult> {
             t_s: next.as_secs_f64(),
             rss_mib: (rss * 10.0).round() / 10.0,
             hwm_mib: (hwm * 10.0).round() / 10.0,
+            huge_mib: (huge_pages_mib(pid) * 10.0).round() / 10.0,
             sessions_primary: service_sessions(&primary).await,
             sessions_replica: service_sessions(&replica).await,
             idempotency_keys: count(&primary, "SELECT count(*) FROM client_api.idempotency_key").await,
@@ -303,6 +324,16 @@ async fn soak(plan: Plan) -> anyhow::Result<ScenarioResult> {
     }
     let (_, final_hwm) = rss_mib(pid);
     service.stop().await;
+    if all.iter().any(|s| !s.reply.ok()) {
+        // The scenario's directory goes with the platform; a failed request is explained by the service's log.
+        match keep_service_logs(platform.dir()) {
+            Ok(kept) => eprintln!(
+                "pcc-bench: soak: requests failed; the service's logs are kept in {}",
+                kept.display()
+            ),
+            Err(e) => eprintln!("pcc-bench: soak: requests failed; keeping the service's logs failed: {e}"),
+        }
+    }
 
     Ok(result(
         &plan,
@@ -414,15 +445,16 @@ fn result(
         )
     });
     let mut series = String::from(
-        "series (t s: rss MiB, sessions primary+replica, idempotency keys, clients, requests, failed, p99 ms read/list/create/patch/move):",
+        "series (t s: rss MiB (of which huge pages), sessions primary+replica, idempotency keys, clients, requests, failed, p99 ms read/list/create/patch/move):",
     );
     for w in windows {
         let p = |op: &str| w.p99_ms.get(op).copied().unwrap_or(f64::NAN);
         let _ = write!(
             series,
-            " [{:.0}: {:.1}, {}+{}, {}, {}, {}, {}, {:.1}/{:.1}/{:.1}/{:.1}/{:.1}{}]",
+            " [{:.0}: {:.1} ({:.1}), {}+{}, {}, {}, {}, {}, {:.1}/{:.1}/{:.1}/{:.1}/{:.1}{}]",
             w.t_s,
             w.rss_mib,
+            w.huge_mib,
             w.sessions_primary,
             w.sessions_replica,
             w.idempotency_keys,
@@ -540,4 +572,18 @@ fn result(
         seconds: 0.0,
         load_average: None,
     }
+}
+
+/// Copies the service's logs (`service-N.log`, one per start) out of the scenario's temporary directory.
+fn keep_service_logs(dir: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+    let kept = std::env::temp_dir().join(format!("pcc-soak-logs-{}", std::process::id()));
+    std::fs::create_dir_all(&kept)?;
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.starts_with("service-") && name.ends_with(".log") {
+            std::fs::copy(&path, kept.join(name))?;
+        }
+    }
+    Ok(kept)
 }

@@ -16,7 +16,8 @@ pub const CLIENT_COLUMNS: &str = "c.id, c.display_name, c.legal_name, c.lei, c.r
     c.root_id, c.depth, c.industry_scheme, c.industry_code, c.employee_count, c.size_band, \
     c.revenue_amount::text AS revenue_amount, c.revenue_currency, c.revenue_fiscal_year, c.risk_category, \
     c.risk_assessed_at, c.risk_next_review_due, c.version, c.created_at, c.created_by, c.updated_at, \
-    c.updated_by, c.deleted_at, c.deleted_by";
+    c.updated_by, c.deleted_at, c.deleted_by, c.ownership_percent::text AS ownership_percent, \
+    c.ownership_effective_from";
 
 /// A portfolio company.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -90,6 +91,40 @@ pub struct Client {
     pub deleted_at: Option<String>,
     /// Who deleted it. Read-only.
     pub deleted_by: Option<String>,
+    /// The parent's ownership stake in this client; null when the parent link has no recorded stake (and for
+    /// the top of a group).
+    pub ownership: Option<Ownership>,
+}
+
+/// The parent's ownership stake in a client, on the client's parent link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Ownership {
+    /// The parent's share in percent as a decimal string: more than 0, at most 100, up to 4 decimals.
+    #[schema(example = "51.5")]
+    pub percent: String,
+    /// Since when the parent holds it (ISO 8601 date, not in the future).
+    #[schema(format = Date, example = "2024-07-01")]
+    pub effective_from: String,
+}
+
+impl Ownership {
+    /// Checks the decimal string and the date (what the database cannot report well); the range rules are the
+    /// database's (`client_ownership_*`).
+    ///
+    /// # Errors
+    /// Validation errors pointing into `/ownership`.
+    pub fn parse(&self) -> Result<time::Date, crate::error::ApiError> {
+        if !is_percent(&self.percent) {
+            return Err(crate::error::ApiError::invalid_field(
+                "/ownership/percent",
+                "must be a decimal string such as \"51.5\" (up to 3 digits, optional . and up to 4 decimals)",
+            ));
+        }
+        super::format::parse_date(&self.effective_from).ok_or_else(|| {
+            crate::error::ApiError::invalid_field("/ownership/effective_from", "must be a date such as 2024-07-01")
+        })
+    }
 }
 
 impl Client {
@@ -131,6 +166,16 @@ impl Client {
             updated_by: row.try_get(28)?,
             deleted_at: timestamp_opt(row.try_get(29)?),
             deleted_by: row.try_get(30)?,
+            ownership: match (
+                row.try_get::<_, Option<String>>(31)?,
+                row.try_get::<_, Option<time::Date>>(32)?,
+            ) {
+                (Some(percent), Some(from)) => Some(Ownership {
+                    percent,
+                    effective_from: super::format::date(from),
+                }),
+                _ => None,
+            },
         })
     }
 
@@ -159,6 +204,7 @@ impl Client {
             "revenue_amount": self.revenue_amount,
             "revenue_currency": self.revenue_currency,
             "revenue_fiscal_year": self.revenue_fiscal_year,
+            "ownership": self.ownership,
         })
     }
 }
@@ -235,9 +281,22 @@ pub struct ClientFields {
     /// Fiscal year of the revenue (1900-2200).
     #[serde(default)]
     pub revenue_fiscal_year: Option<i16>,
+    /// The parent's ownership stake in this client (needs a `parent_id`); null: not recorded. A PATCH that
+    /// changes `parent_id` without giving `ownership` leaves the new parent link without a stake.
+    #[serde(default)]
+    pub ownership: Option<Ownership>,
 }
 
 impl ClientFields {
+    /// The stake's percent (decimal text) and effective date, as SQL parameters (both `None` without a stake).
+    /// Call after [`ClientFields::normalize`], which checked both.
+    pub fn ownership_params(&self) -> (Option<&str>, Option<time::Date>) {
+        match &self.ownership {
+            Some(o) => (Some(o.percent.as_str()), o.parse().ok()),
+            None => (None, None),
+        }
+    }
+
     /// Checks what the database cannot report well (a decimal string), and fills defaults.
     ///
     /// # Errors
@@ -251,11 +310,20 @@ impl ClientFields {
                 "must be a decimal string such as \"1250000.50\" (digits, optional . and up to 4 decimals)",
             ));
         }
+        if let Some(ownership) = &self.ownership {
+            ownership.parse()?;
+        }
         if self.industry_code.is_some() && self.industry_scheme.is_none() {
             self.industry_scheme = Some("naics_2022".to_owned());
         }
         Ok(self)
     }
+}
+
+/// 1-3 integer digits, optionally `.` and 1-4 decimals (the range 0 < p <= 100 is the database's rule).
+fn is_percent(text: &str) -> bool {
+    let whole = text.split_once('.').map_or(text, |(w, _)| w);
+    whole.len() <= 3 && is_decimal(text)
 }
 
 fn is_decimal(text: &str) -> bool {
@@ -268,7 +336,17 @@ fn is_decimal(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_decimal;
+    use super::{is_decimal, is_percent};
+
+    #[test]
+    fn percents_are_short_decimals() {
+        for ok in ["100", "51.5", "0.0001", "0"] {
+            assert!(is_percent(ok), "{ok}");
+        }
+        for bad in ["1000", "51.55555", "", "5e1", "-1"] {
+            assert!(!is_percent(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn decimals_are_digits_with_up_to_four_places() {

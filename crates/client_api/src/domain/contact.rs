@@ -9,7 +9,8 @@ use super::format::{date, date_opt, timestamp, timestamp_opt};
 
 /// Select list for [`Contact`] from `client_api.contact AS p`.
 pub const CONTACT_COLUMNS: &str = "p.id, p.given_name, p.family_name, p.email, p.phone, p.job_title, p.version, \
-    p.created_at, p.created_by, p.updated_at, p.updated_by, p.deleted_at";
+    p.created_at, p.created_by, p.updated_at, p.updated_by, p.deleted_at, p.erased_at, p.erased_by, \
+    p.erasure_reason";
 
 /// A person at one or more client companies.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -41,6 +42,15 @@ pub struct Contact {
     /// Soft-deletion time.
     #[schema(format = DateTime)]
     pub deleted_at: Option<String>,
+    /// When the personal data was erased (`POST /v1/contacts/{id}/erase`); null while it is held. An erased
+    /// contact's names, e-mail, phone and job title are gone for good: `family_name` is `[erased]`, the
+    /// others null.
+    #[schema(format = DateTime)]
+    pub erased_at: Option<String>,
+    /// Who erased it.
+    pub erased_by: Option<String>,
+    /// Why it was erased.
+    pub erasure_reason: Option<String>,
 }
 
 impl Contact {
@@ -62,6 +72,9 @@ impl Contact {
             updated_at: timestamp(row.try_get("updated_at")?),
             updated_by: row.try_get("updated_by")?,
             deleted_at: timestamp_opt(row.try_get("deleted_at")?),
+            erased_at: timestamp_opt(row.try_get("erased_at")?),
+            erased_by: row.try_get("erased_by")?,
+            erasure_reason: row.try_get("erasure_reason")?,
         })
     }
 
@@ -92,6 +105,17 @@ pub struct ContactFields {
     /// Job title.
     #[serde(default)]
     pub job_title: Option<String>,
+}
+
+/// Body of an erasure request.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErasureRequest {
+    /// Why the personal data is erased (e.g. the data subject's request and its reference): required, 1-500
+    /// characters, without surrounding whitespace or control characters. Kept with the erased contact.
+    #[serde(default)]
+    #[schema(example = "data subject request DSR-2026-0141 (GDPR art. 17)")]
+    pub reason: Option<String>,
 }
 
 /// Select list for [`ContactLink`] from `client_api.client_contact AS l`.

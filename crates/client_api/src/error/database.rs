@@ -2,7 +2,7 @@
 //!
 //! Custom class PC (V4): PC001 cycle, PC002 too deep, PC003 live children, PC004 parent deleted, PC005 status
 //! transition, PC006 append-only, PC007 row deleted, PC008 version mismatch, PC009 not found, PC010 reference
-//! code withdrawn; PC014 (V10) history not kept that far back. Standard integrity classes are mapped by
+//! code withdrawn; PC014 (V10) history not kept that far back; PC015 (V12) contact erased. Standard integrity classes are mapped by
 //! constraint name to a JSON pointer and a message (the table below), so a client learns which field broke
 //! which rule, never the SQL.
 
@@ -198,6 +198,36 @@ const CONSTRAINTS: &[(&str, &str, &str)] = &[
     ("client_contact_contact_fk", "/contact_id", "no contact has this id"),
     ("client_contact_role_fk", "/role", "is not a contact role"),
     ("client_contact_validity_order", "/valid_to", "must be after valid_from"),
+    (
+        "contact_erasure_reason_clean",
+        "/reason",
+        "is required: 1-500 characters, without surrounding whitespace or control characters",
+    ),
+    (
+        "client_ownership_complete",
+        "/ownership",
+        "needs a parent_id: a stake is the parent's share of this client",
+    ),
+    (
+        "client_ownership_holder_is_parent",
+        "/ownership",
+        "must be the stake of the client's parent (parent_id)",
+    ),
+    (
+        "client_ownership_percent_range",
+        "/ownership/percent",
+        "must be more than 0 and at most 100, with at most 4 decimals",
+    ),
+    (
+        "client_ownership_effective_from_range",
+        "/ownership/effective_from",
+        "must be 1900-01-01 or later",
+    ),
+    (
+        "client_ownership_effective_from_not_future",
+        "/ownership/effective_from",
+        "must not be in the future (the stake recorded is the one in effect)",
+    ),
 ];
 
 /// Unique and exclusion constraints -> what the conflict is.
@@ -296,6 +326,7 @@ fn from_server_error(db: &DbError) -> ApiError {
         "PC007" => ApiError::new(ProblemKind::Deleted, db.message()),
         "PC008" => ApiError::new(ProblemKind::PreconditionFailed, db.message()),
         "PC009" => ApiError::new(ProblemKind::NotFound, db.message()),
+        "PC015" => ApiError::new(ProblemKind::Erased, db.message()),
         "PC010" => {
             let pointer = format!("/{}", column.unwrap_or(""));
             ApiError::invalid_field(&pointer, db.message())

@@ -33,6 +33,8 @@ pub enum ProblemKind {
     ParentDeleted,
     /// The resource is deleted and must be restored first.
     Deleted,
+    /// The contact's personal data was erased; it cannot be written again.
+    Erased,
     /// The status change is not an allowed transition.
     StatusTransition,
     /// The request needs `If-Match` and did not send it.
@@ -70,7 +72,7 @@ pub struct KindInfo {
 
 impl ProblemKind {
     /// Every kind, in documentation order.
-    pub const ALL: [ProblemKind; 22] = [
+    pub const ALL: [ProblemKind; 23] = [
         Self::Validation,
         Self::MalformedBody,
         Self::PayloadTooLarge,
@@ -83,6 +85,7 @@ impl ProblemKind {
         Self::HasChildren,
         Self::ParentDeleted,
         Self::Deleted,
+        Self::Erased,
         Self::StatusTransition,
         Self::PreconditionRequired,
         Self::PreconditionFailed,
@@ -170,6 +173,12 @@ impl ProblemKind {
                 "Resource is deleted",
                 S::CONFLICT,
                 "The resource is soft-deleted and read-only; restore it first (`POST .../restore`).",
+            ),
+            Self::Erased => (
+                "erased",
+                "Personal data erased",
+                S::CONFLICT,
+                "The contact's personal data was erased (`POST /v1/contacts/{id}/erase`). Erasure cannot be undone: an erased contact cannot be changed or linked to a client again (it can still be deleted, and its existing links ended or removed). Create a new contact if the person is to be recorded again.",
             ),
             Self::StatusTransition => (
                 "status-transition",

@@ -79,6 +79,7 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
                 .patch(contacts::update::update_contact)
                 .delete(contacts::delete::delete_contact),
         )
+        .route("/v1/contacts/{id}/erase", post(contacts::erase::erase_contact))
         .route(
             "/v1/contacts/{id}/clients",
             get(contacts::clients::list_contact_clients),

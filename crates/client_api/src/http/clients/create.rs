@@ -43,10 +43,13 @@ pub async fn create_client(
     let sql = format!(
         "INSERT INTO client_api.client AS c (id, display_name, legal_name, lei, registration_authority, \
          registration_number, incorporation_country, hq_country, website, status, owner, parent_id, \
-         industry_scheme, industry_code, employee_count, revenue_amount, revenue_currency, revenue_fiscal_year) \
+         industry_scheme, industry_code, employee_count, revenue_amount, revenue_currency, revenue_fiscal_year, \
+         ownership_percent, ownership_effective_from, ownership_holder_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, COALESCE($10, 'prospect'), $11, $12, $13, $14, $15, \
-         $16::text::numeric, $17, $18) RETURNING {CLIENT_COLUMNS}"
+         $16::text::numeric, $17, $18, $19::text::numeric, $20, CASE WHEN $19::text IS NOT NULL THEN $12::uuid END) \
+         RETURNING {CLIENT_COLUMNS}"
     );
+    let (percent, effective_from) = fields.ownership_params();
     let (f, sql) = (&fields, sql.as_str());
     let answer = keyed
         .write(&app.db, |tx| {
@@ -73,6 +76,8 @@ pub async fn create_client(
                             &f.revenue_amount,
                             &f.revenue_currency,
                             &f.revenue_fiscal_year,
+                            &percent,
+                            &effective_from,
                         ],
                     )
                     .await?;

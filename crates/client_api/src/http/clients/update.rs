@@ -1,7 +1,8 @@
 //! `PATCH /v1/clients/{id}`: JSON Merge Patch (RFC 7396) with `If-Match` required (428 without, 412 when the
 //! client changed since). A different `parent_id` moves the client with its whole subtree (the schema's
 //! `move_client`, which serializes concurrent moves so no cycle can form); everything happens in one
-//! transaction, so a refused move leaves no partial change.
+//! transaction, so a refused move leaves no partial change. `ownership` is the parent's stake on the parent
+//! link; a move without it leaves the new link without a stake.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -54,7 +55,9 @@ pub async fn update_client(
          registration_authority = $6, registration_number = $7, incorporation_country = $8, hq_country = $9, \
          website = $10, status = COALESCE($11, c.status), owner = $12, industry_scheme = $13, industry_code = $14, \
          employee_count = $15, revenue_amount = $16::text::numeric, revenue_currency = $17, \
-         revenue_fiscal_year = $18 WHERE c.id = $1 AND c.version = $2 RETURNING {CLIENT_COLUMNS}"
+         revenue_fiscal_year = $18, ownership_percent = $19::text::numeric, ownership_effective_from = $20, \
+         ownership_holder_id = CASE WHEN $19::text IS NOT NULL THEN c.parent_id END \
+         WHERE c.id = $1 AND c.version = $2 RETURNING {CLIENT_COLUMNS}"
     );
     let (condition, patch, sql) = (&condition, &patch, sql.as_str());
     let Committed { value: client, token } = app
@@ -73,8 +76,15 @@ pub async fn update_client(
                 }
                 let mut document = current.writable();
                 merge_patch::apply(&mut document, patch);
+                // A stake belongs to one parent link: a move takes the new link's stake from the patch alone (not
+                // merged with the old parent's), and without one the new link has none (the database clears a
+                // stake left behind by a move the same way).
+                if document["parent_id"] != serde_json::json!(current.parent_id) {
+                    document["ownership"] = patch.get("ownership").cloned().unwrap_or(serde_json::Value::Null);
+                }
                 let bytes = serde_json::to_vec(&document).map_err(ApiError::internal)?;
                 let fields: ClientFields = parse_json::<ClientFields>(&bytes)?.normalize()?;
+                let (percent, effective_from) = fields.ownership_params();
 
                 let mut version = current.version;
                 if fields.parent_id != current.parent_id {
@@ -110,6 +120,8 @@ pub async fn update_client(
                             &f.revenue_amount,
                             &f.revenue_currency,
                             &f.revenue_fiscal_year,
+                            &percent,
+                            &effective_from,
                         ],
                     )
                     .await?

@@ -1,8 +1,10 @@
-//! `/v1/contacts`: people at client companies (CRUD with soft delete), and the clients a contact is linked to.
+//! `/v1/contacts`: people at client companies (CRUD with soft delete, erasure of personal data), and the clients a
+//! contact is linked to.
 
 pub mod clients;
 pub mod create;
 pub mod delete;
+pub mod erase;
 pub mod get;
 pub mod list;
 pub mod update;

@@ -95,7 +95,7 @@ impl EntityKind {
     }
 
     /// The fields the database records for this kind: every column except generated and audit ones
-    /// (`tg_record_change`, V10 and V11). A test compares these lists with the catalog.
+    /// (`tg_record_change`, V10 and V11; V12 and V13 added columns). A test compares these lists with the catalog.
     pub fn fields(self) -> &'static [&'static str] {
         match self {
             Self::Client => &[
@@ -124,6 +124,9 @@ impl EntityKind {
                 "risk_next_review_due",
                 "deleted_at",
                 "deleted_by",
+                "ownership_percent",
+                "ownership_effective_from",
+                "ownership_holder_id",
             ],
             Self::Address => &[
                 "client_id",
@@ -144,6 +147,9 @@ impl EntityKind {
                 "job_title",
                 "deleted_at",
                 "deleted_by",
+                "erased_at",
+                "erased_by",
+                "erasure_reason",
             ],
             Self::ContactLink => &["client_id", "contact_id", "role", "valid_from", "valid_to"],
             Self::RiskAssessment => &[

@@ -64,6 +64,9 @@ pub async fn list_client_contacts(
             updated_at: crate::domain::format::timestamp(row.get(17)),
             updated_by: row.get(18),
             deleted_at: crate::domain::format::timestamp_opt(row.get(19)),
+            erased_at: crate::domain::format::timestamp_opt(row.get(20)),
+            erased_by: row.get(21),
+            erasure_reason: row.get(22),
         });
         items.push(link);
     }
