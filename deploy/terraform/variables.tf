@@ -32,3 +32,9 @@ variable "build_service_account" {
   description = "Email of the service account Cloud Build runs the pipelines as (deploy/ci)."
   type        = string
 }
+
+variable "iam_auth_services" {
+  description = "Services that log in to AlloyDB as IAM users in this environment (deploy/pcc.toml auth = \"iam\")."
+  type        = list(string)
+  default     = []
+}

@@ -199,6 +199,20 @@ pub async fn connect_with(config: &DbConfig, routing: &RoutingConfig) -> anyhow:
             cached.spawn_refresher(config.credential_refresh);
             router_config = router_config.with_credentials(cached);
         }
+        CredentialSource::Iam { user, tokens } => {
+            let tokens = match tokens {
+                Some(tokens) => tokens.clone(),
+                None => secrets::TokenSource::application_default()
+                    .context("PCC_DB_AUTH=iam: choosing where Google access tokens come from")?,
+            };
+            // The first token is fetched here (a new pod's metadata server is waited for), the next
+            // ones in the background well before each expires, so new connections never wait for one.
+            let iam = secrets::IamCredentials::start(secrets::IamConfig::new(user.clone(), tokens))
+                .await
+                .context("PCC_DB_AUTH=iam: obtaining the IAM database login")?;
+            tracing::info!(db.user = %iam.user(), gcp.credentials = %iam.describe(), "logging in to the database with IAM");
+            router_config = router_config.with_credentials(iam);
+        }
     }
     let router = Router::start(&router_config).context("starting the database router")?;
     router

@@ -1,6 +1,7 @@
 //! The container's variables, derived from the manifest: the database endpoints as Npgsql strings (database,
 //! TLS mode and root certificate, application name, search path and the manifest's pool), pool sizes, the
-//! mounted credential file, the read fallback gate (`read_fallback` as `PCC_DB_FALLBACK_*`), the listen
+//! mounted credential file and its refresh (or, for an IAM login, `PCC_DB_AUTH=iam` and the IAM user), the
+//! read fallback gate (`read_fallback` as `PCC_DB_FALLBACK_*`), the listen
 //! address; then the manifest's own `pod_env`. Sorted by name, so a render is byte-for-byte repeatable.
 
 use std::collections::BTreeMap;
@@ -21,8 +22,9 @@ fn connection_string(spec: &ConnSpec) -> String {
     spec.to_npgsql_redacted()
 }
 
-/// Every variable of the container, `credentials_file` being where the secret is mounted.
-pub fn variables(d: &Deployment<'_>, specs: &RuntimeSpecs, credentials_file: &str) -> Vec<EnvVar> {
+/// Every variable of the container, `credentials_file` being where the secret is mounted (`None` for an
+/// IAM login, which has no secret).
+pub fn variables(d: &Deployment<'_>, specs: &RuntimeSpecs, credentials_file: Option<&str>) -> Vec<EnvVar> {
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
     let mut set = |name: &str, value: String| {
         vars.insert(name.to_owned(), value);
@@ -33,12 +35,21 @@ pub fn variables(d: &Deployment<'_>, specs: &RuntimeSpecs, credentials_file: &st
         set("PCC_DB_REPLICA", connection_string(replica));
         set("PCC_DB_REPLICA_POOL_MAX", pool.max.to_string());
     }
-    set("PCC_DB_CREDENTIALS_FILE", credentials_file.to_owned());
-    // The figure the manifest's rotation rule counted (rotation.credentials_refresh).
-    set(
-        "PCC_DB_CREDENTIALS_REFRESH_MS",
-        d.service.rotation.credentials_refresh.0.to_string(),
-    );
+    match (d.iam_user(), credentials_file) {
+        // The pod's Google service account logs in; tokens come from the metadata server.
+        (Some(user), _) => {
+            set("PCC_DB_AUTH", "iam".to_owned());
+            set("PCC_DB_IAM_USER", user.to_owned());
+        }
+        (None, file) => {
+            set("PCC_DB_CREDENTIALS_FILE", file.unwrap_or_default().to_owned());
+            // The figure the manifest's rotation rule counted (rotation.credentials_refresh).
+            set(
+                "PCC_DB_CREDENTIALS_REFRESH_MS",
+                d.service.rotation.credentials_refresh.0.to_string(),
+            );
+        }
+    }
     let f = &d.service.read_fallback;
     set("PCC_DB_FALLBACK_MIN_IN_FLIGHT", f.min_in_flight.to_string());
     set("PCC_DB_FALLBACK_MAX_IN_FLIGHT", f.max_in_flight.to_string());

@@ -9,9 +9,11 @@
 //!   `<service>-<env>@<gke.project>.iam.gserviceaccount.com` (deploy/terraform creates it and its binding);
 //! - SecretProviderClass for GKE's Secret Manager add-on: the service's secret, alias `current`, as a file,
 //!   annotated with the add-on's rotation interval the manifest assumes (`gke.secret_sync_interval`);
+//!   none where the service logs in as an IAM user (`auth = "iam"`: its password is an access token the
+//!   pod fetches from the metadata server as its Google service account, so there is no secret);
 //! - Deployment: the image's binary as command, every variable of [`env`], probes, the kubelet's preStop
-//!   sleep, the secret and the database CA (ConfigMap `db-ca`, created by the deploy pipeline from the
-//!   cluster) mounted read-only, pods and surge from the manifest;
+//!   sleep, the secret (password logins) and the database CA (ConfigMap `db-ca`, created by the deploy
+//!   pipeline from the cluster) mounted read-only, pods and surge from the manifest;
 //! - Service and PodDisruptionBudget;
 //! - kustomization.yaml listing them; the deploy pipeline sets the image `<service>` to the registry path
 //!   and commit tag over it.
@@ -109,14 +111,16 @@ pub fn render(manifest: &Manifest, env: &str, service: &str) -> Result<Rendered,
             "environments.{env}.gke is not set (gke = {{ project = \"...\" }}: the project of the GKE cluster and its service accounts)"
         )));
     };
-    let SecretsBackend::Gcp {
-        project: secrets_project,
-        ..
-    } = &d.env.secrets
-    else {
-        return Err(invalid(format!(
-            "environments.{env}.secrets is not the gcp backend; pods mount their credential from Secret Manager"
-        )));
+    let iam = d.iam_user().is_some();
+    let secrets_project = match &d.env.secrets {
+        SecretsBackend::Gcp { project, .. } => project.as_str(),
+        // An IAM login mounts no credential.
+        _ if iam => "",
+        _ => {
+            return Err(invalid(format!(
+                "environments.{env}.secrets is not the gcp backend; pods mount their credential from Secret Manager"
+            )));
+        }
     };
     // Google service account ids are 6-30 characters; the Kubernetes names are DNS labels (63).
     if !(6..=30).contains(&name.len()) {
@@ -150,7 +154,8 @@ pub fn render(manifest: &Manifest, env: &str, service: &str) -> Result<Rendered,
     };
     let gsa = format!("{name}@{}.iam.gserviceaccount.com", gke.project);
     let secret = &d.names.secret;
-    let credentials_file = format!("{SECRET_DIR}/{secret}");
+    // An IAM login mounts no credential.
+    let credentials_file = (!iam).then(|| format!("{SECRET_DIR}/{secret}"));
 
     let mut files = Vec::new();
     files.push(yaml(
@@ -176,34 +181,36 @@ pub fn render(manifest: &Manifest, env: &str, service: &str) -> Result<Rendered,
             spec: None,
         },
     )?);
-    let secrets_param = format!(
-        "- resourceName: \"projects/{secrets_project}/secrets/{secret}/versions/current\"\n  path: \"{secret}\"\n"
-    );
-    files.push(yaml(
-        "secretproviderclass.yaml",
-        &command,
-        &Object {
-            api_version: "secrets-store.csi.x-k8s.io/v1",
-            kind: "SecretProviderClass",
-            metadata: Meta {
-                name: secret.clone(),
-                // The add-on's rotation interval is a cluster setting (`--secret-manager-rotation-interval`),
-                // not a field of this object; the annotation records the figure the manifest's rotation
-                // grace was checked against, next to the secret it concerns, in the flag's spelling.
-                ..meta(
-                    BTreeMap::from([(
-                        SYNC_INTERVAL_ANNOTATION.to_owned(),
-                        format!("{}s", gke.secret_sync_interval.0 / 1000),
-                    )]),
-                    true,
-                )
+    if !iam {
+        let secrets_param = format!(
+            "- resourceName: \"projects/{secrets_project}/secrets/{secret}/versions/current\"\n  path: \"{secret}\"\n"
+        );
+        files.push(yaml(
+            "secretproviderclass.yaml",
+            &command,
+            &Object {
+                api_version: "secrets-store.csi.x-k8s.io/v1",
+                kind: "SecretProviderClass",
+                metadata: Meta {
+                    name: secret.clone(),
+                    // The add-on's rotation interval is a cluster setting (`--secret-manager-rotation-interval`),
+                    // not a field of this object; the annotation records the figure the manifest's rotation
+                    // grace was checked against, next to the secret it concerns, in the flag's spelling.
+                    ..meta(
+                        BTreeMap::from([(
+                            SYNC_INTERVAL_ANNOTATION.to_owned(),
+                            format!("{}s", gke.secret_sync_interval.0 / 1000),
+                        )]),
+                        true,
+                    )
+                },
+                spec: Some(SecretProviderClassSpec {
+                    provider: "gke",
+                    parameters: BTreeMap::from([("secrets".to_owned(), secrets_param)]),
+                }),
             },
-            spec: Some(SecretProviderClassSpec {
-                provider: "gke",
-                parameters: BTreeMap::from([("secrets".to_owned(), secrets_param)]),
-            }),
-        },
-    )?);
+        )?);
+    }
     files.push(yaml(
         "deployment.yaml",
         &command,
@@ -217,7 +224,7 @@ pub fn render(manifest: &Manifest, env: &str, service: &str) -> Result<Rendered,
                 &name,
                 &selector,
                 &labels,
-                &credentials_file,
+                credentials_file.as_deref(),
                 ca.as_deref(),
             )),
         },
@@ -304,7 +311,7 @@ fn deployment_spec(
     name: &str,
     selector: &BTreeMap<String, String>,
     labels: &BTreeMap<String, String>,
-    credentials_file: &str,
+    credentials_file: Option<&str>,
     ca: Option<&str>,
 ) -> DeploymentSpec {
     let service = d.service.name.as_str();
@@ -313,20 +320,24 @@ fn deployment_spec(
         period_seconds,
         failure_threshold,
     };
-    let mut mounts = vec![VolumeMount {
-        name: "db-credential".to_owned(),
-        mount_path: SECRET_DIR.to_owned(),
-        read_only: true,
-    }];
-    let mut volumes = vec![Volume {
-        name: "db-credential".to_owned(),
-        csi: Some(CsiVolume {
-            driver: "secrets-store-gke.csi.k8s.io",
+    let mut mounts = Vec::new();
+    let mut volumes = Vec::new();
+    if credentials_file.is_some() {
+        mounts.push(VolumeMount {
+            name: "db-credential".to_owned(),
+            mount_path: SECRET_DIR.to_owned(),
             read_only: true,
-            volume_attributes: BTreeMap::from([("secretProviderClass", d.names.secret.clone())]),
-        }),
-        config_map: None,
-    }];
+        });
+        volumes.push(Volume {
+            name: "db-credential".to_owned(),
+            csi: Some(CsiVolume {
+                driver: "secrets-store-gke.csi.k8s.io",
+                read_only: true,
+                volume_attributes: BTreeMap::from([("secretProviderClass", d.names.secret.clone())]),
+            }),
+            config_map: None,
+        });
+    }
     if let Some(ca) = ca {
         let dir = Path::new(ca).parent().expect("checked in ca_file");
         mounts.push(VolumeMount {

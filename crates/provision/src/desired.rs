@@ -6,7 +6,9 @@
 //! - `client_api_app` NOLOGIN holds CONNECT, USAGE on the schema and, through default privileges
 //!   FOR ROLE client_api_owner IN SCHEMA client_api, DML on tables, USAGE on sequences, EXECUTE on
 //!   routines; `client_api_user` and `client_api_user_b` are its login members (rotation
-//!   alternates them and owns their LOGIN flag and password);
+//!   alternates them and owns their LOGIN flag and password); where the service logs in with
+//!   IAM, its IAM database user is one too (created by Terraform; this tool grants it, never
+//!   creates it), and the pair stays, unrotated, until it is set NOLOGIN;
 //! - `client_api_readonly` NOLOGIN holds CONNECT, USAGE and SELECT, for replica/reporting reads;
 //! - PUBLIC has no CONNECT or TEMPORARY on the database, no CREATE on schema public, and no
 //!   EXECUTE on routines the owner creates (the database-wide default is revoked);
@@ -36,6 +38,10 @@ pub enum LoginPolicy {
     NoLogin,
     /// Created NOLOGIN; `rotate` sets LOGIN and the password, and disables the retired login.
     Rotated,
+    /// An IAM database user: created by the platform (Terraform `google_alloydb_user` of type
+    /// `ALLOYDB_IAM_USER`), never by this tool, and its LOGIN and password are the platform's (the
+    /// password is an access token). Its memberships, limit and timeouts are managed like any login's.
+    Iam,
 }
 
 /// A role as it should be.
@@ -156,16 +162,23 @@ pub fn desired(manifest: &Manifest, env: &Environment, cluster: &ClusterSnapshot
             format!("read-only access to {}", n.database),
         ));
         let limit = i32::try_from(d.sizing.peak_connections()).unwrap_or(i32::MAX);
-        for login in &n.logins {
+        // With IAM the password pair stays a member too: pods still on passwords keep working
+        // while the deployment moves to IAM, and `check` warns until the pair is NOLOGIN.
+        let pair = n.logins.iter().map(|l| (l.to_string(), LoginPolicy::Rotated));
+        for (login, policy) in pair.chain(d.iam_user().map(|u| (u.to_owned(), LoginPolicy::Iam))) {
+            let purpose = match policy {
+                LoginPolicy::Iam => format!("IAM login of {svc}"),
+                _ => format!("login of {svc} (rotation pair)"),
+            };
             roles.push(DesiredRole {
-                name: login.to_string(),
-                login: LoginPolicy::Rotated,
+                name: login.clone(),
+                login: policy,
                 inherit: true,
                 connection_limit: limit,
                 settings: timeouts_settings(&d.service.timeouts),
-                purpose: format!("login of {svc} (rotation pair)"),
+                purpose,
             });
-            memberships.insert((n.app_group.to_string(), login.to_string()));
+            memberships.insert((n.app_group.to_string(), login));
         }
         for extra in &d.service.roles {
             let group = match extra.access {
@@ -208,7 +221,7 @@ pub fn desired(manifest: &Manifest, env: &Environment, cluster: &ClusterSnapshot
         },
     );
     // Groups and owners first, so members can be granted in the same pass.
-    roles.sort_by_key(|r| r.login == LoginPolicy::Rotated);
+    roles.sort_by_key(|r| r.login != LoginPolicy::NoLogin);
     let managed = roles.iter().map(|r| r.name.clone()).collect();
     Desired {
         roles,

@@ -169,6 +169,30 @@ pub enum ProvisionError {
         /// Why (and what to do).
         detail: String,
     },
+    /// A rotation was asked of a service that logs in with IAM: it has no password.
+    #[error(
+        "{service} logs in to {env} as the IAM database user {user}: it has no password to rotate (its pods log in with short-lived access tokens, refreshed on their own); rotate other credentials with --role, or drop `auth = \"iam\"` from the manifest to go back to password logins"
+    )]
+    NothingToRotate {
+        /// The service.
+        service: String,
+        /// The environment.
+        env: String,
+        /// Its IAM user.
+        user: String,
+    },
+    /// A stored credential was asked for a service that logs in with IAM.
+    #[error(
+        "{service} logs in to {env} as the IAM database user {user}, which has no stored credential: connect with an access token as its password (the service: PCC_DB_AUTH=iam)"
+    )]
+    NoStoredCredential {
+        /// The service.
+        service: String,
+        /// The environment.
+        env: String,
+        /// Its IAM user.
+        user: String,
+    },
     /// A file (capacity history, local credentials) could not be read or written.
     #[error("{action} {}: {source}", path.display())]
     Io {

@@ -177,6 +177,13 @@ pub async fn runtime_connections(
     service: &str,
 ) -> Result<RuntimeConnections, ProvisionError> {
     let d = manifest.deployment(env, service)?;
+    if let Some(user) = d.iam_user() {
+        return Err(ProvisionError::NoStoredCredential {
+            service: service.to_owned(),
+            env: env.to_owned(),
+            user: user.to_owned(),
+        });
+    }
     let specs = runtime_specs(manifest, env, service)?;
     let store = open_store(&d.env.secrets)?;
     let secret = secret_name(&d.names.secret);

@@ -186,6 +186,9 @@ pub enum SecretError {
         /// Why it failed.
         detail: String,
     },
+    /// The IAM database login name cannot be known.
+    #[error("cannot tell the IAM database user: {0}")]
+    IamUser(String),
     /// The operating system's random number generator failed.
     #[error("cannot draw random bytes from the operating system: {0}")]
     Random(String),

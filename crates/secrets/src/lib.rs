@@ -10,6 +10,9 @@
 //! - [`CachedCredential`]: what a connection pool holds; `current()` and the single-flight
 //!   `reload_after()` that runs after the server rejects a password (SQLSTATE 28P01).
 //! - [`generate_password`]: 256 bits from the OS CSPRNG.
+//! - [`IamCredentials`]: IAM database authentication (AlloyDB `ALLOYDB_IAM_USER`): the service
+//!   account's database user with an OAuth 2.0 access token as its password, kept fresh in the
+//!   background (with feature `db-router`, a db_router credential provider).
 //!
 //! Rotation itself (which needs the database) lives in `provision::rotate`.
 
@@ -19,6 +22,7 @@ mod env;
 mod error;
 mod file;
 pub mod gcp;
+pub mod iam;
 mod memory;
 mod name;
 mod password;
@@ -32,6 +36,7 @@ pub use env::EnvStore;
 pub use error::{NameError, SecretError};
 pub use file::FileStore;
 pub use gcp::{GcpConfig, GcpSecretManager, TokenSource};
+pub use iam::{IamConfig, IamCredentials};
 pub use memory::MemoryStore;
 pub use name::{AliasName, SecretName, VersionId, VersionRef};
 pub use password::{PASSWORD_BYTES, generate_password};

@@ -11,6 +11,7 @@ mod errors;
 mod full_stack;
 mod hierarchy;
 mod history;
+mod iam_login;
 mod metadata;
 mod over_http;
 mod ownership;

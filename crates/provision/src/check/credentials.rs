@@ -1,5 +1,7 @@
 //! Credentials: each `current` secret logs in on the primary and the replica, is younger than
-//! the rotation policy, and no retired login is still enabled after its grace period.
+//! the rotation policy, and no retired login is still enabled after its grace period. A service
+//! that logs in as an IAM user has no secret: its user must exist and be able to log in, it has
+//! no age to report, and its former password logins should no longer log in.
 
 use secrets::VersionRef;
 use time::OffsetDateTime;
@@ -18,6 +20,7 @@ pub(super) async fn credentials(
     env: &Environment,
     out: &mut Vec<Finding>,
 ) {
+    iam_logins(session, manifest, env, out).await;
     let store = match open_store(&env.secrets) {
         Ok(s) => s,
         Err(e) => {
@@ -134,6 +137,74 @@ pub(super) async fn credentials(
                     )
                     .fix(format!("pccdb rotate --env {} --finish", env.name)),
                 ),
+            }
+        }
+    }
+}
+
+/// Each IAM login exists and may log in; the password pair it replaced does not log in any more.
+async fn iam_logins(session: &AdminSession, manifest: &Manifest, env: &Environment, out: &mut Vec<Finding>) {
+    for d in manifest.deployments(env) {
+        let Some(user) = d.iam_user() else { continue };
+        let subject = format!("IAM login {user}");
+        let mut names: Vec<String> = d.names.logins.iter().map(ToString::to_string).collect();
+        names.push(user.to_owned());
+        let rows = match session
+            .client
+            .query(
+                "SELECT rolname::text, rolcanlogin FROM pg_roles WHERE rolname = ANY($1)",
+                &[&names],
+            )
+            .await
+        {
+            Ok(rows) => rows,
+            Err(e) => {
+                out.push(Finding::new("credentials", Severity::Fail, subject, e.to_string()));
+                continue;
+            }
+        };
+        let can_login = |name: &str| {
+            rows.iter()
+                .find(|r| r.get::<_, String>(0) == name)
+                .map(|r| r.get::<_, bool>(1))
+        };
+        match can_login(user) {
+            Some(true) => out.push(Finding::new(
+                "credentials",
+                Severity::Pass,
+                subject,
+                format!(
+                    "{} logs in with access tokens: no password to store or rotate",
+                    d.service.name
+                ),
+            )),
+            Some(false) => out.push(
+                Finding::new("credentials", Severity::Fail, subject, "exists but cannot log in (NOLOGIN)")
+                    .fix(format!("ALTER ROLE {} LOGIN, or recreate it with Terraform", crate::ident::quote_ident(user))),
+            ),
+            None => out.push(
+                Finding::new("credentials", Severity::Fail, subject, "does not exist").fix(format!(
+                    "create it with Terraform (google_alloydb_user, user_type ALLOYDB_IAM_USER), then pccdb apply --env {}",
+                    env.name
+                )),
+            ),
+        }
+        for login in &d.names.logins {
+            if can_login(login.as_str()) == Some(true) {
+                out.push(
+                    Finding::new(
+                        "credentials",
+                        Severity::Warn,
+                        format!("login {login}"),
+                        format!(
+                            "can still log in with a password although {} logs in with IAM",
+                            d.service.name
+                        ),
+                    )
+                    .fix(format!(
+                        "ALTER ROLE {login} NOLOGIN (once no pod uses the password any more)"
+                    )),
+                );
             }
         }
     }

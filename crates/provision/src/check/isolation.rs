@@ -38,7 +38,8 @@ pub(super) async fn isolation(
             continue;
         }
         let mut problems = Vec::new();
-        for login in &d.names.logins {
+        let logins = d.logins();
+        for login in &logins {
             let login = login.as_str();
             if !cluster.roles.contains_key(login) {
                 continue;
@@ -87,11 +88,9 @@ pub(super) async fn isolation(
         };
         if let Some(client) = client {
             let schema = d.names.schema.as_str();
-            for login in d
-                .names
-                .logins
+            for login in logins
                 .iter()
-                .map(|l| l.as_str())
+                .map(String::as_str)
                 .filter(|l| cluster.roles.contains_key(*l))
             {
                 let exists = probe(

@@ -6,7 +6,7 @@
 //! create, alter and drop non-superuser roles, change their CREATEDB/CREATEROLE/LOGIN/INHERIT
 //! and connection limits, set their session defaults and grant membership in them; it may not
 //! touch SUPERUSER, REPLICATION or BYPASSRLS, nor alter a superuser role. Those cases are
-//! reported as blocked.
+//! reported as blocked. So is an IAM login that does not exist: only the platform creates one.
 
 use crate::catalog::Role;
 use crate::desired::{Desired, DesiredRole, LoginPolicy};
@@ -69,6 +69,22 @@ pub(super) fn diff_roles(plan: &mut Plan, desired: &Desired, actor: &Actor<'_>) 
     for want in &desired.roles {
         let name = quote_ident(&want.name);
         let Some(have) = actor.cluster.roles.get(&want.name) else {
+            if want.login == LoginPolicy::Iam {
+                // Only the platform makes a role an IAM user (a plain CREATE ROLE would be a password
+                // login nobody can use), so its absence is reported with where it comes from.
+                plan.block(
+                    format!("grant the privileges of its service to IAM user {}", want.name),
+                    format!(
+                        "the IAM database user {} does not exist ({})",
+                        want.name, want.purpose
+                    ),
+                    format!(
+                        "create it with Terraform (deploy/terraform: google_alloydb_user with user_id = \"{}\", user_type = \"ALLOYDB_IAM_USER\"; the module does so for a service whose environment uses IAM) and apply again",
+                        want.name
+                    ),
+                );
+                continue;
+            }
             if !can_manage_roles {
                 plan.block(
                     format!("create role {}", want.name),
@@ -198,6 +214,15 @@ pub(super) fn diff_memberships(plan: &mut Plan, desired: &Desired, actor: &Actor
     let have = &actor.cluster.memberships;
     for (group, member) in &desired.memberships {
         if have.iter().any(|m| m.group == *group && m.member == *member) {
+            continue;
+        }
+        // A missing IAM user is already blocked (it cannot be created here).
+        let missing_iam = !actor.cluster.roles.contains_key(member)
+            && desired
+                .roles
+                .iter()
+                .any(|r| r.name == *member && r.login == LoginPolicy::Iam);
+        if missing_iam {
             continue;
         }
         let group_is_superuser = actor.cluster.roles.get(group).is_some_and(|r| r.superuser);

@@ -4,6 +4,7 @@
 //! `Manifest::load` reads and validates; `Manifest::deployment(env, service)` gives one
 //! service's resolved settings (per-environment overrides applied) and names in one environment.
 
+pub mod auth;
 mod kubernetes;
 mod raw;
 pub mod rotation;
@@ -21,6 +22,7 @@ use crate::ident::Ident;
 use crate::naming::{EnvName, ServiceName, ServiceNames};
 use crate::units::{ByteSize, Millis};
 
+pub use auth::{AuthMethod, ServiceLogin};
 pub use kubernetes::{Gke, PodResources, PodSettings};
 
 /// The validated manifest.
@@ -177,6 +179,8 @@ pub struct Environment {
     pub gke: Option<Gke>,
     /// The `terraform output -json` file Terraform endpoints are read from (`terraform.outputs_file`).
     pub terraform_outputs: Option<PathBuf>,
+    /// How its services log in unless one says otherwise (`auth`; default password).
+    pub auth: AuthMethod,
 }
 
 /// A connection pool's size and lifetime.
@@ -324,6 +328,8 @@ pub struct ServiceEnv {
     pub names: ServiceNames,
     /// Pod variables and resources there.
     pub pod: PodSettings,
+    /// How it logs in there: the rotated password pair, or its IAM user.
+    pub login: ServiceLogin,
 }
 
 /// One service in one environment: names and resolved settings.
@@ -339,6 +345,23 @@ pub struct Deployment<'a> {
     pub names: &'a ServiceNames,
     /// Its pod settings there.
     pub pod: &'a PodSettings,
+    /// How it logs in there.
+    pub login: &'a ServiceLogin,
+}
+
+impl Deployment<'_> {
+    /// The login roles the service connects as: the rotated pair, or its IAM user.
+    pub fn logins(&self) -> Vec<String> {
+        match self.login {
+            ServiceLogin::Password => self.names.logins.iter().map(ToString::to_string).collect(),
+            ServiceLogin::Iam { user } => vec![user.clone()],
+        }
+    }
+
+    /// The IAM user it logs in as, when it does.
+    pub fn iam_user(&self) -> Option<&str> {
+        self.login.iam_user()
+    }
 }
 
 /// The repository's deploy/pcc.toml, compiled in, for programs that run without a checkout
@@ -449,6 +472,7 @@ impl Manifest {
             sizing: &here.sizing,
             names: &here.names,
             pod: &here.pod,
+            login: &here.login,
         })
     }
 
@@ -463,6 +487,7 @@ impl Manifest {
                     sizing: &e.sizing,
                     names: &e.names,
                     pod: &e.pod,
+                    login: &e.login,
                 })
             })
             .collect()

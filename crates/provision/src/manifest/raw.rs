@@ -64,6 +64,7 @@ pub(crate) struct RawEnvironment {
     pub admin_secrets: Option<RawSecrets>,
     pub capacity_history: Option<String>,
     pub gke: Option<RawGke>,
+    pub auth: Option<String>,
 }
 
 /// An endpoint: a connection string, or a host from a Terraform output plus the rest of the string.
@@ -188,4 +189,6 @@ pub(crate) struct RawOverride {
     pub monthly_growth: Option<String>,
     #[serde(default)]
     pub pod_env: BTreeMap<String, String>,
+    pub auth: Option<String>,
+    pub iam_user: Option<String>,
 }

@@ -153,6 +153,7 @@ pub(super) fn environment(
         secrets,
         admin_secrets,
         gke: raw.gke.map(|g| super::kubernetes::gke(p, &format!("{key}.gke"), g)),
+        auth: super::auth::environment(p, key, raw.auth.as_deref()),
         terraform_outputs,
     })
 }

@@ -199,7 +199,22 @@ pub(super) fn service(
             .pool
             .max_lifetime
             .max(sizing.replica_pool.map_or(Millis(0), |r| r.max_lifetime));
-        if let Some(environment) = environments.get(env) {
+        let login = environments
+            .get(env)
+            .map_or(super::ServiceLogin::Password, |environment| {
+                super::auth::service_login(
+                    p,
+                    &ok,
+                    &name,
+                    environment,
+                    o.and_then(|o| o.auth.as_deref()),
+                    o.and_then(|o| o.iam_user.as_deref()),
+                )
+            });
+        // An IAM login has no password to rotate, so no rotation window to fit.
+        if login != super::ServiceLogin::Password {
+            windows_checked += 1;
+        } else if let Some(environment) = environments.get(env) {
             let window = Window {
                 max_lifetime: lifetime,
                 // Without the add-on (a local cluster, a file or env store) the service reads the store itself.
@@ -221,7 +236,15 @@ pub(super) fn service(
         };
         match ServiceNames::derive(&name, prefix, env) {
             Ok(names) => {
-                per_env.insert(env.clone(), ServiceEnv { sizing, names, pod });
+                per_env.insert(
+                    env.clone(),
+                    ServiceEnv {
+                        sizing,
+                        names,
+                        pod,
+                        login,
+                    },
+                );
             }
             Err(e) => p.push(key, format!("in environment {env}: {e}")),
         }

@@ -53,6 +53,19 @@ pub async fn run_targets(
                 .filter(|t| t.label == name || t.logins.iter().any(|l| l == name))
                 .cloned()
                 .collect();
+            if picked.is_empty()
+                && let Some(d) = manifest
+                    .deployments(env)
+                    .into_iter()
+                    .find(|d| d.service.name.as_str() == name || d.iam_user() == Some(name))
+                && let Some(user) = d.iam_user()
+            {
+                return Err(ProvisionError::NothingToRotate {
+                    service: d.service.name.to_string(),
+                    env: env.name.to_string(),
+                    user: user.to_owned(),
+                });
+            }
             if picked.is_empty() {
                 return Err(crate::error::ManifestError::Unknown {
                     what: "rotation target",

@@ -1,6 +1,7 @@
-//! What has credentials to rotate in an environment: each service's login pair, each extra
-//! login role, and the migrator; with their secret, the database a login test uses, the
-//! grace period and how much history the secret keeps.
+//! What has credentials to rotate in an environment: each service's login pair (unless the
+//! service logs in there as an IAM user, which has no password), each extra login role, and the
+//! migrator; with their secret, the database a login test uses, the grace period and how much
+//! history the secret keeps.
 
 use secrets::SecretName;
 
@@ -58,7 +59,8 @@ pub fn targets(manifest: &Manifest, env: &Environment) -> Vec<RotationTarget> {
     let deployments = manifest.deployments(env);
     for d in &deployments {
         let grace = time::Duration::milliseconds(i64::try_from(d.service.rotation.grace.0).unwrap_or(i64::MAX));
-        out.push(RotationTarget {
+        // An IAM login's password is an access token its pods fetch: nothing to store or rotate.
+        let pair = d.iam_user().is_none().then(|| RotationTarget {
             label: d.service.name.to_string(),
             is_service: true,
             secret: secret(&d.names.secret),
@@ -68,6 +70,7 @@ pub fn targets(manifest: &Manifest, env: &Environment) -> Vec<RotationTarget> {
             max_age_days: d.service.rotation.max_age_days,
             retention: retention(&d.service.rotation),
         });
+        out.extend(pair);
         for extra in d.service.roles.iter().filter(|r| r.login) {
             out.push(RotationTarget {
                 label: extra.name.to_string(),

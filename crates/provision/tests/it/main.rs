@@ -5,6 +5,7 @@
 mod apply;
 mod capacity;
 mod common;
+mod iam;
 mod manifest;
 mod platform;
 mod resolve;

@@ -19,8 +19,8 @@
 pub mod credentials;
 mod errors;
 mod ops;
-mod retry;
-mod token;
+pub(crate) mod retry;
+pub(crate) mod token;
 mod wire;
 
 #[cfg(feature = "fake-gcp")]

@@ -1,6 +1,8 @@
 //! The access token cache of the Secret Manager backend: one token per client, fetched from
-//! its [`TokenSource`] when missing or within a minute of expiry, single-flight (concurrent
-//! callers wait for one fetch), and retried within a time budget.
+//! its [`TokenSource`] for one OAuth scope when missing or within a minute of expiry,
+//! single-flight (concurrent callers wait for one fetch), and retried within a time budget.
+//! The IAM database credential (`crate::iam`) uses the same fetch with retries for its
+//! `alloydb.login` tokens and keeps them itself.
 //!
 //! The budget is what survives a pod's start under Workload Identity: the GKE metadata server
 //! does not answer for the first seconds of a pod, so the first fetch retries transient
@@ -12,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 
-use super::credentials::{self, TokenSource};
+use super::credentials::{self, CLOUD_PLATFORM_SCOPE, TokenSource};
 use super::retry::{self, Backoff, GiveUp, RetryPolicy};
 use crate::error::SecretError;
 
@@ -27,14 +29,22 @@ pub(crate) const WORKLOAD_IDENTITY_HINT: &str = "on GKE with Workload Identity, 
 pub(crate) struct TokenCache {
     source: TokenSource,
     policy: RetryPolicy,
+    scope: &'static str,
     cached: tokio::sync::Mutex<Option<(SecretString, Instant)>>,
 }
 
 impl TokenCache {
+    /// Tokens of the cloud-platform scope (Secret Manager).
     pub(crate) fn new(source: TokenSource, policy: RetryPolicy) -> Self {
+        Self::with_scope(source, policy, CLOUD_PLATFORM_SCOPE)
+    }
+
+    /// Tokens of `scope`.
+    pub(crate) fn with_scope(source: TokenSource, policy: RetryPolicy, scope: &'static str) -> Self {
         Self {
             source,
             policy,
+            scope,
             cached: tokio::sync::Mutex::new(None),
         }
     }
@@ -65,11 +75,22 @@ impl TokenCache {
         Ok(fresh.token)
     }
 
-    async fn fetch_with_retries(&self, http: &reqwest::Client) -> Result<credentials::Fresh, SecretError> {
-        let mut backoff = Backoff::start(self.policy);
+    /// A new token from the source, whatever is cached, retrying transient failures within
+    /// the policy; a refusal fails at once.
+    pub(crate) async fn fetch_with_retries(&self, http: &reqwest::Client) -> Result<credentials::Fresh, SecretError> {
+        self.fetch_within(http, self.policy).await
+    }
+
+    /// As [`Self::fetch_with_retries`], within `policy`.
+    pub(crate) async fn fetch_within(
+        &self,
+        http: &reqwest::Client,
+        policy: RetryPolicy,
+    ) -> Result<credentials::Fresh, SecretError> {
+        let mut backoff = Backoff::start(policy);
         loop {
             backoff.attempted();
-            let failed = match credentials::fetch(&self.source, http).await {
+            let failed = match credentials::fetch(&self.source, http, self.scope).await {
                 Ok(fresh) => {
                     if backoff.attempts() > 1 {
                         tracing::info!(
@@ -93,7 +114,7 @@ impl TokenCache {
                         );
                         continue;
                     }
-                    Err(give_up) => return Err(self.gave_up(&backoff, &failed, give_up)),
+                    Err(give_up) => return Err(self.gave_up(&backoff, &failed, give_up, policy)),
                 }
             }
             return Err(self.refused(&failed));
@@ -114,7 +135,7 @@ impl TokenCache {
     }
 
     /// Transient failures for longer than the budget allows.
-    fn gave_up(&self, backoff: &Backoff, last: &credentials::Failed, why: GiveUp) -> SecretError {
+    fn gave_up(&self, backoff: &Backoff, last: &credentials::Failed, why: GiveUp, policy: RetryPolicy) -> SecretError {
         let limit = match why {
             GiveUp::Attempts => format!("after {} attempts", backoff.attempts()),
             GiveUp::Budget { wanted } => format!(
@@ -122,7 +143,7 @@ impl TokenCache {
                 backoff.attempts(),
                 retry::seconds(backoff.elapsed()),
                 retry::seconds(wanted),
-                retry::seconds(self.policy.budget)
+                retry::seconds(policy.budget)
             ),
         };
         SecretError::Token {

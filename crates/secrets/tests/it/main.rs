@@ -7,3 +7,4 @@ mod gcp_common;
 mod gcp_errors;
 mod gcp_fake;
 mod gcp_tokens;
+mod iam;

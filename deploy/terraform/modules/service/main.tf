@@ -1,7 +1,9 @@
 # One service in one environment: its credential secret (<service>-<env>-db, versions written by pccdb),
 # its Google service account (<service>-<env>, the name pccdb render k8s annotates the Kubernetes one with),
 # read access to its own secret alone, the pipelines' rotation access to it, and Workload Identity for the
-# Kubernetes service account <service>-<env> in the namespace <service>-<env>.
+# Kubernetes service account <service>-<env> in the namespace <service>-<env>. With iam_auth (the manifest's
+# auth = "iam" for the service there): its IAM database user, named after the service account's address
+# without .gserviceaccount.com, and the roles that let the pods log in with their access tokens.
 
 variable "service" {
   description = "The service name of deploy/pcc.toml, e.g. pcc-client-api."
@@ -25,6 +27,17 @@ variable "build_service_account" {
 
 variable "rotator_role" {
   description = "The custom role that moves aliases and disables old versions."
+  type        = string
+}
+
+variable "iam_auth" {
+  description = "Whether the service logs in to AlloyDB as an IAM user in this environment."
+  type        = bool
+  default     = false
+}
+
+variable "alloydb_cluster" {
+  description = "The AlloyDB cluster (projects/<p>/locations/<r>/clusters/<c>) of its IAM database user."
   type        = string
 }
 
@@ -82,6 +95,30 @@ resource "google_secret_manager_secret_iam_member" "build_rotator" {
   secret_id = google_secret_manager_secret.credential.id
   role      = var.rotator_role
   member    = "serviceAccount:${var.build_service_account}"
+}
+
+# IAM database authentication: the database user AlloyDB checks the pods' tokens against (pccdb apply
+# grants it the service's privileges, as any login), permission to log in with a token, and to use the
+# project's AlloyDB API as the caller the token names.
+resource "google_alloydb_user" "iam" {
+  count     = var.iam_auth ? 1 : 0
+  cluster   = var.alloydb_cluster
+  user_id   = trimsuffix(google_service_account.service.email, ".gserviceaccount.com")
+  user_type = "ALLOYDB_IAM_USER"
+}
+
+resource "google_project_iam_member" "alloydb_database_user" {
+  count   = var.iam_auth ? 1 : 0
+  project = var.project
+  role    = "roles/alloydb.databaseUser"
+  member  = "serviceAccount:${google_service_account.service.email}"
+}
+
+resource "google_project_iam_member" "service_usage_consumer" {
+  count   = var.iam_auth ? 1 : 0
+  project = var.project
+  role    = "roles/serviceusage.serviceUsageConsumer"
+  member  = "serviceAccount:${google_service_account.service.email}"
 }
 
 output "service" {

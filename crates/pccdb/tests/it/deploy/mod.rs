@@ -6,6 +6,7 @@ pub mod dockerfile;
 pub mod pod;
 mod pod_env;
 mod render;
+mod render_iam;
 mod terraform;
 
 /// deploy/pcc.toml as pccdb reads it from the repository root: its relative paths (the Terraform outputs

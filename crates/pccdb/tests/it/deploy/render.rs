@@ -186,7 +186,7 @@ fn schema_for(object: &Value) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap()
 }
 
-fn schema_errors(object: &Value) -> Vec<String> {
+pub(super) fn schema_errors(object: &Value) -> Vec<String> {
     let schema = schema_for(object);
     let validator = jsonschema::options()
         .with_draft(jsonschema::Draft::Draft4)

@@ -1,7 +1,8 @@
 //! deploy/terraform against the manifest, read as HCL (no terraform binary): every secret the manifest names
 //! in a cloud environment has a `google_secret_manager_secret`, every service has its module (Google service
 //! account, access to its own secret, Workload Identity for the Kubernetes service account `pccdb render
-//! k8s` writes), the pipelines' account has what the pipelines do, the outputs the manifest reads exist, and
+//! k8s` writes), the pipelines' account has what the pipelines do, the services that log in with IAM there
+//! get their IAM database user and its roles (and only they), the outputs the manifest reads exist, and
 //! the files keep `terraform fmt`'s layout.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -59,13 +60,30 @@ fn eval(expr: &Expression, vars: &BTreeMap<String, String>) -> String {
     }
 }
 
-/// The variables of an environment's `.tfvars`.
-fn tfvars(env: &str) -> BTreeMap<String, String> {
+fn tfvars_body(env: &str) -> Body {
     let path = dir().join("environments").join(format!("{env}.tfvars"));
-    let body: Body = hcl::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    body.attributes()
+    hcl::parse(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The string variables of an environment's `.tfvars`.
+fn tfvars(env: &str) -> BTreeMap<String, String> {
+    tfvars_body(env)
+        .attributes()
+        .filter(|a| !matches!(a.expr, Expression::Array(_)))
         .map(|a| (a.key.to_string(), eval(&a.expr, &BTreeMap::new())))
         .collect()
+}
+
+/// `iam_auth_services` of an environment's `.tfvars` (the variable's default, none, when absent).
+fn iam_auth_services(env: &str) -> BTreeSet<String> {
+    tfvars_body(env)
+        .attributes()
+        .find(|a| a.key.as_str() == "iam_auth_services")
+        .map(|a| match &a.expr {
+            Expression::Array(items) => items.iter().map(|i| eval(i, &BTreeMap::new())).collect(),
+            other => panic!("{env}: iam_auth_services = {other} is not a list"),
+        })
+        .unwrap_or_default()
 }
 
 fn resources<'a>(blocks: &'a [Block], kind: &str) -> Vec<&'a Block> {
@@ -303,6 +321,63 @@ fn terraform_gives_every_service_its_account_its_secret_alone_and_workload_ident
             });
             assert!(!elsewhere, "the service account is granted nothing outside its module");
         }
+    }
+}
+
+#[test]
+fn terraform_gives_services_that_log_in_with_iam_their_database_user_and_roles() {
+    let m = manifest();
+    let root = blocks(&dir());
+    let module = blocks(&dir().join("modules/service"));
+    // The module: the IAM user of the service account (AlloyDB's name for it), and the two roles a token
+    // login needs, all only where the environment's manifest says so.
+    let user = resources(&module, "google_alloydb_user")
+        .into_iter()
+        .find(|b| labels(b)[1] == "iam")
+        .expect("the module's google_alloydb_user \"iam\"");
+    let text = |b: &Block, k: &str| attr(b, k).map(ToString::to_string).unwrap_or_default();
+    assert_eq!(text(user, "user_type"), "\"ALLOYDB_IAM_USER\"");
+    assert_eq!(text(user, "count"), "var.iam_auth ? 1 : 0");
+    assert_eq!(
+        text(user, "user_id"),
+        "trimsuffix(google_service_account.service.email, \".gserviceaccount.com\")"
+    );
+    for role in ["roles/alloydb.databaseUser", "roles/serviceusage.serviceUsageConsumer"] {
+        let binding = resources(&module, "google_project_iam_member")
+            .into_iter()
+            .find(|b| text(b, "role").contains(role))
+            .unwrap_or_else(|| panic!("the module grants {role}"));
+        assert_eq!(text(binding, "count"), "var.iam_auth ? 1 : 0", "{role}");
+        assert!(
+            text(binding, "member").contains("google_service_account.service.email"),
+            "{role}"
+        );
+    }
+    // Each module call passes whether its service logs in with IAM, from the environment's variable.
+    for b in root.iter().filter(|b| b.identifier.as_str() == "module") {
+        let service = eval(attr(b, "service").unwrap(), &BTreeMap::new());
+        assert_eq!(
+            text(b, "iam_auth"),
+            format!("contains(var.iam_auth_services, \"{service}\")"),
+            "{service}"
+        );
+    }
+    for env in cloud_envs(&m) {
+        let vars = tfvars(&env);
+        let environment = m.environment(&env).unwrap();
+        let mut iam = BTreeSet::new();
+        for d in m.deployments(environment) {
+            let Some(user) = d.iam_user() else { continue };
+            iam.insert(d.service.name.to_string());
+            // The manifest's IAM user is the one Terraform creates for the module's service account.
+            let email = format!("{}-{env}@{}.iam.gserviceaccount.com", d.service.name, vars["project"]);
+            assert_eq!(user, email.trim_end_matches(".gserviceaccount.com"), "{env}");
+        }
+        assert_eq!(
+            iam_auth_services(&env),
+            iam,
+            "{env}: iam_auth_services in environments/{env}.tfvars must list the services the manifest logs in with IAM"
+        );
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::files::{AuthorizedUser, ServiceAccountKey};
-use super::{CLOUD_PLATFORM_SCOPE, METADATA_TOKEN_PATH, TokenSource};
+use super::{METADATA_TOKEN_PATH, TokenSource};
 use crate::gcp::retry;
 
 /// The JWT bearer grant type (RFC 7523 2.1).
@@ -69,8 +69,12 @@ struct OAuthError {
     error_description: String,
 }
 
-/// One token request to `source` (not for `Static`, which needs none).
-pub(crate) async fn fetch(source: &TokenSource, http: &reqwest::Client) -> Result<Fresh, Failed> {
+/// One token request to `source` for `scope` (not for `Static`, which needs none).
+///
+/// The metadata server takes the scope as its `scopes` query parameter and a service account
+/// signs it into its assertion; an authorized user's refresh token carries the scopes of its
+/// login (`gcloud auth application-default login --scopes=...`), so none is sent for it.
+pub(crate) async fn fetch(source: &TokenSource, http: &reqwest::Client, scope: &str) -> Result<Fresh, Failed> {
     let request = match source {
         TokenSource::Static(token) => {
             return Ok(Fresh {
@@ -79,13 +83,14 @@ pub(crate) async fn fetch(source: &TokenSource, http: &reqwest::Client) -> Resul
             });
         }
         TokenSource::Metadata(base) => {
-            let endpoint = base
+            let mut endpoint = base
                 .join(METADATA_TOKEN_PATH)
                 .map_err(|e| Failed::local(format!("bad metadata URL: {e}")))?;
+            endpoint.query_pairs_mut().append_pair("scopes", scope);
             http.get(endpoint).header("Metadata-Flavor", "Google")
         }
         TokenSource::ServiceAccount(key) => {
-            let assertion = assertion(key).map_err(Failed::local)?;
+            let assertion = assertion(key, scope).map_err(Failed::local)?;
             let form = form(&[("grant_type", JWT_BEARER), ("assertion", assertion.expose_secret())]);
             post_form(http, key.token_uri(), &form)
         }
@@ -167,15 +172,15 @@ struct Claims<'a> {
 }
 
 /// The signed JWT a service account presents (RFC 7523 2.1, Google's claims): issuer the
-/// service account, audience the token endpoint, the cloud-platform scope, one hour.
-fn assertion(key: &ServiceAccountKey) -> Result<SecretString, String> {
+/// service account, audience the token endpoint, the requested scope, one hour.
+fn assertion(key: &ServiceAccountKey, scope: &str) -> Result<SecretString, String> {
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_err(|_| "the system clock is before 1970".to_owned())?
         .as_secs();
     let claims = Claims {
         iss: key.client_email(),
-        scope: CLOUD_PLATFORM_SCOPE,
+        scope,
         aud: key.token_uri().as_str(),
         iat: now,
         exp: now + ASSERTION_LIFETIME.as_secs(),

@@ -38,8 +38,13 @@ pub use files::{AuthorizedUser, ServiceAccountKey};
 pub const DEFAULT_METADATA_HOST: &str = "metadata.google.internal";
 /// The path of the token endpoint on the metadata server.
 pub const METADATA_TOKEN_PATH: &str = "computeMetadata/v1/instance/service-accounts/default/token";
-/// The OAuth scope every token is asked for (Secret Manager accepts it; IAM decides the rest).
+/// The OAuth scope of Secret Manager's tokens (Secret Manager accepts it; IAM decides the rest).
 pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
+/// The OAuth scope of AlloyDB IAM database logins: a token with only this scope can log in to
+/// AlloyDB and call no Google API (AlloyDB also accepts cloud-platform tokens).
+pub const ALLOYDB_LOGIN_SCOPE: &str = "https://www.googleapis.com/auth/alloydb.login";
+/// The path of the metadata server's e-mail address of the pod's service account.
+pub const METADATA_EMAIL_PATH: &str = "computeMetadata/v1/instance/service-accounts/default/email";
 /// Google's OAuth 2.0 token endpoint (the default `token_uri`).
 pub const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 /// The variable naming a credentials file.

@@ -92,12 +92,19 @@ struct FakeState {
     early_requests: u64,
     iam: Option<iam::Policy>,
     token_uri: String,
+    /// Every token issued, with the scopes it was asked for, oldest first.
+    issued_log: Vec<(String, String)>,
+    /// When set, every token issued is this one.
+    fixed_token: Option<String>,
+    email_requests: u64,
 }
 
 type Shared = Arc<Mutex<FakeState>>;
 
 /// The principal behind the metadata server's tokens.
 pub const METADATA_PRINCIPAL: &str = "serviceAccount:workload@fake-project.iam.gserviceaccount.com";
+/// The e-mail address the metadata server gives for the pod's service account.
+pub const METADATA_EMAIL: &str = "workload@fake-project.iam.gserviceaccount.com";
 
 /// A running fake; the server stops when this is dropped.
 pub struct FakeSecretManager {
@@ -186,6 +193,23 @@ impl FakeSecretManager {
     /// How many token requests the metadata endpoint received (answered or not).
     pub fn token_requests(&self) -> u64 {
         self.lock().token_requests
+    }
+
+    /// Tokens issued from now on (by either endpoint) are all `token`: a test that must know what
+    /// a client will present (to make it a database password) chooses it; calling it again
+    /// rotates to another.
+    pub fn issue_fixed_token(&self, token: &str) {
+        self.lock().fixed_token = Some(token.to_owned());
+    }
+
+    /// Every token issued so far as (token, scopes asked for), oldest first.
+    pub fn issued_tokens(&self) -> Vec<(String, String)> {
+        self.lock().issued_log.clone()
+    }
+
+    /// How many requests the metadata server's e-mail endpoint received.
+    pub fn email_requests(&self) -> u64 {
+        self.lock().email_requests
     }
 
     /// How many requests the OAuth token endpoint received.
@@ -378,7 +402,10 @@ async fn handle(State(state): State<Shared>, method: Method, uri: Uri, headers: 
     let mut st = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let path = uri.path().to_owned();
     if path == "/computeMetadata/v1/instance/service-accounts/default/token" {
-        return oauth::metadata(&mut st, &headers);
+        return oauth::metadata(&mut st, &headers, uri.query().unwrap_or(""));
+    }
+    if path == "/computeMetadata/v1/instance/service-accounts/default/email" {
+        return oauth::metadata_email(&mut st, &headers);
     }
     if path == "/token" && method == Method::POST {
         return oauth::token_endpoint(&mut st, &body);

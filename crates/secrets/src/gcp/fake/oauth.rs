@@ -1,4 +1,9 @@
-//! The fake's token issuers: the GCE metadata endpoint and Google's OAuth 2.0 token endpoint.
+//! The fake's token issuers: the GCE metadata endpoint (and its service-account e-mail) and
+//! Google's OAuth 2.0 token endpoint.
+//!
+//! The metadata endpoint takes the scopes asked for in its `scopes` query parameter (default
+//! cloud-platform), as the GCE and GKE metadata servers do; every issued token is logged with
+//! its scopes, so tests can check what a client asked for.
 //!
 //! `POST /token` with `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` checks the
 //! assertion as Google does: an RS256 signature that verifies with the registered public key of
@@ -11,8 +16,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{FakeState, METADATA_PRINCIPAL, error, ok};
-use crate::gcp::credentials::CLOUD_PLATFORM_SCOPE;
+use super::{FakeState, METADATA_EMAIL, METADATA_PRINCIPAL, error, ok};
+use crate::gcp::credentials::{ALLOYDB_LOGIN_SCOPE, CLOUD_PLATFORM_SCOPE};
 
 /// Clock skew tolerated on `iat`, as Google's endpoint tolerates a little.
 const SKEW_S: u64 = 60;
@@ -25,9 +30,13 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
         .into_response()
 }
 
-fn issue(st: &mut FakeState, principal: String) -> Response {
+fn issue(st: &mut FakeState, principal: String, scopes: &str) -> Response {
     st.issued += 1;
-    let token = format!("ya29.fake-token-{}", st.issued);
+    let token = st
+        .fixed_token
+        .clone()
+        .unwrap_or_else(|| format!("ya29.fake-token-{}", st.issued));
+    st.issued_log.push((token.clone(), scopes.to_owned()));
     if !st.reject_issued_tokens {
         st.tokens.insert(token.clone(), principal);
     }
@@ -35,25 +44,50 @@ fn issue(st: &mut FakeState, principal: String) -> Response {
     ok(json!({"access_token": token, "expires_in": lifetime, "token_type": "Bearer"}))
 }
 
-/// `GET /computeMetadata/v1/instance/service-accounts/default/token`.
-pub(super) fn metadata(st: &mut FakeState, headers: &HeaderMap) -> Response {
+/// The metadata server's refusals: a request without `Metadata-Flavor: Google`, and a pod's
+/// first requests while it is not ready.
+fn metadata_refusal(st: &mut FakeState, headers: &HeaderMap) -> Option<Response> {
     if headers.get("metadata-flavor").and_then(|v| v.to_str().ok()) != Some("Google") {
-        return error(
+        return Some(error(
             StatusCode::FORBIDDEN,
             "FORBIDDEN",
             "missing Metadata-Flavor: Google header",
-        );
+        ));
     }
-    st.token_requests += 1;
     if st.metadata_not_ready > 0 {
         st.metadata_not_ready -= 1;
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "GKE metadata server is not ready for this pod yet",
-        )
-            .into_response();
+        return Some(
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "GKE metadata server is not ready for this pod yet",
+            )
+                .into_response(),
+        );
     }
-    issue(st, METADATA_PRINCIPAL.to_owned())
+    None
+}
+
+/// `GET /computeMetadata/v1/instance/service-accounts/default/token[?scopes=a,b]`.
+pub(super) fn metadata(st: &mut FakeState, headers: &HeaderMap, query: &str) -> Response {
+    if headers.get("metadata-flavor").and_then(|v| v.to_str().ok()) == Some("Google") {
+        st.token_requests += 1;
+    }
+    if let Some(refused) = metadata_refusal(st, headers) {
+        return refused;
+    }
+    let scopes = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "scopes")
+        .map_or_else(|| CLOUD_PLATFORM_SCOPE.to_owned(), |(_, v)| v.into_owned());
+    issue(st, METADATA_PRINCIPAL.to_owned(), &scopes)
+}
+
+/// `GET /computeMetadata/v1/instance/service-accounts/default/email`: plain text, as the real one.
+pub(super) fn metadata_email(st: &mut FakeState, headers: &HeaderMap) -> Response {
+    st.email_requests += 1;
+    if let Some(refused) = metadata_refusal(st, headers) {
+        return refused;
+    }
+    (StatusCode::OK, METADATA_EMAIL).into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -78,7 +112,7 @@ pub(super) fn token_endpoint(st: &mut FakeState, body: &[u8]) -> Response {
                 );
             };
             match verify_assertion(st, assertion) {
-                Ok(email) => issue(st, format!("serviceAccount:{email}")),
+                Ok((email, scope)) => issue(st, format!("serviceAccount:{email}"), &scope),
                 Err(why) => oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", &why),
             }
         }
@@ -98,14 +132,14 @@ pub(super) fn token_endpoint(st: &mut FakeState, body: &[u8]) -> Response {
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Bad Request");
             }
             let principal = user.principal.clone();
-            issue(st, principal)
+            issue(st, principal, "")
         }
         _ => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "Invalid grant_type."),
     }
 }
 
-/// Checks an assertion; returns the service account's email or Google's kind of refusal.
-fn verify_assertion(st: &FakeState, assertion: &str) -> Result<String, String> {
+/// Checks an assertion; returns the service account's email and the scope, or Google's kind of refusal.
+fn verify_assertion(st: &FakeState, assertion: &str) -> Result<(String, String), String> {
     let header = jsonwebtoken::decode_header(assertion).map_err(|_| "Invalid JWT: not a JWT.".to_owned())?;
     if header.alg != jsonwebtoken::Algorithm::RS256 {
         return Err(format!("Invalid JWT: algorithm {:?} is not RS256.", header.alg));
@@ -141,11 +175,15 @@ fn verify_assertion(st: &FakeState, assertion: &str) -> Result<String, String> {
                 .to_owned(),
         );
     }
-    if !c.scope.split(' ').any(|s| s == CLOUD_PLATFORM_SCOPE) {
+    if !c
+        .scope
+        .split(' ')
+        .any(|s| s == CLOUD_PLATFORM_SCOPE || s == ALLOYDB_LOGIN_SCOPE)
+    {
         return Err(format!(
             "Invalid OAuth scope or ID token audience provided: {:?}.",
             c.scope
         ));
     }
-    Ok(email)
+    Ok((email, c.scope))
 }
