@@ -22,6 +22,8 @@
 //! | `db_router_target_up` | gauge | `target` |
 //! | `db_router_pool_connections` | gauge | `target`, `state` = `in_use` / `idle` |
 //! | `db_router_pool_waiting` | gauge | `target` |
+//! | `db_router_pool_size` | gauge | `target`, `bound` = `min` / `max` (configured connections, shared sessions included) |
+//! | `db_router_pool_max_lifetime_seconds` | gauge | `target` (configured; 0: connections are never replaced) |
 //! | `db_router_checkout_timeouts_total` | counter | `target` |
 //! | `db_router_connections_opened_total` | counter | `target` |
 //! | `db_router_connections_rejected_total` | counter | `target` (wrong role) |
@@ -164,6 +166,17 @@ impl Metrics {
             refreshes: counter!("db_router_credential_refreshes_total"),
             fast_failures: counter!("db_router_fast_failures_total"),
         }
+    }
+
+    /// The pool bounds and connection lifetime `target` was configured with, set once at start so a
+    /// deployment can be compared with its manifest from outside the pod.
+    #[allow(clippy::cast_precision_loss)]
+    pub(crate) fn configured(target: Target, pool: &conninfo::PoolSettings) {
+        let t = target.label();
+        gauge!("db_router_pool_size", "target" => t, "bound" => "min").set(f64::from(pool.min_size));
+        gauge!("db_router_pool_size", "target" => t, "bound" => "max").set(f64::from(pool.max_size));
+        gauge!("db_router_pool_max_lifetime_seconds", "target" => t)
+            .set(pool.max_lifetime.map_or(0.0, |d| d.as_secs_f64()));
     }
 
     pub(crate) fn read(&self, consistency: &Consistency, target: Target) {

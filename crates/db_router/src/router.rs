@@ -119,6 +119,7 @@ impl Router {
                     metrics: metrics.clone(),
                 },
             )?);
+            Metrics::configured(target, &spec.pool);
             let max = usize::try_from(spec.pool.max_size).unwrap_or(usize::MAX) - shared;
             let connect = spec.connect_timeout.unwrap_or(conninfo::FALLBACK_CONNECT_TIMEOUT);
             let pool = pool::build(

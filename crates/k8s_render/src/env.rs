@@ -34,6 +34,11 @@ pub fn variables(d: &Deployment<'_>, specs: &RuntimeSpecs, credentials_file: &st
         set("PCC_DB_REPLICA_POOL_MAX", pool.max.to_string());
     }
     set("PCC_DB_CREDENTIALS_FILE", credentials_file.to_owned());
+    // The figure the manifest's rotation rule counted (rotation.credentials_refresh).
+    set(
+        "PCC_DB_CREDENTIALS_REFRESH_MS",
+        d.service.rotation.credentials_refresh.0.to_string(),
+    );
     let f = &d.service.read_fallback;
     set("PCC_DB_FALLBACK_MIN_IN_FLIGHT", f.min_in_flight.to_string());
     set("PCC_DB_FALLBACK_MAX_IN_FLIGHT", f.max_in_flight.to_string());

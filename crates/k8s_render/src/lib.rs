@@ -7,7 +7,8 @@
 //! - Namespace;
 //! - ServiceAccount annotated for Workload Identity with the Google service account
 //!   `<service>-<env>@<gke.project>.iam.gserviceaccount.com` (deploy/terraform creates it and its binding);
-//! - SecretProviderClass for GKE's Secret Manager add-on: the service's secret, alias `current`, as a file;
+//! - SecretProviderClass for GKE's Secret Manager add-on: the service's secret, alias `current`, as a file,
+//!   annotated with the add-on's rotation interval the manifest assumes (`gke.secret_sync_interval`);
 //! - Deployment: the image's binary as command, every variable of [`env`], probes, the kubelet's preStop
 //!   sleep, the secret and the database CA (ConfigMap `db-ca`, created by the deploy pipeline from the
 //!   cluster) mounted read-only, pods and surge from the manifest;
@@ -35,6 +36,8 @@ use objects::*;
 pub const SECRET_DIR: &str = "/var/run/secrets/pcc";
 /// The ConfigMap holding the database CA, in the deployment's namespace.
 pub const CA_CONFIG_MAP: &str = "db-ca";
+/// Annotation of the SecretProviderClass: the cluster's Secret Manager rotation interval the manifest assumes.
+pub const SYNC_INTERVAL_ANNOTATION: &str = "pccdb/secret-manager-rotation-interval";
 /// The numeric user and group of the image (Dockerfile `USER 65532:65532`).
 pub const IMAGE_USER: u32 = 65532;
 /// The first line of every rendered file; also how stale rendered files are recognised.
@@ -184,7 +187,16 @@ pub fn render(manifest: &Manifest, env: &str, service: &str) -> Result<Rendered,
             kind: "SecretProviderClass",
             metadata: Meta {
                 name: secret.clone(),
-                ..meta(BTreeMap::new(), true)
+                // The add-on's rotation interval is a cluster setting (`--secret-manager-rotation-interval`),
+                // not a field of this object; the annotation records the figure the manifest's rotation
+                // grace was checked against, next to the secret it concerns, in the flag's spelling.
+                ..meta(
+                    BTreeMap::from([(
+                        SYNC_INTERVAL_ANNOTATION.to_owned(),
+                        format!("{}s", gke.secret_sync_interval.0 / 1000),
+                    )]),
+                    true,
+                )
             },
             spec: Some(SecretProviderClassSpec {
                 provider: "gke",

@@ -29,15 +29,19 @@ pub(crate) fn base_config(spec: &ConnSpec) -> Result<Config, ConnectError> {
             return Err(ConnectError::Encoding(encoding.clone()));
         }
     }
+    // The user may also come with the credentials of each connection (a mounted secret holds the login),
+    // so a missing one is an error only when a connection is opened without one: a container with no
+    // USER in its environment (distroless images set none) must still connect with its secret's login.
     let user = spec
         .username
         .clone()
         .or_else(|| std::env::var("USER").ok())
         .or_else(|| std::env::var("LOGNAME").ok())
-        .filter(|u| !u.is_empty())
-        .ok_or(ConnectError::NoUser)?;
+        .filter(|u| !u.is_empty());
     let mut config = Config::new();
-    config.user(user);
+    if let Some(user) = user {
+        config.user(user);
+    }
     if let Some(db) = &spec.database {
         config.dbname(db);
     }

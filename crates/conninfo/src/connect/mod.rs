@@ -83,11 +83,12 @@ pub async fn connect_with_password(
 }
 
 impl Connector {
-    /// Prepares connections for `spec`: loads TLS files, resolves the user name
-    /// (spec, else `USER`/`LOGNAME`), checks the client encoding.
+    /// Prepares connections for `spec`: loads TLS files, resolves the default user name
+    /// (spec, else `USER`/`LOGNAME`; a connection may also bring its own, see
+    /// [`Connector::connect_as`]), checks the client encoding.
     ///
     /// # Errors
-    /// [`ConnectError::Tls`], [`ConnectError::NoUser`] or [`ConnectError::Encoding`].
+    /// [`ConnectError::Tls`] or [`ConnectError::Encoding`].
     pub fn new(spec: &ConnSpec) -> Result<Self, ConnectError> {
         let tls = tls_connector(spec)?;
         let base = attempt::base_config(spec)?;
@@ -114,13 +115,17 @@ impl Connector {
     /// Opens a session, overriding the user and/or password.
     ///
     /// # Errors
-    /// [`ConnectError`] listing what happened on each host.
+    /// [`ConnectError::NoUser`] when neither `user`, the spec nor `USER`/`LOGNAME` names one;
+    /// otherwise [`ConnectError`] listing what happened on each host.
     pub async fn connect_as(
         &self,
         user: Option<&str>,
         password: Option<&SecretString>,
     ) -> Result<(Client, ConnectedHost), ConnectError> {
         let spec = &self.spec;
+        if user.is_none() && self.base.get_user().is_none() {
+            return Err(ConnectError::NoUser);
+        }
         let mut order: Vec<usize> = (0..spec.hosts.len()).collect();
         if spec.load_balance_hosts {
             order.shuffle(&mut rand::rng());

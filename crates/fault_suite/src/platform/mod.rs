@@ -38,8 +38,10 @@ pub struct PlatformOptions {
     pub apply_delay: Option<Duration>,
     /// The service pools' `max_lifetime` in the manifest.
     pub max_lifetime: &'static str,
-    /// The rotation grace period in the manifest (must exceed `max_lifetime`).
+    /// The rotation grace period in the manifest (must exceed `max_lifetime` + `credentials_refresh`).
     pub rotation_grace: &'static str,
+    /// The manifest's `rotation.credentials_refresh`: the service's `PCC_DB_CREDENTIALS_REFRESH_MS`.
+    pub credentials_refresh: &'static str,
     /// Run `pccdb migrate` during setup.
     pub migrate: bool,
 }
@@ -50,6 +52,7 @@ impl Default for PlatformOptions {
             apply_delay: None,
             max_lifetime: "30min",
             rotation_grace: "65min",
+            credentials_refresh: "30s",
             migrate: true,
         }
     }
@@ -183,12 +186,13 @@ pool = {{ min = 2, max = 15, max_lifetime = "{lifetime}" }}
 replica_pool = {{ min = 2, max = 10, max_lifetime = "{lifetime}" }}
 pods = 1
 max_surge = 1
-rotation = {{ grace = "{grace}" }}
+rotation = {{ grace = "{grace}", credentials_refresh = "{refresh}" }}
 "#,
             primary = endpoint(NodeName::Primary),
             replica = endpoint(NodeName::Replica),
             lifetime = options.max_lifetime,
             grace = options.rotation_grace,
+            refresh = options.credentials_refresh,
         );
         std::fs::write(&self.manifest, text).unwrap_or_else(|e| panic!("writing the manifest: {e}"));
     }

@@ -33,6 +33,7 @@ async fn s5_password_rotation_under_load() {
     let options = PlatformOptions {
         max_lifetime: "1s",
         rotation_grace: "4s",
+        credentials_refresh: "500ms",
         ..PlatformOptions::default()
     };
     let rig = Rig::start(options, &[("PCC_DB_CREDENTIALS_REFRESH_MS", "500".to_owned())]).await;

@@ -94,7 +94,7 @@ admin_secret = "{admin_secret}"
 capacity_history = "{root}/capacity.jsonl"
 [services.{service}]
 pool = {{ min = 1, max = 4, max_lifetime = "1s" }}
-rotation = {{ grace = "2s" }}
+rotation = {{ grace = "2s", credentials_refresh = "100ms" }}
 "#,
         host = primary.host,
         port = primary.port,

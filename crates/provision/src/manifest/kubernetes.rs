@@ -9,14 +9,20 @@
 
 use std::collections::BTreeMap;
 
+use super::raw::RawGke;
+use super::rotation::SECRET_SYNC_INTERVAL;
 use super::validate::Problems;
+use crate::units::Millis;
 
-/// GKE settings of an environment (`gke = { project = "..." }`).
+/// GKE settings of an environment (`gke = { project = "...", secret_sync_interval = "2min" }`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Gke {
     /// The project of the GKE cluster and of the services' Google service accounts; its Workload Identity
     /// pool is `<project>.svc.id.goog`.
     pub project: String,
+    /// How often the Secret Manager add-on re-syncs mounted secrets: the cluster's
+    /// `--secret-manager-rotation-interval`, which the rotation grace must leave room for. Default 2min.
+    pub secret_sync_interval: Millis,
 }
 
 /// Requests and limit of a service's container.
@@ -54,7 +60,8 @@ const DERIVED_PREFIXES: &[&str] = &["PCC_DB_", "PCC_HTTP_ADDR"];
 /// Words that mark a credential in a variable's name.
 const CREDENTIAL_WORDS: &[&str] = &["PASSWORD", "SECRET", "TOKEN", "PRIVATE_KEY"];
 
-pub(super) fn gke(p: &mut Problems, key: &str, project: String) -> Gke {
+pub(super) fn gke(p: &mut Problems, key: &str, raw: RawGke) -> Gke {
+    let project = raw.project;
     // GCP project ids: 6-30 lower-case letters, digits and hyphens, starting with a letter.
     let ok = (6..=30).contains(&project.len())
         && project.starts_with(|c: char| c.is_ascii_lowercase())
@@ -68,7 +75,22 @@ pub(super) fn gke(p: &mut Problems, key: &str, project: String) -> Gke {
             format!("{project:?} is not a GCP project id"),
         );
     }
-    Gke { project }
+    let sk = format!("{key}.secret_sync_interval");
+    let secret_sync_interval = p.millis(&sk, raw.secret_sync_interval.as_ref(), SECRET_SYNC_INTERVAL.0);
+    // The cluster flag takes whole seconds; an interval of 0 would mean the mounted secret never follows
+    // the alias, and no grace would be long enough.
+    if secret_sync_interval.0 == 0 || !secret_sync_interval.0.is_multiple_of(1000) {
+        p.push(
+            &sk,
+            format!(
+                "{secret_sync_interval} must be a positive whole number of seconds (the add-on's rotation interval)"
+            ),
+        );
+    }
+    Gke {
+        project,
+        secret_sync_interval,
+    }
 }
 
 /// Checks the variables of `pod_env` (service level or an override) and returns them.

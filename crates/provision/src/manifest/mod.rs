@@ -6,6 +6,7 @@
 
 mod kubernetes;
 mod raw;
+pub mod rotation;
 mod validate;
 mod validate_env;
 mod validate_service;
@@ -246,8 +247,11 @@ impl Sizing {
 /// Credential rotation policy of a service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Rotation {
-    /// How long the previous login stays valid after the alias moves (> pool max lifetime).
+    /// How long the previous login stays valid after the alias moves (longer than pool max lifetime +
+    /// secret sync interval + `credentials_refresh`: [`rotation::Window`]).
     pub grace: Millis,
+    /// How often the service's pods re-read their credential (`PCC_DB_CREDENTIALS_REFRESH_MS`); default 30s.
+    pub credentials_refresh: Millis,
     /// Rotate at least this often (the seed plan: 30-90 days); `check` warns past it.
     pub max_age_days: u32,
     /// Disabled secret versions kept however old they are (the newest ones); default 3.

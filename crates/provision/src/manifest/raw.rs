@@ -91,6 +91,7 @@ pub(crate) struct RawTerraform {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawGke {
     pub project: String,
+    pub secret_sync_interval: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -160,6 +161,7 @@ pub(crate) struct RawReadFallback {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRotation {
     pub grace: Option<String>,
+    pub credentials_refresh: Option<String>,
     pub max_age_days: Option<u32>,
     pub keep_disabled: Option<u32>,
     pub destroy_disabled_after_days: Option<u32>,

@@ -6,9 +6,11 @@
 //! `pcc_admin`, migrator `flyway_user` (statement_timeout 0, lock_timeout 10s,
 //! idle_in_transaction_session_timeout 10min), maintenance database `postgres`, max_connections
 //! read from the server, 3 reserved, admin headroom 5, migration headroom 2, pods 1, surge 1,
-//! pool max_lifetime 30min, service timeouts 30s / 5s / 60s, rotation grace 2 x pool
-//! max_lifetime + 5min, rotation max age 90 days, rotation keeps 3 disabled versions and
-//! destroys older ones superseded more than 7 days ago, extra login role connection limit 5.
+//! pool max_lifetime 30min, service timeouts 30s / 5s / 60s, rotation grace 2 x pool max_lifetime plus
+//! 5min (it must exceed max_lifetime + gke.secret_sync_interval + rotation.credentials_refresh:
+//! `rotation.rs`), credentials refresh 30s, secret sync interval 2min, rotation max age 90 days, rotation
+//! keeps 3 disabled versions and destroys older ones superseded more than 7 days ago, extra login role
+//! connection limit 5.
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -152,9 +152,7 @@ pub(super) fn environment(
         admin_credential,
         secrets,
         admin_secrets,
-        gke: raw
-            .gke
-            .map(|g| super::kubernetes::gke(p, &format!("{key}.gke"), g.project)),
+        gke: raw.gke.map(|g| super::kubernetes::gke(p, &format!("{key}.gke"), g)),
         terraform_outputs,
     })
 }

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::kubernetes;
 use super::raw::{RawPool, RawService};
+use super::rotation::{CREDENTIALS_REFRESH, Window};
 use super::validate::Problems;
 use super::{Access, Environment, ExtraRole, PodSettings, Pool, Rotation, Service, ServiceEnv, Sizing, Timeouts};
 use crate::ident::Ident;
@@ -84,8 +85,18 @@ pub(super) fn service(
             raw.rotation.as_ref().and_then(|r| r.grace.as_ref()),
             2 * lifetime.0 + 300_000,
         );
-        if grace <= lifetime {
-            p.push(&format!("{rk}.grace"), format!("{grace} must be longer than the pools' max_lifetime {lifetime}, or pods still hold connections of the login being disabled"));
+        // Checked per environment below, against the pools, sync interval and refresh there.
+        let credentials_refresh = p.millis(
+            &format!("{rk}.credentials_refresh"),
+            raw.rotation.as_ref().and_then(|r| r.credentials_refresh.as_ref()),
+            CREDENTIALS_REFRESH.0,
+        );
+        // The service refuses less (each refresh reads the secret store).
+        if credentials_refresh.0 < 100 {
+            p.push(
+                &format!("{rk}.credentials_refresh"),
+                format!("{credentials_refresh} must be at least 100ms (each refresh reads the secret store)"),
+            );
         }
         let max_age_days = raw.rotation.as_ref().and_then(|r| r.max_age_days).unwrap_or(90);
         if !(1..=365).contains(&max_age_days) {
@@ -114,6 +125,7 @@ pub(super) fn service(
         }
         Rotation {
             grace,
+            credentials_refresh,
             max_age_days,
             keep_disabled,
             destroy_disabled_after_days,
@@ -154,6 +166,7 @@ pub(super) fn service(
     };
     let base_pod_env = kubernetes::pod_env(p, &format!("{key}.pod_env"), &raw.pod_env);
     let mut per_env = BTreeMap::new();
+    let mut windows_checked = 0;
     for env in &deployed {
         let ok = format!("{key}.overrides.{env}");
         let o = raw.overrides.get(env.as_str());
@@ -186,14 +199,17 @@ pub(super) fn service(
             .pool
             .max_lifetime
             .max(sizing.replica_pool.map_or(Millis(0), |r| r.max_lifetime));
-        if rotation.grace <= lifetime {
-            p.push(
-                &ok,
-                format!(
-                    "pool max_lifetime {lifetime} is not shorter than the rotation grace {}",
-                    rotation.grace
-                ),
-            );
+        if let Some(environment) = environments.get(env) {
+            let window = Window {
+                max_lifetime: lifetime,
+                // Without the add-on (a local cluster, a file or env store) the service reads the store itself.
+                secret_sync: environment.gke.as_ref().map_or(Millis(0), |g| g.secret_sync_interval),
+                credential_refresh: rotation.credentials_refresh,
+            };
+            windows_checked += 1;
+            if let Err(e) = window.check(rotation.grace) {
+                p.push(&format!("{key}.rotation.grace"), format!("in environment {env}: {e}"));
+            }
         }
         let mut pod_env = base_pod_env.clone();
         if let Some(o) = o {
@@ -208,6 +224,20 @@ pub(super) fn service(
                 per_env.insert(env.clone(), ServiceEnv { sizing, names, pod });
             }
             Err(e) => p.push(key, format!("in environment {env}: {e}")),
+        }
+    }
+    // No valid environment to check against (its table has its own problems): the base pools, no add-on,
+    // so the grace is still reported with everything else.
+    if windows_checked == 0 {
+        let window = Window {
+            max_lifetime: base_pool
+                .max_lifetime
+                .max(base_replica.map_or(Millis(0), |r| r.max_lifetime)),
+            secret_sync: Millis(0),
+            credential_refresh: rotation.credentials_refresh,
+        };
+        if let Err(e) = window.check(rotation.grace) {
+            p.push(&format!("{key}.rotation.grace"), e);
         }
     }
     let read_fallback = read_fallback(p, key, raw.read_fallback.as_ref());

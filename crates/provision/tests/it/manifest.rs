@@ -177,7 +177,7 @@ access = "write"
         "secrets.backend: \"vault\" is not a backend",
         "min 5 is larger than max 2",
         "statement_timeout: unknown time unit",
-        "rotation.grace: 1min must be longer",
+        "rotation.grace: rotation grace 1min must be longer than pool max_lifetime 30min + secret sync interval 0 + credential refresh 30s",
         "rotation.keep_disabled: 101 must be 0-100",
         "rotation.destroy_disabled_after_days: 400 must be 0-365",
         "must start with the service's base \"a_\"",
@@ -318,4 +318,94 @@ fn pod_settings_refuse_derived_variables_credentials_and_bad_quantities() {
         assert!(e.contains(expected), "{expected}\n{e}");
     }
     assert!(!e.contains("PCC_LOG"), "{e}");
+}
+
+/// The rotation grace against pool lifetime + the GKE add-on's sync interval + the service's refresh, per
+/// environment (overrides and each environment's `gke` counted).
+#[test]
+fn a_rotation_grace_shorter_than_lifetime_sync_and_refresh_is_refused_naming_them() {
+    let manifest = |gke: &str, grace: &str, refresh: &str| {
+        format!(
+            r#"
+version = 1
+[environments.devtest]
+primary = "Host=10.0.0.1;SSL Mode=Require"
+secrets = {{ backend = "gcp", project = "pcc-devtest" }}
+max_connections = 100
+{gke}
+[services.pcc-client-api]
+pool = {{ min = 2, max = 15, max_lifetime = "30min" }}
+rotation = {{ grace = "{grace}"{refresh} }}
+"#
+        )
+    };
+    let gke = r#"gke = { project = "pcc-devtest", secret_sync_interval = "5min" }"#;
+    // 30min + 5min + 30s = 35min 30s.
+    let e = problems(&manifest(gke, "35min", ""));
+    assert!(
+        e.contains("services.pcc-client-api.rotation.grace: in environment devtest: rotation grace 35min must be longer than pool max_lifetime 30min + secret sync interval 5min + credential refresh 30s = 2130s"),
+        "{e}"
+    );
+    let m = parse(&manifest(gke, "36min", "")).unwrap();
+    let d = m.deployment("devtest", "pcc-client-api").unwrap();
+    assert_eq!(d.env.gke.as_ref().unwrap().secret_sync_interval.to_string(), "5min");
+    assert_eq!(d.service.rotation.credentials_refresh.to_string(), "30s");
+    // A longer refresh moves the bound; the default sync interval is 2min.
+    let e = problems(&manifest(
+        r#"gke = { project = "pcc-devtest" }"#,
+        "36min",
+        r#", credentials_refresh = "5min""#,
+    ));
+    assert!(
+        e.contains("secret sync interval 2min + credential refresh 5min = 37min"),
+        "{e}"
+    );
+    // Without the add-on nothing is added for the sync.
+    parse(&manifest("", "31min", "")).unwrap();
+    for (bad, needle) in [
+        (
+            r#"gke = { project = "pcc-devtest", secret_sync_interval = "0" }"#,
+            "gke.secret_sync_interval: 0 must be a positive whole number of seconds",
+        ),
+        (
+            r#"gke = { project = "pcc-devtest", secret_sync_interval = "1500ms" }"#,
+            "gke.secret_sync_interval: 1500ms must be a positive whole number of seconds",
+        ),
+    ] {
+        let e = problems(&manifest(bad, "65min", ""));
+        assert!(e.contains(needle), "{e}");
+    }
+    let e = problems(&manifest("", "65min", r#", credentials_refresh = "50ms""#));
+    assert!(
+        e.contains("rotation.credentials_refresh: 50ms must be at least 100ms"),
+        "{e}"
+    );
+}
+
+/// An override's longer pool lifetime is held against the grace in its own environment.
+#[test]
+fn an_overridden_pool_lifetime_is_checked_in_its_environment() {
+    let text = r#"
+version = 1
+[environments.devtest]
+primary = "Host=10.0.0.1;SSL Mode=Require"
+secrets = { backend = "gcp", project = "pcc-devtest" }
+max_connections = 100
+gke = { project = "pcc-devtest" }
+[environments.prod]
+primary = "Host=10.0.0.2;SSL Mode=Require"
+secrets = { backend = "gcp", project = "pcc-prod" }
+max_connections = 100
+[services.pcc-client-api]
+pool = { min = 2, max = 15, max_lifetime = "30min" }
+rotation = { grace = "40min" }
+[services.pcc-client-api.overrides.devtest]
+pool = { min = 2, max = 15, max_lifetime = "38min" }
+"#;
+    let e = problems(text);
+    assert!(
+        e.contains("in environment devtest: rotation grace 40min must be longer than pool max_lifetime 38min + secret sync interval 2min + credential refresh 30s"),
+        "{e}"
+    );
+    assert!(!e.contains("in environment prod"), "{e}");
 }

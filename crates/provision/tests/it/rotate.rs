@@ -94,7 +94,8 @@ async fn assert_settled(h: &Harness, t: &RotationTarget) {
 async fn a_crash_between_any_two_steps_then_a_rerun_converges() {
     let h = provisioned(Opts {
         max_lifetime: "1ms",
-        grace: "2ms",
+        // Longer than lifetime 1ms + credentials refresh 100ms (the fixture's) + no secret sync.
+        grace: "150ms",
         ..Opts::default()
     })
     .await;
@@ -391,7 +392,8 @@ async fn rotations_in_secret_manager_destroy_disabled_versions_beyond_the_retent
     let fake = FakeSecretManager::start().await;
     let h = Harness::new(Opts {
         max_lifetime: "1ms",
-        grace: "2ms",
+        // Longer than lifetime 1ms + credentials refresh 100ms (the fixture's) + no secret sync.
+        grace: "150ms",
         // Keep one disabled version, destroy older ones at once.
         rotation_extra: ", keep_disabled = 1, destroy_disabled_after_days = 0",
         secrets: Some(format!(

@@ -4,6 +4,7 @@
 mod cloudbuild;
 pub mod dockerfile;
 pub mod pod;
+mod pod_env;
 mod render;
 mod terraform;
 

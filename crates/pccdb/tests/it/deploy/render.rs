@@ -267,6 +267,8 @@ fn render_the_service_accepts_the_rendered_environment_and_the_mounts_line_up() 
             db.primary.pool.max_lifetime,
             Some(d.sizing.pool.max_lifetime.duration())
         );
+        // The refresh the manifest's rotation rule counted is the one the pods run with.
+        assert_eq!(db.credential_refresh, d.service.rotation.credentials_refresh.duration());
         let replica = db.replica.expect("the replica");
         assert!(replica.read_pool, "the manifest's Read Pool=true reaches the pods");
         assert_eq!(replica.target_session_attrs, conninfo::TargetSessionAttrs::ReadOnly);
@@ -343,6 +345,12 @@ fn render_the_service_accepts_the_rendered_environment_and_the_mounts_line_up() 
         assert_eq!(
             ksa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"].as_str(),
             Some(format!("{service}-{env}@{}.iam.gserviceaccount.com", gke.project).as_str())
+        );
+        // The add-on's rotation interval the manifest's rotation grace was checked against, in the cluster
+        // flag's spelling, next to the secret it syncs.
+        assert_eq!(
+            spc["metadata"]["annotations"][k8s_render::SYNC_INTERVAL_ANNOTATION].as_str(),
+            Some(format!("{}s", gke.secret_sync_interval.0 / 1000).as_str())
         );
         // The kustomization lists every object file (the deploy pipeline applies it).
         let kustomization: Value = serde_yaml_ng::from_str(

@@ -161,7 +161,7 @@ capacity_history = "{root}/capacity.jsonl"
         for i in 0..opts.services {
             let name = format!("pcc-t{tok}{}", (b'a' + u8::try_from(i).unwrap()) as char);
             text.push_str(&format!(
-                "[services.{name}]\npool = {{ min = 1, max = 5, max_lifetime = \"{lt}\" }}\nreplica_pool = {{ min = 1, max = 3, max_lifetime = \"{lt}\" }}\nsize_estimate = \"50MB\"\nrotation = {{ grace = \"{grace}\"{rotation_extra} }}\n{extra}\n",
+                "[services.{name}]\npool = {{ min = 1, max = 5, max_lifetime = \"{lt}\" }}\nreplica_pool = {{ min = 1, max = 3, max_lifetime = \"{lt}\" }}\nsize_estimate = \"50MB\"\nrotation = {{ grace = \"{grace}\", credentials_refresh = \"100ms\"{rotation_extra} }}\n{extra}\n",
                 lt = opts.max_lifetime,
                 grace = opts.grace,
                 rotation_extra = opts.rotation_extra,
