@@ -5,7 +5,7 @@
 -- and its report (one row per problem of a line of the file) is client_api.import_problem. The service that
 -- accepted the file runs the job and keeps its heartbeat fresh; client_api.fail_stale_import_jobs() marks a job
 -- whose heartbeat stopped (its service instance died or restarted) as failed, so no job stays "running" forever.
--- State changes follow the transitions of client_api.import_job_transition (a trigger refuses others, PC015):
+-- State changes follow the transitions of client_api.import_job_transition (a trigger refuses others, PC020):
 -- queued -> validating -> applying -> succeeded, and failed from any state that is not final.
 --
 -- client_api.import_client_rows() inserts rows through the ordinary INSERT into client_api.client, so every rule
@@ -17,7 +17,7 @@
 -- can cause (classes 22 data exception, 23 integrity, PC) are diagnosed; anything else (40001, 40P01, lock or
 -- statement timeouts, resource errors) is raised again and ends the transaction.
 --
--- New SQLSTATE: PC015 import job state transition refused.
+-- New SQLSTATE: PC020 import job state transition refused.
 
 CREATE TABLE client_api.import_job_state (
     state    text    NOT NULL,
@@ -114,14 +114,14 @@ BEGIN
        OR NEW.rows_total IS DISTINCT FROM OLD.rows_total OR NEW.created_at IS DISTINCT FROM OLD.created_at
        OR NEW.request_id IS DISTINCT FROM OLD.request_id THEN
         RAISE EXCEPTION 'the identity of import job % cannot change', OLD.id
-            USING ERRCODE = 'PC015', SCHEMA = 'client_api', TABLE = 'import_job',
+            USING ERRCODE = 'PC020', SCHEMA = 'client_api', TABLE = 'import_job',
                   CONSTRAINT = 'import_job_identity_immutable';
     END IF;
     IF NEW.state IS DISTINCT FROM OLD.state THEN
         IF NOT EXISTS (SELECT 1 FROM client_api.import_job_transition AS t
                         WHERE t.from_state = OLD.state AND t.to_state = NEW.state) THEN
             RAISE EXCEPTION 'import job % cannot go from % to %', OLD.id, OLD.state, NEW.state
-                USING ERRCODE = 'PC015', SCHEMA = 'client_api', TABLE = 'import_job', COLUMN = 'state',
+                USING ERRCODE = 'PC020', SCHEMA = 'client_api', TABLE = 'import_job', COLUMN = 'state',
                       CONSTRAINT = 'import_job_transition';
         END IF;
         IF OLD.state = 'queued' THEN
@@ -132,7 +132,7 @@ BEGIN
         END IF;
     ELSIF OLD.state IN ('succeeded', 'failed') AND NEW IS DISTINCT FROM OLD THEN
         RAISE EXCEPTION 'import job % is finished (%) and cannot change', OLD.id, OLD.state
-            USING ERRCODE = 'PC015', SCHEMA = 'client_api', TABLE = 'import_job', CONSTRAINT = 'import_job_final';
+            USING ERRCODE = 'PC020', SCHEMA = 'client_api', TABLE = 'import_job', CONSTRAINT = 'import_job_final';
     END IF;
     RETURN NEW;
 END
@@ -168,7 +168,7 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         IF EXISTS (SELECT 1 FROM client_api.import_job AS j WHERE j.id = NEW.job_id AND j.finished_at IS NOT NULL) THEN
             RAISE EXCEPTION 'import job % is finished: its report cannot change', NEW.job_id
-                USING ERRCODE = 'PC015', SCHEMA = 'client_api', TABLE = 'import_problem',
+                USING ERRCODE = 'PC020', SCHEMA = 'client_api', TABLE = 'import_problem',
                       CONSTRAINT = 'import_problem_job_running';
         END IF;
         RETURN NEW;

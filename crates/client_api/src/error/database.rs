@@ -2,7 +2,7 @@
 //!
 //! Custom class PC (V4): PC001 cycle, PC002 too deep, PC003 live children, PC004 parent deleted, PC005 status
 //! transition, PC006 append-only, PC007 row deleted, PC008 version mismatch, PC009 not found, PC010 reference
-//! code withdrawn; PC014 (V10) history not kept that far back; PC015 (V14) import job state refused. Standard integrity classes are mapped by
+//! code withdrawn; PC014 (V10) history not kept that far back; PC020 (V14) import job state refused. Standard integrity classes are mapped by
 //! constraint name to a JSON pointer and a message (the table below), so a client learns which field broke
 //! which rule, never the SQL.
 
@@ -328,7 +328,7 @@ pub fn from_sqlstate(db: &ServerError<'_>) -> ApiError {
             ApiError::invalid_field(&pointer, db.message)
         }
         // An import job's state (V14): a second runner or a late write lost to the job's end.
-        "PC015" => ApiError::new(ProblemKind::Conflict, db.message),
+        "PC020" => ApiError::new(ProblemKind::Conflict, db.message),
         // Raised only by client_as_of (V10), whose time is the `as_of` parameter; the detail is the time the
         // kept history starts.
         "PC014" => ApiError::invalid_parameter(

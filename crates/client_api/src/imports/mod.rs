@@ -7,7 +7,8 @@
 //! 3. `write.rs`: the rows go to the database through `client_api.import_client_rows` (V14), which inserts
 //!    them with every rule of the client table and reports each row that broke one.
 //! 4. `job.rs`: the job as a row (`client_api.import_job` and its report `import_problem`), its state,
-//!    progress and heartbeat, and the task that runs it; `upkeep.rs` fails jobs whose service stopped.
+//!    progress and heartbeat, and the task that runs it; `upkeep.rs` fails jobs whose service stopped and
+//!    purges old ones.
 //!
 //! `apply` writes all rows in one transaction or none; `validate` runs the very same transaction and rolls it
 //! back, so both report exactly what the database would refuse.
@@ -19,5 +20,5 @@ pub mod row;
 pub mod upkeep;
 pub mod write;
 
-pub use job::{ImportJob, Mode};
+pub use job::{ImportJob, Mode, NewJob};
 pub use row::{Format, LineProblem, MAX_BYTES, MAX_ROWS};

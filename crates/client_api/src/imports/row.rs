@@ -1,9 +1,9 @@
 //! The columns of an import file and one parsed row. The columns are the writable fields of a client, by their
-//! API names, and four of the import's own: `key` (the row's name within the file), and the parent as
-//! `parent_key` (the key of another row, or else the id of an existing client), `parent_lei` (the LEI of
-//! another row, or else of a live client) or `parent_id` (an existing client). An export
-//! (`GET /v1/exports/clients`) writes `key` = the client's id and `parent_key` = its parent's id, so an export
-//! imports again as it is.
+//! API names, and five of the import's own: `id` (the new client's id, a UUIDv7; assigned when absent), `key`
+//! (the row's name within the file), and the parent as `parent_key` (the key of another row), `parent_lei` (the
+//! LEI of another row, or else of a live client) or `parent_id` (the id of another row, or else of an existing
+//! client). An export (`GET /v1/exports/clients`) writes `id`, `parent_id` and the fields, so an export imports
+//! again as it is, ids included, and exports again byte for byte.
 
 use serde::Serialize;
 use uuid::Uuid;
@@ -68,11 +68,11 @@ pub const FIELD_COLUMNS: [&str; 16] = [
 ];
 
 /// The import's own columns.
-pub const REFERENCE_COLUMNS: [&str; 4] = ["key", "parent_key", "parent_lei", "parent_id"];
+pub const REFERENCE_COLUMNS: [&str; 5] = ["id", "key", "parent_key", "parent_lei", "parent_id"];
 
-/// The columns an export writes (all accepted by an import): `key`, `parent_key`, then the fields.
+/// The columns an export writes (all accepted by an import): `id`, `parent_id`, then the fields.
 pub fn export_columns() -> impl Iterator<Item = &'static str> {
-    ["key", "parent_key"].into_iter().chain(FIELD_COLUMNS)
+    ["id", "parent_id"].into_iter().chain(FIELD_COLUMNS)
 }
 
 /// Whether `name` is a column an import accepts.
@@ -88,13 +88,15 @@ pub const REQUIRED_COLUMNS: [&str; 2] = ["display_name", "legal_name"];
 pub struct Row {
     /// Line of the file where the row starts (1 is the first line; in CSV, the header).
     pub line: u32,
+    /// The client's id, when the file gives it.
+    pub id: Option<Uuid>,
     /// The row's name within the file.
     pub key: Option<String>,
-    /// The parent: the key of another row, or else the id of an existing client.
+    /// The parent: the key of another row.
     pub parent_key: Option<String>,
     /// The parent: the LEI of another row, or else of a live client.
     pub parent_lei: Option<String>,
-    /// The parent: an existing client.
+    /// The parent: the id of another row, or else of an existing client.
     pub parent_id: Option<Uuid>,
     /// The client's fields.
     pub fields: Fields,
@@ -103,6 +105,7 @@ pub struct Row {
 /// The writable fields of a client, as [`crate::domain::ClientFields`] has them, every one optional (a missing
 /// required one is the database's to refuse, as for `POST /v1/clients`).
 #[derive(Debug, Clone, Default, Serialize)]
+#[allow(missing_docs)] // The fields of `ClientFields`, documented there.
 pub struct Fields {
     pub display_name: Option<String>,
     pub legal_name: Option<String>,

@@ -10,6 +10,7 @@ mod errors;
 mod full_stack;
 mod hierarchy;
 mod history;
+mod imports;
 mod metadata;
 mod production_build;
 mod retry;
