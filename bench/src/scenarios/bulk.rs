@@ -35,7 +35,10 @@ const COLUMNS: &str = "id, parent_id, display_name, legal_name, hq_country, webs
 pub fn run(settings: &Settings) -> anyhow::Result<ScenarioResult> {
     let binary = release_binary(settings, "pcc-client-api");
     if !binary.is_file() {
-        bail!("{} not found: build it with `cargo build --release -p client_api`", binary.display());
+        bail!(
+            "{} not found: build it with `cargo build --release -p client_api`",
+            binary.display()
+        );
     }
     let rows = if settings.smoke { 2_000 } else { ROWS };
     let dir = tempfile::Builder::new()
@@ -85,7 +88,9 @@ pub fn run(settings: &Settings) -> anyhow::Result<ScenarioResult> {
     };
     let (export_rows, export_s, export_mib) = runtime.block_on(export(&http, &service))?;
     sampling.store(false, Ordering::Relaxed);
-    let rss_peak = sampler.join().map_err(|_| anyhow::anyhow!("the RSS sampler panicked"))?;
+    let rss_peak = sampler
+        .join()
+        .map_err(|_| anyhow::anyhow!("the RSS sampler panicked"))?;
     let copy_out_s = copy_out(&world)?;
     drop(service);
 
@@ -108,7 +113,10 @@ pub fn run(settings: &Settings) -> anyhow::Result<ScenarioResult> {
             export_rate,
             Better::Higher,
         )
-        .against("psql: COPY (SELECT the same columns) TO STDOUT on the replica", copy_out_rate),
+        .against(
+            "psql: COPY (SELECT the same columns) TO STDOUT on the replica",
+            copy_out_rate,
+        ),
         Metric::plain(
             "service RSS growth during the export (peak sampled every 50 ms, over the RSS before)",
             "MiB",
@@ -161,15 +169,22 @@ fn fields(batch: usize, i: usize) -> String {
 async fn copy_rows(world: &setup::World, batch: usize, rows: usize) -> anyhow::Result<f64> {
     let mut text = String::with_capacity(rows * 200);
     for i in 0..rows {
-        let parent = if i % 100 == 0 { String::new() } else { id(batch, i - i % 100) };
+        let parent = if i % 100 == 0 {
+            String::new()
+        } else {
+            id(batch, i - i % 100)
+        };
         text.push_str(&format!("{},{parent},{}\n", id(batch, i), fields(batch, i)));
     }
     let mut admin = world.admin().await?;
     let started = Instant::now();
     let tx = admin.transaction().await?;
-    tx.batch_execute("SELECT pg_catalog.set_config('pcc.actor', 'bench', true)").await?;
+    tx.batch_execute("SELECT pg_catalog.set_config('pcc.actor', 'bench', true)")
+        .await?;
     let sink = tx
-        .copy_in(&format!("COPY client_api.client ({COLUMNS}) FROM STDIN WITH (FORMAT csv)"))
+        .copy_in(&format!(
+            "COPY client_api.client ({COLUMNS}) FROM STDIN WITH (FORMAT csv)"
+        ))
         .await?;
     let mut sink = std::pin::pin!(sink);
     sink.send(bytes::Bytes::from(text)).await?;
@@ -186,7 +201,11 @@ async fn import_rows(http: &reqwest::Client, service: &Service, batch: usize, ro
     let mut text = String::with_capacity(rows * 200);
     text.push_str("id,parent_key,display_name,legal_name,hq_country,website,registration_authority,registration_number,employee_count,status,key\n");
     for i in 0..rows {
-        let parent = if i % 100 == 0 { String::new() } else { format!("k{}", i - i % 100) };
+        let parent = if i % 100 == 0 {
+            String::new()
+        } else {
+            format!("k{}", i - i % 100)
+        };
         text.push_str(&format!("{},{parent},{},k{i}\n", id(batch, i), fields(batch, i)));
     }
     let token = service.token.expose_secret().to_owned();
@@ -199,7 +218,11 @@ async fn import_rows(http: &reqwest::Client, service: &Service, batch: usize, ro
         .send()
         .await?;
     if accepted.status().as_u16() != 202 {
-        bail!("the import was refused: {} {}", accepted.status(), accepted.text().await?);
+        bail!(
+            "the import was refused: {} {}",
+            accepted.status(),
+            accepted.text().await?
+        );
     }
     let location = accepted.headers()["location"].to_str()?.to_owned();
     let consistency = accepted.headers()["pcc-consistency-token"].to_str()?.to_owned();

@@ -17,8 +17,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::app::AppState;
 use crate::config::HttpConfig;
 use crate::http::{
-    addresses, clients, contacts, exports, hierarchy, history, imports, links, middleware, ops, reference, reports, risk,
-    staleness, unread_body,
+    addresses, clients, contacts, exports, hierarchy, history, imports, links, middleware, ops, reference, reports,
+    risk, staleness, unread_body,
 };
 
 /// The application router.

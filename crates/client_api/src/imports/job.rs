@@ -198,7 +198,9 @@ impl NewJob {
         let already = total - i32::try_from(plan.levels.iter().map(Vec::len).sum::<usize>()).unwrap_or(0);
         let progress = move |handled: usize| -> futures_util::future::BoxFuture<'static, ()> {
             let (db, principal) = (progress_db.clone(), principal.clone());
-            let done = already.saturating_add(i32::try_from(handled).unwrap_or(i32::MAX)).min(total);
+            let done = already
+                .saturating_add(i32::try_from(handled).unwrap_or(i32::MAX))
+                .min(total);
             Box::pin(async move {
                 if let Err(error) = report_progress(&db, &principal, job, done).await {
                     tracing::debug!(import.job = %job, %error, "progress not recorded");
@@ -318,12 +320,7 @@ async fn finish(db: &Db, principal: &str, job: Uuid, problems: &[LineProblem]) -
         previous = Some(p.line);
         lines.push(i32::try_from(p.line).unwrap_or(i32::MAX));
         seqs.push(seq);
-        fields.push(
-            p.column
-                .as_deref()
-                .map(|c| clean(c, 100))
-                .filter(|c| !c.is_empty()),
-        );
+        fields.push(p.column.as_deref().map(|c| clean(c, 100)).filter(|c| !c.is_empty()));
         types.push(p.kind.type_uri());
         details.push(clean(&p.detail, 2000));
     }
@@ -334,7 +331,8 @@ async fn finish(db: &Db, principal: &str, job: Uuid, problems: &[LineProblem]) -
             tx.execute(
                 "INSERT INTO client_api.import_problem (job_id, line, seq, field, problem_type, detail) \
                  SELECT $1, p.line, p.seq, p.field, p.problem_type, p.detail \
-                 FROM pg_catalog.unnest($2::integer[], $3::integer[], $4::text[], $5::text[], $6::text[]) \
+                 FROM ROWS FROM (pg_catalog.unnest($2::integer[]), pg_catalog.unnest($3::integer[]), \
+                      pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[])) \
                       AS p (line, seq, field, problem_type, detail)",
                 &[&job, lines, seqs, fields, types, details],
             )

@@ -182,7 +182,9 @@ fn check_columns(columns: &[String]) -> Result<(), ApiError> {
         }
     }
     if let Some(missing) = REQUIRED_COLUMNS.iter().find(|c| !seen.contains(**c)) {
-        return Err(malformed(format!("the header has no {missing} column, which is required")));
+        return Err(malformed(format!(
+            "the header has no {missing} column, which is required"
+        )));
     }
     Ok(())
 }
@@ -221,10 +223,7 @@ impl Value {
 
 /// Types one line's values into a row, or reports each value that is wrong.
 fn push_row<'a>(parsed: &mut Parsed, line: u32, values: impl Iterator<Item = (&'a str, Option<Value>)>) {
-    let mut row = Row {
-        line,
-        ..Row::default()
-    };
+    let mut row = Row { line, ..Row::default() };
     let mut problems = Vec::new();
     for (column, value) in values {
         let Some(value) = value else { continue };
@@ -320,7 +319,10 @@ mod tests {
             (parsed.problems[0].line, parsed.problems[0].column.as_deref()),
             (3, Some("employee_count"))
         );
-        assert_eq!((parsed.problems[1].line, parsed.problems[1].column.as_deref()), (4, None));
+        assert_eq!(
+            (parsed.problems[1].line, parsed.problems[1].column.as_deref()),
+            (4, None)
+        );
         assert_eq!(parsed.total(), 4);
     }
 
@@ -337,7 +339,9 @@ mod tests {
             assert_eq!(e.kind, ProblemKind::MalformedBody, "{bad:?}: {e}");
         }
         assert_eq!(
-            parse(Format::Csv, b"display_name,legal_name\n\xff,x\n").unwrap_err().kind,
+            parse(Format::Csv, b"display_name,legal_name\n\xff,x\n")
+                .unwrap_err()
+                .kind,
             ProblemKind::MalformedBody
         );
     }
@@ -352,11 +356,7 @@ mod tests {
         let parsed = parse(Format::Ndjson, file.as_bytes()).unwrap();
         assert_eq!(parsed.rows.len(), 1);
         assert_eq!(parsed.rows[0].fields.employee_count, Some(5));
-        let at: Vec<_> = parsed
-            .problems
-            .iter()
-            .map(|p| (p.line, p.column.as_deref()))
-            .collect();
+        let at: Vec<_> = parsed.problems.iter().map(|p| (p.line, p.column.as_deref())).collect();
         assert_eq!(at, vec![(3, Some("colour")), (4, None), (5, Some("display_name"))]);
     }
 }

@@ -41,7 +41,10 @@ pub async fn round(db: &Db, stale_after: Duration, retention: Duration) -> (i32,
         }
     };
     if failed > 0 {
-        tracing::warn!(jobs = failed, "import jobs whose service instance stopped were marked failed");
+        tracing::warn!(
+            jobs = failed,
+            "import jobs whose service instance stopped were marked failed"
+        );
     }
     let purged = match write
         .query_one(

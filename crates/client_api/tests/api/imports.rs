@@ -111,7 +111,11 @@ fn book(n: usize) -> String {
         "key,parent_key,display_name,legal_name,hq_country,website,registration_authority,registration_number,employee_count,status\n",
     );
     for i in 0..n {
-        let parent = if i % 100 == 0 { String::new() } else { format!("k{}", i - i % 100) };
+        let parent = if i % 100 == 0 {
+            String::new()
+        } else {
+            format!("k{}", i - i % 100)
+        };
         out.push_str(&format!(
             "k{i},{parent},Company {i:06},Company {i:06} Holdings International Limited,NL,\
              https://company-{i:06}.example.com/about/investor-relations,RA000463,REG-{i:08},{},active\n",
@@ -166,7 +170,7 @@ async fn validate_reports_each_line_and_writes_nothing() {
 
     // The report pages by line.
     let many: String = std::iter::once("display_name,legal_name,employee_count\n".to_owned())
-        .chain((0..7).map(|i| format!("N{i},N{i} Ltd,-{i}\n")))
+        .chain((1..=7).map(|i| format!("N{i},N{i} Ltd,-{i}\n")))
         .collect();
     let (status, headers, _) = post_file(&running, "validate", "text/csv", many, None).await;
     assert_eq!(status, 202);
@@ -193,19 +197,61 @@ async fn files_that_cannot_be_read_are_refused_and_nothing_starts() {
     let app = TestApp::new().await;
     let running = serve(&app).await;
     let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
-        ("apply", "application/json", b"{}".to_vec(), 415, "unsupported-media-type"),
-        ("apply", "text/csv", b"display_name,colour\nA,red\n".to_vec(), 400, "malformed-body"),
-        ("apply", "text/csv", b"legal_name\nA Ltd\n".to_vec(), 400, "malformed-body"),
-        ("apply", "text/csv", b"display_name,legal_name\n".to_vec(), 400, "malformed-body"),
-        ("apply", "text/csv", b"display_name,legal_name\n\xff\xfe,x\n".to_vec(), 400, "malformed-body"),
-        ("bogus", "text/csv", b"display_name,legal_name\nA,A Ltd\n".to_vec(), 422, "validation"),
-        ("apply", "text/csv", {
-            let mut rows = b"display_name,legal_name\n".to_vec();
-            for _ in 0..100_001 {
-                rows.extend_from_slice(b"A,A Ltd\n");
-            }
-            rows
-        }, 413, "payload-too-large"),
+        (
+            "apply",
+            "application/json",
+            b"{}".to_vec(),
+            415,
+            "unsupported-media-type",
+        ),
+        (
+            "apply",
+            "text/csv",
+            b"display_name,colour\nA,red\n".to_vec(),
+            400,
+            "malformed-body",
+        ),
+        (
+            "apply",
+            "text/csv",
+            b"legal_name\nA Ltd\n".to_vec(),
+            400,
+            "malformed-body",
+        ),
+        (
+            "apply",
+            "text/csv",
+            b"display_name,legal_name\n".to_vec(),
+            400,
+            "malformed-body",
+        ),
+        (
+            "apply",
+            "text/csv",
+            b"display_name,legal_name\n\xff\xfe,x\n".to_vec(),
+            400,
+            "malformed-body",
+        ),
+        (
+            "bogus",
+            "text/csv",
+            b"display_name,legal_name\nA,A Ltd\n".to_vec(),
+            422,
+            "validation",
+        ),
+        (
+            "apply",
+            "text/csv",
+            {
+                let mut rows = b"display_name,legal_name\n".to_vec();
+                for _ in 0..100_001 {
+                    rows.extend_from_slice(b"A,A Ltd\n");
+                }
+                rows
+            },
+            413,
+            "payload-too-large",
+        ),
     ];
     for (mode, media, body, status, slug) in cases {
         let (got, _, problem) = post_file(&running, mode, media, body, None).await;
@@ -317,9 +363,22 @@ async fn a_replayed_import_answers_the_first_job_and_imports_once() {
     assert_eq!(clients(&app).await, 2);
     // The same key for another mode or file is another request.
     let (status, _, problem) = post_file(&running, "validate", "text/csv", file, Some("import-1")).await;
-    assert_eq!((status, problem["type"].as_str()), (422, Some("/problems/idempotency-key-reused")));
-    let (status, _, problem) = post_file(&running, "apply", "text/csv", "display_name,legal_name\nX,X Ltd\n", Some("import-1")).await;
-    assert_eq!((status, problem["type"].as_str()), (422, Some("/problems/idempotency-key-reused")));
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (422, Some("/problems/idempotency-key-reused"))
+    );
+    let (status, _, problem) = post_file(
+        &running,
+        "apply",
+        "text/csv",
+        "display_name,legal_name\nX,X Ltd\n",
+        Some("import-1"),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (422, Some("/problems/idempotency-key-reused"))
+    );
     assert_eq!(clients(&app).await, 2);
 }
 
@@ -357,7 +416,10 @@ async fn progress_is_visible_while_the_job_runs() {
             seen = Some(body);
             break;
         }
-        assert_ne!(body["state"], "succeeded", "the job cannot end while the lock is held: {body}");
+        assert_ne!(
+            body["state"], "succeeded",
+            "the job cannot end while the lock is held: {body}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let seen = seen.expect("the job's progress reached the held rows");
@@ -377,7 +439,11 @@ async fn a_bad_row_near_the_end_of_100000_leaves_nothing_and_the_book_exports_st
     let running = serve(&app).await;
     let good = book(100_000);
     // Line 99,999 (the header is line 1) gets a country that does not exist.
-    let bad = good.replacen("Company 099997 Holdings International Limited,NL", "Company 099997 Holdings International Limited,XX", 1);
+    let bad = good.replacen(
+        "Company 099997 Holdings International Limited,NL",
+        "Company 099997 Holdings International Limited,XX",
+        1,
+    );
     assert_ne!(bad, good);
     let report = import(&running, "apply", "text/csv", bad).await;
     assert_eq!(report["state"], "failed", "{report}");
@@ -444,8 +510,9 @@ async fn an_export_imported_into_an_empty_database_exports_again_byte_for_byte()
     assert_eq!(top.status, 201, "{}", top.body);
     let top_id = top.body["id"].as_str().unwrap();
     let child = app.create_client("Child", Some(top_id)).await;
-    app.create_client("Grandchild", Some(child["id"].as_str().unwrap())).await;
-    app.create_client("Other\nline", None).await;
+    app.create_client("Grandchild", Some(child["id"].as_str().unwrap()))
+        .await;
+    app.create_client("Other; \"semi\"", None).await;
     let deleted = app.create_client("Deleted", None).await;
     let gone = app
         .call(
@@ -467,14 +534,22 @@ async fn an_export_imported_into_an_empty_database_exports_again_byte_for_byte()
     };
     let first = export(&running, "").await;
     let text = String::from_utf8(first.clone()).unwrap();
-    assert_eq!(text.lines().next().unwrap(), "id,parent_id,display_name,legal_name,lei,registration_authority,registration_number,incorporation_country,hq_country,website,status,owner,industry_scheme,industry_code,employee_count,revenue_amount,revenue_currency,revenue_fiscal_year");
+    assert_eq!(
+        text.lines().next().unwrap(),
+        "id,parent_id,display_name,legal_name,lei,registration_authority,registration_number,incorporation_country,hq_country,website,status,owner,industry_scheme,industry_code,employee_count,revenue_amount,revenue_currency,revenue_fiscal_year"
+    );
     assert!(!text.contains("Deleted"), "live clients only: {text}");
     assert!(text.contains("\"Top, \"\"quoted\"\"\""), "{text}");
     // The list's filters apply.
     let filtered = String::from_utf8(export(&running, "?country=DE").await).unwrap();
     assert_eq!(filtered.lines().count(), 2, "{filtered}");
+    // A parameter the list does not know is refused as the list refuses it.
     let problem = running.get("/v1/exports/clients?colour=red").send().await.unwrap();
-    assert_eq!(problem.status(), 400);
+    let listed = running.get("/v1/clients?colour=red").send().await.unwrap();
+    assert_eq!(problem.status(), listed.status());
+    assert!(problem.status().is_client_error());
+    let (problem, listed): (Value, Value) = (problem.json().await.unwrap(), listed.json().await.unwrap());
+    assert_eq!(problem["type"], listed["type"]);
 
     let empty = TestApp::new().await;
     let empty_running = serve(&empty).await;
@@ -483,5 +558,9 @@ async fn an_export_imported_into_an_empty_database_exports_again_byte_for_byte()
     assert_eq!(report["clients_created"], 4);
     empty.replica_replayed().await;
     let again = export(&empty_running, "").await;
-    assert_eq!(String::from_utf8(again).unwrap(), text, "the round trip gives the same bytes");
+    assert_eq!(
+        String::from_utf8(again).unwrap(),
+        text,
+        "the round trip gives the same bytes"
+    );
 }

@@ -57,7 +57,12 @@ pub async fn export_clients(
         " AND c.id > ${after_at} ORDER BY c.id LIMIT {BATCH} /* pcc export clients */"
     ));
     let tx = app.db.snapshot(token.or(Consistency::Any)).await?;
-    let mut export = Export { tx, sql, after: Uuid::nil(), done: false };
+    let mut export = Export {
+        tx,
+        sql,
+        after: Uuid::nil(),
+        done: false,
+    };
     let first = export.next_batch().await?;
     let mut head = csv_line(export_columns());
     head.extend_from_slice(&first);

@@ -57,8 +57,9 @@ pub async fn import_clients(
 ) -> Result<Response, ApiError> {
     let mode = match p.mode.as_deref() {
         None => Mode::Validate,
-        Some(text) => Mode::parse(text)
-            .ok_or_else(|| ApiError::invalid_parameter("mode", "must be validate or apply"))?,
+        Some(text) => {
+            Mode::parse(text).ok_or_else(|| ApiError::invalid_parameter("mode", "must be validate or apply"))?
+        }
     };
     let media = request
         .headers()

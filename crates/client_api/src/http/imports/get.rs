@@ -55,7 +55,10 @@ pub struct ImportStatus {
     pub next_cursor: Option<String>,
 }
 
-const LIMITS: Limits = Limits { default: 100, max: 1000 };
+const LIMITS: Limits = Limits {
+    default: 100,
+    max: 1000,
+};
 
 /// An import job.
 #[utoipa::path(get, path = "/v1/imports/{id}", tag = "imports",
