@@ -388,10 +388,10 @@ async fn progress_is_visible_while_the_job_runs() {
     let running = serve(&app).await;
     let parent = app.create_client("Held parent", None).await;
     let parent_id = parent["id"].as_str().unwrap().to_owned();
-    // 3,000 top-level rows, then 10 under a client the test holds locked: the import writes the first
-    // three batches and then waits for the lock, with its transaction open.
+    // 12,000 top-level rows (three batches), then 10 under a client the test holds locked: the import writes
+    // the first three batches and then waits for the lock, with its transaction open.
     let mut file = String::from("display_name,legal_name,parent_id\n");
-    for i in 0..3000 {
+    for i in 0..6000 {
         file.push_str(&format!("Top {i},Top {i} Ltd,\n"));
     }
     for i in 0..10 {
@@ -412,7 +412,7 @@ async fn progress_is_visible_while_the_job_runs() {
     let mut seen = None;
     for _ in 0..6000 {
         let body = job(&running, &location, &token).await;
-        if body["rows_done"].as_i64() == Some(3000) {
+        if body["rows_done"].as_i64() == Some(6000) {
             seen = Some(body);
             break;
         }
@@ -424,13 +424,13 @@ async fn progress_is_visible_while_the_job_runs() {
     }
     let seen = seen.expect("the job's progress reached the held rows");
     assert_eq!(seen["state"], "applying");
-    assert_eq!(seen["rows_total"], 3010);
+    assert_eq!(seen["rows_total"], 6010);
     assert_eq!(clients(&app).await, 1, "nothing is visible before the import commits");
     hold.commit().await.unwrap();
     let done = finished(&running, &headers).await;
     assert_eq!(done["state"], "succeeded", "{done}");
-    assert_eq!(done["rows_done"], 3010);
-    assert_eq!(clients(&app).await, 3011);
+    assert_eq!(done["rows_done"], 6010);
+    assert_eq!(clients(&app).await, 6011);
 }
 
 #[tokio::test]
@@ -454,6 +454,9 @@ async fn a_bad_row_near_the_end_of_100000_leaves_nothing_and_the_book_exports_st
     );
     assert_eq!(clients(&app).await, 0, "one bad row: nothing written");
 
+    // The whole book, into a database of its own (not over the dead rows the refused import left behind).
+    let app = TestApp::new().await;
+    let running = serve(&app).await;
     let report = import(&running, "apply", "text/csv", good).await;
     assert_eq!(report["state"], "succeeded", "{report}");
     assert_eq!(report["clients_created"], 100_000);
