@@ -47,6 +47,7 @@ fn every_migration_is_a_script_flyway_can_run() {
             "V9__hierarchy_lock_release_race.sql",
             "V10__change_history.sql",
             "V11__change_history_one_statement.sql",
+            "V14__client_imports.sql",
             "R__reference_countries.sql",
             "R__reference_currencies.sql",
             "R__reference_naics_2022.sql",
