@@ -1,5 +1,6 @@
 //! The benchmark scenarios. Each measures our figure and its baseline in the same run.
 
+mod bulk;
 mod crate_bench;
 mod dev_up;
 mod migrate;
@@ -69,6 +70,13 @@ pub const ALL: &[Scenario] = &[
         about: "pcc-client-api under wrk at each portfolio size: point reads vs pgbench -S, list pages, \
                 roll-up vs bare SQL, RSS, load time",
         run: service::run,
+        in_all: true,
+    },
+    Scenario {
+        name: "bulk",
+        about: "100,000-row import through the service against COPY of the same rows; export of the whole book \
+                against COPY TO STDOUT, with the service's RSS sampled",
+        run: bulk::run,
         in_all: true,
     },
     Scenario {

@@ -6,6 +6,7 @@
 //! - [`domain`]: representations, writable fields, ETags, wire formats, JSON Merge Patch.
 //! - [`http`]: the router (every route in `http/router.rs`), one file per action, keyset paging, problems
 //!   (RFC 9457).
+//! - [`imports`]: bulk import of clients as a job (parse, plan, write, job row and upkeep).
 //! - [`server`]: serving with graceful drain; `embedded` (cargo feature `embedded`, on by default): the
 //!   zero-configuration local default.
 
@@ -18,6 +19,7 @@ pub mod domain;
 pub mod embedded;
 pub mod error;
 pub mod http;
+pub mod imports;
 pub mod purge;
 pub mod run;
 pub mod server;

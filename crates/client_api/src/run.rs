@@ -67,6 +67,9 @@ pub async fn run(env: &dyn Env) -> anyhow::Result<()> {
     if let Some(every) = config.idempotency.purge_every {
         crate::purge::spawn_idempotency_purge(db.clone(), every);
     }
+    // Import jobs whose instance stopped, and old ones (every 30 s: a stale job is failed within its
+    // threshold plus this).
+    crate::imports::upkeep::spawn(db.clone(), std::time::Duration::from_secs(30));
     let stop = CancellationToken::new();
     let state = AppState::new(db, Arc::new(auth), Some(metrics));
     let listener = tokio::net::TcpListener::bind(config.http.addr)

@@ -13,7 +13,7 @@
 //! of the growth table come from one database.
 
 mod measure;
-mod setup;
+pub(super) mod setup;
 mod tools;
 
 use anyhow::{Context as _, bail};

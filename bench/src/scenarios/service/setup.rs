@@ -245,6 +245,11 @@ impl Service {
         Ok(service)
     }
 
+    /// The process's /proc status file (RSS sampling).
+    pub fn status_path(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/status", self.child.id()))
+    }
+
     /// Peak and current resident set size, in MiB.
     ///
     /// # Errors

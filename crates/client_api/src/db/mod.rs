@@ -127,6 +127,44 @@ impl Db {
     where
         F: for<'s> FnMut(&'s WriteSession<'env>) -> TxBody<'s, T>,
     {
-        retry::run(self, self.retry, actor, body).await
+        match retry::run(self, self.retry, actor, body, |_| true).await? {
+            retry::Ended::Committed(committed) => Ok(committed),
+            // `keep` above always keeps.
+            retry::Ended::RolledBack(_) => Err(ApiError::internal("a write transaction was rolled back unasked")),
+        }
+    }
+
+    /// As [`Db::write`], but the body's value decides whether its transaction commits: `keep(&value)` false rolls
+    /// it back (a dry run, e.g. an import in `validate` mode) and still answers the value, with no token
+    /// (`None`: nothing was written).
+    ///
+    /// # Errors
+    /// As [`Db::write`].
+    pub async fn write_or_roll_back<'env, T, F>(
+        &self,
+        actor: &str,
+        body: F,
+        keep: fn(&T) -> bool,
+    ) -> Result<(T, Option<ConsistencyToken>), ApiError>
+    where
+        F: for<'s> FnMut(&'s WriteSession<'env>) -> TxBody<'s, T>,
+    {
+        match retry::run(self, self.retry, actor, body, keep).await? {
+            retry::Ended::Committed(Committed { value, token }) => Ok((value, Some(token))),
+            retry::Ended::RolledBack(value) => Ok((value, None)),
+        }
+    }
+
+    /// A read-only snapshot transaction (REPEATABLE READ) routed by `consistency`: the replica for `Any`. For
+    /// reads that span many statements over one snapshot (an export's cursor).
+    ///
+    /// # Errors
+    /// 503 when no server can serve it.
+    pub async fn snapshot(&self, consistency: Consistency) -> Result<db_router::ReadTx, ApiError> {
+        self.router
+            .read(consistency)
+            .transaction()
+            .await
+            .map_err(|e| crate::error::from_router_error(&e))
     }
 }

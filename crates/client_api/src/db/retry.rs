@@ -133,20 +133,29 @@ impl Counters {
     }
 }
 
-/// Runs `body` in a write transaction as `actor`, retrying as the module docs say.
+/// How an attempt that the body completed ended: committed (with the commit's token), or rolled back because
+/// `keep` said so (a dry run).
+pub(super) enum Ended<T> {
+    Committed(Committed<T>),
+    RolledBack(T),
+}
+
+/// Runs `body` in a write transaction as `actor`, retrying as the module docs say; `keep` decides from the
+/// body's value whether the transaction commits (true) or rolls back and still answers that value.
 pub(super) async fn run<'env, T, F>(
     db: &Db,
     policy: WriteRetryConfig,
     actor: &str,
     mut body: F,
-) -> Result<Committed<T>, ApiError>
+    keep: fn(&T) -> bool,
+) -> Result<Ended<T>, ApiError>
 where
     F: for<'s> FnMut(&'s WriteSession<'env>) -> TxBody<'s, T>,
 {
     let mut backoff = Backoff::new(policy.backoff, policy.max_backoff());
     let mut retries = 0;
     loop {
-        let failure = match attempt(db, actor, &mut body).await {
+        let failure = match attempt(db, actor, &mut body, keep).await {
             Ok(committed) => {
                 if retries > 0 {
                     db.retries.outcome(Outcome::Committed);
@@ -196,7 +205,7 @@ where
 }
 
 /// One attempt: a transaction, the body, and COMMIT or ROLLBACK.
-async fn attempt<'env, T, F>(db: &Db, actor: &str, body: &mut F) -> Result<Committed<T>, Failed>
+async fn attempt<'env, T, F>(db: &Db, actor: &str, body: &mut F, keep: fn(&T) -> bool) -> Result<Ended<T>, Failed>
 where
     F: for<'s> FnMut(&'s WriteSession<'env>) -> TxBody<'s, T>,
 {
@@ -233,8 +242,12 @@ where
             return Err(Failed::Final(error));
         }
     };
+    if !keep(&value) {
+        rollback(session).await;
+        return Ok(Ended::RolledBack(value));
+    }
     match session.into_tx().commit().await {
-        Ok(token) => Ok(Committed { value, token }),
+        Ok(token) => Ok(Ended::Committed(Committed { value, token })),
         Err(error) => Err(match Transient::of(&error) {
             Some(transient) => Failed::Transient(transient, At::Commit),
             None => Failed::Final(from_router_error(&error)),

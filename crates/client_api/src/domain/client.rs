@@ -326,7 +326,8 @@ fn is_percent(text: &str) -> bool {
     whole.len() <= 3 && is_decimal(text)
 }
 
-fn is_decimal(text: &str) -> bool {
+/// Whether `text` is a revenue amount as the API writes it: digits, optionally `.` and 1-4 decimals.
+pub fn is_decimal(text: &str) -> bool {
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     (1..=18).contains(&whole.len())
         && whole.bytes().all(|b| b.is_ascii_digit())

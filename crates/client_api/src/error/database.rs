@@ -2,9 +2,9 @@
 //!
 //! Custom class PC (V4): PC001 cycle, PC002 too deep, PC003 live children, PC004 parent deleted, PC005 status
 //! transition, PC006 append-only, PC007 row deleted, PC008 version mismatch, PC009 not found, PC010 reference
-//! code withdrawn; PC014 (V10) history not kept that far back; PC015 (V12) contact erased. Standard integrity classes are mapped by
-//! constraint name to a JSON pointer and a message (the table below), so a client learns which field broke
-//! which rule, never the SQL.
+//! code withdrawn; PC014 (V10) history not kept that far back; PC015 (V12) contact erased; PC020 (V14) import
+//! job state refused. Standard integrity classes are mapped by constraint name to a JSON pointer and a message
+//! (the table below), so a client learns which field broke which rule, never the SQL.
 
 use tokio_postgres::error::{DbError, SqlState};
 
@@ -313,31 +313,60 @@ fn is_conversion(e: &tokio_postgres::Error) -> bool {
 }
 
 fn from_server_error(db: &DbError) -> ApiError {
-    let code = db.code().code();
-    let constraint = db.constraint().unwrap_or("");
-    let column = db.column();
+    from_sqlstate(&ServerError {
+        code: db.code().code(),
+        constraint: db.constraint(),
+        column: db.column(),
+        message: db.message(),
+        detail: db.detail(),
+    })
+}
+
+/// What the server said about an error, field by field: from a [`DbError`], or as a PL/pgSQL function
+/// reported it for a row it caught the error for (`GET STACKED DIAGNOSTICS`, the import's batch function).
+#[derive(Debug, Clone, Copy)]
+pub struct ServerError<'a> {
+    /// The SQLSTATE.
+    pub code: &'a str,
+    /// The constraint name, when the error names one.
+    pub constraint: Option<&'a str>,
+    /// The column, when the error names one.
+    pub column: Option<&'a str>,
+    /// The primary message.
+    pub message: &'a str,
+    /// The detail, when there is one.
+    pub detail: Option<&'a str>,
+}
+
+/// Translates a server error (by its SQLSTATE, constraint and column) into the problem a client should see.
+pub fn from_sqlstate(db: &ServerError<'_>) -> ApiError {
+    let code = db.code;
+    let constraint = db.constraint.unwrap_or("");
+    let column = db.column;
     match code {
-        "PC001" => ApiError::new(ProblemKind::HierarchyCycle, db.message()),
-        "PC002" => ApiError::new(ProblemKind::HierarchyTooDeep, db.message()),
-        "PC003" => ApiError::new(ProblemKind::HasChildren, db.message()),
-        "PC004" => ApiError::new(ProblemKind::ParentDeleted, db.message()),
-        "PC005" => ApiError::new(ProblemKind::StatusTransition, db.message()),
-        "PC006" => ApiError::new(ProblemKind::Conflict, db.message()),
-        "PC007" => ApiError::new(ProblemKind::Deleted, db.message()),
-        "PC008" => ApiError::new(ProblemKind::PreconditionFailed, db.message()),
-        "PC009" => ApiError::new(ProblemKind::NotFound, db.message()),
-        "PC015" => ApiError::new(ProblemKind::Erased, db.message()),
+        "PC001" => ApiError::new(ProblemKind::HierarchyCycle, db.message),
+        "PC002" => ApiError::new(ProblemKind::HierarchyTooDeep, db.message),
+        "PC003" => ApiError::new(ProblemKind::HasChildren, db.message),
+        "PC004" => ApiError::new(ProblemKind::ParentDeleted, db.message),
+        "PC005" => ApiError::new(ProblemKind::StatusTransition, db.message),
+        "PC006" => ApiError::new(ProblemKind::Conflict, db.message),
+        "PC007" => ApiError::new(ProblemKind::Deleted, db.message),
+        "PC008" => ApiError::new(ProblemKind::PreconditionFailed, db.message),
+        "PC009" => ApiError::new(ProblemKind::NotFound, db.message),
+        "PC015" => ApiError::new(ProblemKind::Erased, db.message),
         "PC010" => {
             let pointer = format!("/{}", column.unwrap_or(""));
-            ApiError::invalid_field(&pointer, db.message())
+            ApiError::invalid_field(&pointer, db.message)
         }
+        // An import job's state (V14): a second runner or a late write lost to the job's end.
+        "PC020" => ApiError::new(ProblemKind::Conflict, db.message),
         // Raised only by client_as_of (V10), whose time is the `as_of` parameter; the detail is the time the
         // kept history starts.
         "PC014" => ApiError::invalid_parameter(
             "as_of",
             format!(
                 "is earlier than the kept history, which starts at {}",
-                db.detail().unwrap_or("a later time")
+                db.detail.unwrap_or("a later time")
             ),
         ),
         _ if code == SqlState::UNIQUE_VIOLATION.code() || code == SqlState::EXCLUSION_VIOLATION.code() => {
@@ -377,14 +406,14 @@ fn from_server_error(db: &DbError) -> ApiError {
             ApiError::invalid_field(&format!("/{column}"), "is required")
         }
         // Class 22: a value the server could not take (numeric overflow, a bad date, ...).
-        _ if code.starts_with("22") => ApiError::new(ProblemKind::Validation, db.message()),
+        _ if code.starts_with("22") => ApiError::new(ProblemKind::Validation, db.message),
         _ if code == SqlState::T_R_SERIALIZATION_FAILURE.code() || code == SqlState::T_R_DEADLOCK_DETECTED.code() => {
             ApiError::unavailable("the request collided with a concurrent change; retry", 1)
         }
         _ if code == SqlState::QUERY_CANCELED.code() => {
             tracing::warn!(
                 db.code = code,
-                db.message = db.message(),
+                db.message = db.message,
                 "statement cancelled (statement_timeout)"
             );
             ApiError::unavailable("the database took too long to answer; retry", 1)
@@ -397,6 +426,6 @@ fn from_server_error(db: &DbError) -> ApiError {
         {
             ApiError::unavailable("the database is not available right now; retry", 2)
         }
-        _ => ApiError::internal(format!("database error {code}: {}", db.message())),
+        _ => ApiError::internal(format!("database error {code}: {}", db.message)),
     }
 }

@@ -8,7 +8,7 @@ mod database;
 mod kind;
 mod problem;
 
-pub use database::{from_db_error, from_router_error};
+pub use database::{ServerError, from_db_error, from_router_error, from_sqlstate};
 pub use kind::{KindInfo, ProblemKind};
 pub use problem::{FieldError, Problem, REQUEST_ID};
 

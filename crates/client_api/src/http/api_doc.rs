@@ -8,7 +8,9 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{FieldError, Problem};
 
-use crate::http::{addresses, clients, contacts, hierarchy, history, links, ops, reference, reports, risk};
+use crate::http::{
+    addresses, clients, contacts, exports, hierarchy, history, imports, links, ops, reference, reports, risk,
+};
 
 /// The document.
 #[derive(OpenApi)]
@@ -45,6 +47,9 @@ use crate::http::{addresses, clients, contacts, hierarchy, history, links, ops, 
         contacts::delete::delete_contact,
         contacts::erase::erase_contact,
         contacts::clients::list_contact_clients,
+        imports::create::import_clients,
+        imports::get::get_import,
+        exports::clients::export_clients,
         reports::portfolio_summary::portfolio_summary,
         reports::reviews_due::reviews_due,
         reference::countries::list_countries,
@@ -63,6 +68,8 @@ use crate::http::{addresses, clients, contacts, hierarchy, history, links, ops, 
         (name = "metadata", description = "Risk assessments and addresses"),
         (name = "contacts", description = "People and their links to clients"),
         (name = "history", description = "Change history (audit trail) of clients and contacts"),
+        (name = "imports", description = "Bulk import of clients as jobs (CSV, JSON lines)"),
+        (name = "exports", description = "Bulk export of clients (CSV, streamed)"),
         (name = "reports", description = "Portfolio roll-ups and reviews due"),
         (name = "reference", description = "Countries, currencies, industry codes, vocabularies"),
         (name = "operations", description = "Health, readiness, metrics"),

@@ -21,7 +21,8 @@ fn media_type(req: &Request) -> Option<String> {
         .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
 }
 
-async fn body_bytes<S: Send + Sync>(req: Request, state: &S, accepted: &[&str]) -> Result<Bytes, ApiError> {
+/// The body of a request whose media type is one of `accepted` (415 otherwise), within the route's size limit (413).
+pub(crate) async fn body_bytes<S: Send + Sync>(req: Request, state: &S, accepted: &[&str]) -> Result<Bytes, ApiError> {
     match media_type(&req) {
         Some(m) if accepted.contains(&m.as_str()) => {}
         Some(m) => {

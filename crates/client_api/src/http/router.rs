@@ -17,8 +17,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::app::AppState;
 use crate::config::HttpConfig;
 use crate::http::{
-    addresses, clients, contacts, hierarchy, history, links, middleware, ops, reference, reports, risk, staleness,
-    unread_body,
+    addresses, clients, contacts, exports, hierarchy, history, imports, links, middleware, ops, reference, reports,
+    risk, staleness, unread_body,
 };
 
 /// The application router.
@@ -84,6 +84,13 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
             "/v1/contacts/{id}/clients",
             get(contacts::clients::list_contact_clients),
         )
+        // Bulk import (a file of up to 100,000 rows: its own body limit) and export.
+        .route(
+            "/v1/imports/clients",
+            post(imports::create::import_clients).layer(DefaultBodyLimit::max(crate::imports::MAX_BYTES)),
+        )
+        .route("/v1/imports/{id}", get(imports::get::get_import))
+        .route("/v1/exports/clients", get(exports::clients::export_clients))
         // Reports.
         .route(
             "/v1/reports/portfolio-summary",

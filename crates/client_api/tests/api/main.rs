@@ -12,6 +12,7 @@ mod full_stack;
 mod hierarchy;
 mod history;
 mod iam_login;
+mod imports;
 mod metadata;
 mod over_http;
 mod ownership;

@@ -49,6 +49,7 @@ fn every_migration_is_a_script_flyway_can_run() {
             "V11__change_history_one_statement.sql",
             "V12__contact_erasure.sql",
             "V13__ownership_stakes.sql",
+            "V14__client_imports.sql",
             "R__reference_countries.sql",
             "R__reference_currencies.sql",
             "R__reference_naics_2022.sql",

@@ -14,12 +14,14 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::auth::Reader;
 use crate::db::{Consistency, Query as _};
-use crate::domain::{CLIENT_COLUMNS, Client, format};
+use crate::domain::{CLIENT_COLUMNS, Client};
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{QueryParams, ReadToken};
 use crate::http::paging::{Limits, Paging};
 use crate::http::respond::Page;
-use crate::http::sql::{Sql, like_escape, list};
+use crate::http::sql::Sql;
+
+use super::filter::ClientFilter;
 
 /// Filters, sort and paging of the client list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -54,6 +56,25 @@ pub struct ListParams {
     pub limit: Option<u32>,
     /// Cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
+}
+
+impl ListParams {
+    /// The filters (every parameter but sort and paging).
+    fn filter(&self) -> ClientFilter {
+        ClientFilter {
+            status: self.status.clone(),
+            country: self.country.clone(),
+            industry: self.industry.clone(),
+            industry_scheme: self.industry_scheme.clone(),
+            risk: self.risk.clone(),
+            size_band: self.size_band.clone(),
+            parent: self.parent,
+            root: self.root,
+            owner: self.owner.clone(),
+            q: self.q.clone(),
+            updated_since: self.updated_since.clone(),
+        }
+    }
 }
 
 /// Page sizes.
@@ -103,71 +124,7 @@ pub async fn list_clients(
     let mut sql = Sql::new(format!(
         "SELECT {CLIENT_COLUMNS} FROM client_api.client AS c WHERE c.deleted_at IS NULL"
     ));
-    if let Some(values) = list(p.status.as_deref()) {
-        let at = sql.bind(values);
-        sql.push(&format!(" AND c.status = ANY({at})"));
-    }
-    if let Some(values) = list(p.country.as_deref()) {
-        let at = sql.bind(values.into_iter().map(|v| v.to_ascii_uppercase()).collect::<Vec<_>>());
-        sql.push(&format!(" AND c.hq_country = ANY({at})"));
-    }
-    if let Some(prefix) = &p.industry {
-        if prefix.is_empty()
-            || prefix.len() > 16
-            || !prefix
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-        {
-            return Err(ApiError::invalid_parameter(
-                "industry",
-                "must be an industry code prefix such as 5415",
-            ));
-        }
-        let scheme = sql.bind(p.industry_scheme.clone().unwrap_or_else(|| "naics_2022".to_owned()));
-        let low = sql.bind(prefix.to_ascii_uppercase());
-        let high = sql.bind(format!("{}~", prefix.to_ascii_uppercase()));
-        sql.push(&format!(
-            " AND c.industry_scheme = {scheme} AND c.industry_code >= {low} AND c.industry_code < {high}"
-        ));
-    }
-    if let Some(values) = list(p.risk.as_deref()) {
-        let at = sql.bind(values);
-        sql.push(&format!(" AND c.risk_category = ANY({at})"));
-    }
-    if let Some(values) = list(p.size_band.as_deref()) {
-        let at = sql.bind(values);
-        sql.push(&format!(" AND c.size_band = ANY({at})"));
-    }
-    if let Some(parent) = p.parent {
-        let at = sql.bind(parent);
-        sql.push(&format!(" AND c.parent_id = {at}"));
-    }
-    if let Some(root) = p.root {
-        let at = sql.bind(root);
-        sql.push(&format!(" AND c.root_id = {at}"));
-    }
-    if let Some(owner) = &p.owner {
-        let at = sql.bind(owner.clone());
-        sql.push(&format!(" AND c.owner = {at}"));
-    }
-    if let Some(q) = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        if q.chars().count() > 200 {
-            return Err(ApiError::invalid_parameter("q", "must be at most 200 characters"));
-        }
-        let words = sql.bind(q.to_owned());
-        let like = sql.bind(format!("%{}%", like_escape(q)));
-        sql.push(&format!(
-            " AND (c.search_vector @@ pg_catalog.websearch_to_tsquery('pg_catalog.simple', {words}) \
-             OR c.display_name ILIKE {like} OR c.legal_name ILIKE {like})"
-        ));
-    }
-    if let Some(since) = &p.updated_since {
-        let at = format::parse_timestamp(since).ok_or_else(|| {
-            ApiError::invalid_parameter("updated_since", "must be an RFC 3339 time such as 2026-01-31T00:00:00Z")
-        })?;
-        let at = sql.bind(at);
-        sql.push(&format!(" AND c.updated_at >= {at}"));
-    }
+    p.filter().push(&mut sql)?;
 
     let filters = format!(
         "{:?}",

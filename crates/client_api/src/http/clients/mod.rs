@@ -2,6 +2,7 @@
 
 pub mod create;
 pub mod delete;
+pub mod filter;
 pub mod get;
 pub mod list;
 pub mod restore;
