@@ -110,17 +110,7 @@ impl GcpSecretManager {
                 detail: format!("{:?} is not a GCP project id or number", config.project),
             });
         }
-        // reqwest is built without a crypto provider; the house rule is ring. Installing fails
-        // harmlessly when the process already installed one.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout)
-            .build()
-            .map_err(|e| SecretError::Token {
-                source_name: "http client".to_owned(),
-                detail: e.to_string(),
-            })?;
+        let http = http_client(config.request_timeout)?;
         let mut api_base = config.api_base;
         if !api_base.path().ends_with('/') {
             api_base.set_path(&format!("{}/", api_base.path()));
@@ -151,4 +141,23 @@ impl GcpSecretManager {
     pub fn credentials(&self) -> String {
         self.tokens.source().describe()
     }
+}
+
+/// The HTTP client of every Google API call (Secret Manager, tokens, the metadata server): one request
+/// and connect timeout.
+///
+/// # Errors
+/// [`SecretError::Token`] when the client cannot be built.
+pub(crate) fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client, SecretError> {
+    // reqwest is built without a crypto provider; the house rule is ring. Installing fails
+    // harmlessly when the process already installed one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .build()
+        .map_err(|e| SecretError::Token {
+            source_name: "http client".to_owned(),
+            detail: e.to_string(),
+        })
 }

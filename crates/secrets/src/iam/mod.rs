@@ -128,15 +128,7 @@ impl IamCredentials {
     /// [`SecretError::Token`] when no token comes within the start-up budget (the message says
     /// what Workload Identity needs).
     pub async fn start(config: IamConfig) -> Result<Arc<Self>, SecretError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout)
-            .build()
-            .map_err(|e| SecretError::Token {
-                source_name: "http client".to_owned(),
-                detail: e.to_string(),
-            })?;
+        let http = crate::gcp::http_client(config.request_timeout)?;
         let user = match config.user {
             Some(user) if !user.trim().is_empty() => user.trim().to_owned(),
             _ => user::user_of(&config.token, &http, config.start_retry).await?,
