@@ -6,7 +6,7 @@
 //! | `PCC_HTTP_MAX_BODY_BYTES` | `65536` | larger request bodies get 413 |
 //! | `PCC_HTTP_REQUEST_TIMEOUT_MS` | `10000` | a request still running after this gets 503 |
 //! | `PCC_HTTP_DRAIN_TIMEOUT_MS` | `20000` | on SIGTERM, how long in-flight requests may finish |
-//! | `PCC_HTTP_MAX_IN_FLIGHT` | `512` | API requests served at once; more get 503 + Retry-After (operations endpoints are exempt) |
+//! | `PCC_HTTP_MAX_IN_FLIGHT` | `512` | API requests served at once, reads (`GET`, `HEAD`) and writes each at most three quarters of them, so a flood of one never takes every slot from the other; more get 503 + Retry-After (operations endpoints are exempt) |
 //! | `PCC_HTTP_WORKERS` | CPU count | async worker threads (1 avoids cross-thread wake-ups on a tiny pod) |
 
 use std::net::SocketAddr;

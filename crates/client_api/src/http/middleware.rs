@@ -76,12 +76,8 @@ pub async fn observe(request: Request, next: Next) -> Response {
     response
 }
 
-/// The problem for a request that tower's layers refused (overload, timeout).
+/// The problem for a request that tower's layers refused (its timeout).
 pub async fn refused(error: tower::BoxError) -> Response {
-    if error.is::<tower::load_shed::error::Overloaded>() {
-        metrics::counter!("http_shed_total").increment(1);
-        return ApiError::unavailable("the service is at capacity; retry shortly", 1).into_response();
-    }
     if error.is::<tower::timeout::error::Elapsed>() {
         return ApiError::unavailable("the request took too long and was abandoned; retry", 1).into_response();
     }

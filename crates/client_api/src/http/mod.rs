@@ -2,6 +2,7 @@
 //! and one module per resource with one file per action.
 
 pub mod addresses;
+pub mod admission;
 pub mod api_doc;
 pub mod clients;
 pub mod contacts;

@@ -1,8 +1,8 @@
 //! Every route of the service, in one place.
 //!
-//! API routes (`/v1/...`) need a bearer token and run under the concurrency limit (load shedding: past
-//! `PCC_HTTP_MAX_IN_FLIGHT`, or when no database connection frees up in time, a 503 problem with
-//! `Retry-After`) and the request timeout. Operations routes are outside both, so /healthz answers even when
+//! API routes (`/v1/...`) need a bearer token and run under admission (load shedding: past
+//! `PCC_HTTP_MAX_IN_FLIGHT`, of which reads and writes may each hold three quarters, or when no database connection frees
+//! up in time, a 503 problem with `Retry-After`) and the request timeout. Operations routes are outside both, so /healthz answers even when
 //! the API is saturated.
 
 use std::time::Duration;
@@ -17,8 +17,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::app::AppState;
 use crate::config::HttpConfig;
 use crate::http::{
-    addresses, clients, contacts, exports, hierarchy, history, imports, links, middleware, ops, reference, reports,
-    risk, staleness, unread_body,
+    addresses, admission, clients, contacts, exports, hierarchy, history, imports, links, middleware, ops, reference,
+    reports, risk, staleness, unread_body,
 };
 
 /// The application router.
@@ -111,10 +111,12 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(middleware::refused))
-                .load_shed()
-                .concurrency_limit(config.max_in_flight)
                 .timeout(config.request_timeout),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            admission::Admission::new(config.max_in_flight),
+            admission::admit,
+        ))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(axum::middleware::from_fn(staleness::report));
 

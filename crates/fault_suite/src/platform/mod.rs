@@ -67,7 +67,17 @@ pub struct Platform {
     manifest: PathBuf,
     /// How long each setup step took (cluster, apply, migrate), for the report.
     pub setup: Vec<(&'static str, Duration)>,
+    /// Held while this platform lives (the last field, so released after the cluster stops): see
+    /// [`ONE_AT_A_TIME`].
+    _turn: tokio::sync::OwnedMutexGuard<()>,
 }
+
+/// Scenarios run one at a time, whatever the test harness's thread count: each calibrates its load to
+/// the throughput it measures on the machine at its start (then offers twice that, or half of it), and a
+/// scenario running beside it would change that throughput halfway through, so the rate a scenario
+/// offers would no longer mean what it says.
+static ONE_AT_A_TIME: std::sync::LazyLock<Arc<tokio::sync::Mutex<()>>> =
+    std::sync::LazyLock::new(|| Arc::new(tokio::sync::Mutex::new(())));
 
 impl std::fmt::Debug for Platform {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -84,6 +94,7 @@ impl Platform {
     /// # Panics
     /// When any step fails, with its output.
     pub async fn start(options: PlatformOptions) -> Self {
+        let turn = ONE_AT_A_TIME.clone().lock_owned().await;
         let delay = options.apply_delay;
         let mut setup = Vec::new();
         let started = Instant::now();
@@ -106,6 +117,7 @@ impl Platform {
             dir: Some(dir),
             manifest,
             setup: Vec::new(),
+            _turn: turn,
         };
         platform.write_manifest(&options);
         let admin_password = platform.create_admin_role().await;

@@ -104,7 +104,13 @@ pub fn describe_failures<'a>(failures: impl Iterator<Item = &'a Sample>) -> Stri
                 s.reply.status,
                 s.reply
                     .problem_type()
-                    .map(str::to_owned)
+                    .map(
+                        |kind| match s.reply.body.get("detail").and_then(serde_json::Value::as_str) {
+                            // The detail says which refusal it was (in-flight limit, pool, primary, ...).
+                            Some(detail) => format!("{kind} ({detail})"),
+                            None => kind.to_owned(),
+                        }
+                    )
                     .or_else(|| s.reply.transport_error.clone())
                     .unwrap_or_default()
             )

@@ -45,6 +45,9 @@ async fn flood(rig: &Rig, lists: Drive, label: &str, report: &mut Report) {
     let refused =
         after.sum("db_router_fallbacks_refused_total", &[]) - before.sum("db_router_fallbacks_refused_total", &[]);
     let fell_back = after.sum("db_router_fallbacks_total", &[]) - before.sum("db_router_fallbacks_total", &[]);
+    let shed_by = |reason: &str| {
+        after.sum("http_shed_total", &[("reason", reason)]) - before.sum("http_shed_total", &[("reason", reason)])
+    };
     report.measured(
         label,
         json!({
@@ -56,7 +59,8 @@ async fn flood(rig: &Rig, lists: Drive, label: &str, report: &mut Report) {
             "served_per_s": (served.len() as f64 / FLOOD_FOR.as_secs_f64()).round(),
             "fallbacks_to_primary": fell_back,
             "fallbacks_shed": refused,
-            "http_shed": after.sum("http_shed_total", &[]) - before.sum("http_shed_total", &[]),
+            "http_shed_in_flight": shed_by("in_flight"),
+            "http_shed_pool_exhausted": shed_by("pool_exhausted"),
             "writes": fault_suite::report::summarize(&writes),
             "writes_failed": failed_writes.len(),
         }),
