@@ -68,14 +68,14 @@ fn load(path: &str) -> anyhow::Result<Answer> {
     })
 }
 
-async fn serve(answer: Answer, address_file: &str) -> anyhow::Result<()> {
+async fn serve(canned: Answer, address_file: &str) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
     std::fs::write(address_file, format!("127.0.0.1:{port}"))?;
     let listener = axum::serve::ListenerExt::tap_io(listener, |stream: &mut tokio::net::TcpStream| {
         let _ = stream.set_nodelay(true);
     });
-    let app = axum::Router::new().fallback(answer).with_state(Arc::new(answer));
+    let app = axum::Router::new().fallback(answer).with_state(Arc::new(canned));
     axum::serve(listener, app).await?;
     Ok(())
 }

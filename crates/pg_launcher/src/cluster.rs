@@ -151,6 +151,11 @@ impl Cluster {
         self.layout.dir()
     }
 
+    /// A node's server log (what `log_statement` and friends write to).
+    pub fn log_file(&self, node: NodeName) -> PathBuf {
+        self.layout.log_file(node)
+    }
+
     /// The CA certificate that signed the servers' certificate (trust it for VerifyCA/VerifyFull).
     pub fn ca_cert_path(&self) -> PathBuf {
         self.layout.ca_file()

@@ -1,9 +1,8 @@
 //! The service scenario's measurements at one portfolio size, each alternating with its baseline so that
-//! drift on a shared machine hits both: point reads (wrk against `pgbench -S -M prepared`, and against
-//! pgbench running the service's own SELECT), a list page from the replica, and a subtree roll-up against
-//! its bare SQL.
+//! drift on a shared machine hits both: point reads (wrk against `pgbench -S -M prepared`), a list page from
+//! the replica, and a subtree roll-up against its bare SQL. Each hot path against its limit: [`super::limits`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use secrecy::{ExposeSecret as _, SecretString};
@@ -39,7 +38,7 @@ pub struct Tools {
 }
 
 /// Medians of several wrk runs.
-fn wrk_median(results: &[WrkResult]) -> WrkResult {
+pub(super) fn wrk_median(results: &[WrkResult]) -> WrkResult {
     let pick = |f: fn(&WrkResult) -> f64| median(results.iter().map(f).collect());
     WrkResult {
         rps: pick(|r| r.rps),
@@ -51,7 +50,7 @@ fn wrk_median(results: &[WrkResult]) -> WrkResult {
 }
 
 /// Medians of several pgbench runs.
-fn pgbench_median(results: &[PgbenchResult]) -> PgbenchResult {
+pub(super) fn pgbench_median(results: &[PgbenchResult]) -> PgbenchResult {
     let pick = |f: fn(&PgbenchResult) -> f64| median(results.iter().map(f).collect());
     PgbenchResult {
         tps: pick(|r| r.tps),
@@ -72,10 +71,8 @@ fn no_errors(result: &WrkResult, what: &str) -> anyhow::Result<()> {
 pub struct PointReads {
     /// wrk against `GET /v1/clients/{id}`.
     pub service: WrkResult,
-    /// `pgbench -S -M prepared` at the same concurrency (the target's baseline).
+    /// `pgbench -S -M prepared` at the same concurrency (for comparison with the SQL floor of PostgreSQL).
     pub select_only: PgbenchResult,
-    /// pgbench running the service's own SELECT for the same ids.
-    pub same_query: PgbenchResult,
 }
 
 impl Tools {
@@ -88,7 +85,7 @@ impl Tools {
     ///
     /// # Errors
     /// The file cannot be written.
-    fn wrk_script(&self, name: &str, body: &str) -> anyhow::Result<PathBuf> {
+    pub(super) fn wrk_script(&self, name: &str, body: &str) -> anyhow::Result<PathBuf> {
         use std::io::Write as _;
         use std::os::unix::fs::OpenOptionsExt as _;
         let path = self.dir.join(name);
@@ -113,7 +110,7 @@ impl Tools {
     ///
     /// # Errors
     /// A tool failing, or any failed request.
-    pub fn point_reads(&self, script: &str, same_query: &Path) -> anyhow::Result<PointReads> {
+    pub fn point_reads(&self, script: &str) -> anyhow::Result<PointReads> {
         let (connections, seconds) = (POINT_CONNECTIONS.to_string(), self.seconds.to_string());
         let select_only = [
             "-n",
@@ -127,26 +124,12 @@ impl Tools {
             "-T",
             &seconds,
         ];
-        let file = same_query.display().to_string();
-        let own = [
-            "-n",
-            "-M",
-            "prepared",
-            "-c",
-            &connections,
-            "-j",
-            "2",
-            "-T",
-            &seconds,
-            "-f",
-            &file,
-        ];
         let url = format!("{}/", self.base);
         let script = self.wrk_script("get-client.lua", script)?;
         // Warm-up, not counted: connections, caches, prepared statements.
         wrk(&url, POINT_CONNECTIONS, 1, &script)?;
         self.pgbench_primary(&["-n", "-S", "-M", "prepared", "-c", &connections, "-j", "2", "-T", "1"])?;
-        let (mut ours, mut theirs, mut same) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         for run in 0..self.runs {
             let measure_ours = || wrk(&url, POINT_CONNECTIONS, self.seconds, &script);
             if run % 2 == 0 {
@@ -157,12 +140,10 @@ impl Tools {
                 theirs.push(self.pgbench_primary(&select_only)?);
             }
             no_errors(ours.last().expect("pushed"), "the point-read load")?;
-            same.push(self.pgbench_primary(&own)?);
         }
         Ok(PointReads {
             service: wrk_median(&ours),
             select_only: pgbench_median(&theirs),
-            same_query: pgbench_median(&same),
         })
     }
 
@@ -225,40 +206,12 @@ pub fn rollup_statement(path: &str) -> String {
     )
 }
 
-/// A wrk script requesting the clients of `ids` in turn from a random start. Requests are formatted once in
-/// `init`: formatting each request in Lua would cost wrk more CPU than pgbench spends choosing a random key,
-/// on the same two cores.
-pub fn point_read_script(ids: &[String]) -> String {
-    let quoted: Vec<String> = ids.iter().map(|id| format!("\"{id}\"")).collect();
-    format!(
-        "ids = {{ {} }}\ninit = function(args)\n  requests = {{}}\n  for i, id in ipairs(ids) do\n    requests[i] = wrk.format(\"GET\", \"/v1/clients/\" .. id)\n  end\n  counter = math.random(#requests)\nend\nrequest = function()\n  counter = counter % #requests + 1\n  return requests[counter]\nend\n",
-        quoted.join(", ")
-    )
-}
-
-/// A pgbench script running the service's point-read SELECT for a random id of `public.pcc_bench_ids`.
-pub fn same_query_script(count: usize) -> String {
-    format!(
-        "\\set n random(1, {count})\nSELECT {} FROM client_api.client AS c \
-         WHERE c.id = (SELECT b.id FROM public.pcc_bench_ids AS b WHERE b.n = :n);\n",
-        client_api::domain::CLIENT_COLUMNS
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn scripts_name_every_id_and_the_service_columns() {
-        let script = point_read_script(&["a".into(), "b".into()]);
-        assert!(script.contains("ids = { \"a\", \"b\" }"), "{script}");
-        let sql = same_query_script(20);
-        assert!(
-            sql.starts_with("\\set n random(1, 20)\nSELECT c.id, c.display_name"),
-            "{sql}"
-        );
-        assert!(sql.contains("WHERE b.n = :n"));
+    fn the_rollup_statement_inlines_the_path() {
         assert!(rollup_statement("/x/").contains("c.path >= '/x/' AND c.path < '/x/' || '~'"));
     }
 }

@@ -1,0 +1,195 @@
+//! The service's exact SQL for a request, read from the server log: with `log_statement = 'all'` switched
+//! on for the moment of one request, PostgreSQL logs every statement the service's role executes with its
+//! bound parameters (`execute s3: SELECT ... WHERE c.id = $1` + `DETAIL:  parameters: $1 = '...'`). The
+//! parameters are put back into the text as literals, giving a statement pgbench can run: the same plan
+//! shape, the same rows, one statement per transaction as the service sends it.
+//!
+//! The log lines follow pg_launcher's `log_line_prefix` (`%m [%p] %q%u@%d `).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+
+/// A statement as logged: backend pid, role, the text and its parameters (`None` for NULL).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Logged {
+    pid: u32,
+    user: String,
+    text: String,
+    params: Vec<Option<String>>,
+}
+
+impl Logged {
+    /// The statement with its parameters inlined as quoted literals (`$10` before `$1`).
+    pub fn inlined(&self) -> String {
+        let mut text = self.text.clone();
+        for (i, value) in self.params.iter().enumerate().rev() {
+            let literal = value
+                .as_ref()
+                .map_or_else(|| "NULL".to_owned(), |v| format!("'{}'", v.replace('\'', "''")));
+            text = text.replace(&format!("${}", i + 1), &literal);
+        }
+        text
+    }
+}
+
+/// The byte length of `log` now (where the next capture starts).
+pub fn offset(log: &Path) -> u64 {
+    std::fs::metadata(log).map(|m| m.len()).unwrap_or(0)
+}
+
+/// The statements `user` executed since `offset` whose text contains `mentions`, inlined.
+///
+/// # Errors
+/// The log cannot be read, or a parameter list cannot be parsed.
+pub fn statements_since(log: &Path, offset: u64, user: &str, mentions: &str) -> anyhow::Result<Vec<String>> {
+    let bytes = std::fs::read(log).with_context(|| format!("reading {}", log.display()))?;
+    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+    let text = String::from_utf8_lossy(&bytes[start..]);
+    Ok(parse(&text)?
+        .into_iter()
+        .filter(|s| s.user == user && s.text.contains(mentions))
+        .map(|s| s.inlined())
+        .collect())
+}
+
+/// `(pid, user, level, message)` of a line that starts an entry.
+fn entry_head(line: &str) -> Option<(u32, &str, &str, &str)> {
+    // "2026-12-07 16:50:01.123 UTC [1234] user@db LOG:  message"
+    let open = line.find(" [")?;
+    let close = open + line[open..].find("] ")?;
+    let pid = line[open + 2..close].parse().ok()?;
+    let rest = &line[close + 2..];
+    let (who, rest) = rest.split_once(' ')?;
+    let user = who.split_once('@').map_or("", |(u, _)| u);
+    let (level, message) = rest.split_once(":  ")?;
+    Some((pid, user, level, message))
+}
+
+/// Statements and their parameters from a stretch of server log.
+fn parse(text: &str) -> anyhow::Result<Vec<Logged>> {
+    let mut entries: Vec<(u32, String, String, String)> = Vec::new();
+    for line in text.lines() {
+        match entry_head(line) {
+            Some((pid, user, level, message)) => {
+                entries.push((pid, user.to_owned(), level.to_owned(), message.to_owned()));
+            }
+            // A continuation line of a multi-line statement.
+            None => {
+                if let Some(last) = entries.last_mut() {
+                    last.3.push('\n');
+                    last.3.push_str(line);
+                }
+            }
+        }
+    }
+    let mut out: Vec<Logged> = Vec::new();
+    // The latest statement of each backend, waiting for its DETAIL line.
+    let mut open: HashMap<u32, usize> = HashMap::new();
+    for (pid, user, level, message) in entries {
+        if level == "LOG" {
+            let text = message.strip_prefix("statement: ").or_else(|| {
+                message
+                    .strip_prefix("execute ")
+                    .and_then(|m| m.split_once(": ").map(|(_, t)| t))
+            });
+            if let Some(text) = text {
+                open.insert(pid, out.len());
+                out.push(Logged {
+                    pid,
+                    user,
+                    text: text.to_owned(),
+                    params: Vec::new(),
+                });
+            }
+        } else if level == "DETAIL"
+            && let Some(list) = message.strip_prefix("parameters: ")
+            && let Some(&at) = open.get(&pid)
+        {
+            out[at].params = parameters(list).with_context(|| format!("parameters of pid {pid}: {list}"))?;
+        }
+    }
+    debug_assert!(out.iter().all(|s| s.pid > 0));
+    Ok(out)
+}
+
+/// `$1 = 'a''b', $2 = NULL` -> `[Some("a'b"), None]`.
+fn parameters(list: &str) -> anyhow::Result<Vec<Option<String>>> {
+    let mut values = Vec::new();
+    let mut rest = list.trim();
+    while !rest.is_empty() {
+        let expected = format!("${} = ", values.len() + 1);
+        let Some(after) = rest.strip_prefix(&expected) else {
+            bail!("expected `{expected}` at `{rest}`");
+        };
+        if let Some(after_null) = after.strip_prefix("NULL") {
+            values.push(None);
+            rest = after_null;
+        } else {
+            let Some(body) = after.strip_prefix('\'') else {
+                bail!("expected a quoted value at `{after}`");
+            };
+            let mut value = String::new();
+            let mut chars = body.char_indices().peekable();
+            let end = loop {
+                let Some((i, c)) = chars.next() else {
+                    bail!("unterminated value at `{after}`");
+                };
+                if c == '\'' {
+                    if chars.peek().is_some_and(|(_, next)| *next == '\'') {
+                        chars.next();
+                        value.push('\'');
+                    } else {
+                        break i + 1;
+                    }
+                } else {
+                    value.push(c);
+                }
+            };
+            values.push(Some(value));
+            rest = &body[end..];
+        }
+        rest = rest.strip_prefix(", ").unwrap_or(rest).trim_start();
+    }
+    Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOG: &str = "\
+2026-12-07 16:50:01.123 UTC [41] client_api_user@db LOG:  execute s3: SELECT c.id FROM client_api.client AS c WHERE c.id = $1 AND c.name = $2 LIMIT $10
+2026-12-07 16:50:01.123 UTC [41] client_api_user@db DETAIL:  parameters: $1 = '0190', $2 = 'O''Brien, Ltd', $3 = NULL, $4 = '4', $5 = '5', $6 = '6', $7 = '7', $8 = '8', $9 = '9', $10 = '51'
+2026-12-07 16:50:01.124 UTC [42] postgres@db LOG:  statement: SELECT 1 FROM client_api.client
+2026-12-07 16:50:01.125 UTC [43] client_api_user@db LOG:  statement: SELECT x
+\tFROM client_api.client
+2026-12-07 16:50:01.126 UTC [44] client_api_user@db LOG:  execute s1: SELECT pg_catalog.pg_last_wal_replay_lsn()
+";
+
+    #[test]
+    fn inlines_parameters_of_the_role_and_keeps_multi_line_statements() {
+        let path = std::env::temp_dir().join(format!("pcc-capture-{}.log", std::process::id()));
+        std::fs::write(&path, LOG).expect("write");
+        let statements = statements_since(&path, 0, "client_api_user", "client_api.client").expect("parse");
+        std::fs::remove_file(&path).ok();
+        assert_eq!(
+            statements,
+            [
+                "SELECT c.id FROM client_api.client AS c WHERE c.id = '0190' AND c.name = 'O''Brien, Ltd' LIMIT '51'",
+                "SELECT x\n\tFROM client_api.client",
+            ]
+        );
+    }
+
+    #[test]
+    fn refuses_a_parameter_list_it_cannot_read() {
+        assert!(parameters("$1 = 'unterminated").is_err());
+        assert!(parameters("$2 = '1'").is_err());
+        assert_eq!(
+            parameters("$1 = NULL, $2 = ''").expect("ok"),
+            [None, Some(String::new())]
+        );
+    }
+}
