@@ -403,7 +403,10 @@ fn limit_metrics(hot: &limits::HotPath, result: &limits::LimitResult, size: u64)
         .target(Target::RatioAtMost(1.5))
         .at(size),
         Metric::plain(
-            format!("{}: failed requests (non-2xx or socket errors) over the service's runs", hot.name),
+            format!(
+                "{}: failed requests (non-2xx or socket errors) over the service's runs",
+                hot.name
+            ),
             "requests",
             f64::from(u32::try_from(result.service.errors).unwrap_or(u32::MAX)),
             Better::Lower,
