@@ -1,8 +1,9 @@
 //! The service's exact SQL for a request, read from the server log: with `log_statement = 'all'` switched
 //! on for the moment of one request, PostgreSQL logs every statement the service's role executes with its
-//! bound parameters (`execute s3: SELECT ... WHERE c.id = $1` + `DETAIL:  parameters: $1 = '...'`). The
-//! parameters are put back into the text as literals, giving a statement pgbench can run: the same plan
-//! shape, the same rows, one statement per transaction as the service sends it.
+//! bound parameters (`execute s3: SELECT ... WHERE c.id = $1` + `DETAIL:  parameters: $1 = '...'`). Each
+//! parameter becomes a pgbench variable bound as a parameter again ([`Logged::for_pgbench`]), giving a
+//! statement pgbench runs as the service does: the same text, the same plan, the same rows, one statement
+//! per transaction.
 //!
 //! The log lines follow pg_launcher's `log_line_prefix` (`%m [%p] %q%u@%d `).
 
@@ -21,16 +22,28 @@ pub struct Logged {
 }
 
 impl Logged {
-    /// The statement with its parameters inlined as quoted literals (`$10` before `$1`).
-    pub fn inlined(&self) -> String {
+    /// The statement for pgbench: each parameter becomes the pgbench variable `:{prefix}_{n}`, which
+    /// `pgbench -M prepared` sends as a bind parameter, as the service does, so the server plans the same
+    /// statement the same way (a literal would let the planner fold what a parameter keeps, such as
+    /// `$1::text IS NULL OR ...`, and pick a plan the service never gets). A NULL parameter is written as
+    /// `NULL` (pgbench cannot bind one). Returns the text and the `-D name=value` definitions.
+    pub fn for_pgbench(&self, prefix: &str) -> (String, Vec<String>) {
         let mut text = self.text.clone();
+        let mut defines = Vec::new();
+        // `$10` before `$1`, so that replacing `$1` cannot touch `$10`.
         for (i, value) in self.params.iter().enumerate().rev() {
-            let literal = value
-                .as_ref()
-                .map_or_else(|| "NULL".to_owned(), |v| format!("'{}'", v.replace('\'', "''")));
-            text = text.replace(&format!("${}", i + 1), &literal);
+            let placeholder = format!("${}", i + 1);
+            match value {
+                Some(value) => {
+                    let name = format!("{prefix}_{}", i + 1);
+                    text = text.replace(&placeholder, &format!(":{name}"));
+                    defines.push(format!("{name}={value}"));
+                }
+                None => text = text.replace(&placeholder, "NULL"),
+            }
         }
-        text
+        defines.reverse();
+        (text, defines)
     }
 }
 
@@ -39,18 +52,17 @@ pub fn offset(log: &Path) -> u64 {
     std::fs::metadata(log).map(|m| m.len()).unwrap_or(0)
 }
 
-/// The statements `user` executed since `offset` whose text contains `mentions`, inlined.
+/// The statements `user` executed since `offset` whose text contains `mentions`.
 ///
 /// # Errors
 /// The log cannot be read, or a parameter list cannot be parsed.
-pub fn statements_since(log: &Path, offset: u64, user: &str, mentions: &str) -> anyhow::Result<Vec<String>> {
+pub fn statements_since(log: &Path, offset: u64, user: &str, mentions: &str) -> anyhow::Result<Vec<Logged>> {
     let bytes = std::fs::read(log).with_context(|| format!("reading {}", log.display()))?;
     let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
     let text = String::from_utf8_lossy(&bytes[start..]);
     Ok(parse(&text)?
         .into_iter()
         .filter(|s| s.user == user && s.text.contains(mentions))
-        .map(|s| s.inlined())
         .collect())
 }
 
@@ -169,17 +181,28 @@ mod tests {
 ";
 
     #[test]
-    fn inlines_parameters_of_the_role_and_keeps_multi_line_statements() {
+    fn binds_the_parameters_of_the_role_and_keeps_multi_line_statements() {
         let path = std::env::temp_dir().join(format!("pcc-capture-{}.log", std::process::id()));
         std::fs::write(&path, LOG).expect("write");
         let statements = statements_since(&path, 0, "client_api_user", "client_api.client").expect("parse");
         std::fs::remove_file(&path).ok();
+        assert_eq!(statements.len(), 2, "{statements:?}");
+        let (text, defines) = statements[0].for_pgbench("q");
         assert_eq!(
-            statements,
-            [
-                "SELECT c.id FROM client_api.client AS c WHERE c.id = '0190' AND c.name = 'O''Brien, Ltd' LIMIT '51'",
-                "SELECT x\n\tFROM client_api.client",
-            ]
+            text,
+            "SELECT c.id FROM client_api.client AS c WHERE c.id = :q_1 AND c.name = :q_2 LIMIT :q_10"
+        );
+        assert_eq!(defines[0], "q_1=0190");
+        assert_eq!(defines[1], "q_2=O'Brien, Ltd");
+        assert_eq!(
+            defines.len(),
+            9,
+            "NULL is written into the text, not defined: {defines:?}"
+        );
+        assert_eq!(defines[8], "q_10=51");
+        assert_eq!(
+            statements[1].for_pgbench("r"),
+            ("SELECT x\n\tFROM client_api.client".to_owned(), vec![])
         );
     }
 

@@ -4,8 +4,8 @@
 //! - `R_http`: wrk against `pcc-http-floor`, a minimal axum server answering the response the service gave
 //!   for the same request (same status, headers and body), under the same wrk command and script;
 //! - `R_sql`: pgbench running exactly the SQL the service sent for those requests ([`super::capture`]),
-//!   prepared, the same rows, the same number of clients, one statement per transaction, on the server
-//!   the service reads from.
+//!   prepared with the same parameters bound, the same number of clients, one statement per transaction,
+//!   on the server the service reads from.
 //!
 //! The three are measured in alternating order, `runs` times, and the medians reported.
 
@@ -61,6 +61,8 @@ impl LimitResult {
 struct Captured {
     response: PathBuf,
     scripts: Vec<PathBuf>,
+    /// pgbench `-D` definitions of the scripts' parameters.
+    defines: Vec<String>,
 }
 
 /// Switches `log_statement` on both servers (`'all'` or back to the default).
@@ -122,7 +124,7 @@ fn capture_all(
         let mut out = Vec::new();
         for (p, path) in paths.iter().enumerate() {
             let log = world.cluster.log_file(path.node);
-            let mut scripts = Vec::new();
+            let (mut scripts, mut defines) = (Vec::new(), Vec::new());
             let mut response = None;
             for (r, request) in path.requests.iter().enumerate() {
                 let from = capture::offset(&log);
@@ -134,8 +136,15 @@ fn capture_all(
                 if statements.is_empty() {
                     bail!("no SQL of {user} in {} for GET {request}", log.display());
                 }
+                let mut text = String::new();
+                for (k, statement) in statements.iter().enumerate() {
+                    let (sql, names) = statement.for_pgbench(&format!("p{p}r{r}s{k}"));
+                    text.push_str(&sql);
+                    text.push_str(";\n");
+                    defines.extend(names);
+                }
                 let script = tools.dir.join(format!("limit-{p}-{r}.sql"));
-                std::fs::write(&script, statements.join(";\n") + ";\n")?;
+                std::fs::write(&script, text)?;
                 scripts.push(script);
             }
             let (status, headers, body) = response.context("a hot path without requests")?;
@@ -147,6 +156,7 @@ fn capture_all(
             out.push(Captured {
                 response: file,
                 scripts,
+                defines,
             });
         }
         Ok(out)
@@ -235,6 +245,10 @@ pub fn measure(
         for file in &captured.scripts {
             args.push("-f".into());
             args.push(file.display().to_string());
+        }
+        for define in &captured.defines {
+            args.push("-D".into());
+            args.push(define.clone());
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let floor = Floor::start(floor_binary, &captured.response, &tools.dir)?;
