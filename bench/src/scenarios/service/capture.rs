@@ -12,10 +12,9 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 
-/// A statement as logged: backend pid, role, the text and its parameters (`None` for NULL).
+/// A statement as logged: the role, the text and its parameters (`None` for NULL).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Logged {
-    pid: u32,
     user: String,
     text: String,
     params: Vec<Option<String>>,
@@ -109,7 +108,6 @@ fn parse(text: &str) -> anyhow::Result<Vec<Logged>> {
             if let Some(text) = text {
                 open.insert(pid, out.len());
                 out.push(Logged {
-                    pid,
                     user,
                     text: text.to_owned(),
                     params: Vec::new(),
@@ -122,7 +120,6 @@ fn parse(text: &str) -> anyhow::Result<Vec<Logged>> {
             out[at].params = parameters(list).with_context(|| format!("parameters of pid {pid}: {list}"))?;
         }
     }
-    debug_assert!(out.iter().all(|s| s.pid > 0));
     Ok(out)
 }
 

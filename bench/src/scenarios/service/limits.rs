@@ -83,10 +83,12 @@ fn log_statements(world: &World, on: bool) -> anyhow::Result<()> {
 }
 
 /// One GET with the bearer token: (status, headers, body).
-async fn fetch(tools: &Tools, path: &str) -> anyhow::Result<(u16, Vec<(String, String)>, String)> {
-    // reqwest is built without a default TLS provider (the workspace picks ring once, here as elsewhere).
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let response = reqwest::Client::new()
+async fn fetch(
+    http: &reqwest::Client,
+    tools: &Tools,
+    path: &str,
+) -> anyhow::Result<(u16, Vec<(String, String)>, String)> {
+    let response = http
         .get(format!("{}{path}", tools.base))
         .bearer_auth(tools.token.expose_secret())
         .send()
@@ -119,6 +121,9 @@ fn capture_all(
         .username
         .clone()
         .context("the service's connection names no user")?;
+    // reqwest is built without a default TLS provider (the workspace picks ring once, here as elsewhere).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
     log_statements(world, true)?;
     let result = (|| {
         let mut out = Vec::new();
@@ -128,7 +133,7 @@ fn capture_all(
             let mut response = None;
             for (r, request) in path.requests.iter().enumerate() {
                 let from = capture::offset(&log);
-                let answer = runtime.block_on(fetch(tools, request))?;
+                let answer = runtime.block_on(fetch(&http, tools, request))?;
                 response.get_or_insert(answer);
                 // The server writes its log line before it sends the result; a moment for the write.
                 std::thread::sleep(Duration::from_millis(20));

@@ -328,18 +328,13 @@ pub fn run(settings: &Settings) -> anyhow::Result<ScenarioResult> {
 async fn sample(world: &World, count: u64) -> anyhow::Result<(Vec<String>, String, String, String)> {
     let admin = world.admin().await?;
     let count = i64::try_from(count)?;
-    admin
-        .batch_execute(&format!(
-            "DROP TABLE IF EXISTS public.pcc_bench_ids; \
-             CREATE TABLE public.pcc_bench_ids AS SELECT (row_number() OVER ())::int AS n, id FROM \
-               (SELECT id FROM client_api.client WHERE deleted_at IS NULL ORDER BY random() LIMIT {count}) AS s; \
-             ALTER TABLE public.pcc_bench_ids ADD PRIMARY KEY (n); ANALYZE public.pcc_bench_ids"
-        ))
-        .await
-        .context("sampling client ids")?;
     let ids: Vec<String> = admin
-        .query("SELECT id::text FROM public.pcc_bench_ids ORDER BY n", &[])
-        .await?
+        .query(
+            "SELECT id::text FROM client_api.client WHERE deleted_at IS NULL ORDER BY random() LIMIT $1",
+            &[&count],
+        )
+        .await
+        .context("sampling client ids")?
         .iter()
         .map(|r| r.get(0))
         .collect();

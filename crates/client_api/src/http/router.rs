@@ -1,8 +1,9 @@
 //! Every route of the service, in one place.
 //!
 //! API routes (`/v1/...`) need a bearer token and run under admission (load shedding: past
-//! `PCC_HTTP_MAX_IN_FLIGHT`, of which reads and writes may each hold three quarters, or when no database connection frees
-//! up in time, a 503 problem with `Retry-After`) and the request timeout. Operations routes are outside both, so /healthz answers even when
+//! `PCC_HTTP_MAX_IN_FLIGHT`, of which reads and writes may each hold three quarters, or when no database
+//! connection frees up in time, a 503 problem with `Retry-After`) and the request timeout. Operations routes
+//! are outside both, so /healthz answers even when
 //! the API is saturated.
 
 use std::time::Duration;
