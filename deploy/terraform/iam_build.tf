@@ -17,17 +17,21 @@ resource "google_project_iam_member" "build_gke_deployer" {
 }
 
 # Moving the alias `current` is secrets.update (no predefined role short of secretmanager.admin has it);
-# finishing a rotation disables old versions.
+# finishing a rotation disables old versions, and once a rotation settled pccdb destroys the disabled
+# versions past the manifest's retention (rotation.keep_disabled, rotation.destroy_disabled_after_days),
+# so the role needs versions.destroy too: without it the first rotation with an old enough disabled
+# version would fail with 403.
 resource "google_project_iam_custom_role" "pcc_secret_rotator" {
   role_id     = "pccSecretRotator"
   title       = "PCC credential rotation"
-  description = "Move a secret's version aliases and disable its old versions (pccdb apply and rotate)."
+  description = "Move a secret's version aliases, disable its old versions and destroy them past their retention (pccdb apply and rotate)."
   permissions = [
     "secretmanager.secrets.get",
     "secretmanager.secrets.update",
     "secretmanager.versions.get",
     "secretmanager.versions.list",
     "secretmanager.versions.disable",
+    "secretmanager.versions.destroy",
   ]
 }
 

@@ -6,7 +6,8 @@
 //! | `PCC_HTTP_MAX_BODY_BYTES` | `65536` | larger request bodies get 413 |
 //! | `PCC_HTTP_REQUEST_TIMEOUT_MS` | `10000` | a request still running after this gets 503 |
 //! | `PCC_HTTP_DRAIN_TIMEOUT_MS` | `20000` | on SIGTERM, how long in-flight requests may finish |
-//! | `PCC_HTTP_MAX_IN_FLIGHT` | `512` | API requests served at once, reads (`GET`, `HEAD`) and writes each at most three quarters of them, so a flood of one never takes every slot from the other; more get 503 + Retry-After (operations endpoints are exempt) |
+//! | `PCC_HTTP_MAX_IN_FLIGHT` | `512` | API requests served at once, reads (`GET`, `HEAD`) and writes each at most three quarters of them, so a flood of one never takes every slot from the other; more wait for a slot (below) and then get 503 + Retry-After (operations endpoints are exempt) |
+//! | `PCC_HTTP_ADMISSION_WAIT_MS` | `100` | how long a request past that limit waits for a slot before it is refused; rides out a stall of a tenth of a second under steady load instead of refusing what arrives in it (`0`: refuse at once). The wait is bounded, and so are the requests waiting: one per open client connection |
 //! | `PCC_HTTP_WORKERS` | CPU count | async worker threads (1 avoids cross-thread wake-ups on a tiny pod) |
 
 use std::net::SocketAddr;
@@ -27,6 +28,8 @@ pub struct HttpConfig {
     pub drain_timeout: Duration,
     /// Concurrency limit for API routes.
     pub max_in_flight: usize,
+    /// How long a request past the concurrency limit waits for a slot.
+    pub admission_wait: Duration,
 }
 
 impl Default for HttpConfig {
@@ -37,6 +40,7 @@ impl Default for HttpConfig {
             request_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(20),
             max_in_flight: 512,
+            admission_wait: Duration::from_millis(100),
         }
     }
 }
@@ -68,6 +72,7 @@ impl HttpConfig {
             request_timeout: millis_or(env, "PCC_HTTP_REQUEST_TIMEOUT_MS", 10_000)?,
             drain_timeout: millis_or(env, "PCC_HTTP_DRAIN_TIMEOUT_MS", 20_000)?,
             max_in_flight,
+            admission_wait: millis_or(env, "PCC_HTTP_ADMISSION_WAIT_MS", 100)?,
         })
     }
 }

@@ -115,7 +115,7 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
                 .timeout(config.request_timeout),
         )
         .layer(axum::middleware::from_fn_with_state(
-            admission::Admission::new(config.max_in_flight),
+            admission::Admission::new(config.max_in_flight, config.admission_wait),
             admission::admit,
         ))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))

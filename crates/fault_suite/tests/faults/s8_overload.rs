@@ -2,7 +2,8 @@
 //! clients (`SELECT ... FOR UPDATE`), then 200 requests that must update those rows (recording a
 //! risk assessment updates the client) arrive at once: the few that get a transaction connection
 //! wait on the row locks for real, the rest find the pool or the in-flight limit full.
-//! Guarantees: the service sheds the excess at once with `503` problems carrying `Retry-After`,
+//! Guarantees: the service sheds the excess (past its in-flight limit after the short admission wait,
+//! `PCC_HTTP_ADMISSION_WAIT_MS`) with `503` problems carrying `Retry-After`, never a growing queue;
 //! `/healthz` keeps answering throughout, and once the locks are released the accepted requests
 //! complete and normal traffic is served again.
 
