@@ -67,6 +67,9 @@ pub async fn run(env: &dyn Env) -> anyhow::Result<()> {
     if let Some(every) = config.idempotency.purge_every {
         crate::purge::spawn_idempotency_purge(db.clone(), every);
     }
+    if let Some(every) = config.history.purge_every {
+        crate::purge::spawn(db.clone(), crate::purge::HISTORY, every);
+    }
     // Import jobs whose instance stopped, and old ones (every 30 s: a stale job is failed within its
     // threshold plus this).
     crate::imports::upkeep::spawn(db.clone(), std::time::Duration::from_secs(30));
@@ -156,6 +159,7 @@ pub async fn connect_with(config: &DbConfig, routing: &RoutingConfig) -> anyhow:
     router_config.token_wait = config.ryw_wait;
     router_config.fallback = routing.fallback.clone();
     router_config.read_pool_sessions = routing.read_pool_sessions;
+    router_config.shared_connections = routing.shared_sessions;
     match &config.credentials {
         CredentialSource::Inline => {}
         CredentialSource::File(path) => {

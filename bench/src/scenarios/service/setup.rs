@@ -224,6 +224,22 @@ impl Service {
         if let Some(replica) = &db.replica {
             command.env("PCC_DB_REPLICA", replica.to_npgsql_secret().expose_secret());
         }
+        // Tuning variables of the bench's own environment reach the service (PCC_DB_SHARED_SESSIONS=4
+        // bench/run service ...), so a setting can be measured without a rebuild; the ones set above win.
+        for (name, value) in std::env::vars_os() {
+            let Some(text) = name.to_str() else { continue };
+            let ours = [
+                "PCC_DB_PRIMARY",
+                "PCC_DB_REPLICA",
+                "PCC_AUTH_JWKS_FILE",
+                "PCC_AUTH_ISSUER",
+                "PCC_AUTH_AUDIENCE",
+                "PCC_HTTP_ADDR",
+            ];
+            if text.starts_with("PCC_") && !ours.contains(&text) {
+                command.env(&name, value);
+            }
+        }
         let child = command
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;

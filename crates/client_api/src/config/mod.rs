@@ -7,6 +7,7 @@
 mod auth;
 mod db;
 mod dev;
+mod history;
 mod http;
 mod idempotency;
 mod log;
@@ -16,6 +17,7 @@ mod routing;
 pub use auth::AuthConfig;
 pub use db::{CredentialSource, DbConfig};
 pub use dev::DevConfig;
+pub use history::HistoryConfig;
 pub use http::HttpConfig;
 pub use idempotency::IdempotencyConfig;
 pub use log::{LogConfig, LogFormat};
@@ -106,6 +108,8 @@ pub struct Config {
     pub routing: RoutingConfig,
     /// Idempotency key retention and purge.
     pub idempotency: IdempotencyConfig,
+    /// The change history's scheduled purge.
+    pub history: HistoryConfig,
 }
 
 impl Config {
@@ -123,6 +127,7 @@ impl Config {
             dev: DevConfig::from_env(env)?,
             routing: RoutingConfig::from_env_over(env, &RoutingConfig::default())?,
             idempotency: IdempotencyConfig::from_env(env)?,
+            history: HistoryConfig::from_env(env)?,
         })
     }
 }

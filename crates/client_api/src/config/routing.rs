@@ -9,6 +9,7 @@
 //! | `PCC_DB_FALLBACK_LATENCY_TOLERANCE` | `3` | the primary keeps up while its probe latency stays under this multiple of its normal level (+ 2 ms) |
 //! | `PCC_DB_FALLBACK_WRITE_RESERVE` | `0.5` | share of the primary's pooled connections a replica read never borrows (kept for writes) |
 //! | `PCC_DB_READ_POOL_SESSIONS` | `4` | shared replica sessions when the replica string says `Read Pool=true` (a load-balanced read pool) |
+//! | `PCC_DB_SHARED_SESSIONS` | `2` | shared pipelined sessions per server for single-statement reads (the rest of each pool serves transactions) |
 //!
 //! The manifest's `read_fallback` of the service (deploy/pcc.toml) gives the embedded default the same
 //! settings; a variable set here wins.
@@ -26,6 +27,8 @@ pub struct RoutingConfig {
     pub fallback: FallbackConfig,
     /// Shared replica sessions for a read pool endpoint.
     pub read_pool_sessions: usize,
+    /// Shared pipelined sessions per server otherwise.
+    pub shared_sessions: usize,
 }
 
 impl Default for RoutingConfig {
@@ -33,6 +36,7 @@ impl Default for RoutingConfig {
         Self {
             fallback: FallbackConfig::default(),
             read_pool_sessions: 4,
+            shared_sessions: 2,
         }
     }
 }
@@ -69,9 +73,14 @@ impl RoutingConfig {
         if read_pool_sessions == 0 {
             return Err(ConfigError::new("PCC_DB_READ_POOL_SESSIONS", "must be at least 1"));
         }
+        let shared_sessions = parse_or(env, "PCC_DB_SHARED_SESSIONS", base.shared_sessions)?;
+        if shared_sessions == 0 {
+            return Err(ConfigError::new("PCC_DB_SHARED_SESSIONS", "must be at least 1"));
+        }
         Ok(Self {
             fallback,
             read_pool_sessions,
+            shared_sessions,
         })
     }
 }

@@ -321,7 +321,7 @@ impl ClientFields {
 }
 
 /// 1-3 integer digits, optionally `.` and 1-4 decimals (the range 0 < p <= 100 is the database's rule).
-fn is_percent(text: &str) -> bool {
+pub fn is_percent(text: &str) -> bool {
     let whole = text.split_once('.').map_or(text, |(w, _)| w);
     whole.len() <= 3 && is_decimal(text)
 }

@@ -9,7 +9,8 @@ use std::collections::HashSet;
 use uuid::Uuid;
 
 use super::row::{Fields, Format, LineProblem, MAX_ROWS, REQUIRED_COLUMNS, Row, is_column};
-use crate::domain::client::is_decimal;
+use crate::domain::client::{is_decimal, is_percent};
+use crate::domain::format::parse_date;
 use crate::error::{ApiError, ProblemKind};
 
 /// The rows of a file, and the problems of the lines that could not be read.
@@ -225,8 +226,11 @@ impl Value {
 fn push_row<'a>(parsed: &mut Parsed, line: u32, values: impl Iterator<Item = (&'a str, Option<Value>)>) {
     let mut row = Row { line, ..Row::default() };
     let mut problems = Vec::new();
+    // Columns with a value, right or wrong (a wrong one is reported once, as wrong, not also as missing).
+    let mut given = HashSet::new();
     for (column, value) in values {
         let Some(value) = value else { continue };
+        given.insert(column);
         if let Err(detail) = set(&mut row, column, value) {
             problems.push(LineProblem::new(line, Some(column), ProblemKind::Validation, detail));
         }
@@ -243,6 +247,32 @@ fn push_row<'a>(parsed: &mut Parsed, line: u32, values: impl Iterator<Item = (&'
             ProblemKind::Validation,
             "names the parent more than once: use one of parent_key, parent_lei and parent_id",
         ));
+    }
+    match (
+        given.contains("ownership_percent"),
+        given.contains("ownership_effective_from"),
+    ) {
+        (true, false) => problems.push(LineProblem::new(
+            line,
+            Some("ownership_effective_from"),
+            ProblemKind::Validation,
+            "is required with ownership_percent (since when the parent holds the stake)",
+        )),
+        (false, true) => problems.push(LineProblem::new(
+            line,
+            Some("ownership_percent"),
+            ProblemKind::Validation,
+            "is required with ownership_effective_from",
+        )),
+        (true, true) if row.reference_column().is_none() && !given.iter().any(|c| c.starts_with("parent_")) => {
+            problems.push(LineProblem::new(
+                line,
+                Some("ownership_percent"),
+                ProblemKind::Validation,
+                "is a stake of the parent: the row names no parent (parent_key, parent_lei or parent_id)",
+            ));
+        }
+        _ => {}
     }
     if row.fields.industry_code.is_some() && row.fields.industry_scheme.is_none() {
         row.fields.industry_scheme = Some("naics_2022".to_owned());
@@ -272,6 +302,22 @@ fn set(row: &mut Row, column: &str, value: Value) -> Result<(), String> {
                 );
             }
             f.revenue_amount = Some(amount);
+        }
+        "ownership_percent" => {
+            let percent = value.text()?;
+            if !is_percent(&percent) {
+                return Err(
+                    "must be a percentage such as 51.5 (up to 3 digits, optional . and up to 4 decimals)".to_owned(),
+                );
+            }
+            f.ownership_percent = Some(percent);
+        }
+        "ownership_effective_from" => {
+            let date = value.text()?;
+            if parse_date(&date).is_none() {
+                return Err(format!("{date:?} is not a date such as 2024-07-01"));
+            }
+            f.ownership_effective_from = Some(date);
         }
         text_column => {
             let slot = match text_column {

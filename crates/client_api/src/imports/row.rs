@@ -3,7 +3,9 @@
 //! (the row's name within the file), and the parent as `parent_key` (the key of another row), `parent_lei` (the
 //! LEI of another row, or else of a live client) or `parent_id` (the id of another row, or else of an existing
 //! client). An export (`GET /v1/exports/clients`) writes `id`, `parent_id` and the fields, so an export imports
-//! again as it is, ids included, and exports again byte for byte.
+//! again as it is, ids included, and exports again byte for byte. The parent's ownership stake travels as two
+//! flat columns, `ownership_percent` and `ownership_effective_from` (both or neither, and only with a parent):
+//! the stake belongs to the parent link the row names.
 
 use serde::Serialize;
 use uuid::Uuid;
@@ -48,7 +50,7 @@ impl Format {
 }
 
 /// The client fields of the file, in the order of an export.
-pub const FIELD_COLUMNS: [&str; 16] = [
+pub const FIELD_COLUMNS: [&str; 18] = [
     "display_name",
     "legal_name",
     "lei",
@@ -65,6 +67,8 @@ pub const FIELD_COLUMNS: [&str; 16] = [
     "revenue_amount",
     "revenue_currency",
     "revenue_fiscal_year",
+    "ownership_percent",
+    "ownership_effective_from",
 ];
 
 /// The import's own columns.
@@ -102,8 +106,8 @@ pub struct Row {
     pub fields: Fields,
 }
 
-/// The writable fields of a client, as [`crate::domain::ClientFields`] has them, every one optional (a missing
-/// required one is the database's to refuse, as for `POST /v1/clients`).
+/// The writable fields of a client, as [`crate::domain::ClientFields`] has them (the stake flattened into two),
+/// every one optional (a missing required one is the database's to refuse, as for `POST /v1/clients`).
 #[derive(Debug, Clone, Default, Serialize)]
 #[allow(missing_docs)] // The fields of `ClientFields`, documented there.
 pub struct Fields {
@@ -123,6 +127,10 @@ pub struct Fields {
     pub revenue_amount: Option<String>,
     pub revenue_currency: Option<String>,
     pub revenue_fiscal_year: Option<i16>,
+    /// The parent's stake (`Ownership::percent`), decimal text.
+    pub ownership_percent: Option<String>,
+    /// Since when the parent holds it (`Ownership::effective_from`), `YYYY-MM-DD`.
+    pub ownership_effective_from: Option<String>,
 }
 
 impl Row {

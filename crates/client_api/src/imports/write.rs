@@ -126,7 +126,7 @@ pub async fn write(
     Ok(written)
 }
 
-/// A row as `client_api.client_import_row` (V14) reads it.
+/// A row as `client_api.client_import_row` (V14, the stake V16) reads it.
 fn row_json(planned: &Planned, parent_id: Option<Uuid>) -> serde_json::Value {
     let f = &planned.fields;
     json!({
@@ -149,6 +149,8 @@ fn row_json(planned: &Planned, parent_id: Option<Uuid>) -> serde_json::Value {
         "revenue_amount": f.revenue_amount,
         "revenue_currency": f.revenue_currency,
         "revenue_fiscal_year": f.revenue_fiscal_year,
+        "ownership_percent": f.ownership_percent,
+        "ownership_effective_from": f.ownership_effective_from,
     })
 }
 
@@ -182,8 +184,17 @@ pub fn problem_of(line: u32, error: &ApiError) -> LineProblem {
     let first: Option<&FieldError> = error.errors.first();
     let column = first
         .and_then(|e| e.pointer.as_deref())
-        .map(|p| p.trim_start_matches('/'))
+        .map(column_of_pointer)
         .filter(|c| !c.is_empty());
     let detail = first.map_or(error.detail.as_str(), |e| e.detail.as_str());
-    LineProblem::new(line, column, error.kind, detail)
+    LineProblem::new(line, column.as_deref(), error.kind, detail)
+}
+
+/// The file's column for a JSON pointer of the API's body: the same name, but the stake (`/ownership/percent`,
+/// `/ownership/effective_from`, `/ownership` for the stake as a whole) is flat in a file.
+fn column_of_pointer(pointer: &str) -> String {
+    match pointer.trim_start_matches('/') {
+        "ownership" => "ownership_percent".to_owned(),
+        other => other.replace('/', "_"),
+    }
 }

@@ -1,6 +1,7 @@
 //! The change history over real HTTP: `GET /v1/clients/{id}/history` and `GET /v1/contacts/{id}/history`
-//! (who, when, which request, what changed; pages, filters, errors; a soft-deleted client keeps its history)
-//! and `GET /v1/clients/{id}?as_of=` (the client as it was, equal to what a GET answered then).
+//! (who, when, which request, what changed; pages, filters, errors; a soft-deleted client keeps its history;
+//! racing writers each recorded once, in commit order) and `GET /v1/clients/{id}?as_of=` (the client as it
+//! was, equal to what a GET answered then).
 
 use client_api::http::history::EntityKind;
 use reqwest::{Method, StatusCode};
@@ -536,4 +537,159 @@ async fn the_recorded_fields_the_api_accepts_are_the_columns_the_database_record
         .expect("function")
         .get(0);
     assert!(skipped);
+}
+
+/// Writers racing for one client: half file risk assessments (the database updates the client's risk columns
+/// without If-Match, so those wait for each other's row lock), half rename it (PATCH with If-Match, again on
+/// 412). Every committed change is in the history once, and the client's entries, oldest first, follow its
+/// commits: versions 1, 2, 3, ... without a gap, each entry's old values the previous entry's new ones, times
+/// never going back; and `as_of` each entry's time answers that entry's version.
+#[tokio::test]
+async fn racing_writers_leave_every_change_once_in_commit_order() {
+    const WRITERS: usize = 8;
+    const ROUNDS: usize = 10;
+    let api = Api::new().await;
+    let created = api
+        .write(
+            Method::POST,
+            "/v1/clients",
+            "alice",
+            "race-create",
+            Some(json!({"display_name": "Race", "legal_name": "Race Ltd"})),
+        )
+        .await;
+    let path = format!("/v1/clients/{}", created["id"].as_str().unwrap());
+    let writers = (0..WRITERS).map(|w| {
+        let (api, path) = (&api, &path);
+        async move {
+            let mut committed = Vec::new();
+            for round in 0..ROUNDS {
+                let subject = format!("writer-{w}");
+                if w % 2 == 0 {
+                    let request = format!("race-{w}-{round}");
+                    let rating = ["low", "medium", "high"][(w / 2 + round) % 3];
+                    let answer = api
+                        .send(
+                            Method::POST,
+                            &format!("{path}/risk-assessments"),
+                            &subject,
+                            Some(&request),
+                            Some(json!({"rating": rating, "rationale": format!("writer {w} round {round}")})),
+                            &[],
+                        )
+                        .await;
+                    assert!(
+                        answer.status.is_success(),
+                        "{request}: {} {}",
+                        answer.status,
+                        answer.body
+                    );
+                    committed.push(request);
+                    continue;
+                }
+                for attempt in 0..200 {
+                    let request = format!("race-{w}-{round}-{attempt}");
+                    let current = api.send(Method::GET, path, &subject, None, None, &[]).await;
+                    let etag = current.header("etag").expect("etag").to_owned();
+                    let answer = api
+                        .send(
+                            Method::PATCH,
+                            path,
+                            &subject,
+                            Some(&request),
+                            Some(json!({"display_name": format!("Race {w}.{round}")})),
+                            &[("if-match", &etag)],
+                        )
+                        .await;
+                    if answer.status == StatusCode::PRECONDITION_FAILED {
+                        continue;
+                    }
+                    assert!(
+                        answer.status.is_success(),
+                        "{request}: {} {}",
+                        answer.status,
+                        answer.body
+                    );
+                    committed.push(request);
+                    break;
+                }
+            }
+            committed
+        }
+    });
+    let committed: Vec<String> = futures_util::future::join_all(writers)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(committed.len(), WRITERS * ROUNDS, "every write committed once");
+
+    let (mut entries, _) = api.all_pages(&format!("{path}/history?limit=100")).await;
+    entries.reverse();
+    // No lost entry, and nothing recorded for a refused attempt.
+    let mut requests: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["entity"] != "client" || e["changes"].get("display_name").is_some())
+        .filter_map(|e| e["request_id"].as_str())
+        .filter(|r| *r != "race-create")
+        .collect();
+    requests.sort_unstable();
+    let mut expected: Vec<&str> = committed.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(requests, expected, "one entry per committed write");
+
+    // The client's own entries follow its commits.
+    let client_entries: Vec<&Value> = entries.iter().filter(|e| e["entity"] == "client").collect();
+    let mut state = serde_json::Map::new();
+    let mut last_at: Option<time::OffsetDateTime> = None;
+    let mut versions = Vec::new();
+    for (at, entry) in client_entries.iter().enumerate() {
+        assert_eq!(entry["version"], at + 1, "versions in list order: {entry}");
+        for (field, change) in entry["changes"].as_object().unwrap() {
+            assert_eq!(
+                state.get(field).unwrap_or(&Value::Null),
+                &change["old"],
+                "{field} of version {}: its old value is the previous version's new one",
+                at + 1
+            );
+            state.insert(field.clone(), change["new"].clone());
+        }
+        let changed_at = time::OffsetDateTime::parse(
+            entry["changed_at"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        assert!(
+            last_at.is_none_or(|last| last <= changed_at),
+            "time went back at version {}",
+            at + 1
+        );
+        last_at = Some(changed_at);
+        versions.push((
+            changed_at,
+            entry["changed_at"].as_str().unwrap().to_owned(),
+            state.clone(),
+        ));
+    }
+    assert!(
+        client_entries.len() > WRITERS * ROUNDS / 2,
+        "{} client versions",
+        client_entries.len()
+    );
+    for (at, (changed_at, text, _)) in versions.iter().enumerate() {
+        // The last version at that instant (entries of one instant are ordered by id).
+        let expected = versions.iter().rposition(|(t, _, _)| t == changed_at).unwrap();
+        let past = api.get(&format!("{path}?as_of={}", urlencode(text))).await;
+        assert_eq!(past.status, StatusCode::OK, "{text}: {}", past.body);
+        assert_eq!(past.body["version"], expected + 1, "as of version {}'s time", at + 1);
+        let state = &versions[expected].2;
+        for field in ["display_name", "risk_category"] {
+            assert_eq!(
+                past.body[field],
+                state.get(field).cloned().unwrap_or(Value::Null),
+                "{field} as of {text}"
+            );
+        }
+    }
+    api.stop();
 }

@@ -4,8 +4,9 @@
 //! primary and replica as a role whose password is the access token the fake issues (what AlloyDB
 //! checks an IAM user's login against). The metadata server does not answer the first requests
 //! (a new pod under Workload Identity); the token changes while the service runs (new token issued,
-//! the role's password changed to it): open connections keep serving, new ones log in with the new
-//! token; no token appears in the service's log.
+//! the role's password changed to it): open connections keep serving, and as the pools replace them at
+//! their lifetime, every new one logs in with the new token without a failed request; no token appears
+//! in the service's log.
 
 use std::io::Read as _;
 use std::process::{Child, Command, Stdio};
@@ -20,21 +21,30 @@ use test_support::{eventually, service_database, unique_name};
 
 use crate::support::SERVICE;
 
-/// Stops the service whatever the test's outcome; its stderr is the log.
+/// Stops the service whatever the test's outcome; its stderr is the log, read as it is written (a pipe
+/// nobody reads fills up, and a service writing its log to it then blocks).
 struct Started {
     child: Child,
+    log: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Started {
+    fn spawn(command: &mut Command) -> Self {
+        let mut child = command.spawn().expect("starting pcc-client-api");
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+        let log = std::thread::spawn(move || {
+            let mut log = String::new();
+            let _ = stderr.read_to_string(&mut log);
+            log
+        });
+        Self { child, log: Some(log) }
+    }
+
     /// Stops the service and returns everything it logged.
     fn stop(mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let mut log = String::new();
-        if let Some(mut err) = self.child.stderr.take() {
-            let _ = err.read_to_string(&mut log);
-        }
-        log
+        self.log.take().and_then(|l| l.join().ok()).unwrap_or_default()
     }
 }
 
@@ -52,10 +62,16 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// A connection string without any credential (the IAM login supplies user and password).
+/// Connections live this long in the test (production: the manifest's 30 minutes), so the pools replace
+/// every one of them within the test, as a pod's pools do over a token's lifetime.
+const LIFETIME: Duration = Duration::from_secs(10);
+
+/// A connection string without any credential (the IAM login supplies user and password), with the
+/// test's connection lifetime.
 fn without_credentials(mut spec: conninfo::ConnSpec) -> String {
     spec.username = None;
     spec.password = None;
+    spec.pool.max_lifetime = Some(LIFETIME);
     spec.to_npgsql_redacted()
 }
 
@@ -136,9 +152,7 @@ async fn the_service_logs_in_with_refreshed_access_tokens_and_never_logs_one() {
             .env("PCC_DB_REPLICA", without_credentials(replica))
             .env("PCC_DB_REPLICA_POOL_MAX", "4");
     }
-    let started = Started {
-        child: command.spawn().expect("starting pcc-client-api"),
-    };
+    let started = Started::spawn(&mut command);
     let base = format!("http://127.0.0.1:{port}");
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
@@ -226,44 +240,57 @@ async fn the_service_logs_in_with_refreshed_access_tokens_and_never_logs_one() {
         "sessions opened with the first token stay open: {before:?} then {still:?}"
     );
 
-    // Those connections end (a restart, max lifetime): new ones can only log in with the second token.
-    admin
-        .execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1",
-            &[&user],
-        )
-        .await
-        .expect("ending the service's sessions on the primary");
-    if let Some(replica) = db.db().cluster().replica() {
-        let client = test_support::connect(&replica.config("postgres"), replica.ca_cert.as_deref())
-            .await
-            .expect("replica admin");
-        client
-            .execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1",
-                &[&user],
-            )
-            .await
-            .expect("ending the service's sessions on the replica");
+    // The pools replace their connections as they reach their lifetime (no session is killed): every new
+    // one can only log in with the second token, and no request fails while they turn over.
+    let replica_admin = match db.db().cluster().replica() {
+        Some(replica) => Some(
+            test_support::connect(&replica.config("postgres"), replica.ca_cert.as_deref())
+                .await
+                .expect("replica admin"),
+        ),
+        None => None,
+    };
+    let replica_before = match &replica_admin {
+        Some(client) => sessions_of(client, &user).await,
+        None => Vec::new(),
+    };
+    let deadline = std::time::Instant::now() + 6 * LIFETIME;
+    let mut failures = Vec::new();
+    let mut requests = 0;
+    loop {
+        requests += 1;
+        let wrote = create(format!("IAM Turnover {requests}")).await;
+        if wrote != Some(201) {
+            failures.push(format!("write {requests}: {wrote:?}"));
+        }
+        let listed = list().await;
+        if listed != Some(200) {
+            failures.push(format!("list {requests}: {listed:?}"));
+        }
+        let primary_now = sessions_of(&admin, &user).await;
+        let replica_now = match &replica_admin {
+            Some(client) => sessions_of(client, &user).await,
+            None => vec![0],
+        };
+        let renewed = |now: &[i32], old: &[i32]| !now.is_empty() && now.iter().all(|pid| !old.contains(pid));
+        if renewed(&primary_now, &before) && renewed(&replica_now, &replica_before) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pools did not replace their sessions within {:?}: primary {before:?} -> {primary_now:?}, \
+             replica {replica_before:?} -> {replica_now:?}",
+            6 * LIFETIME
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let mut n = 0;
-    eventually("writes on new connections", Duration::from_secs(60), || {
-        n += 1;
-        let attempt = create(format!("IAM New {n}"));
-        async move { (attempt.await == Some(201)).then_some(()) }
-    })
-    .await;
-    eventually("lists on new connections", Duration::from_secs(60), || {
-        let attempt = list();
-        async move { (attempt.await == Some(200)).then_some(()) }
-    })
-    .await;
+    assert!(
+        failures.is_empty(),
+        "{} of {requests} request pairs failed while the sessions turned over: {failures:?}",
+        failures.len()
+    );
     let after = sessions_of(&admin, &user).await;
     assert!(!after.is_empty(), "the service logged in again");
-    assert!(
-        after.iter().all(|pid| !before.contains(pid)),
-        "every session now is a new one: {before:?} then {after:?}"
-    );
 
     let log = started.stop();
     assert!(

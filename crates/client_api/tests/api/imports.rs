@@ -1,8 +1,8 @@
 //! Bulk import (`POST /v1/imports/clients`, `GET /v1/imports/{id}`) and export (`GET /v1/exports/clients`)
 //! over real HTTP on the primary + replica: validate writes nothing, apply is all or nothing (a bad row near
 //! the end of 100,000 leaves nothing), references in any order, idempotent replay, progress visible while the
-//! job runs, export streamed from an open snapshot, and an export that imports into an empty database and
-//! exports again byte for byte.
+//! job runs, export streamed from an open snapshot, ownership stakes checked by the database's rules, and an
+//! export (stakes included) that imports into an empty database and exports again byte for byte.
 
 use std::time::Duration;
 
@@ -190,6 +190,70 @@ async fn validate_reports_each_line_and_writes_nothing() {
         .collect();
     assert_eq!(lines, vec![6, 7, 8]);
     assert_eq!(second["next_cursor"], Value::Null);
+}
+
+#[tokio::test]
+async fn ownership_stakes_import_on_their_parent_link_under_the_databases_rules() {
+    let app = TestApp::new().await;
+    let running = serve(&app).await;
+    let today = time::OffsetDateTime::now_utc().date();
+    let tomorrow = today.next_day().unwrap();
+    let file = format!(
+        "key,parent_key,display_name,legal_name,ownership_percent,ownership_effective_from\n\
+         top,,Top,Top plc,,\n\
+         a,top,A,A Ltd,75.5,2024-07-01\n\
+         b,top,B,B Ltd,150,2024-07-01\n\
+         c,top,C,C Ltd,10,{tomorrow}\n\
+         d,top,D,D Ltd,10.12345,2024-07-01\n\
+         e,top,E,E Ltd,10,\n\
+         f,,F,F Ltd,10,2024-07-01\n\
+         g,top,G,G Ltd,10,1 July\n\
+         h,top,H,H Ltd,0,2024-07-01\n"
+    );
+    let report = import(&running, "validate", "text/csv", file.clone()).await;
+    assert_eq!(
+        problems(&report),
+        vec![
+            (4, Some("ownership_percent".into()), "/problems/validation".into()),
+            (
+                5,
+                Some("ownership_effective_from".into()),
+                "/problems/validation".into()
+            ),
+            (6, Some("ownership_percent".into()), "/problems/validation".into()),
+            (
+                7,
+                Some("ownership_effective_from".into()),
+                "/problems/validation".into()
+            ),
+            (8, Some("ownership_percent".into()), "/problems/validation".into()),
+            (
+                9,
+                Some("ownership_effective_from".into()),
+                "/problems/validation".into()
+            ),
+            (10, Some("ownership_percent".into()), "/problems/validation".into()),
+        ],
+        "{report}"
+    );
+    // Only the good rows: the stake lands on the link to the parent the file named.
+    let good: String = file.lines().take(3).map(|l| format!("{l}\n")).collect();
+    let report = import(&running, "apply", "text/csv", good).await;
+    assert_eq!(report["state"], "succeeded", "{report}");
+    let db = app.db.connect().await;
+    let row = db
+        .query_one(
+            "SELECT c.ownership_percent::text, c.ownership_effective_from::text, c.ownership_holder_id = p.id \
+             FROM client_api.client AS c JOIN client_api.client AS p ON p.id = c.parent_id \
+             WHERE c.display_name = 'A' AND p.display_name = 'Top'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, String>(0), row.get::<_, String>(1), row.get::<_, bool>(2)),
+        ("75.5".to_owned(), "2024-07-01".to_owned(), true)
+    );
 }
 
 #[tokio::test]
@@ -512,8 +576,25 @@ async fn an_export_imported_into_an_empty_database_exports_again_byte_for_byte()
         .await;
     assert_eq!(top.status, 201, "{}", top.body);
     let top_id = top.body["id"].as_str().unwrap();
-    let child = app.create_client("Child", Some(top_id)).await;
-    app.create_client("Grandchild", Some(child["id"].as_str().unwrap()))
+    // Stakes on two of the links (one whole, one with decimals), none on the third.
+    let child = app
+        .post(
+            "/v1/clients",
+            json!({"display_name": "Child", "legal_name": "Child BV", "parent_id": top_id,
+                   "ownership": {"percent": "51.25", "effective_from": "2024-07-01"}}),
+        )
+        .await;
+    assert_eq!(child.status, 201, "{}", child.body);
+    let child = child.body;
+    let grandchild = app
+        .post(
+            "/v1/clients",
+            json!({"display_name": "Grandchild", "legal_name": "Grandchild GmbH",
+                   "parent_id": child["id"], "ownership": {"percent": "100", "effective_from": "2020-01-31"}}),
+        )
+        .await;
+    assert_eq!(grandchild.status, 201, "{}", grandchild.body);
+    app.create_client("Great-grandchild", Some(grandchild.body["id"].as_str().unwrap()))
         .await;
     app.create_client("Other; \"semi\"", None).await;
     let deleted = app.create_client("Deleted", None).await;
@@ -539,8 +620,10 @@ async fn an_export_imported_into_an_empty_database_exports_again_byte_for_byte()
     let text = String::from_utf8(first.clone()).unwrap();
     assert_eq!(
         text.lines().next().unwrap(),
-        "id,parent_id,display_name,legal_name,lei,registration_authority,registration_number,incorporation_country,hq_country,website,status,owner,industry_scheme,industry_code,employee_count,revenue_amount,revenue_currency,revenue_fiscal_year"
+        "id,parent_id,display_name,legal_name,lei,registration_authority,registration_number,incorporation_country,hq_country,website,status,owner,industry_scheme,industry_code,employee_count,revenue_amount,revenue_currency,revenue_fiscal_year,ownership_percent,ownership_effective_from"
     );
+    assert!(text.contains(",51.25,2024-07-01\n"), "{text}");
+    assert!(text.contains(",100,2020-01-31\n"), "{text}");
     assert!(!text.contains("Deleted"), "live clients only: {text}");
     assert!(text.contains("\"Top, \"\"quoted\"\"\""), "{text}");
     // The list's filters apply.
@@ -558,8 +641,16 @@ async fn an_export_imported_into_an_empty_database_exports_again_byte_for_byte()
     let empty_running = serve(&empty).await;
     let report = import(&empty_running, "apply", "text/csv", text.clone()).await;
     assert_eq!(report["state"], "succeeded", "{report}");
-    assert_eq!(report["clients_created"], 4);
+    assert_eq!(report["clients_created"], 5);
     empty.replica_replayed().await;
+    let imported_child = empty
+        .get(&format!("/v1/clients/{}", child["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(
+        imported_child.body["ownership"], child["ownership"],
+        "{}",
+        imported_child.body
+    );
     let again = export(&empty_running, "").await;
     assert_eq!(
         String::from_utf8(again).unwrap(),

@@ -1,5 +1,6 @@
 //! The service's own upkeep: expired `Idempotency-Key` rows are purged on a schedule, and the keys' time to
-//! live is the configured one.
+//! live is the configured one; the change history is purged on a schedule beyond the retention the owner set,
+//! which the service can neither change nor exceed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,4 +94,127 @@ async fn idempotency_keys_live_for_the_configured_ttl() {
         .unwrap()
         .get(0);
     assert!((ttl - 90.0).abs() < 1.0, "time to live {ttl} s");
+}
+
+async fn history_rows(app: &TestApp) -> i64 {
+    let admin = app.db.connect().await;
+    admin
+        .query_one("SELECT count(*) FROM client_api.change_history", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn the_history_is_purged_on_a_schedule_beyond_the_owners_retention_and_no_further() {
+    let app = TestApp::new().await;
+    let db = app.state.db.clone();
+    for i in 0..3 {
+        let reply = app
+            .call(
+                Method::POST,
+                "/v1/clients",
+                Some(json!({"display_name": format!("Old {i}"), "legal_name": format!("Old {i} Ltd")})),
+                &[],
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    }
+    assert_eq!(history_rows(&app).await, 3);
+    // Without a retention (the default) the history is kept whole.
+    assert_eq!(client_api::purge::run(&db, client_api::purge::HISTORY).await, 0);
+    assert_eq!(history_rows(&app).await, 3);
+
+    // The service can neither set the retention nor purge by an interval of its choosing.
+    let write = db.router().write();
+    assert!(
+        write
+            .query_one("SELECT client_api.set_history_retention(interval '1 second')", &[])
+            .await
+            .is_err(),
+        "the service sets no retention"
+    );
+    assert!(
+        write
+            .execute(
+                "UPDATE client_api.change_history_retention SET keep = interval '1 second'",
+                &[]
+            )
+            .await
+            .is_err(),
+        "nor writes the setting directly"
+    );
+    assert!(
+        write
+            .query_one("SELECT client_api.purge_history(interval '1 second')", &[])
+            .await
+            .is_err(),
+        "nor purges by its own interval"
+    );
+
+    // The owner sets one; entries older than it go on the service's schedule, younger ones stay.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let owner = app.db.connect_as_owner().await;
+    let previous: Option<String> = owner
+        .query_one(
+            "SELECT client_api.set_history_retention(interval '1 second')::text",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(previous, None);
+    let reply = app
+        .call(
+            Method::POST,
+            "/v1/clients",
+            Some(json!({"display_name": "New", "legal_name": "New Ltd"})),
+            &[],
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let purge = client_api::purge::spawn(db.clone(), client_api::purge::HISTORY, Duration::from_millis(50));
+    test_support::eventually(
+        "the scheduled purge removes the entries older than the retention",
+        Duration::from_secs(30),
+        || async { (history_rows(&app).await == 1).then_some(()) },
+    )
+    .await;
+    purge.abort();
+    let admin = app.db.connect().await;
+    let service_login: String = app
+        .db
+        .connect_as_service()
+        .await
+        .query_one("SELECT session_user::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let kept: String = admin
+        .query_one(
+            "SELECT changes -> 'display_name' ->> 'new' FROM client_api.change_history",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, "New");
+    let row = admin
+        .query_one(
+            "SELECT purged_by, purged_rows FROM client_api.change_history_purge ORDER BY id DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, String>(0), row.get::<_, i64>(1)),
+        (service_login.clone(), 3),
+        "the purge is recorded with the service's login"
+    );
+    let set_by: String = admin
+        .query_one("SELECT set_by FROM client_api.change_history_retention", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_ne!(set_by, service_login, "the owner set it");
 }

@@ -780,3 +780,95 @@ async fn client_as_of_rebuilds_every_past_state_exactly() {
         Some(&states[6].0)
     );
 }
+
+/// A transaction that began first but waited for the row lock commits the later version: its entry comes
+/// after the one it waited for (V15), its version's time is after that one's, and client_as_of() at each
+/// version's time answers that version (with the transaction's start as the time, the waiting one's version
+/// would be dated before the one it replaced, and as_of would rebuild a state the row never had).
+#[tokio::test]
+async fn a_change_that_waited_for_the_row_lock_is_recorded_after_the_one_it_waited_for() {
+    let db = Db::new().await;
+    let first = db.service("first").await;
+    let waiting = db.service("waiting").await;
+    let id = new_client(&first, "Race", None).await;
+    // `waiting` begins first: its now() is the earliest of the two.
+    waiting.batch_execute("BEGIN").await.expect("begin");
+    let waiting_start: String = waiting.query_one("SELECT now()::text", &[]).await.expect("now").get(0);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    first.batch_execute("BEGIN").await.expect("begin");
+    first
+        .execute(
+            "UPDATE client_api.client SET display_name = 'First' WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .expect("first update");
+    // `waiting` now asks for the row and waits for `first`'s lock until it commits.
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&id];
+    let update = waiting.execute(
+        "UPDATE client_api.client SET display_name = 'Waited' WHERE id = $1",
+        &params,
+    );
+    let commit_first = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        first.batch_execute("COMMIT").await.expect("commit first");
+    };
+    let (updated, ()) = tokio::join!(update, commit_first);
+    assert_eq!(updated.expect("the waiting update"), 1);
+    waiting.batch_execute("COMMIT").await.expect("commit waiting");
+
+    let admin = db.admin().await;
+    let rows = admin
+        .query(
+            "SELECT changes -> 'display_name' ->> 'new', (stamps -> 'version' ->> 'new')::int, changed_at::text, \
+             changed_at > $2::text::timestamptz \
+             FROM client_api.change_history WHERE entity_id = $1 ORDER BY changed_at, id",
+            &[&id, &waiting_start],
+        )
+        .await
+        .expect("history");
+    let listed: Vec<(String, i32)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(
+        listed,
+        [
+            ("Race".to_owned(), 1),
+            ("First".to_owned(), 2),
+            ("Waited".to_owned(), 3)
+        ],
+        "in commit order"
+    );
+    assert!(
+        rows.iter().skip(1).all(|r| r.get::<_, bool>(3)),
+        "both updates are dated after the waiting transaction's start"
+    );
+    let times: Vec<String> = rows.iter().map(|r| r.get(2)).collect();
+    let later: bool = admin
+        .query_one(
+            "SELECT $1::text::timestamptz > $2::text::timestamptz",
+            &[&times[2], &times[1]],
+        )
+        .await
+        .expect("compare")
+        .get(0);
+    assert!(
+        later,
+        "the waited version is dated after the one it waited for: {times:?}"
+    );
+    for (at, expected) in [(&times[1], "First"), (&times[2], "Waited")] {
+        let name: String = admin
+            .query_one(
+                "SELECT c.display_name FROM client_api.client_as_of($1, $2::text::timestamptz) AS c",
+                &[&id, at],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("as of {at}: {}", describe(&e)))
+            .get(0);
+        assert_eq!(name, expected, "as of {at}");
+    }
+    let updated_at: String = admin
+        .query_one("SELECT updated_at::text FROM client_api.client WHERE id = $1", &[&id])
+        .await
+        .expect("row")
+        .get(0);
+    assert_eq!(&updated_at, &times[2], "the row's time is its last entry's");
+}

@@ -33,7 +33,8 @@ pub const BATCH: i64 = 2000;
 const SELECT: &str = "SELECT c.id, c.parent_id, c.display_name, c.legal_name, c.lei, c.registration_authority, \
     c.registration_number, c.incorporation_country, c.hq_country, c.website, c.status, c.owner, c.industry_scheme, \
     c.industry_code, c.employee_count::text, c.revenue_amount::text, c.revenue_currency, \
-    c.revenue_fiscal_year::text FROM client_api.client AS c WHERE c.deleted_at IS NULL";
+    c.revenue_fiscal_year::text, c.ownership_percent::text, \
+    pg_catalog.to_char(c.ownership_effective_from, 'YYYY-MM-DD') FROM client_api.client AS c WHERE c.deleted_at IS NULL";
 
 /// Export clients as CSV.
 #[utoipa::path(get, path = "/v1/exports/clients", tag = "exports",
