@@ -3,6 +3,9 @@
 # - read the admin credential, and read, add versions to and move the alias of the migrator's and each
 #   service's credential (pccdb apply and rotate);
 # - push and pull the images; deploy to GKE.
+# The Secret Manager part is run, not only read: crates/pccdb/tests/it/deploy/pipeline_iam.rs evaluates these
+# bindings (and the service module's) and runs the pipelines' pccdb steps with exactly them, so a permission
+# a step needs and this file does not grant fails that test instead of a production build.
 
 resource "google_project_iam_member" "build_alloydb_client" {
   project = var.project

@@ -1,6 +1,7 @@
 //! What a Secret Manager error means for the person reading it: a 404 on a secret becomes
-//! "create it in Terraform", a 403 names the IAM role the operation needs, a 401 names the
-//! credential source in use, and a quota or outage that outlasted the retries says so.
+//! "create it in Terraform", a 403 names the IAM role the operation needs and the identity that
+//! lacks it, a 401 names the credential source in use, and a quota or outage that outlasted the
+//! retries says so.
 //!
 //! Roles are the predefined ones that carry each operation's permission
 //! (<https://cloud.google.com/secret-manager/docs/access-control>): `versions.access` is in
@@ -11,7 +12,7 @@
 
 use super::GcpSecretManager;
 use super::credentials::TokenSource;
-use super::retry::{self, Backoff, GiveUp};
+use super::retry::{self, Backoff, GiveUp, RetryPolicy};
 use crate::error::SecretError;
 use crate::name::SecretName;
 use crate::store::SecretStore as _;
@@ -83,6 +84,32 @@ impl GcpSecretManager {
                 message: short(message),
             },
         }
+    }
+
+    /// [`Self::api_error`], with a 403 naming the identity as well as the credential source: the
+    /// metadata server (Cloud Build, GKE, GCE) is asked once which service account it speaks for,
+    /// since Google's message names the permission but not the caller, and "metadata server" alone
+    /// does not say which account lacks the grant.
+    pub(super) async fn final_error(
+        &self,
+        ctx: &CallContext<'_>,
+        status: u16,
+        code: String,
+        message: &str,
+    ) -> SecretError {
+        let mut err = self.api_error(ctx, status, code, message);
+        if let (SecretError::PermissionDenied { credentials, .. }, TokenSource::Metadata(base)) =
+            (&mut err, self.tokens.source())
+        {
+            let once = RetryPolicy {
+                max_attempts: 1,
+                ..self.retry
+            };
+            if let Ok(email) = crate::iam::metadata_email(base, &self.http, once).await {
+                credentials.push_str(&format!(" (service account {email})"));
+            }
+        }
+        err
     }
 
     /// A 404: the version when Google says so ("Secret Version [...] not found."), else the secret.

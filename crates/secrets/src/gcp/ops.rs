@@ -168,7 +168,7 @@ impl GcpSecretManager {
             let transient = code == 429 || status.is_server_error();
             let may_retry = call.retry == Retry::Idempotent || code == 429;
             if !(transient && may_retry) {
-                return Err(self.api_error(&ctx, code, google_code, &message));
+                return Err(self.final_error(&ctx, code, google_code, &message).await);
             }
             match backoff.wait(server_said).await {
                 Ok(()) => {
@@ -182,7 +182,7 @@ impl GcpSecretManager {
                 }
                 // With retries turned off, the answer itself is the error.
                 Err(GiveUp::Attempts) if backoff.attempts() == 1 => {
-                    return Err(self.api_error(&ctx, code, google_code, &message));
+                    return Err(self.final_error(&ctx, code, google_code, &message).await);
                 }
                 Err(why) => return Err(self.exhausted(&ctx, &backoff, why, code, &google_code, &message)),
             }

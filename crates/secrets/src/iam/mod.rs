@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 
+pub(crate) use user::metadata_email;
 pub use user::{SERVICE_ACCOUNT_SUFFIX, iam_user_for};
 
 use crate::error::SecretError;

@@ -42,7 +42,11 @@ pub(crate) async fn user_of(
 
 /// The metadata server's e-mail address of the default service account, retried like a token
 /// fetch (a new pod's metadata server answers only after a few seconds).
-async fn metadata_email(base: &url::Url, http: &reqwest::Client, policy: RetryPolicy) -> Result<String, SecretError> {
+pub(crate) async fn metadata_email(
+    base: &url::Url,
+    http: &reqwest::Client,
+    policy: RetryPolicy,
+) -> Result<String, SecretError> {
     let url = base
         .join(METADATA_EMAIL_PATH)
         .map_err(|e| SecretError::IamUser(format!("bad metadata URL {base}: {e}")))?;

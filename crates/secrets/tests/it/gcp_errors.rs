@@ -1,13 +1,13 @@
 //! What survives and what is reported: quota 429s and 503s are waited out as `Retry-After`
 //! says (seconds or HTTP-date) within the budget, a wait beyond the budget fails at once, and
 //! 404 / 403 / 401 become errors that say what to do (create the secret in Terraform, grant
-//! this role, check this credential source).
+//! this role, check this credential source); the fake's IAM honours custom roles as defined.
 
 use std::time::Duration;
 
 use secrecy::{ExposeSecret as _, SecretString};
 use secrets::gcp::RetryPolicy;
-use secrets::gcp::fake::{FakeSecretManager, METADATA_PRINCIPAL, RetryAfter};
+use secrets::gcp::fake::{FakeSecretManager, METADATA_EMAIL, METADATA_PRINCIPAL, RetryAfter};
 use secrets::{
     AliasName, GcpConfig, GcpSecretManager, SecretError, SecretStore as _, TokenSource, VersionId, VersionRef,
 };
@@ -202,7 +202,7 @@ async fn permission_denied_names_the_role_each_operation_needs() {
         let text = err.to_string();
         assert!(text.contains(role), "{operation}: {text}");
         assert!(
-            text.contains("metadata server http://127.0.0.1"),
+            text.contains("metadata server http://127.0.0.1") && text.contains(METADATA_EMAIL),
             "{operation} names the identity: {text}"
         );
     }
@@ -221,6 +221,43 @@ async fn permission_denied_names_the_role_each_operation_needs() {
     // Grants are per secret: another secret stays closed.
     fake.create_secret(PROJECT, "other");
     let err = store.access(&name("other"), &VersionRef::Latest).await.unwrap_err();
+    assert!(matches!(err, SecretError::PermissionDenied { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_custom_role_permits_exactly_the_permissions_it_was_defined_with() {
+    let fake = with_version().await;
+    let store = client(&fake, 1);
+    let s = name("s");
+    let one = VersionId::new(1).unwrap();
+    let role = format!("projects/{PROJECT}/roles/pccSecretRotator");
+    // Granted before it is defined, a custom role permits nothing (as a role IAM does not know).
+    fake.grant(METADATA_PRINCIPAL, &role, PROJECT, Some("s"));
+    let err = store.list_versions(&s).await.unwrap_err();
+    assert!(matches!(err, SecretError::PermissionDenied { .. }), "{err}");
+    fake.define_role(
+        &role,
+        &["secretmanager.versions.list", "secretmanager.versions.disable"],
+    );
+    assert_eq!(store.list_versions(&s).await.unwrap().len(), 1);
+    store.disable_version(&s, one).await.unwrap();
+    // What it was not defined with stays denied, naming the permission Google names.
+    let err = store.destroy_version(&s, one).await.unwrap_err().to_string();
+    assert!(
+        err.contains("secretmanager.versions.destroy") && err.contains("metadata server http://127.0.0.1"),
+        "{err}"
+    );
+    // Redefining it (an update of the role) changes what the grant permits.
+    fake.define_role(
+        &role,
+        &["secretmanager.versions.list", "secretmanager.versions.destroy"],
+    );
+    store.destroy_version(&s, one).await.unwrap();
+    assert_eq!(fake.payloads(PROJECT, "s")[0].1, "DESTROYED");
+    // Another project's role of the same id is another role: defining it opens nothing here.
+    let other = format!("projects/other-{PROJECT}/roles/pccSecretRotator");
+    fake.define_role(&other, &["secretmanager.versions.access"]);
+    let err = store.access(&s, &VersionRef::Latest).await.unwrap_err();
     assert!(matches!(err, SecretError::PermissionDenied { .. }), "{err}");
 }
 

@@ -45,7 +45,7 @@ fn pipelines() -> Vec<(PathBuf, Value)> {
         .collect()
 }
 
-fn pipeline(name: &str) -> Value {
+pub(super) fn pipeline(name: &str) -> Value {
     pipelines()
         .into_iter()
         .find(|(p, _)| p.file_name().unwrap() == name)
@@ -92,6 +92,21 @@ fn substitute(pipeline: &Value, text: &str) -> String {
     }
     assert!(!out.contains('$'), "unknown substitution in {text:?}");
     out
+}
+
+/// The steps of a pipeline that run our pccdb image, in order: each one's id and the arguments the image's
+/// entrypoint (pccdb) gets, with the pipeline's default substitutions filled in.
+pub(super) fn pccdb_steps(pipeline: &Value) -> Vec<(String, Vec<String>)> {
+    let ours = format!("{REGISTRY}pccdb:${{COMMIT_SHA}}");
+    steps(pipeline)
+        .iter()
+        .filter(|step| step["name"].as_str() == Some(ours.as_str()))
+        .map(|step| {
+            assert!(step.get("entrypoint").is_none(), "the image's entrypoint is pccdb");
+            let id = step["id"].as_str().expect("every pccdb step has an id").to_owned();
+            (id, words(step).iter().map(|w| substitute(pipeline, w)).collect())
+        })
+        .collect()
 }
 
 #[test]
@@ -158,13 +173,7 @@ fn the_image_pipeline_builds_and_pushes_each_dockerfile_stage_tagged_with_the_co
 fn every_pccdb_step_is_accepted_by_the_real_pccdb() {
     let mut seen = 0;
     for (path, p) in pipelines() {
-        for step in steps(&p) {
-            let name = step["name"].as_str().unwrap();
-            if name != format!("{REGISTRY}pccdb:${{COMMIT_SHA}}") {
-                continue;
-            }
-            assert!(step.get("entrypoint").is_none(), "the image's entrypoint is pccdb");
-            let mut args: Vec<String> = words(step).iter().map(|w| substitute(&p, w)).collect();
+        for (_, mut args) in pccdb_steps(&p) {
             // --help after the step's own arguments: clap parses (and refuses) each of them first.
             args.push("--help".to_owned());
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();

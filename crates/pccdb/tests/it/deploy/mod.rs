@@ -1,13 +1,16 @@
 //! The production path on GCP, checked offline (no Docker engine, no GCP, no terraform binary): the
-//! Dockerfile, the Cloud Build pipelines and the pod specs they deploy.
+//! Dockerfile, the Cloud Build pipelines and the pod specs they deploy, the Terraform read as HCL, and the
+//! pipelines' pccdb steps run with exactly the Secret Manager grants that Terraform gives their account.
 
 mod cloudbuild;
 pub mod dockerfile;
+mod pipeline_iam;
 pub mod pod;
 mod pod_env;
 mod render;
 mod render_iam;
 mod terraform;
+mod terraform_hcl;
 
 /// deploy/pcc.toml as pccdb reads it from the repository root: its relative paths (the Terraform outputs
 /// files) made absolute, since tests run in the crate's directory.

@@ -6,73 +6,14 @@
 //! the files keep `terraform fmt`'s layout.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
-use hcl::eval::{Context, Evaluate};
-use hcl::{Block, Body, Expression};
+use hcl::{Block, Expression};
 use test_support::repo_root;
 
-fn dir() -> PathBuf {
-    repo_root().join("deploy/terraform")
-}
-
-fn tf_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "tf"))
-        .collect();
-    files.sort();
-    files
-}
-
-/// Every block of the `.tf` files of `dir`.
-fn blocks(dir: &Path) -> Vec<Block> {
-    tf_files(dir)
-        .iter()
-        .flat_map(|p| {
-            let body: Body = hcl::parse(&std::fs::read_to_string(p).unwrap())
-                .unwrap_or_else(|e| panic!("{}: not HCL: {e}", p.display()));
-            body.into_blocks().collect::<Vec<_>>()
-        })
-        .collect()
-}
-
-fn labels(block: &Block) -> Vec<&str> {
-    block.labels.iter().map(hcl::BlockLabel::as_str).collect()
-}
-
-fn attr<'a>(block: &'a Block, key: &str) -> Option<&'a Expression> {
-    block.body.attributes().find(|a| a.key.as_str() == key).map(|a| &a.expr)
-}
-
-/// `expr` evaluated with `var.<name>` bound to `vars` (a template such as "pcc-admin-${var.environment}-db").
-fn eval(expr: &Expression, vars: &BTreeMap<String, String>) -> String {
-    let mut ctx = Context::new();
-    let object: hcl::Map<String, hcl::Value> = vars
-        .iter()
-        .map(|(k, v)| (k.clone(), hcl::Value::from(v.clone())))
-        .collect();
-    ctx.declare_var("var", hcl::Value::Object(object));
-    match expr.evaluate(&ctx).unwrap_or_else(|e| panic!("evaluating {expr}: {e}")) {
-        hcl::Value::String(s) => s,
-        other => panic!("{expr} is {other:?}, not a string"),
-    }
-}
-
-fn tfvars_body(env: &str) -> Body {
-    let path = dir().join("environments").join(format!("{env}.tfvars"));
-    hcl::parse(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-/// The string variables of an environment's `.tfvars`.
-fn tfvars(env: &str) -> BTreeMap<String, String> {
-    tfvars_body(env)
-        .attributes()
-        .filter(|a| !matches!(a.expr, Expression::Array(_)))
-        .map(|a| (a.key.to_string(), eval(&a.expr, &BTreeMap::new())))
-        .collect()
-}
+use super::terraform_hcl::{
+    attr, blocks, dir, eval, has_binding, labels, module_dir, platform_secrets, resources, service_modules, tf_files,
+    tfvars, tfvars_body,
+};
 
 /// `iam_auth_services` of an environment's `.tfvars` (the variable's default, none, when absent).
 fn iam_auth_services(env: &str) -> BTreeSet<String> {
@@ -84,13 +25,6 @@ fn iam_auth_services(env: &str) -> BTreeSet<String> {
             other => panic!("{env}: iam_auth_services = {other} is not a list"),
         })
         .unwrap_or_default()
-}
-
-fn resources<'a>(blocks: &'a [Block], kind: &str) -> Vec<&'a Block> {
-    blocks
-        .iter()
-        .filter(|b| b.identifier.as_str() == "resource" && labels(b).first() == Some(&kind))
-        .collect()
 }
 
 /// The cloud environments of the manifest (those Terraform provisions) and their manifest.
@@ -109,41 +43,27 @@ fn cloud_envs(m: &provision::Manifest) -> Vec<String> {
     envs
 }
 
-/// A binding (`google_*_iam_member`) with this role and member whose target expression mentions `target`.
-fn has_binding(blocks: &[Block], kind: &str, target_attr: &str, target: &str, role: &str, member: &str) -> bool {
-    resources(blocks, kind).iter().any(|b| {
-        let text = |k: &str| attr(b, k).map(ToString::to_string).unwrap_or_default();
-        text(target_attr).contains(target) && text("role").contains(role) && text("member").contains(member)
-    })
-}
-
 #[test]
 fn terraform_creates_every_secret_the_manifest_names_with_the_pipelines_access() {
     let m = manifest();
     let root = blocks(&dir());
-    let module = blocks(&dir().join("modules/service"));
+    let module = blocks(&module_dir());
     for env in cloud_envs(&m) {
         let vars = tfvars(&env);
         assert_eq!(vars["environment"], env);
         let environment = m.environment(&env).unwrap();
         // Secrets Terraform creates: the root's platform set, and one per service module.
-        let locals = root.iter().find(|b| b.identifier.as_str() == "locals").expect("locals");
-        let Some(Expression::FuncCall(call)) = attr(locals, "platform_secrets") else {
-            panic!("platform_secrets = toset([...])")
-        };
-        let Expression::Array(items) = &call.args[0] else {
-            panic!("toset of a list")
-        };
-        let mut created: BTreeSet<String> = items.iter().map(|i| eval(i, &vars)).collect();
+        let mut created: BTreeSet<String> = platform_secrets(&root, &vars).into_iter().collect();
         let modules = service_modules(&root);
         let secret = resources(&module, "google_secret_manager_secret")
             .into_iter()
             .find(|b| labels(b)[1] == "credential")
             .expect("the module's secret");
-        for (service, module_vars) in &modules {
-            let mut mv = module_vars.clone();
-            mv.insert("environment".to_owned(), env.clone());
-            mv.insert("service".to_owned(), service.clone());
+        for service in modules.keys() {
+            let mv = BTreeMap::from([
+                ("environment".to_owned(), env.clone()),
+                ("service".to_owned(), service.clone()),
+            ]);
             created.insert(eval(attr(secret, "secret_id").unwrap(), &mv));
         }
         // Secrets the manifest names in this environment.
@@ -214,23 +134,11 @@ fn terraform_creates_every_secret_the_manifest_names_with_the_pipelines_access()
     }
 }
 
-/// `module` blocks of the service module: service name -> the module's other arguments as written.
-fn service_modules(root: &[Block]) -> BTreeMap<String, BTreeMap<String, String>> {
-    root.iter()
-        .filter(|b| b.identifier.as_str() == "module")
-        .filter(|b| attr(b, "source").map(ToString::to_string).as_deref() == Some("\"./modules/service\""))
-        .map(|b| {
-            let service = eval(attr(b, "service").unwrap(), &BTreeMap::new());
-            (service, BTreeMap::new())
-        })
-        .collect()
-}
-
 #[test]
 fn terraform_gives_every_service_its_account_its_secret_alone_and_workload_identity() {
     let m = manifest();
     let root = blocks(&dir());
-    let module = blocks(&dir().join("modules/service"));
+    let module = blocks(&module_dir());
     let modules = service_modules(&root);
     for env in cloud_envs(&m) {
         let vars = tfvars(&env);
@@ -328,7 +236,7 @@ fn terraform_gives_every_service_its_account_its_secret_alone_and_workload_ident
 fn terraform_gives_services_that_log_in_with_iam_their_database_user_and_roles() {
     let m = manifest();
     let root = blocks(&dir());
-    let module = blocks(&dir().join("modules/service"));
+    let module = blocks(&module_dir());
     // The module: the IAM user of the service account (AlloyDB's name for it), and the two roles a token
     // login needs, all only where the environment's manifest says so.
     let user = resources(&module, "google_alloydb_user")
@@ -471,7 +379,7 @@ fn fmt_problems(text: &str) -> Vec<String> {
 #[test]
 fn terraform_files_keep_terraform_fmt_layout() {
     let mut files = tf_files(&dir());
-    files.extend(tf_files(&dir().join("modules/service")));
+    files.extend(tf_files(&module_dir()));
     for env in ["devtest", "prod"] {
         files.push(dir().join("environments").join(format!("{env}.tfvars")));
     }

@@ -185,17 +185,7 @@ fn add_version(sec: &mut FakeSecret, name: &str, body: &[u8]) -> Response {
     {
         return error(StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", "Checksum mismatch.");
     }
-    let number = sec.versions.last().map_or(1, |v| v.number + 1);
-    let version = FakeVersion {
-        number,
-        state: "ENABLED",
-        payload: bytes,
-        created: now(),
-    };
-    let answer = version_json(name, &version);
-    sec.versions.push(version);
-    sec.etag += 1;
-    ok(answer)
+    ok(version_json(name, sec.push_version(bytes)))
 }
 
 fn access(sec: &FakeSecret, name: &str, v: &str, corrupt: bool) -> Response {

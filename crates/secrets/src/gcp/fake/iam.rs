@@ -1,11 +1,13 @@
-//! IAM for the fake: grants of predefined Secret Manager roles to principals on a secret or a
-//! project, and the permission each API method needs. The role contents are Google's
-//! predefined roles, restricted to the permissions the backend uses.
+//! IAM for the fake: grants of roles to principals on a secret or a project, and what each role
+//! permits. Predefined roles are Google's, restricted to the permissions the backend uses; custom
+//! roles (`projects/<p>/roles/<id>`, what Terraform's `google_project_iam_custom_role` creates)
+//! permit exactly the permissions a test defines them with. A role that is neither permits
+//! nothing, as a grant of a role that does not exist would in IAM.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The permissions of a predefined role.
-fn permissions(role: &str) -> &'static [&'static str] {
+/// The permissions of a predefined role (none for any other name).
+fn predefined(role: &str) -> &'static [&'static str] {
     match role {
         "roles/secretmanager.admin" => &[
             "secretmanager.secrets.get",
@@ -35,13 +37,29 @@ fn permissions(role: &str) -> &'static [&'static str] {
     }
 }
 
-/// Who holds which roles where. The key's secret is `None` for a project-level grant.
+/// Who holds which roles where, and the custom roles. The key's secret is `None` for a
+/// project-level grant.
 #[derive(Default)]
 pub(super) struct Policy {
     grants: BTreeMap<(String, Option<String>), BTreeMap<String, BTreeSet<String>>>,
+    custom_roles: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Policy {
+    /// Defines (or redefines, as an update of a custom role does) the custom role `name`.
+    pub(super) fn define_role(&mut self, name: &str, permissions: &[&str]) {
+        self.custom_roles
+            .insert(name.to_owned(), permissions.iter().map(|p| (*p).to_owned()).collect());
+    }
+
+    fn permits(&self, role: &str, permission: &str) -> bool {
+        predefined(role).contains(&permission)
+            || self
+                .custom_roles
+                .get(role)
+                .is_some_and(|permissions| permissions.contains(permission))
+    }
+
     pub(super) fn grant(&mut self, principal: &str, role: &str, project: &str, secret: Option<&str>) {
         self.grants
             .entry((project.to_owned(), secret.map(str::to_owned)))
@@ -57,7 +75,7 @@ impl Policy {
             self.grants
                 .get(&(project.to_owned(), s))
                 .and_then(|by_principal| by_principal.get(principal))
-                .is_some_and(|roles| roles.iter().any(|r| permissions(r).contains(&permission)))
+                .is_some_and(|roles| roles.iter().any(|r| self.permits(r, permission)))
         })
     }
 }

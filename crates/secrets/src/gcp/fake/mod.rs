@@ -14,8 +14,8 @@
 //!
 //! Hooks inject what production does to a client: a metadata server that is not ready for a
 //! pod's first requests, quota 429s and 503s with `Retry-After` (and a count of requests that
-//! came back too early), transient failures, IAM enforcement per operation (`iam.rs`), a
-//! corrupted checksum, revoked tokens.
+//! came back too early), transient failures, IAM enforcement per operation with predefined and
+//! custom roles (`iam.rs`), a corrupted checksum, revoked tokens.
 
 mod api;
 mod iam;
@@ -51,6 +51,21 @@ struct FakeSecret {
     versions: Vec<FakeVersion>,
     aliases: BTreeMap<String, i64>,
     etag: u64,
+}
+
+impl FakeSecret {
+    /// Appends an enabled version holding `payload` (numbers count up from 1, as Google's do).
+    fn push_version(&mut self, payload: Vec<u8>) -> &FakeVersion {
+        let number = self.versions.last().map_or(1, |v| v.number + 1);
+        self.versions.push(FakeVersion {
+            number,
+            state: "ENABLED",
+            payload,
+            created: now(),
+        });
+        self.etag += 1;
+        self.versions.last().expect("just pushed")
+    }
 }
 
 /// How a throttled answer tells the client when to come back.
@@ -174,6 +189,18 @@ impl FakeSecretManager {
             .secrets
             .entry((project.to_owned(), secret.to_owned()))
             .or_default();
+    }
+
+    /// Adds a version holding `payload` to a secret, creating the secret if needed, past IAM:
+    /// what Terraform's `google_secret_manager_secret_version` does as its own identity (the
+    /// first version of the admin credential). Returns the version's number.
+    pub fn add_version(&self, project: &str, secret: &str, payload: &[u8]) -> i64 {
+        self.lock()
+            .secrets
+            .entry((project.to_owned(), secret.to_owned()))
+            .or_default()
+            .push_version(payload.to_vec())
+            .number
     }
 
     /// Every version of a secret as (number, state, payload), oldest first (for assertions).
@@ -335,7 +362,30 @@ impl FakeSecretManager {
         }
     }
 
-    /// Grants `role` (`roles/secretmanager.secretAccessor`) to `principal`
+    /// Defines the custom role `name` with `permissions`, so grants of it permit those (and only
+    /// those). `name` is the role's full name as IAM and Terraform's
+    /// `google_project_iam_custom_role.<x>.id` spell it, `projects/<project>/roles/<role_id>`;
+    /// defining it again replaces its permissions. Like [`Self::grant`], it turns IAM
+    /// enforcement on.
+    ///
+    /// # Panics
+    /// When `name` is not a custom role's name (a test that meant a predefined role).
+    pub fn define_role(&self, name: &str, permissions: &[&str]) {
+        let custom = name
+            .split_once("/roles/")
+            .is_some_and(|(parent, id)| parent.starts_with("projects/") && !id.is_empty() && !id.contains('/'));
+        assert!(
+            custom,
+            "{name:?} is not a custom role's name (projects/<project>/roles/<role_id>)"
+        );
+        let mut st = self.lock();
+        st.iam
+            .get_or_insert_with(iam::Policy::default)
+            .define_role(name, permissions);
+    }
+
+    /// Grants `role` (`roles/secretmanager.secretAccessor`, or a custom role of
+    /// [`Self::define_role`]) to `principal`
     /// (`serviceAccount:x@p.iam.gserviceaccount.com`, `user:me@example.com`, or
     /// [`METADATA_PRINCIPAL`]) on one secret, or on the whole project when `secret` is `None`.
     pub fn grant(&self, principal: &str, role: &str, project: &str, secret: Option<&str>) {
