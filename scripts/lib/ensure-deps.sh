@@ -5,7 +5,10 @@
 #   - with --api-tests: python3 with venv and curl, for scripts/schemathesis;
 #   - with --bench: wrk, the HTTP load generator of the benchmarks (bench/);
 #   - with --interop: a JDK (17 or later) and Maven for the real Flyway and pgjdbc of the interoperability
-#     tests (crates/interop_tests, interop/jvm), and python3 with venv for libpq through psycopg.
+#     tests (crates/interop_tests, interop/jvm), and python3 with venv for libpq through psycopg;
+#   - with --deploy-checks: python3 with venv, and the venv .pcc/venv-check-jsonschema with the pinned
+#     scripts/lib/check-jsonschema.requirements.txt, the referee of the Cloud Build pipelines
+#     (crates/pccdb/tests/it/deploy/cloudbuild_schema.rs).
 # Idempotent and quiet when nothing is missing. Executed by scripts/start, scripts/test and .ci/run.
 set -euo pipefail
 
@@ -47,6 +50,7 @@ apt_install() {
 }
 
 missing=()
+deploy_checks=""
 have_pg_server || missing+=(postgresql postgresql-contrib)
 command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 for option in "$@"; do
@@ -65,6 +69,11 @@ for option in "$@"; do
       command -v python3 >/dev/null 2>&1 || missing+=(python3)
       if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then missing+=(python3-venv); fi
       ;;
+    --deploy-checks)
+      command -v python3 >/dev/null 2>&1 || missing+=(python3)
+      if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then missing+=(python3-venv); fi
+      deploy_checks=1
+      ;;
     *) log "ensure-deps: unknown option $option"; exit 2 ;;
   esac
 done
@@ -77,6 +86,21 @@ fi
 if [ "$(id -u)" = 0 ] && [ -z "${PCC_PG_OS_USER:-}" ] && ! id postgres >/dev/null 2>&1; then
   log "creating the system user postgres (initdb and postgres refuse to run as root)"
   useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+fi
+
+# The venv is rebuilt from scratch whenever the pinned file differs from the copy it was built from, so a
+# bumped pin never runs against an older validator or schema; a failed install leaves no copy (next run retries).
+if [ -n "$deploy_checks" ]; then
+  root=$(cd "$(dirname "$0")/../.." && pwd)
+  requirements="$root/scripts/lib/check-jsonschema.requirements.txt"
+  venv="$root/.pcc/venv-check-jsonschema"
+  if ! cmp -s "$requirements" "$venv/pcc-requirements.txt"; then
+    log "installing check-jsonschema into $venv (pip, pinned by scripts/lib/check-jsonschema.requirements.txt)"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+    cp "$requirements" "$venv/pcc-requirements.txt"
+  fi
 fi
 
 # Debian's package starts a cluster on port 5432 on install; we never use it, and nothing here depends on it.

@@ -21,7 +21,7 @@ const BUILDERS: &[&str] = &[
     "gcr.io/cloud-builders/kubectl",
 ];
 
-fn pipelines() -> Vec<(PathBuf, Value)> {
+pub(super) fn pipelines() -> Vec<(PathBuf, Value)> {
     let dir = repo_root().join("deploy/ci");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()

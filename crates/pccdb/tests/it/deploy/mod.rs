@@ -1,8 +1,10 @@
 //! The production path on GCP, checked offline (no Docker engine, no GCP, no terraform binary): the
-//! Dockerfile, the Cloud Build pipelines and the pod specs they deploy, the Terraform read as HCL, and the
-//! pipelines' pccdb steps run with exactly the Secret Manager grants that Terraform gives their account.
+//! Dockerfile, the Cloud Build pipelines (also against Cloud Build's published schema) and the pod specs they
+//! deploy, the Terraform read as HCL, and the pipelines' pccdb steps run with exactly the Secret Manager
+//! grants that Terraform gives their account.
 
 mod cloudbuild;
+mod cloudbuild_schema;
 pub mod dockerfile;
 mod pipeline_iam;
 pub mod pod;
