@@ -8,8 +8,6 @@ use tokio_postgres::Row;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::format::{date_opt, timestamp, timestamp_opt};
-
 /// The select list producing a [`Client`] from `client_api.client AS c`.
 pub const CLIENT_COLUMNS: &str = "c.id, c.display_name, c.legal_name, c.lei, c.registration_authority, \
     c.registration_number, c.incorporation_country, c.hq_country, c.website, c.status, c.owner, c.parent_id, \
@@ -133,50 +131,8 @@ impl Client {
     /// # Errors
     /// A column of an unexpected type (a schema drift: reported as 500).
     pub fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
-        // By position (the order of CLIENT_COLUMNS): a name lookup per column costs more than the row.
-        Ok(Self {
-            id: row.try_get(0)?,
-            display_name: row.try_get(1)?,
-            legal_name: row.try_get(2)?,
-            lei: row.try_get(3)?,
-            registration_authority: row.try_get(4)?,
-            registration_number: row.try_get(5)?,
-            incorporation_country: row.try_get(6)?,
-            hq_country: row.try_get(7)?,
-            website: row.try_get(8)?,
-            status: row.try_get(9)?,
-            owner: row.try_get(10)?,
-            parent_id: row.try_get(11)?,
-            root_id: row.try_get(12)?,
-            depth: row.try_get(13)?,
-            industry_scheme: row.try_get(14)?,
-            industry_code: row.try_get(15)?,
-            employee_count: row.try_get(16)?,
-            size_band: row.try_get(17)?,
-            revenue_amount: row.try_get(18)?,
-            revenue_currency: row.try_get(19)?,
-            revenue_fiscal_year: row.try_get(20)?,
-            risk_category: row.try_get(21)?,
-            risk_assessed_at: timestamp_opt(row.try_get(22)?),
-            risk_next_review_due: date_opt(row.try_get(23)?),
-            version: row.try_get(24)?,
-            created_at: timestamp(row.try_get(25)?),
-            created_by: row.try_get(26)?,
-            updated_at: timestamp(row.try_get(27)?),
-            updated_by: row.try_get(28)?,
-            deleted_at: timestamp_opt(row.try_get(29)?),
-            deleted_by: row.try_get(30)?,
-            ownership: match (
-                row.try_get::<_, Option<String>>(31)?,
-                row.try_get::<_, Option<time::Date>>(32)?,
-            ) {
-                (Some(percent), Some(from)) => Some(Ownership {
-                    percent,
-                    effective_from: super::format::date(from),
-                }),
-                _ => None,
-            },
-        })
+        // One mapping of the columns: the borrowed view's, copied.
+        Ok(super::client_view::ClientView::from_row(row)?.to_client())
     }
 
     /// The strong ETag of this version.

@@ -1,6 +1,7 @@
 //! The service's vocabulary, independent of HTTP: representations, writable fields, ETags, wire formats, merge patch.
 
 pub mod client;
+pub mod client_view;
 pub mod contact;
 pub mod etag;
 pub mod format;

@@ -129,7 +129,8 @@ impl Paging {
 /// # Errors
 /// Serialization failure (a bug).
 pub fn response<T: Serialize>(uri: &http::Uri, page: &Page<T>) -> Result<JsonResponse, ApiError> {
-    let mut response = JsonResponse::ok(page)?;
+    // About a kilobyte per item (a client is 0.9 KB): one allocation for the body instead of a doubling series.
+    let mut response = JsonResponse::ok_sized(page, 256 + page.items.len() * 1024)?;
     if let Some(cursor) = &page.next_cursor {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         for (key, value) in url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {

@@ -40,6 +40,20 @@ impl JsonResponse {
         Self::new(StatusCode::OK, value)
     }
 
+    /// 200 with `value`, serialized into a buffer of `capacity` bytes to start with.
+    ///
+    /// # Errors
+    /// Serialization failure (a bug).
+    pub fn ok_sized<T: Serialize>(value: &T, capacity: usize) -> Result<Self, ApiError> {
+        let mut body = Vec::with_capacity(capacity);
+        serde_json::to_writer(&mut body, value).map_err(ApiError::internal)?;
+        Ok(Self {
+            status: StatusCode::OK,
+            body,
+            headers: HeaderMap::new(),
+        })
+    }
+
     /// Adds `ETag`.
     #[must_use]
     pub fn etag(mut self, etag: &str) -> Self {

@@ -14,6 +14,8 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::auth::Reader;
 use crate::db::{Consistency, Query as _};
+use crate::domain::client_view::ClientView;
+use crate::domain::format::timestamp;
 use crate::domain::{CLIENT_COLUMNS, Client};
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{QueryParams, ReadToken};
@@ -162,16 +164,17 @@ pub async fn list_clients(
 
     let conn = app.db.read(token.or(Consistency::Any));
     let rows = conn.query(&sql.text, &sql.params()).await?;
+    // Borrowed from the rows and serialized from them (the JSON of `Client`, without a copy of each value).
     let items = rows
         .iter()
-        .map(Client::from_row)
+        .map(ClientView::from_row)
         .collect::<Result<Vec<_>, _>>()
         .map_err(ApiError::internal)?;
     let response = paging.respond(&uri, items, |last| {
         let key_value = match key {
-            SortKey::Name => last.display_name.clone(),
-            SortKey::Created => last.created_at.clone(),
-            SortKey::Updated => last.updated_at.clone(),
+            SortKey::Name => last.display_name.to_owned(),
+            SortKey::Created => timestamp(last.created_at.0),
+            SortKey::Updated => timestamp(last.updated_at.0),
         };
         vec![key_value.into(), last.id.to_string().into()]
     })?;
