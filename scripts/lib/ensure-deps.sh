@@ -8,7 +8,9 @@
 #     tests (crates/interop_tests, interop/jvm), and python3 with venv for libpq through psycopg;
 #   - with --deploy-checks: python3 with venv, and the venv .pcc/venv-check-jsonschema with the pinned
 #     scripts/lib/check-jsonschema.requirements.txt, the referee of the Cloud Build pipelines
-#     (crates/pccdb/tests/it/deploy/cloudbuild_schema.rs).
+#     (crates/pccdb/tests/it/deploy/cloudbuild_schema.rs); and kustomize at the tag pinned in
+#     scripts/lib/kustomize.version, built with the machine's Go into .pcc/go-bin, the referee of
+#     deploy/k8s/*/kustomization.yaml (crates/pccdb/tests/it/deploy/kustomize_build.rs).
 # Idempotent and quiet when nothing is missing. Executed by scripts/start, scripts/test and .ci/run.
 set -euo pipefail
 
@@ -100,6 +102,41 @@ if [ -n "$deploy_checks" ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
     cp "$requirements" "$venv/pcc-requirements.txt"
+  fi
+
+  # kustomize comes from source: no Debian package has v5, and `go install module@tag` builds exactly the
+  # tag with the dependencies its go.mod and go.sum pin (checked against the Go checksum database). The
+  # binary's own `kustomize version` is the marker, so a bumped pin rebuilds and a current one costs nothing.
+  kustomize_version=$(grep -v '^#' "$root/scripts/lib/kustomize.version" | head -n 1)
+  go_bin="$root/.pcc/go-bin"
+  if [ "$("$go_bin/kustomize" version 2>/dev/null || true)" != "$kustomize_version" ]; then
+    go=$(command -v go || true)
+    # Go's own tarball installs to /usr/local/go, which a non-login shell's PATH often lacks.
+    if [ -z "$go" ] && [ -x /usr/local/go/bin/go ]; then go=/usr/local/go/bin/go; fi
+    if [ -z "$go" ]; then
+      log "--deploy-checks needs Go (the go command) to build kustomize $kustomize_version: install it from" \
+        "https://go.dev/dl/ (at least the go version of that tag's go.mod, see scripts/lib/kustomize.version;" \
+        "Debian's golang-go is older), put it on PATH, then retry."
+      exit 1
+    fi
+    log "building kustomize $kustomize_version into $go_bin (go install; minutes the first time, the cache is kept)"
+    # Run from an empty directory so no go.mod or go.work of the checkout is read or written; module and build
+    # caches live under .pcc (git-ignored; -modcacherw so removing .pcc needs no chmod). GOTOOLCHAIN=local: a Go
+    # older than the tag needs fails here, naming both versions, instead of downloading another toolchain.
+    scratch=$(mktemp -d)
+    if ! (cd "$scratch" && env GOBIN="$go_bin" GOPATH="$root/.pcc/go" GOMODCACHE="$root/.pcc/go/pkg/mod" \
+      GOCACHE="$root/.pcc/go-cache" GOFLAGS=-modcacherw GOTOOLCHAIN=local GOWORK=off \
+      "$go" install "sigs.k8s.io/kustomize/kustomize/v5@$kustomize_version"); then
+      rm -rf "$scratch"
+      log "building kustomize $kustomize_version failed (above); a newer Go is at https://go.dev/dl/"
+      exit 1
+    fi
+    rm -rf "$scratch"
+    built=$("$go_bin/kustomize" version 2>/dev/null || true)
+    if [ "$built" != "$kustomize_version" ]; then
+      log "the built kustomize says it is ${built:-nothing}, not $kustomize_version"
+      exit 1
+    fi
   fi
 fi
 

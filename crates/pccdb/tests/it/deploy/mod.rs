@@ -1,11 +1,12 @@
 //! The production path on GCP, checked offline (no Docker engine, no GCP, no terraform binary): the
 //! Dockerfile, the Cloud Build pipelines (also against Cloud Build's published schema) and the pod specs they
-//! deploy, the Terraform read as HCL, and the pipelines' pccdb steps run with exactly the Secret Manager
-//! grants that Terraform gives their account.
+//! deploy (also built by the real kustomize), the Terraform read as HCL, and the pipelines' pccdb steps run
+//! with exactly the Secret Manager grants that Terraform gives their account.
 
 mod cloudbuild;
 mod cloudbuild_schema;
 pub mod dockerfile;
+mod kustomize_build;
 mod pipeline_iam;
 pub mod pod;
 mod pod_env;

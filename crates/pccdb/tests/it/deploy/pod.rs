@@ -30,12 +30,21 @@ pub fn objects_in(dir: &Path) -> Vec<(PathBuf, Value)> {
     let mut out = Vec::new();
     for path in files {
         let text = std::fs::read_to_string(&path).unwrap();
-        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
-            let value: Value =
-                serde::Deserialize::deserialize(doc).unwrap_or_else(|e| panic!("{}: not YAML: {e}", path.display()));
-            if !value.is_null() {
-                out.push((path.clone(), value));
-            }
+        for value in documents(&text, &path.display().to_string()) {
+            out.push((path.clone(), value));
+        }
+    }
+    out
+}
+
+/// The non-empty documents of a multi-document YAML text (a file, or what kustomize prints); `origin` names
+/// the text in the panic when it is not YAML.
+pub fn documents(text: &str, origin: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for doc in serde_yaml_ng::Deserializer::from_str(text) {
+        let value: Value = serde::Deserialize::deserialize(doc).unwrap_or_else(|e| panic!("{origin}: not YAML: {e}"));
+        if !value.is_null() {
+            out.push(value);
         }
     }
     out
