@@ -24,7 +24,14 @@ impl JsonResponse {
     /// # Errors
     /// Serialization failure (a bug).
     pub fn new<T: Serialize>(status: StatusCode, value: &T) -> Result<Self, ApiError> {
-        let body = serde_json::to_vec(value).map_err(ApiError::internal)?;
+        // serde_json::to_vec's own starting size.
+        Self::serialized(status, value, 128)
+    }
+
+    /// `status` with `value` serialized into a buffer of `capacity` bytes to start with.
+    fn serialized<T: Serialize>(status: StatusCode, value: &T, capacity: usize) -> Result<Self, ApiError> {
+        let mut body = Vec::with_capacity(capacity);
+        serde_json::to_writer(&mut body, value).map_err(ApiError::internal)?;
         Ok(Self {
             status,
             body,
@@ -45,13 +52,7 @@ impl JsonResponse {
     /// # Errors
     /// Serialization failure (a bug).
     pub fn ok_sized<T: Serialize>(value: &T, capacity: usize) -> Result<Self, ApiError> {
-        let mut body = Vec::with_capacity(capacity);
-        serde_json::to_writer(&mut body, value).map_err(ApiError::internal)?;
-        Ok(Self {
-            status: StatusCode::OK,
-            body,
-            headers: HeaderMap::new(),
-        })
+        Self::serialized(StatusCode::OK, value, capacity)
     }
 
     /// Adds `ETag`.

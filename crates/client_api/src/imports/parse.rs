@@ -264,7 +264,8 @@ fn push_row<'a>(parsed: &mut Parsed, line: u32, values: impl Iterator<Item = (&'
             ProblemKind::Validation,
             "is required with ownership_effective_from",
         )),
-        (true, true) if row.reference_column().is_none() && !given.iter().any(|c| c.starts_with("parent_")) => {
+        // A parent column given (even one that failed to parse) is a parent named.
+        (true, true) if !given.iter().any(|c| c.starts_with("parent_")) => {
             problems.push(LineProblem::new(
                 line,
                 Some("ownership_percent"),
