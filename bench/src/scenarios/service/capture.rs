@@ -12,26 +12,49 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 
-/// A statement as logged: the role, the text and its parameters (`None` for NULL).
+/// A statement as logged: the backend, the role, the text and its parameters (`None` for NULL).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Logged {
+    pid: u32,
     user: String,
     text: String,
     params: Vec<Option<String>>,
 }
 
 impl Logged {
-    /// The statement for pgbench: each parameter becomes the pgbench variable `:{prefix}_{n}`, which
-    /// `pgbench -M prepared` sends as a bind parameter, as the service does, so the server plans the same
-    /// statement the same way (a literal would let the planner fold what a parameter keeps, such as
-    /// `$1::text IS NULL OR ...`, and pick a plan the service never gets). A NULL parameter is written as
-    /// `NULL` (pgbench cannot bind one). Returns the text and the `-D name=value` definitions.
-    pub fn for_pgbench(&self, prefix: &str) -> (String, Vec<String>) {
+    /// A statement (for tests of what is built from captured ones).
+    #[cfg(test)]
+    pub fn new(pid: u32, user: &str, text: &str, params: Vec<Option<String>>) -> Self {
+        Logged {
+            pid,
+            user: user.to_owned(),
+            text: text.to_owned(),
+            params,
+        }
+    }
+
+    /// The statement's text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The value bound to parameter `n` (1-based); `None` for NULL or no such parameter.
+    pub fn param(&self, n: usize) -> Option<&str> {
+        self.params.get(n.checked_sub(1)?)?.as_deref()
+    }
+
+    /// [`Logged::for_pgbench`] with some parameters bound to pgbench variables of the script instead of
+    /// their captured values: `(n, name)` binds `$n` to `:name` (which the script sets) and defines nothing.
+    pub fn for_pgbench_with(&self, prefix: &str, overrides: &[(usize, &str)]) -> (String, Vec<String>) {
         let mut text = self.text.clone();
         let mut defines = Vec::new();
         // `$10` before `$1`, so that replacing `$1` cannot touch `$10`.
         for (i, value) in self.params.iter().enumerate().rev() {
             let placeholder = format!("${}", i + 1);
+            if let Some((_, name)) = overrides.iter().find(|(n, _)| *n == i + 1) {
+                text = text.replace(&placeholder, &format!(":{name}"));
+                continue;
+            }
             match value {
                 Some(value) => {
                     let name = format!("{prefix}_{}", i + 1);
@@ -43,6 +66,15 @@ impl Logged {
         }
         defines.reverse();
         (text, defines)
+    }
+
+    /// The statement for pgbench: each parameter becomes the pgbench variable `:{prefix}_{n}`, which
+    /// `pgbench -M prepared` sends as a bind parameter, as the service does, so the server plans the same
+    /// statement the same way (a literal would let the planner fold what a parameter keeps, such as
+    /// `$1::text IS NULL OR ...`, and pick a plan the service never gets). A NULL parameter is written as
+    /// `NULL` (pgbench cannot bind one). Returns the text and the `-D name=value` definitions.
+    pub fn for_pgbench(&self, prefix: &str) -> (String, Vec<String>) {
+        self.for_pgbench_with(prefix, &[])
     }
 }
 
@@ -63,6 +95,19 @@ pub fn statements_since(log: &Path, offset: u64, user: &str, mentions: &str) -> 
         .into_iter()
         .filter(|s| s.user == user && s.text.contains(mentions))
         .collect())
+}
+
+/// Every statement of the transaction that ran the first statement of `user` since `offset` containing
+/// `marker`: all that its backend executed since `offset` (BEGIN to COMMIT and what followed it).
+///
+/// # Errors
+/// The log cannot be read, or no such statement was logged.
+pub fn transaction_since(log: &Path, offset: u64, user: &str, marker: &str) -> anyhow::Result<Vec<Logged>> {
+    let all = statements_since(log, offset, user, "")?;
+    let Some(pid) = all.iter().find(|s| s.text.contains(marker)).map(|s| s.pid) else {
+        bail!("no statement of {user} containing `{marker}` in {}", log.display());
+    };
+    Ok(all.into_iter().filter(|s| s.pid == pid).collect())
 }
 
 /// `(pid, user, level, message)` of a line that starts an entry.
@@ -108,6 +153,7 @@ fn parse(text: &str) -> anyhow::Result<Vec<Logged>> {
             if let Some(text) = text {
                 open.insert(pid, out.len());
                 out.push(Logged {
+                    pid,
                     user,
                     text: text.to_owned(),
                     params: Vec::new(),

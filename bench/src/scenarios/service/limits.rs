@@ -7,7 +7,8 @@
 //!   prepared with the same parameters bound, the same number of clients, one statement per transaction,
 //!   on the server the service reads from.
 //!
-//! The three are measured in alternating order, `runs` times, and the medians reported.
+//! The three are measured in alternating order, `runs` times, and the medians reported. Reads and writes
+//! alike: a write's request and its transaction are prepared by [`super::writes`].
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,22 +22,34 @@ use super::capture;
 use super::measure::Tools;
 use super::setup::World;
 use super::tools::{PgbenchResult, WrkResult, pgbench, wrk};
+use super::writes::{self, Write};
 
 /// Connections for every hot path (the targets are stated at 32).
 pub const CONNECTIONS: u32 = 32;
 /// Point reads cycle through this many clients: pgbench takes at most 128 scripts, one per id.
 pub const POINT_IDS: usize = 128;
 
-/// One hot path: its requests (wrk cycles through them; pgbench picks their SQL at random).
+/// What a hot path sends.
+pub enum Requests {
+    /// GETs of these paths with query (wrk cycles through them; pgbench picks their SQL at random).
+    Get(Vec<String>),
+    /// A write ([`writes`]).
+    Write(Write),
+}
+
+/// One hot path.
 pub struct HotPath {
     /// Short name for the report.
     pub name: String,
-    /// Request paths with query.
-    pub requests: Vec<String>,
+    /// Its requests.
+    pub requests: Requests,
     /// The server the service reads from for it.
     pub node: NodeName,
     /// Target: throughput at least this share of the limit.
     pub target: Option<f64>,
+    /// Also run its SQL with this many pgbench clients: the transactions the service's pool lets run at
+    /// once (a write holds a connection for its whole transaction), for comparison.
+    pub pool_clients: Option<u32>,
 }
 
 /// A hot path's figures (medians).
@@ -47,6 +60,8 @@ pub struct LimitResult {
     pub floor: WrkResult,
     /// The service's SQL under pgbench.
     pub sql: PgbenchResult,
+    /// The same SQL with as many pgbench clients as the service has transaction connections (writes).
+    pub sql_at_pool: Option<(u32, PgbenchResult)>,
 }
 
 impl LimitResult {
@@ -82,18 +97,23 @@ fn log_statements(world: &World, on: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One GET with the bearer token: (status, headers, body).
-async fn fetch(
+/// One request with the bearer token: (status, headers, body); anything but 2xx is an error.
+async fn send(
     http: &reqwest::Client,
     tools: &Tools,
-    path: &str,
+    request: &writes::Request,
 ) -> anyhow::Result<(u16, Vec<(String, String)>, String)> {
-    let response = http
-        .get(format!("{}{path}", tools.base))
-        .bearer_auth(tools.token.expose_secret())
-        .send()
-        .await
-        .with_context(|| format!("GET {path}"))?;
+    let mut builder = http
+        .request(request.method.clone(), format!("{}{}", tools.base, request.path))
+        .bearer_auth(tools.token.expose_secret());
+    for (name, value) in &request.headers {
+        builder = builder.header(*name, value);
+    }
+    if !request.body.is_empty() {
+        builder = builder.body(request.body.clone());
+    }
+    let what = format!("{} {}", request.method, request.path);
+    let response = builder.send().await.with_context(|| what.clone())?;
     let status = response.status().as_u16();
     let headers = response
         .headers()
@@ -101,10 +121,86 @@ async fn fetch(
         .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
         .collect();
     let body = response.text().await?;
-    if status != 200 {
-        bail!("GET {path} answered {status}: {body}");
+    if !(200..300).contains(&status) {
+        bail!("{what} answered {status}: {body}");
     }
     Ok((status, headers, body))
+}
+
+/// One GET.
+async fn fetch(
+    http: &reqwest::Client,
+    tools: &Tools,
+    path: &str,
+) -> anyhow::Result<(u16, Vec<(String, String)>, String)> {
+    let request = writes::Request {
+        method: reqwest::Method::GET,
+        path: path.to_owned(),
+        headers: Vec::new(),
+        body: String::new(),
+    };
+    send(http, tools, &request).await
+}
+
+/// The ETag header of a response.
+fn etag_of(headers: &[(String, String)]) -> anyhow::Result<String> {
+    headers
+        .iter()
+        .find(|(k, _)| k == "etag")
+        .map(|(_, v)| v.clone())
+        .context("a client read without an ETag")
+}
+
+/// The current ETags of a write path's clients, read over HTTP as a caller would.
+fn current_etags(
+    http: &reqwest::Client,
+    tools: &Tools,
+    write: Write,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<Vec<String>> {
+    runtime.block_on(async {
+        let mut tags = Vec::new();
+        for path in writes::etag_paths(write) {
+            tags.push(etag_of(&fetch(http, tools, &path).await?.1)?);
+        }
+        Ok(tags)
+    })
+}
+
+/// Sends a write path's sample request with `log_statement = 'all'` on and builds its pgbench script from
+/// the transaction the service ran: (response, script, defines).
+#[allow(clippy::type_complexity)]
+fn capture_write(
+    world: &World,
+    tools: &Tools,
+    http: &reqwest::Client,
+    write: Write,
+    user: &str,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<((u16, Vec<(String, String)>, String), String, Vec<String>)> {
+    let (mut etag, mut version, mut parent) = (None, None, None);
+    let sample = write.sample_client();
+    if let Some(id) = &sample {
+        let (_, headers, body) = runtime.block_on(fetch(http, tools, &format!("/v1/clients/{id}")))?;
+        let json: serde_json::Value = serde_json::from_str(&body)?;
+        version = json["version"].as_i64();
+        parent = json["parent_id"].as_str().map(str::to_owned);
+        etag = Some(etag_of(&headers)?);
+    }
+    let request = write.sample(etag.as_deref(), parent.as_deref());
+    let log = world.cluster.log_file(NodeName::Primary);
+    let from = capture::offset(&log);
+    let answer = runtime.block_on(send(http, tools, &request))?;
+    std::thread::sleep(Duration::from_millis(20));
+    let statements = capture::transaction_since(&log, from, user, write.marker())?;
+    let (script, defines) = writes::pgbench_script(
+        write,
+        &statements,
+        sample.as_deref().unwrap_or_default(),
+        version,
+        parent.as_deref(),
+    )?;
+    Ok((answer, script, defines))
 }
 
 /// Sends each request of every path once with `log_statement = 'all'` and keeps what the service's role
@@ -131,7 +227,19 @@ fn capture_all(
             let log = world.cluster.log_file(path.node);
             let (mut scripts, mut defines) = (Vec::new(), Vec::new());
             let mut response = None;
-            for (r, request) in path.requests.iter().enumerate() {
+            let gets = match &path.requests {
+                Requests::Get(gets) => gets.as_slice(),
+                Requests::Write(write) => {
+                    let (answer, text, names) = capture_write(world, tools, &http, *write, &user, runtime)?;
+                    let script = tools.dir.join(format!("limit-{p}-0.sql"));
+                    std::fs::write(&script, text)?;
+                    scripts.push(script);
+                    defines.extend(names);
+                    response = Some(answer);
+                    &[]
+                }
+            };
+            for (r, request) in gets.iter().enumerate() {
                 let from = capture::offset(&log);
                 let answer = runtime.block_on(fetch(&http, tools, request))?;
                 response.get_or_insert(answer);
@@ -234,11 +342,30 @@ pub fn measure(
     runtime: &tokio::runtime::Runtime,
 ) -> anyhow::Result<Vec<LimitResult>> {
     let captured = capture_all(world, tools, paths, runtime)?;
+    let http = reqwest::Client::new();
     let seconds = tools.seconds.to_string();
     let connections = CONNECTIONS.to_string();
     let mut out = Vec::new();
+    let mut nonce = 0u32;
     for (p, (path, captured)) in paths.iter().zip(&captured).enumerate() {
-        let script = tools.wrk_script(&format!("limit-{p}.lua"), &cycle_script(&path.requests))?;
+        // A write's script starts from the clients' current ETags and gets fresh idempotency keys, so
+        // it is written again before every run of the service.
+        let mut script_now = || -> anyhow::Result<PathBuf> {
+            let text = match &path.requests {
+                Requests::Get(gets) => cycle_script(gets),
+                Requests::Write(write) => {
+                    nonce += 1;
+                    let tags = match write {
+                        Write::Create => Vec::new(),
+                        _ => current_etags(&http, tools, *write, runtime)?,
+                    };
+                    let run = format!("run-{}-{p}-{nonce}", std::process::id());
+                    writes::wrk_script(*write, &tags, &run)
+                }
+            };
+            tools.wrk_script(&format!("limit-{p}.lua"), &text)
+        };
+        let script = script_now()?;
         let env = match path.node {
             NodeName::Primary => &tools.primary_env,
             _ => &tools.replica_env,
@@ -262,7 +389,8 @@ pub fn measure(
         // Warm-up, not counted: connections, caches, prepared statements.
         wrk(&service_url, CONNECTIONS, 1, &script)?;
         wrk(&floor_url, CONNECTIONS, 1, &script)?;
-        let (mut ours, mut floors, mut sqls) = (Vec::new(), Vec::new(), Vec::new());
+        let writes = matches!(path.requests, Requests::Write(_));
+        let (mut ours, mut floors, mut sqls, mut at_pool) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for run in 0..tools.runs {
             // Rotate the order so drift on a shared machine hits all three alike.
             for step in 0..3 {
@@ -270,10 +398,21 @@ pub fn measure(
                     0 => {
                         // Failed requests are a figure of the path (reported, target 0), not the end of
                         // a run that took half an hour to reach this size.
+                        let script = if writes { script_now()? } else { script.clone() };
                         ours.push(wrk(&service_url, CONNECTIONS, tools.seconds, &script)?);
                     }
                     1 => floors.push(wrk(&floor_url, CONNECTIONS, tools.seconds, &script)?),
-                    _ => sqls.push(pgbench(&tools.pgbench, env, &tools.dir, &args)?),
+                    _ => {
+                        sqls.push(pgbench(&tools.pgbench, env, &tools.dir, &args)?);
+                        if let Some(clients) = path.pool_clients {
+                            let clients = clients.to_string();
+                            let mut fewer = args.clone();
+                            if let Some(at) = fewer.iter().position(|a| *a == "-c") {
+                                fewer[at + 1] = &clients;
+                            }
+                            at_pool.push(pgbench(&tools.pgbench, env, &tools.dir, &fewer)?);
+                        }
+                    }
                 }
             }
         }
@@ -282,6 +421,7 @@ pub fn measure(
             service: super::measure::wrk_median(&ours),
             floor: super::measure::wrk_median(&floors),
             sql: super::measure::pgbench_median(&sqls),
+            sql_at_pool: path.pool_clients.map(|c| (c, super::measure::pgbench_median(&at_pool))),
         });
     }
     Ok(out)
@@ -309,6 +449,7 @@ mod tests {
                 p50_ms: 0.0,
                 p99_ms: 0.0,
             },
+            sql_at_pool: None,
         };
         assert!((result.limit() - 20_000.0).abs() < 1e-6);
         let script = cycle_script(&["/v1/clients/a".into(), "/v1/clients/b".into()]);

@@ -20,6 +20,7 @@ mod limits;
 mod measure;
 pub(super) mod setup;
 mod tools;
+mod writes;
 
 use anyhow::{Context as _, bail};
 use pg_launcher::NodeName;
@@ -171,30 +172,66 @@ pub fn run(settings: &Settings) -> anyhow::Result<ScenarioResult> {
         let point_paths: Vec<String> = ids.iter().map(|id| format!("/v1/clients/{id}")).collect();
         let point_script = limits::cycle_script(&point_paths);
         let rollup_path = format!("/v1/reports/portfolio-summary?group_by=industry_sector&root={root}");
+        // The transactions the service runs at once: its primary pool less the shared read sessions.
+        let shared: u32 = std::env::var("PCC_DB_SHARED_SESSIONS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2);
+        let write_connections = std::env::var("PCC_DB_POOL_MAX")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(world.runtime.primary.pool.max_size)
+            .saturating_sub(shared)
+            .max(1);
         let hot_paths = [
             limits::HotPath {
                 name: "GET /v1/clients/{id}".into(),
-                requests: point_paths.iter().take(limits::POINT_IDS).cloned().collect(),
+                requests: limits::Requests::Get(point_paths.iter().take(limits::POINT_IDS).cloned().collect()),
                 node: NodeName::Primary,
                 target: Some(0.9),
+                pool_clients: None,
             },
             limits::HotPath {
                 name: format!("GET {LIST_PAGE}"),
-                requests: vec![LIST_PAGE.into()],
+                requests: limits::Requests::Get(vec![LIST_PAGE.into()]),
                 node: NodeName::Replica,
                 target: Some(0.85),
+                pool_clients: None,
             },
             limits::HotPath {
                 name: format!("GET /v1/clients?limit=50&q={term}"),
-                requests: vec![format!("/v1/clients?limit=50&q={term}")],
+                requests: limits::Requests::Get(vec![format!("/v1/clients?limit=50&q={term}")]),
                 node: NodeName::Replica,
                 target: Some(0.85),
+                pool_clients: None,
             },
             limits::HotPath {
                 name: "GET /v1/reports/portfolio-summary (largest group)".into(),
-                requests: vec![rollup_path],
+                requests: limits::Requests::Get(vec![rollup_path]),
                 node: NodeName::Replica,
                 target: None,
+                pool_clients: None,
+            },
+            limits::HotPath {
+                name: "POST /v1/clients (Idempotency-Key)".into(),
+                requests: limits::Requests::Write(writes::Write::Create),
+                node: NodeName::Primary,
+                target: Some(0.8),
+                pool_clients: Some(write_connections),
+            },
+            limits::HotPath {
+                name: "PATCH /v1/clients/{id} (If-Match)".into(),
+                requests: limits::Requests::Write(writes::Write::Patch),
+                node: NodeName::Primary,
+                target: Some(0.8),
+                pool_clients: Some(write_connections),
+            },
+            limits::HotPath {
+                name: "PATCH /v1/clients/{id} moving it to another parent (If-Match)".into(),
+                requests: limits::Requests::Write(writes::Write::Move),
+                node: NodeName::Primary,
+                target: None,
+                pool_clients: Some(write_connections),
             },
         ];
 
@@ -327,6 +364,8 @@ pub fn run(settings: &Settings) -> anyhow::Result<ScenarioResult> {
 /// Returns (ids, root id, root path, a word of a client's name for `q=`).
 async fn sample(world: &World, count: u64) -> anyhow::Result<(Vec<String>, String, String, String)> {
     let admin = world.admin().await?;
+    // The clients the write paths patch and move (kept from one size to the next).
+    writes::set_up(&admin).await?;
     let count = i64::try_from(count)?;
     let ids: Vec<String> = admin
         .query(
@@ -386,8 +425,27 @@ fn limit_metrics(hot: &limits::HotPath, result: &limits::LimitResult, size: u64)
     if let Some(share) = hot.target {
         throughput = throughput.target(Target::RatioAtLeast(share));
     }
-    vec![
-        throughput,
+    let mut out = vec![throughput];
+    if let Some((clients, at_pool)) = &result.sql_at_pool {
+        out.push(
+            Metric::plain(
+                format!(
+                    "{}, {} connections: throughput against its SQL at the pool's concurrency",
+                    hot.name,
+                    limits::CONNECTIONS
+                ),
+                "req/s",
+                result.service.rps,
+                Better::Higher,
+            )
+            .against(
+                format!("its SQL in pgbench -c {clients} (the transactions the pool runs at once)"),
+                at_pool.tps,
+            )
+            .at(size),
+        );
+    }
+    out.extend([
         Metric::plain(
             format!("{}, {} connections: p99 latency", hot.name, limits::CONNECTIONS),
             "ms",
@@ -415,5 +473,6 @@ fn limit_metrics(hot: &limits::HotPath, result: &limits::LimitResult, size: u64)
             Better::Lower,
         )
         .at(size),
-    ]
+    ]);
+    out
 }

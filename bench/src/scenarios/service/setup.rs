@@ -221,11 +221,16 @@ impl Service {
             .env("PCC_HTTP_ADDR", format!("127.0.0.1:{port}"))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(world.dir.join("service.log"))?);
+        // Pools as the manifest sizes them for this environment, as the deployment sets them (its login's
+        // CONNECTION LIMIT is that size: a larger pool would have its extra connections refused, 53300).
+        command.env("PCC_DB_POOL_MAX", db.primary.pool.max_size.to_string());
         if let Some(replica) = &db.replica {
             command.env("PCC_DB_REPLICA", replica.to_npgsql_secret().expose_secret());
+            command.env("PCC_DB_REPLICA_POOL_MAX", replica.pool.max_size.to_string());
         }
         // Tuning variables of the bench's own environment reach the service (PCC_DB_SHARED_SESSIONS=4
-        // bench/run service ...), so a setting can be measured without a rebuild; the ones set above win.
+        // bench/run service ...), so a setting can be measured without a rebuild; the connection strings and
+        // addresses set above win, the pool sizes may be overridden.
         for (name, value) in std::env::vars_os() {
             let Some(text) = name.to_str() else { continue };
             let ours = [

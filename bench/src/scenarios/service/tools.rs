@@ -70,6 +70,10 @@ pub fn wrk(url: &str, connections: u32, seconds: u32, script: &Path) -> anyhow::
     if !output.status.success() {
         bail!("wrk failed: {}{}", text, String::from_utf8_lossy(&output.stderr));
     }
+    // A script may name what its refused requests were (the write paths' do).
+    for line in text.lines().filter(|l| l.starts_with("first failure: ")) {
+        eprintln!("    wrk {url}: {line}");
+    }
     parse_wrk(&text).with_context(|| format!("unexpected wrk output:\n{text}"))
 }
 
