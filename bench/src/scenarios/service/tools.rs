@@ -60,6 +60,10 @@ pub fn wrk(url: &str, connections: u32, seconds: u32, script: &Path) -> anyhow::
         .arg(format!("-c{connections}"))
         .arg(format!("-d{seconds}s"))
         .arg("--latency")
+        // The service's own request timeout (PCC_HTTP_REQUEST_TIMEOUT_MS, 10 s) answers 503 past it; wrk's
+        // default of 2 s would count a slow answer as a socket error and leave it out of the latencies.
+        .arg("--timeout")
+        .arg("10s")
         .arg("-s")
         .arg(script)
         .arg(url);
