@@ -64,6 +64,11 @@ pub async fn run(env: &dyn Env) -> anyhow::Result<()> {
         .await?
         .with_write_retry(config.write_retry)
         .with_idempotency_ttl(config.idempotency.ttl);
+    let mut pools = vec![("PCC_DB_POOL_MAX", db_config.pool_max)];
+    if db_config.replica.is_some() {
+        pools.push(("PCC_DB_REPLICA_POOL_MAX", db_config.replica_pool_max));
+    }
+    crate::db::connection_limit::spawn(db.clone(), pools);
     if let Some(every) = config.idempotency.purge_every {
         crate::purge::spawn_idempotency_purge(db.clone(), every);
     }

@@ -13,6 +13,7 @@
 //! dedicated pooled connections. Every database error becomes an [`ApiError`] here
 //! (`error::from_router_error`).
 
+pub mod connection_limit;
 mod retry;
 mod session;
 mod staleness;

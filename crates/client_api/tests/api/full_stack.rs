@@ -163,3 +163,41 @@ async fn a_connection_the_server_closes_after_a_refusal_is_announced() {
     running.stop.cancel();
     running.server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_pool_larger_than_the_logins_connection_limit_is_named() {
+    use client_api::db::Query as _;
+    let app = TestApp::new().await;
+    let db = &app.state.db;
+    let row = db
+        .read(client_api::db::Consistency::Strong)
+        .query_one(
+            "SELECT rolconnlimit FROM pg_catalog.pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .unwrap();
+    let limit: i32 = row.get(0);
+    assert!(
+        limit > 0,
+        "the service's login is provisioned with a connection limit, got {limit}"
+    );
+    let limit = usize::try_from(limit).unwrap();
+    let warning = client_api::db::connection_limit::check(db, &[("PCC_DB_POOL_MAX", limit + 5)])
+        .await
+        .unwrap()
+        .expect("a pool over the limit is named");
+    assert!(
+        warning.starts_with(&format!(
+            "PCC_DB_POOL_MAX ({}) exceeds the CONNECTION LIMIT of the login",
+            limit + 5
+        )),
+        "{warning}"
+    );
+    assert!(warning.contains(&format!("({limit})")), "{warning}");
+    let fits =
+        client_api::db::connection_limit::check(db, &[("PCC_DB_POOL_MAX", limit), ("PCC_DB_REPLICA_POOL_MAX", limit)])
+            .await
+            .unwrap();
+    assert_eq!(fits, None);
+}
