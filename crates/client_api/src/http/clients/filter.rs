@@ -45,12 +45,14 @@ impl ClientFilter {
     /// 422 naming the parameter that is malformed.
     pub fn push(&self, sql: &mut Sql) -> Result<(), ApiError> {
         if let Some(values) = list(self.status.as_deref()) {
-            let at = sql.bind(values);
-            sql.push(&format!(" AND c.status = ANY({at})"));
+            equals_any(sql, "status", values);
         }
         if let Some(values) = list(self.country.as_deref()) {
-            let at = sql.bind(values.into_iter().map(|v| v.to_ascii_uppercase()).collect::<Vec<_>>());
-            sql.push(&format!(" AND c.hq_country = ANY({at})"));
+            equals_any(
+                sql,
+                "hq_country",
+                values.into_iter().map(|v| v.to_ascii_uppercase()).collect(),
+            );
         }
         if let Some(prefix) = &self.industry {
             if prefix.is_empty()
@@ -72,12 +74,10 @@ impl ClientFilter {
             ));
         }
         if let Some(values) = list(self.risk.as_deref()) {
-            let at = sql.bind(values);
-            sql.push(&format!(" AND c.risk_category = ANY({at})"));
+            equals_any(sql, "risk_category", values);
         }
         if let Some(values) = list(self.size_band.as_deref()) {
-            let at = sql.bind(values);
-            sql.push(&format!(" AND c.size_band = ANY({at})"));
+            equals_any(sql, "size_band", values);
         }
         if let Some(parent) = self.parent {
             let at = sql.bind(parent);
@@ -110,5 +110,42 @@ impl ClientFilter {
             sql.push(&format!(" AND c.updated_at >= {at}"));
         }
         Ok(())
+    }
+}
+
+/// ` AND c.{column} = $n` for one value, ` = ANY($n)` for several (or none: matches nothing). PostgreSQL
+/// before 17 reads no index in order under `= ANY(...)`, so one value sent as an array left the
+/// `(column, display_name, id)` indexes of V3 unused for a page in name order: the plan walked the name
+/// index and filtered, reading every non-matching row before the page (8,000 rows for a page of 50 with
+/// `status=active&country=DE` in a book of 17,000).
+fn equals_any(sql: &mut Sql, column: &str, mut values: Vec<String>) {
+    if values.len() == 1 {
+        let at = sql.bind(values.remove(0));
+        sql.push(&format!(" AND c.{column} = {at}"));
+    } else {
+        let at = sql.bind(values);
+        sql.push(&format!(" AND c.{column} = ANY({at})"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_value_is_an_equality_and_several_an_array() {
+        let filter = ClientFilter {
+            status: Some("active".into()),
+            country: Some("de,fr".into()),
+            risk: Some(" high ".into()),
+            ..ClientFilter::default()
+        };
+        let mut sql = Sql::new("SELECT 1 FROM client_api.client AS c WHERE true");
+        filter.push(&mut sql).expect("valid");
+        assert_eq!(
+            sql.text,
+            "SELECT 1 FROM client_api.client AS c WHERE true AND c.status = $1 AND c.hq_country = ANY($2) \
+             AND c.risk_category = $3"
+        );
     }
 }
