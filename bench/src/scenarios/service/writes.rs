@@ -107,7 +107,15 @@ impl Write {
     /// The request captured for pgbench: the first client's, with `etag` and `parent` what it has now.
     pub fn sample(self, etag: Option<&str>, parent: Option<&str>) -> Request {
         let first = self.clients().into_iter().next().unwrap_or_default();
-        let if_match = || vec![("if-match", etag.unwrap_or_default().to_owned())];
+        let patch = |body: String| Request {
+            method: reqwest::Method::PATCH,
+            path: format!("/v1/clients/{first}"),
+            headers: vec![
+                ("content-type", "application/merge-patch+json".to_owned()),
+                ("if-match", etag.unwrap_or_default().to_owned()),
+            ],
+            body,
+        };
         match self {
             Write::Create => Request {
                 method: reqwest::Method::POST,
@@ -127,24 +135,8 @@ impl Write {
                 ],
                 body: CREATE_BODY.into(),
             },
-            Write::Patch => Request {
-                method: reqwest::Method::PATCH,
-                path: format!("/v1/clients/{first}"),
-                headers: [("content-type", "application/merge-patch+json".to_owned())]
-                    .into_iter()
-                    .chain(if_match())
-                    .collect(),
-                body: format!(r#"{{"employee_count":{SAMPLE_EMPLOYEES}}}"#),
-            },
-            Write::Move => Request {
-                method: reqwest::Method::PATCH,
-                path: format!("/v1/clients/{first}"),
-                headers: [("content-type", "application/merge-patch+json".to_owned())]
-                    .into_iter()
-                    .chain(if_match())
-                    .collect(),
-                body: format!(r#"{{"parent_id":"{}"}}"#, Write::move_target(parent)),
-            },
+            Write::Patch => patch(format!(r#"{{"employee_count":{SAMPLE_EMPLOYEES}}}"#)),
+            Write::Move => patch(format!(r#"{{"parent_id":"{}"}}"#, Write::move_target(parent))),
         }
     }
 }

@@ -9,7 +9,7 @@
 //! | `PCC_DB_CREDENTIALS_FILE` | - | a mounted JSON file `{"username","password"}`; re-read when the server rejects the password |
 //! | `PCC_DB_SECRET_GCP_PROJECT` | - | read the credential from GCP Secret Manager in this project ... |
 //! | `PCC_DB_SECRET_NAME` | - | ... from this secret (alias `current`, falling back to `latest`) |
-//! | `PCC_DB_POOL_MAX` | `15` | primary connections (seed plan: 10-20): 2 shared pipelined read sessions, the rest for transactions |
+//! | `PCC_DB_POOL_MAX` | `15` | primary connections (seed plan: 10-20): 2 shared pipelined read sessions, the rest for transactions; at most the login's CONNECTION LIMIT (the service warns at start when it is larger: the connections past the limit would be refused under load) |
 //! | `PCC_DB_REPLICA_POOL_MAX` | `10` | replica connections (same split) |
 //! | `PCC_DB_CHECKOUT_TIMEOUT_MS` | `1000` | wait for a free connection; past it the request gets 503 + Retry-After |
 //! | `PCC_DB_STATEMENT_TIMEOUT_MS` | `5000` | `statement_timeout` of every session |
