@@ -106,7 +106,7 @@ impl Write {
 
     /// The request captured for pgbench: the first client's, with `etag` and `parent` what it has now.
     pub fn sample(self, etag: Option<&str>, parent: Option<&str>) -> Request {
-        let first = self.clients().into_iter().next().unwrap_or_default();
+        let first = self.sample_client().unwrap_or_default();
         let patch = |body: String| Request {
             method: reqwest::Method::PATCH,
             path: format!("/v1/clients/{first}"),
